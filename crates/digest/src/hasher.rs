@@ -1,0 +1,409 @@
+//! The public hasher: one pass over the input, the algorithms spread over lanes.
+//!
+//! A *lane* is a group of algorithms that one thread runs one after the other. The input is
+//! cut into chunks held in a small pool of reusable buffers; every chunk is shared (not copied)
+//! with every lane through a bounded channel, so memory stays at a few chunks whatever the
+//! input size, and a slow lane holds back the reader instead of letting chunks pile up. The
+//! lightest lane runs on the caller's thread, beside the reading, so that `n` lanes need only
+//! `n - 1` extra threads. Algorithms are assigned to lanes by their cost (longest first, each
+//! to the least loaded lane), so MD5 + SHA-1 + SHA-256 on two cores costs about what MD5 alone
+//! costs.
+
+use std::io::{self, Read};
+use std::ops::Deref;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::state::Group;
+use crate::{Algorithm, AlgorithmSet, Digest, Digests};
+
+/// Default size of the chunks handed to lanes.
+pub const DEFAULT_CHUNK_SIZE: usize = 256 * 1024;
+/// Inputs known to be smaller than this are hashed on the calling thread alone: starting
+/// threads would cost more than it saves.
+const PARALLEL_THRESHOLD: u64 = 1024 * 1024;
+/// Chunks a lane may have queued before the reader waits for it.
+const LANE_QUEUE: usize = 8;
+
+/// How a [`Hasher`] spreads its work.
+#[derive(Clone, Debug)]
+pub struct Options {
+    lanes: Option<usize>,
+    chunk_size: usize,
+    size_hint: Option<u64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            lanes: None,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            size_hint: None,
+        }
+    }
+}
+
+impl Options {
+    /// Automatic lanes (one per core, at most one per algorithm), default chunk size.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Use at most `n` lanes; `1` hashes everything on the calling thread.
+    pub fn lanes(mut self, n: usize) -> Self {
+        self.lanes = Some(n.max(1));
+        self
+    }
+
+    /// Size of the chunks shared with lanes (at least 4 KiB).
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = bytes.max(4096);
+        self
+    }
+
+    /// The expected input size: small inputs are hashed without extra threads.
+    pub fn size_hint(mut self, bytes: u64) -> Self {
+        self.size_hint = Some(bytes);
+        self
+    }
+
+    fn lane_count(&self, set: AlgorithmSet) -> usize {
+        if self.size_hint.is_some_and(|s| s < PARALLEL_THRESHOLD) {
+            return 1;
+        }
+        let cores = self.lanes.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(1)
+        });
+        cores.min(set.len()).max(1)
+    }
+}
+
+/// Computes several digests of one input in one pass.
+///
+/// Feed it with [`update`](Hasher::update) (for example with chunks of an upload),
+/// [`update_from_reader`](Hasher::update_from_reader), or as an [`io::Write`]; then call
+/// [`finish`](Hasher::finish).
+pub struct Hasher {
+    size: u64,
+    engine: Engine,
+}
+
+enum Engine {
+    /// Every algorithm on the calling thread.
+    Inline { group: Group, buf: Vec<u8> },
+    /// Some algorithms on lane threads, the lightest on the calling thread.
+    Lanes(Lanes),
+}
+
+struct Lanes {
+    local: Group,
+    senders: Vec<Sender<Arc<Chunk>>>,
+    threads: Vec<JoinHandle<Vec<Digest>>>,
+    pool: Pool,
+    current: Option<Chunk>,
+}
+
+impl Hasher {
+    /// A hasher for `set` with automatic lanes.
+    pub fn new(set: AlgorithmSet) -> Self {
+        Self::with_options(set, &Options::default())
+    }
+
+    /// A hasher for `set` spread as `options` say.
+    pub fn with_options(set: AlgorithmSet, options: &Options) -> Self {
+        let plan = plan_lanes(set, options.lane_count(set));
+        let engine = if plan.len() <= 1 {
+            Engine::Inline {
+                group: Group::of(set),
+                buf: Vec::new(),
+            }
+        } else {
+            Engine::Lanes(Lanes::start(plan, options.chunk_size))
+        };
+        Hasher { size: 0, engine }
+    }
+
+    /// Number of bytes fed so far.
+    pub fn bytes_hashed(&self) -> u64 {
+        self.size
+    }
+
+    /// Feeds `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        self.size += data.len() as u64;
+        match &mut self.engine {
+            Engine::Inline { group, .. } => group.update(data),
+            Engine::Lanes(lanes) => lanes.update(data),
+        }
+    }
+
+    /// Reads `reader` to its end and feeds every byte; returns the number of bytes read.
+    /// Reads go straight into the buffers shared with the lanes: no extra copy.
+    pub fn update_from_reader<R: Read + ?Sized>(&mut self, reader: &mut R) -> io::Result<u64> {
+        let before = self.size;
+        match &mut self.engine {
+            Engine::Inline { group, buf } => {
+                if buf.is_empty() {
+                    buf.resize(DEFAULT_CHUNK_SIZE, 0);
+                }
+                loop {
+                    let n = match reader.read(buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    };
+                    group.update(&buf[..n]);
+                    self.size += n as u64;
+                }
+            }
+            Engine::Lanes(lanes) => loop {
+                let n = lanes.read_into_current(reader)?;
+                if n == 0 {
+                    break;
+                }
+                self.size += n as u64;
+            },
+        }
+        Ok(self.size - before)
+    }
+
+    /// Finishes every algorithm and returns the digests.
+    pub fn finish(self) -> Digests {
+        let digests = match self.engine {
+            Engine::Inline { group, .. } => group.finish(),
+            Engine::Lanes(lanes) => lanes.finish(),
+        };
+        Digests::new(self.size, digests)
+    }
+}
+
+impl io::Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Splits `set` into at most `lanes` groups of about equal cost (longest processing time
+/// first). The result is ordered from the most to the least expensive group.
+fn plan_lanes(set: AlgorithmSet, lanes: usize) -> Vec<Vec<Algorithm>> {
+    let mut algs: Vec<Algorithm> = set.iter().collect();
+    algs.sort_by_key(|a| std::cmp::Reverse(a.cost()));
+    let mut groups: Vec<(u32, Vec<Algorithm>)> = vec![(0, Vec::new()); lanes.max(1)];
+    for alg in algs {
+        if let Some(lightest) = groups.iter_mut().min_by_key(|(cost, _)| *cost) {
+            lightest.0 += alg.cost();
+            lightest.1.push(alg);
+        }
+    }
+    groups.retain(|(_, g)| !g.is_empty());
+    groups.sort_by_key(|(cost, _)| std::cmp::Reverse(*cost));
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+impl Lanes {
+    /// Starts a thread for every group but the last (the lightest), which stays local. A
+    /// group whose thread cannot be started joins the local one.
+    fn start(mut plan: Vec<Vec<Algorithm>>, chunk_size: usize) -> Self {
+        let mut local_algs = plan.pop().unwrap_or_default();
+        let mut senders = Vec::with_capacity(plan.len());
+        let mut threads = Vec::with_capacity(plan.len());
+        for (i, algs) in plan.into_iter().enumerate() {
+            let (tx, rx) = crossbeam_channel::bounded::<Arc<Chunk>>(LANE_QUEUE);
+            let lane_algs = algs.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("digest-lane-{i}"))
+                .spawn(move || run_lane(Group::new(lane_algs), rx));
+            match spawned {
+                Ok(handle) => {
+                    senders.push(tx);
+                    threads.push(handle);
+                }
+                Err(_) => local_algs.extend(algs),
+            }
+        }
+        Lanes {
+            local: Group::new(local_algs),
+            senders,
+            threads,
+            pool: Pool::new(chunk_size, LANE_QUEUE + 4),
+            current: None,
+        }
+    }
+
+    fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let chunk = self.current.get_or_insert_with(|| self.pool.take());
+            let n = chunk.fill_from(data);
+            data = &data[n..];
+            if chunk.is_full() {
+                self.dispatch();
+            }
+        }
+    }
+
+    /// Reads once into the chunk being filled, dispatching it when full. Returns the bytes
+    /// read, 0 at the end of the input.
+    fn read_into_current<R: Read + ?Sized>(&mut self, reader: &mut R) -> io::Result<usize> {
+        let chunk = self.current.get_or_insert_with(|| self.pool.take());
+        let n = loop {
+            match reader.read(chunk.spare()) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        chunk.len += n;
+        if chunk.is_full() {
+            self.dispatch();
+        }
+        Ok(n)
+    }
+
+    /// Hands the current chunk to every lane, then hashes the local lane's share of it.
+    fn dispatch(&mut self) {
+        let Some(chunk) = self.current.take() else {
+            return;
+        };
+        if chunk.len == 0 {
+            return;
+        }
+        let chunk = Arc::new(chunk);
+        for tx in &self.senders {
+            // A send fails only if the lane thread is gone, which only a panic can cause;
+            // `finish` reports that panic when it joins the thread.
+            let _ = tx.send(Arc::clone(&chunk));
+        }
+        self.local.update(&chunk);
+    }
+
+    fn finish(mut self) -> Vec<Digest> {
+        self.dispatch();
+        self.senders.clear();
+        let mut digests = std::mem::replace(&mut self.local, Group::new([])).finish();
+        for handle in self.threads.drain(..) {
+            match handle.join() {
+                Ok(d) => digests.extend(d),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        digests
+    }
+}
+
+fn run_lane(mut group: Group, rx: Receiver<Arc<Chunk>>) -> Vec<Digest> {
+    for chunk in rx {
+        group.update(&chunk);
+    }
+    group.finish()
+}
+
+/// A fixed-size buffer that goes back to its pool when the last lane drops it.
+struct Chunk {
+    buf: Vec<u8>,
+    len: usize,
+    home: Sender<Vec<u8>>,
+}
+
+impl Chunk {
+    fn is_full(&self) -> bool {
+        self.len == self.buf.len()
+    }
+
+    fn spare(&mut self) -> &mut [u8] {
+        &mut self.buf[self.len..]
+    }
+
+    fn fill_from(&mut self, data: &[u8]) -> usize {
+        let n = data.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&data[..n]);
+        self.len += n;
+        n
+    }
+}
+
+impl Deref for Chunk {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // A full pool just lets the buffer go.
+        let _ = self.home.try_send(std::mem::take(&mut self.buf));
+    }
+}
+
+/// Reusable chunk buffers, so that a long input does not allocate (and fault in) fresh
+/// memory for every chunk.
+struct Pool {
+    tx: Sender<Vec<u8>>,
+    rx: Receiver<Vec<u8>>,
+    chunk_size: usize,
+}
+
+impl Pool {
+    fn new(chunk_size: usize, capacity: usize) -> Self {
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        Pool { tx, rx, chunk_size }
+    }
+
+    fn take(&self) -> Chunk {
+        let buf = self
+            .rx
+            .try_recv()
+            .unwrap_or_else(|_| vec![0u8; self.chunk_size]);
+        Chunk {
+            buf,
+            len: 0,
+            home: self.tx.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_balance_md5_against_the_shas() {
+        let set: AlgorithmSet = "md5,sha1,sha256".parse().unwrap();
+        let plan = plan_lanes(set, 2);
+        assert_eq!(
+            plan,
+            vec![
+                vec![Algorithm::Md5],
+                vec![Algorithm::Sha1, Algorithm::Sha256]
+            ]
+        );
+    }
+
+    #[test]
+    fn no_more_lanes_than_algorithms() {
+        let plan = plan_lanes(AlgorithmSet::one(Algorithm::Sha256), 8);
+        assert_eq!(plan, vec![vec![Algorithm::Sha256]]);
+        assert_eq!(plan_lanes(AlgorithmSet::all(), 3).len(), 3);
+    }
+
+    #[test]
+    fn small_inputs_stay_on_the_calling_thread() {
+        let set = AlgorithmSet::all();
+        assert_eq!(Options::new().lanes(4).size_hint(1000).lane_count(set), 1);
+        assert_eq!(
+            Options::new().lanes(4).size_hint(1 << 30).lane_count(set),
+            4
+        );
+    }
+}

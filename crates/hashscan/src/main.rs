@@ -1,0 +1,28 @@
+//! The `hashscan` command: wiring only. Each subcommand lives in its own module.
+
+mod hash;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Self-hosted file hashing and malware detection for object storage.
+#[derive(Parser, Debug)]
+#[command(name = "hashscan", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Compute or check MD5, SHA-1, SHA-256, SHA-512, CRC64, CRC32C or BLAKE3 digests of files.
+    Hash(hash::HashArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Hash(args) => hash::run(args),
+    }
+}
