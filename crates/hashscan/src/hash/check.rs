@@ -277,7 +277,7 @@ mod tests {
         assert_eq!(e.name, b"a b.txt");
         assert_eq!(e.algorithm, Algorithm::Md5);
         let e = parse_line(
-            format!("{}  *bin", MD5_EMPTY.to_uppercase()).as_bytes(),
+            format!("{} *bin", MD5_EMPTY.to_uppercase()).as_bytes(),
             None,
         )
         .unwrap();

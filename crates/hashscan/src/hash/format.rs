@@ -62,9 +62,9 @@ pub fn name_bytes(name: &OsStr) -> Cow<'_, [u8]> {
     }
 }
 
-/// When a name gets escaped. coreutils 9 escapes a name holding a backslash, newline or
-/// carriage return in digest lines, but only one holding a newline or carriage return in
-/// the `name: OK` lines of `--check`.
+/// When a name gets escaped. coreutils 9.1 escapes a name holding a backslash, newline or
+/// carriage return in digest lines, but only one holding a newline in the `name: OK` lines
+/// of `--check`.
 #[derive(Copy, Clone, PartialEq, Eq)]
 pub enum NeedsEscape {
     Output,
@@ -77,7 +77,7 @@ pub enum NeedsEscape {
 pub fn escape_name(name: &[u8], when: NeedsEscape) -> (&'static [u8], Cow<'_, [u8]>) {
     let needs = name
         .iter()
-        .any(|&b| b == b'\n' || b == b'\r' || (b == b'\\' && when == NeedsEscape::Output));
+        .any(|&b| b == b'\n' || (when == NeedsEscape::Output && (b == b'\r' || b == b'\\')));
     if !needs {
         return (b"", Cow::Borrowed(name));
     }
@@ -130,7 +130,7 @@ mod tests {
         assert_eq!(prefix, b"\\");
         assert_eq!(&*name, b"a\\\\b\\nc\\rd");
         assert_eq!(unescape_name(&name).unwrap(), b"a\\b\nc\rd");
-        // A backslash alone does not escape a --check result line.
+        // A backslash or carriage return alone does not escape a --check result line.
         let (prefix, name) = escape_name(b"e\\f", NeedsEscape::CheckResult);
         assert_eq!(prefix, b"");
         assert_eq!(&*name, b"e\\f");
