@@ -1,6 +1,7 @@
 //! The `hashscan` command: wiring only. Each subcommand lives in its own module.
 
 mod hash;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -18,11 +19,18 @@ struct Cli {
 enum Command {
     /// Compute or check MD5, SHA-1, SHA-256, SHA-512, CRC64, CRC32C or BLAKE3 digests of files.
     Hash(hash::HashArgs),
+    /// Run the server: the COS-compatible object API on one HTTP port.
+    Serve(serve::ServeArgs),
+    /// Create or list buckets in a data directory.
+    #[command(subcommand)]
+    Bucket(serve::BucketCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Hash(args) => hash::run(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Bucket(cmd) => serve::bucket(cmd),
     }
 }

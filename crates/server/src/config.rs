@@ -1,0 +1,170 @@
+//! Server configuration: embedded defaults, overridden by a TOML file, then by `HASHSCAN_*`
+//! environment variables and flags (the binary merges those last two through clap).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything the server needs to start. Every field has a default, so `Config::default()`
+/// runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Directory holding objects, the SQLite database and the generated credentials.
+    pub data_dir: PathBuf,
+    /// Domains accepted in virtual-hosted names `<bucket>.cos.<region>.<domain>`.
+    pub domains: Vec<String>,
+    /// Region of buckets created without one (the CLI, path-style requests).
+    pub default_region: String,
+    /// Buckets that exist on start (created if missing).
+    pub buckets: Vec<BucketConfig>,
+    /// Access keys accepted besides the stored ones.
+    pub keys: Vec<KeyConfig>,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// A bucket declared in the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketConfig {
+    /// `<name>-<appid>`.
+    pub name: String,
+    /// Region; the default region when absent.
+    pub region: Option<String>,
+    /// Allow unsigned GET and HEAD of its objects.
+    #[serde(default)]
+    pub public_read: bool,
+}
+
+/// An access key pair declared in the configuration.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// Access key id (COS `SecretId`, Alibaba `AccessKeyId`, Volcengine `AK`).
+    pub id: String,
+    /// Secret.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for KeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyConfig")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Size and time limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest object a single PUT may store, in bytes (default 50 GiB, the largest object a
+    /// hash job accepts).
+    pub max_object_size: u64,
+    /// Longest accepted object key, in bytes (COS: 850).
+    pub max_key_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_object_size: 50 << 30,
+            max_key_len: 850,
+        }
+    }
+}
+
+/// The bucket a fresh data directory starts with.
+pub const DEFAULT_BUCKET: &str = "default-1250000000";
+/// The region of buckets created without one.
+pub const DEFAULT_REGION: &str = "ap-guangzhou";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("hashscan-data"),
+            domains: vec!["myqcloud.com".to_string()],
+            default_region: DEFAULT_REGION.to_string(),
+            buckets: Vec::new(),
+            keys: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this configuration.
+    #[error("invalid configuration in {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+}
+
+impl Config {
+    /// Reads a TOML file; fields it leaves out keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_file_keeps_the_other_defaults() {
+        let c: Config = toml::from_str(
+            r#"
+            listen = "0.0.0.0:9000"
+            [[buckets]]
+            name = "media-1250000000"
+            region = "ap-beijing"
+            public_read = true
+            [limits]
+            max_object_size = 1024
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.domains, vec!["myqcloud.com"]);
+        assert_eq!(c.buckets[0].region.as_deref(), Some("ap-beijing"));
+        assert_eq!(c.limits.max_object_size, 1024);
+        assert_eq!(c.limits.max_key_len, 850);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(toml::from_str::<Config>("listne = \"x\"").is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_printed_by_debug() {
+        let k = KeyConfig {
+            id: "AKID".into(),
+            secret: "very-secret".into(),
+        };
+        assert!(!format!("{k:?}").contains("very-secret"));
+    }
+}

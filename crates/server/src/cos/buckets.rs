@@ -1,0 +1,141 @@
+//! COS bucket and service operations: PUT/HEAD/DELETE Bucket, GET Bucket (list objects),
+//! GET Service (list buckets).
+
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::Ctx;
+use super::error::CosError;
+use crate::http::iso8601_ms;
+use crate::store::{ListParams, MAX_LIST_KEYS};
+use crate::xml::XmlWriter;
+
+/// `encoding-type=url`: everything but unreserved characters and `/` is percent-encoded.
+const URL_ENCODING: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+fn xml_response(body: String) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
+/// GET Service: the buckets, all of them or those of one region.
+pub async fn service(ctx: &Ctx<'_>, region: Option<&str>) -> Result<Response, CosError> {
+    if ctx.method != Method::GET {
+        return Err(CosError::method_not_allowed());
+    }
+    let buckets = ctx.state.store.list_buckets().await?;
+    let mut w = XmlWriter::new();
+    w.open("ListAllMyBucketsResult")
+        .open("Owner")
+        .leaf("ID", "qcs::cam::uin/0:uin/0")
+        .leaf("DisplayName", "hashscan")
+        .close()
+        .open("Buckets");
+    for b in buckets
+        .iter()
+        .filter(|b| region.is_none_or(|r| r == b.region))
+    {
+        w.open("Bucket")
+            .leaf("Name", &b.name)
+            .leaf("Location", &b.region)
+            .leaf("CreationDate", &iso8601_ms(b.created_at))
+            .close();
+    }
+    Ok(xml_response(w.finish()))
+}
+
+/// Operations on a bucket itself.
+pub async fn bucket(ctx: &Ctx<'_>, name: &str, region: Option<&str>) -> Result<Response, CosError> {
+    let store = &ctx.state.store;
+    match ctx.method {
+        Method::PUT => {
+            let region = region.unwrap_or(&ctx.state.config.default_region);
+            store.create_bucket(name, region, false).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        Method::HEAD => {
+            ctx.bucket(name, region, true).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        Method::DELETE => {
+            ctx.bucket(name, region, false).await?;
+            store.delete_bucket(name).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Method::GET => list(ctx, name, region).await,
+        _ => Err(CosError::method_not_allowed()),
+    }
+}
+
+async fn list(ctx: &Ctx<'_>, name: &str, region: Option<&str>) -> Result<Response, CosError> {
+    ctx.bucket(name, region, true).await?;
+    let max_keys = match ctx.param("max-keys") {
+        None => MAX_LIST_KEYS,
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| CosError::invalid_argument("max-keys must be a non-negative integer"))?
+            .min(MAX_LIST_KEYS),
+    };
+    let url_encoded = match ctx.param("encoding-type") {
+        None => false,
+        Some(e) if e.eq_ignore_ascii_case("url") => true,
+        Some(_) => return Err(CosError::invalid_argument("encoding-type must be url")),
+    };
+    let params = ListParams {
+        prefix: ctx.param("prefix").unwrap_or_default().to_string(),
+        delimiter: ctx.param("delimiter").unwrap_or_default().to_string(),
+        marker: ctx.param("marker").unwrap_or_default().to_string(),
+        max_keys,
+    };
+    let page = ctx.state.store.list(name, &params).await?;
+    let enc = |s: &str| -> String {
+        if url_encoded {
+            utf8_percent_encode(s, URL_ENCODING).to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let mut w = XmlWriter::new();
+    w.open("ListBucketResult").leaf("Name", name);
+    if url_encoded {
+        w.leaf("EncodingType", "url");
+    }
+    w.leaf("Prefix", &enc(&params.prefix))
+        .leaf("Marker", &enc(&params.marker))
+        .leaf("MaxKeys", &max_keys.to_string());
+    if !params.delimiter.is_empty() {
+        w.leaf("Delimiter", &enc(&params.delimiter));
+    }
+    w.leaf("IsTruncated", if page.truncated { "true" } else { "false" });
+    if let Some(next) = &page.next_marker {
+        w.leaf("NextMarker", &enc(next));
+    }
+    let owner = name.rsplit_once('-').map_or("0", |(_, appid)| appid);
+    for o in &page.objects {
+        w.open("Contents")
+            .leaf("Key", &enc(&o.key))
+            .leaf("LastModified", &iso8601_ms(o.last_modified))
+            .leaf("ETag", &format!("\"{}\"", o.etag))
+            .leaf("Size", &o.size.to_string())
+            .open("Owner")
+            .leaf("ID", owner)
+            .leaf("DisplayName", owner)
+            .close()
+            .leaf("StorageClass", "STANDARD")
+            .close();
+    }
+    for p in &page.common_prefixes {
+        w.open("CommonPrefixes").leaf("Prefix", &enc(p)).close();
+    }
+    Ok(xml_response(w.finish()))
+}

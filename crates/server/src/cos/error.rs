@@ -1,0 +1,133 @@
+//! COS errors: the one table that maps core and authentication errors to COS codes and
+//! statuses, and the XML body with all five elements the SDKs read.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hashscan_auth::AuthError;
+
+use crate::store::StoreError;
+use crate::xml::XmlWriter;
+
+/// A COS error response.
+#[derive(Debug, Clone)]
+pub struct CosError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl CosError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        CosError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InvalidArgument", message)
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "The specified method is not allowed against this resource.",
+        )
+    }
+
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "AccessDenied", message)
+    }
+
+    /// Renders the error; `resource` is the addressed host and path, `request_id` the id also
+    /// sent as `x-cos-request-id`.
+    pub fn render(&self, resource: &str, request_id: &str) -> Response {
+        let mut w = XmlWriter::new();
+        w.open("Error")
+            .leaf("Code", self.code)
+            .leaf("Message", &self.message)
+            .leaf("Resource", resource)
+            .leaf("RequestId", request_id)
+            .leaf("TraceId", request_id);
+        let mut response = (self.status, w.finish()).into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
+        response
+    }
+}
+
+impl From<StoreError> for CosError {
+    fn from(e: StoreError) -> Self {
+        use StatusCode as S;
+        let msg = e.to_string();
+        match e {
+            StoreError::NoSuchBucket => Self::new(
+                S::NOT_FOUND,
+                "NoSuchBucket",
+                "The specified bucket does not exist.",
+            ),
+            StoreError::NoSuchKey => Self::new(
+                S::NOT_FOUND,
+                "NoSuchKey",
+                "The specified key does not exist.",
+            ),
+            StoreError::BucketAlreadyExists => {
+                Self::new(S::CONFLICT, "BucketAlreadyOwnedByYou", msg)
+            }
+            StoreError::BucketNotEmpty => Self::new(
+                S::CONFLICT,
+                "BucketNotEmpty",
+                "The bucket you tried to delete is not empty.",
+            ),
+            StoreError::InvalidBucketName(_) => Self::new(S::BAD_REQUEST, "InvalidBucketName", msg),
+            StoreError::InvalidKey(_) => Self::invalid_argument(msg),
+            StoreError::KeyTooLong { .. } => Self::new(S::BAD_REQUEST, "KeyTooLong", msg),
+            StoreError::EntityTooLarge { .. } => Self::new(S::BAD_REQUEST, "EntityTooLarge", msg),
+            StoreError::BadDigest => Self::new(
+                S::BAD_REQUEST,
+                "InvalidDigest",
+                "The Content-MD5 you specified did not match what we received.",
+            ),
+            StoreError::InvalidRequest(_) => Self::new(S::BAD_REQUEST, "InvalidRequest", msg),
+            StoreError::Body(_) => Self::new(S::BAD_REQUEST, "IncompleteBody", msg),
+            StoreError::Io(_) | StoreError::Db(_) => {
+                tracing::error!(error = %e, "internal error");
+                Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                )
+            }
+        }
+    }
+}
+
+impl From<AuthError> for CosError {
+    fn from(e: AuthError) -> Self {
+        use StatusCode as S;
+        match e {
+            AuthError::UnknownAccessKey => Self::new(
+                S::FORBIDDEN,
+                "InvalidAccessKeyId",
+                "The access key Id you provided does not exist in our records.",
+            ),
+            AuthError::SignatureMismatch => Self::new(
+                S::FORBIDDEN,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+            ),
+            AuthError::Expired => Self::access_denied("Request has expired"),
+            AuthError::NotYetValid | AuthError::TimeSkewed => Self::new(
+                S::FORBIDDEN,
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the server's time is too large.",
+            ),
+            AuthError::Missing => Self::access_denied("Access Denied."),
+            other => Self::access_denied(format!("Invalid authorization: {other}")),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The Tencent COS dialect: the object API that cos-python-sdk-v5 and the other COS SDKs
+//! speak (spec: `shared/specs/cos-ci.md` §1, §4–§6, §8).
+//!
+//! Reading order: [`handle`] resolves the target ([`route`]), authenticates it (COS q-sign,
+//! `hashscan_auth::cos`), then calls the operation in [`objects`] or [`buckets`]; those parse
+//! the request, call the [`ObjectStore`](crate::store::ObjectStore), which decides, and
+//! render the answer. Every error goes through the one table in [`error`].
+
+mod buckets;
+pub mod error;
+mod objects;
+pub mod route;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request};
+use axum::response::Response;
+
+use self::error::CosError;
+use self::route::{Target, resolve};
+use crate::AppState;
+use crate::http::{HeaderMapSource, now_unix};
+
+/// Everything an operation needs to know about the request.
+pub struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub method: Method,
+    pub headers: HeaderMap,
+    /// Decoded query pairs, empty values kept.
+    pub query: Vec<(String, String)>,
+    /// The access key that signed the request; `None` for anonymous public reads.
+    pub access_key: Option<String>,
+    /// The request id sent back as `x-cos-request-id`.
+    pub request_id: String,
+    /// Host and path, as error bodies name them.
+    pub resource: String,
+}
+
+impl Ctx<'_> {
+    /// A query parameter; empty values count as absent (PY sends `nextToken=` etc.).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Whether a query parameter is present at all (`?acl`, `?cancel`).
+    pub fn has_param(&self, name: &str) -> bool {
+        self.query.iter().any(|(k, _)| k == name)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Handles a request addressed to the COS dialect.
+pub async fn handle(state: &AppState, req: Request<Body>, request_id: &str) -> Response {
+    let uri = req.uri().clone();
+    let host = uri.authority().map(|a| a.as_str().to_string()).or_else(|| {
+        req.headers()
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+    });
+    let resource = format!("{}{}", host.as_deref().unwrap_or(""), uri.path());
+    let mut response = match dispatch(state, req, host.as_deref(), request_id, &resource).await {
+        Ok(r) => r,
+        Err(e) => e.render(&resource, request_id),
+    };
+    response.headers_mut().insert(
+        "server",
+        axum::http::HeaderValue::from_static("tencent-cos"),
+    );
+    response
+}
+
+async fn dispatch(
+    state: &AppState,
+    req: Request<Body>,
+    host: Option<&str>,
+    request_id: &str,
+    resource: &str,
+) -> Result<Response, CosError> {
+    let (parts, body) = req.into_parts();
+    let target = resolve(host, parts.uri.path(), &state.config.domains)
+        .map_err(|e| CosError::invalid_argument(e.to_string()))?;
+    let raw_query = parts.uri.query().unwrap_or("");
+    let path = crate::cos::route::decode_path(parts.uri.path())
+        .map_err(|e| CosError::invalid_argument(e.to_string()))?;
+
+    // Authenticate: a signature in the Authorization header or the query, or nothing.
+    let verified = {
+        let headers = HeaderMapSource(&parts.headers);
+        let request = hashscan_auth::RequestParts::new(
+            parts.method.as_str(),
+            &path,
+            hashscan_auth::Query::Raw(raw_query),
+            &headers,
+        );
+        hashscan_auth::cos::verify(
+            &request,
+            state.keys.as_ref(),
+            now_unix(),
+            &hashscan_auth::cos::Options::default(),
+        )
+    };
+    let access_key = match verified {
+        Ok(v) => Some(v.access_key_id),
+        Err(hashscan_auth::AuthError::Missing) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let query =
+        hashscan_auth::encode::decode_query(raw_query, hashscan_auth::encode::Plus::Literal);
+    let ctx = Ctx {
+        state,
+        method: parts.method,
+        headers: parts.headers,
+        query,
+        access_key,
+        request_id: request_id.to_string(),
+        resource: resource.to_string(),
+    };
+
+    match target {
+        Target::Service { region } => {
+            ctx.require_signed()?;
+            buckets::service(&ctx, region.as_deref()).await
+        }
+        Target::Bucket {
+            bucket,
+            region,
+            key,
+            ..
+        } => {
+            if key.is_empty() {
+                ctx.require_signed()?;
+                buckets::bucket(&ctx, &bucket, region.as_deref()).await
+            } else {
+                objects::object(&ctx, &bucket, region.as_deref(), &key, body).await
+            }
+        }
+    }
+}
+
+impl Ctx<'_> {
+    fn require_signed(&self) -> Result<(), CosError> {
+        match self.access_key {
+            Some(_) => Ok(()),
+            None => Err(CosError::access_denied("Access Denied.")),
+        }
+    }
+
+    /// Resolves a bucket for an operation: it must exist, belong to the region of a
+    /// virtual host, and be readable by this request (`read_only` allows public-read).
+    async fn bucket(
+        &self,
+        name: &str,
+        region: Option<&str>,
+        read_only: bool,
+    ) -> Result<crate::store::Bucket, CosError> {
+        let bucket = self
+            .state
+            .store
+            .bucket(name)
+            .await?
+            .filter(|b| region.is_none_or(|r| r == b.region))
+            .ok_or_else(|| CosError::from(crate::store::StoreError::NoSuchBucket))?;
+        if self.access_key.is_none() && !(read_only && bucket.public_read) {
+            return Err(CosError::access_denied("Access Denied."));
+        }
+        Ok(bucket)
+    }
+}

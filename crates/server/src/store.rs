@@ -1,0 +1,835 @@
+//! The object store: buckets and objects on local disk, indexed in SQLite.
+//!
+//! Object bytes live in immutable *blob* files under `<data>/blobs/<xx>/<id>`; the `objects`
+//! table maps `(bucket, key)` to a blob and holds the metadata. A PUT streams the body into a
+//! temporary file while the digest engine computes MD5 (the ETag) and CRC-64 in the same pass,
+//! fsyncs it, renames it into `blobs/`, and only then commits the row that makes it visible:
+//! a crash or a dropped connection leaves the old object or nothing, never a partial one.
+//! Metadata can be rewritten without touching the data (one row update), and a copy is a hard
+//! link to the same immutable blob.
+//!
+//! Keys are never used as file names, so no key can reach outside the data directory; keys
+//! with `..` segments or NUL bytes are refused all the same, since other tools would
+//! misread them.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use hashscan_digest::{Algorithm, AlgorithmSet, Hasher};
+use sqlx::{Row, SqlitePool};
+
+use crate::config::Limits;
+
+/// Why an object or bucket operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the bucket does not exist")]
+    NoSuchBucket,
+    #[error("the object does not exist")]
+    NoSuchKey,
+    #[error("the bucket already exists")]
+    BucketAlreadyExists,
+    #[error("the bucket is not empty")]
+    BucketNotEmpty,
+    #[error(
+        "invalid bucket name {0:?}: expected <name>-<appid>, name of lower-case letters, digits and '-'"
+    )]
+    InvalidBucketName(String),
+    #[error("invalid object key: {0}")]
+    InvalidKey(&'static str),
+    #[error("the object key is longer than {limit} bytes")]
+    KeyTooLong { limit: usize },
+    #[error("the object is larger than the {limit}-byte limit")]
+    EntityTooLarge { limit: u64 },
+    #[error("the Content-MD5 does not match the body")]
+    BadDigest,
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+    #[error("the request body could not be read: {0}")]
+    Body(io::Error),
+    #[error("storage error: {0}")]
+    Io(#[from] io::Error),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// A bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub name: String,
+    pub region: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub public_read: bool,
+}
+
+/// An object's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    /// MD5 of the content, lower-case hex, without quotes.
+    pub etag: String,
+    /// CRC-64/XZ of the content (COS `x-cos-hash-crc64ecma`).
+    pub crc64: u64,
+    pub content_type: String,
+    /// Stored standard headers (`cache-control`, `content-disposition`, `content-encoding`,
+    /// `content-language`, `expires`), names lower-case.
+    pub headers: BTreeMap<String, String>,
+    /// User metadata: the `x-cos-meta-*` headers, names lower-case and with the prefix.
+    pub user_meta: BTreeMap<String, String>,
+    /// Unix milliseconds.
+    pub last_modified: i64,
+    blob: String,
+}
+
+/// The caller-supplied part of a new object's metadata.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewMeta {
+    pub content_type: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub user_meta: BTreeMap<String, String>,
+}
+
+/// Parameters of a bucket listing.
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub prefix: String,
+    pub delimiter: String,
+    /// List keys strictly after this one.
+    pub marker: String,
+    pub max_keys: usize,
+}
+
+/// One page of a bucket listing.
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    pub objects: Vec<ObjectMeta>,
+    pub common_prefixes: Vec<String>,
+    pub truncated: bool,
+    /// Where the next page starts (the last key or common prefix of this one).
+    pub next_marker: Option<String>,
+}
+
+/// What a copy does with the metadata.
+#[derive(Debug, Clone)]
+pub enum MetadataDirective {
+    /// Keep the source's metadata.
+    Copy,
+    /// Replace it.
+    Replace(NewMeta),
+}
+
+/// The default MIME type of objects stored without one.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+/// Largest page of a listing.
+pub const MAX_LIST_KEYS: usize = 1000;
+
+/// Buckets and objects on local disk with their index in SQLite.
+#[derive(Clone)]
+pub struct ObjectStore {
+    db: SqlitePool,
+    blobs: PathBuf,
+    tmp: PathBuf,
+    limits: Limits,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl ObjectStore {
+    /// Opens the store in `data_dir` (which must exist) over `db`. Leftover temporary files
+    /// of interrupted uploads are removed when `recover` is set (the server does it at start,
+    /// holding the data directory's lock).
+    pub async fn open(
+        data_dir: &Path,
+        db: SqlitePool,
+        limits: Limits,
+        recover: bool,
+    ) -> Result<Self, StoreError> {
+        let blobs = data_dir.join("blobs");
+        let tmp = data_dir.join("tmp");
+        std::fs::create_dir_all(&blobs)?;
+        std::fs::create_dir_all(&tmp)?;
+        let store = ObjectStore {
+            db,
+            blobs,
+            tmp,
+            limits,
+        };
+        if recover {
+            store.recover().await?;
+        }
+        Ok(store)
+    }
+
+    /// The limits this store enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Removes temporary files and blobs no row points at: what a crash between the rename
+    /// of a blob and the commit of its row leaves behind.
+    async fn recover(&self) -> Result<(), StoreError> {
+        let referenced: std::collections::HashSet<String> =
+            sqlx::query_scalar::<_, String>("SELECT blob FROM objects")
+                .fetch_all(&self.db)
+                .await?
+                .into_iter()
+                .collect();
+        let (tmp, blobs) = (self.tmp.clone(), self.blobs.clone());
+        let removed = tokio::task::spawn_blocking(move || -> io::Result<usize> {
+            let mut removed = 0;
+            for entry in std::fs::read_dir(&tmp)? {
+                std::fs::remove_file(entry?.path())?;
+                removed += 1;
+            }
+            for shard in std::fs::read_dir(&blobs)? {
+                let shard = shard?.path();
+                if !shard.is_dir() {
+                    continue;
+                }
+                for entry in std::fs::read_dir(&shard)? {
+                    let entry = entry?;
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if !referenced.contains(&name) {
+                        std::fs::remove_file(entry.path())?;
+                        removed += 1;
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        if removed > 0 {
+            tracing::info!(removed, "removed leftovers of interrupted writes");
+        }
+        Ok(())
+    }
+
+    fn blob_path(&self, blob: &str) -> PathBuf {
+        self.blobs.join(blob.get(..2).unwrap_or("00")).join(blob)
+    }
+
+    // ---- buckets -------------------------------------------------------------------------
+
+    /// Creates a bucket.
+    pub async fn create_bucket(
+        &self,
+        name: &str,
+        region: &str,
+        public_read: bool,
+    ) -> Result<Bucket, StoreError> {
+        validate_bucket_name(name)?;
+        let bucket = Bucket {
+            name: name.to_string(),
+            region: region.to_string(),
+            created_at: now_ms(),
+            public_read,
+        };
+        let done = sqlx::query(
+            "INSERT INTO buckets (name, region, created_at, public_read) VALUES (?, ?, ?, ?)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&bucket.name)
+        .bind(&bucket.region)
+        .bind(bucket.created_at)
+        .bind(public_read)
+        .execute(&self.db)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::BucketAlreadyExists);
+        }
+        Ok(bucket)
+    }
+
+    /// Creates a bucket unless it exists; updates its public-read flag either way.
+    pub async fn ensure_bucket(
+        &self,
+        name: &str,
+        region: &str,
+        public_read: bool,
+    ) -> Result<(), StoreError> {
+        match self.create_bucket(name, region, public_read).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::BucketAlreadyExists) => {
+                sqlx::query("UPDATE buckets SET public_read = ? WHERE name = ?")
+                    .bind(public_read)
+                    .bind(name)
+                    .execute(&self.db)
+                    .await?;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A bucket by name.
+    pub async fn bucket(&self, name: &str) -> Result<Option<Bucket>, StoreError> {
+        let row =
+            sqlx::query("SELECT name, region, created_at, public_read FROM buckets WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.db)
+                .await?;
+        Ok(row.map(|r| bucket_from_row(&r)))
+    }
+
+    /// Every bucket, by name.
+    pub async fn list_buckets(&self) -> Result<Vec<Bucket>, StoreError> {
+        let rows =
+            sqlx::query("SELECT name, region, created_at, public_read FROM buckets ORDER BY name")
+                .fetch_all(&self.db)
+                .await?;
+        Ok(rows.iter().map(bucket_from_row).collect())
+    }
+
+    /// Deletes an empty bucket.
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        let has_objects: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if has_objects.is_some() {
+            return Err(StoreError::BucketNotEmpty);
+        }
+        let done = sqlx::query("DELETE FROM buckets WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoSuchBucket);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- objects -------------------------------------------------------------------------
+
+    /// Checks a key against the rules and limits.
+    pub fn validate_key(&self, key: &str) -> Result<(), StoreError> {
+        if key.is_empty() {
+            return Err(StoreError::InvalidKey("the key is empty"));
+        }
+        if key.len() > self.limits.max_key_len {
+            return Err(StoreError::KeyTooLong {
+                limit: self.limits.max_key_len,
+            });
+        }
+        if key.contains('\0') {
+            return Err(StoreError::InvalidKey("the key contains a NUL byte"));
+        }
+        if key.split('/').any(|segment| segment == "..") {
+            return Err(StoreError::InvalidKey("the key contains a '..' segment"));
+        }
+        Ok(())
+    }
+
+    /// Stores an object from a stream of body chunks, replacing any object of that key.
+    /// The MD5 (ETag) and CRC-64 are computed while writing; `content_md5`, when given, must
+    /// match.
+    pub async fn put<S>(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: NewMeta,
+        body: S,
+        content_md5: Option<[u8; 16]>,
+    ) -> Result<ObjectMeta, StoreError>
+    where
+        S: Stream<Item = Result<Bytes, io::Error>> + Send,
+    {
+        self.validate_key(key)?;
+        self.require_bucket(bucket).await?;
+        let tmp = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
+        let written = self.write_temp(&tmp, body).await;
+        let (size, md5, crc64) = match written {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(e);
+            }
+        };
+        if content_md5.is_some_and(|want| want != md5) {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(StoreError::BadDigest);
+        }
+        let blob = uuid::Uuid::new_v4().simple().to_string();
+        let final_path = self.blob_path(&blob);
+        let moved = tokio::task::spawn_blocking(move || install(&tmp, &final_path))
+            .await
+            .map_err(io::Error::other)?;
+        moved?;
+        let object = ObjectMeta {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            size,
+            etag: hex::encode(md5),
+            crc64,
+            content_type: meta
+                .content_type
+                .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string()),
+            headers: meta.headers,
+            user_meta: meta.user_meta,
+            last_modified: now_ms(),
+            blob,
+        };
+        self.commit(&object).await?;
+        Ok(object)
+    }
+
+    /// Streams `body` into `path` on a blocking thread that writes and hashes each chunk.
+    async fn write_temp<S>(&self, path: &Path, body: S) -> Result<(u64, [u8; 16], u64), StoreError>
+    where
+        S: Stream<Item = Result<Bytes, io::Error>> + Send,
+    {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+        let path = path.to_path_buf();
+        let writer = tokio::task::spawn_blocking(move || -> io::Result<(u64, [u8; 16], u64)> {
+            let mut file = File::create_new(&path)?;
+            let set: AlgorithmSet = [Algorithm::Md5, Algorithm::Crc64].into_iter().collect();
+            let mut hasher = Hasher::new(set);
+            while let Some(chunk) = rx.blocking_recv() {
+                file.write_all(&chunk)?;
+                hasher.update(&chunk);
+            }
+            file.sync_all()?;
+            let digests = hasher.finish();
+            let mut md5 = [0u8; 16];
+            if let Some(d) = digests.get(Algorithm::Md5) {
+                md5.copy_from_slice(d.as_bytes());
+            }
+            let crc = digests
+                .get(Algorithm::Crc64)
+                .and_then(|d| d.as_u64())
+                .unwrap_or(0);
+            Ok((digests.size(), md5, crc))
+        });
+
+        let limit = self.limits.max_object_size;
+        let mut received: u64 = 0;
+        let mut failure = None;
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    failure = Some(StoreError::Body(e));
+                    break;
+                }
+            };
+            received += chunk.len() as u64;
+            if received > limit {
+                failure = Some(StoreError::EntityTooLarge { limit });
+                break;
+            }
+            if tx.send(chunk).await.is_err() {
+                break; // the writer failed; its error is reported below
+            }
+        }
+        drop(tx);
+        let written = writer.await.map_err(io::Error::other)?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(written?),
+        }
+    }
+
+    /// Makes `object` visible, replacing what its key held, and removes the replaced blob.
+    async fn commit(&self, object: &ObjectMeta) -> Result<(), StoreError> {
+        let mut tx = self.db.begin().await?;
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT blob FROM objects WHERE bucket = ? AND key = ?")
+                .bind(&object.bucket)
+                .bind(object.key.as_bytes())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO objects (bucket, key, blob, size, etag, crc64, content_type, headers,
+                                  user_meta, last_modified)
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM buckets WHERE name = ?)
+             ON CONFLICT (bucket, key) DO UPDATE SET
+                blob = excluded.blob, size = excluded.size, etag = excluded.etag,
+                crc64 = excluded.crc64, content_type = excluded.content_type,
+                headers = excluded.headers, user_meta = excluded.user_meta,
+                last_modified = excluded.last_modified",
+        )
+        .bind(&object.bucket)
+        .bind(object.key.as_bytes())
+        .bind(&object.blob)
+        .bind(object.size as i64)
+        .bind(&object.etag)
+        .bind(object.crc64.to_string())
+        .bind(&object.content_type)
+        .bind(json(&object.headers))
+        .bind(json(&object.user_meta))
+        .bind(object.last_modified)
+        .bind(&object.bucket)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            drop(tx);
+            self.remove_blob(&object.blob).await;
+            return Err(StoreError::NoSuchBucket);
+        }
+        tx.commit().await?;
+        if let Some(old) = old.filter(|o| *o != object.blob) {
+            self.remove_blob(&old).await;
+        }
+        Ok(())
+    }
+
+    async fn remove_blob(&self, blob: &str) {
+        if let Err(e) = tokio::fs::remove_file(self.blob_path(blob)).await
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(blob, error = %e, "cannot remove replaced blob");
+        }
+    }
+
+    async fn require_bucket(&self, bucket: &str) -> Result<Bucket, StoreError> {
+        self.bucket(bucket).await?.ok_or(StoreError::NoSuchBucket)
+    }
+
+    /// An object's metadata.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
+        let row = sqlx::query(
+            "SELECT bucket, key, blob, size, etag, crc64, content_type, headers, user_meta,
+                    last_modified FROM objects WHERE bucket = ? AND key = ?",
+        )
+        .bind(bucket)
+        .bind(key.as_bytes())
+        .fetch_optional(&self.db)
+        .await?;
+        match row {
+            Some(r) => object_from_row(&r),
+            None => {
+                self.require_bucket(bucket).await?;
+                Err(StoreError::NoSuchKey)
+            }
+        }
+    }
+
+    /// An object's metadata and an open handle on its content. The handle stays valid even
+    /// if the object is replaced or deleted meanwhile.
+    pub async fn open_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(ObjectMeta, tokio::fs::File), StoreError> {
+        // A concurrent PUT may remove the blob between the lookup and the open: look again.
+        for _ in 0..3 {
+            let meta = self.head(bucket, key).await?;
+            match tokio::fs::File::open(self.blob_path(&meta.blob)).await {
+                Ok(f) => return Ok((meta, f)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::NoSuchKey)
+    }
+
+    /// Deletes an object; deleting a missing key succeeds, as in COS.
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        self.require_bucket(bucket).await?;
+        let blob: Option<String> =
+            sqlx::query_scalar("DELETE FROM objects WHERE bucket = ? AND key = ? RETURNING blob")
+                .bind(bucket)
+                .bind(key.as_bytes())
+                .fetch_optional(&self.db)
+                .await?;
+        if let Some(blob) = blob {
+            self.remove_blob(&blob).await;
+        }
+        Ok(())
+    }
+
+    /// Copies an object. Copying an object onto itself only rewrites its metadata (the data
+    /// is not touched) and needs [`MetadataDirective::Replace`].
+    pub async fn copy(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        dst_bucket: &str,
+        dst_key: &str,
+        directive: MetadataDirective,
+    ) -> Result<ObjectMeta, StoreError> {
+        self.validate_key(dst_key)?;
+        self.require_bucket(dst_bucket).await?;
+        let src = self.head(src_bucket, src_key).await?;
+        let same = src_bucket == dst_bucket && src_key == dst_key;
+        let mut dst = src.clone();
+        dst.bucket = dst_bucket.to_string();
+        dst.key = dst_key.to_string();
+        dst.last_modified = now_ms();
+        match directive {
+            MetadataDirective::Copy if same => {
+                return Err(StoreError::InvalidRequest(
+                    "copying an object onto itself needs x-cos-metadata-directive: Replaced",
+                ));
+            }
+            MetadataDirective::Copy => {}
+            MetadataDirective::Replace(meta) => {
+                dst.content_type = meta
+                    .content_type
+                    .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string());
+                dst.headers = meta.headers;
+                dst.user_meta = meta.user_meta;
+            }
+        }
+        if same {
+            self.rewrite_meta(&dst).await?;
+            return Ok(dst);
+        }
+        // Blobs are immutable, so a copy can share the bytes through a hard link.
+        dst.blob = uuid::Uuid::new_v4().simple().to_string();
+        let (from, to) = (self.blob_path(&src.blob), self.blob_path(&dst.blob));
+        tokio::task::spawn_blocking(move || link_or_copy(&from, &to))
+            .await
+            .map_err(io::Error::other)??;
+        self.commit(&dst).await?;
+        Ok(dst)
+    }
+
+    /// Rewrites the metadata of the object at `meta`'s key if it still holds the same blob.
+    pub async fn rewrite_meta(&self, meta: &ObjectMeta) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE objects SET content_type = ?, headers = ?, user_meta = ?, last_modified = ?
+             WHERE bucket = ? AND key = ? AND blob = ?",
+        )
+        .bind(&meta.content_type)
+        .bind(json(&meta.headers))
+        .bind(json(&meta.user_meta))
+        .bind(meta.last_modified)
+        .bind(&meta.bucket)
+        .bind(meta.key.as_bytes())
+        .bind(&meta.blob)
+        .execute(&self.db)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoSuchKey);
+        }
+        Ok(())
+    }
+
+    /// Lists a bucket in key order (bytewise), grouping keys by `delimiter` after `prefix`.
+    pub async fn list(&self, bucket: &str, params: &ListParams) -> Result<ListPage, StoreError> {
+        self.require_bucket(bucket).await?;
+        let max = params.max_keys.min(MAX_LIST_KEYS);
+        let prefix = params.prefix.as_bytes();
+        let upper = prefix_upper(prefix);
+        let mut lower: Vec<u8> = prefix.to_vec();
+        if !params.marker.is_empty() && params.marker.as_bytes() >= prefix {
+            lower = params.marker.as_bytes().to_vec();
+            lower.push(0);
+            // A marker inside a common prefix (a NextMarker that was one) skips the group.
+            let rest = params.marker.get(params.prefix.len()..).unwrap_or("");
+            if !params.delimiter.is_empty()
+                && let Some(i) = rest.find(&params.delimiter)
+            {
+                let group = &params.marker[..params.prefix.len() + i + params.delimiter.len()];
+                match prefix_upper(group.as_bytes()) {
+                    Some(after) => lower = lower.max(after),
+                    None => return Ok(ListPage::default()),
+                }
+            }
+        }
+        let mut page = ListPage::default();
+        let mut count = 0usize;
+        let mut last: Option<String> = None;
+        'scan: loop {
+            let batch = (max - count + 1).clamp(1, 1001) as i64;
+            let rows = sqlx::query(
+                "SELECT bucket, key, blob, size, etag, crc64, content_type, headers, user_meta,
+                        last_modified FROM objects
+                 WHERE bucket = ? AND key >= ? AND (? IS NULL OR key < ?)
+                 ORDER BY key LIMIT ?",
+            )
+            .bind(bucket)
+            .bind(&lower)
+            .bind(upper.as_deref())
+            .bind(upper.as_deref())
+            .bind(batch)
+            .fetch_all(&self.db)
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let object = object_from_row(row)?;
+                let rest = &object.key[params.prefix.len()..];
+                let group = (!params.delimiter.is_empty())
+                    .then(|| rest.find(&params.delimiter))
+                    .flatten()
+                    .map(|i| {
+                        object.key[..params.prefix.len() + i + params.delimiter.len()].to_string()
+                    });
+                if count == max {
+                    page.truncated = true;
+                    break 'scan;
+                }
+                count += 1;
+                match group {
+                    Some(cp) => {
+                        // Skip every other key under this common prefix.
+                        lower = prefix_upper(cp.as_bytes()).unwrap_or_default();
+                        last = Some(cp.clone());
+                        page.common_prefixes.push(cp);
+                        if lower.is_empty() {
+                            break 'scan;
+                        }
+                        continue 'scan;
+                    }
+                    None => {
+                        lower = object.key.as_bytes().to_vec();
+                        lower.push(0);
+                        last = Some(object.key.clone());
+                        page.objects.push(object);
+                    }
+                }
+            }
+            if (rows.len() as i64) < batch {
+                break;
+            }
+        }
+        if page.truncated {
+            page.next_marker = last;
+        }
+        Ok(page)
+    }
+}
+
+/// The smallest byte string greater than every string starting with `prefix`, or `None`
+/// when there is none (empty prefix). UTF-8 never contains 0xFF, so incrementing the last
+/// byte is enough.
+fn prefix_upper(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut upper = prefix.to_vec();
+    while let Some(last) = upper.pop() {
+        if last < 0xFF {
+            upper.push(last + 1);
+            return Some(upper);
+        }
+    }
+    None
+}
+
+/// Moves a finished temporary file to its blob path, durably.
+fn install(tmp: &Path, dest: &Path) -> io::Result<()> {
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::rename(tmp, dest)?;
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+fn link_or_copy(from: &Path, to: &Path) -> io::Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to)?;
+        File::open(to)?.sync_all()?;
+    }
+    if let Some(dir) = to.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// `<name>-<appid>`: name of lower-case letters, digits and `-`, the whole at most 50
+/// characters; appid all digits.
+pub fn validate_bucket_name(name: &str) -> Result<(), StoreError> {
+    let bad = || StoreError::InvalidBucketName(name.to_string());
+    let (base, appid) = name.rsplit_once('-').ok_or_else(bad)?;
+    let base_ok = !base.is_empty()
+        && !base.starts_with('-')
+        && base
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let appid_ok =
+        !appid.is_empty() && appid.len() <= 20 && appid.bytes().all(|b| b.is_ascii_digit());
+    if base_ok && appid_ok && name.len() <= 60 {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+fn json(map: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string())
+}
+
+fn bucket_from_row(r: &sqlx::sqlite::SqliteRow) -> Bucket {
+    Bucket {
+        name: r.get("name"),
+        region: r.get("region"),
+        created_at: r.get("created_at"),
+        public_read: r.get("public_read"),
+    }
+}
+
+fn object_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ObjectMeta, StoreError> {
+    let key: Vec<u8> = r.try_get("key")?;
+    let crc64: String = r.try_get("crc64")?;
+    let headers: String = r.try_get("headers")?;
+    let user_meta: String = r.try_get("user_meta")?;
+    let size: i64 = r.try_get("size")?;
+    Ok(ObjectMeta {
+        bucket: r.try_get("bucket")?,
+        key: String::from_utf8(key)
+            .map_err(|_| StoreError::InvalidKey("stored key is not UTF-8"))?,
+        blob: r.try_get("blob")?,
+        size: size.max(0) as u64,
+        etag: r.try_get("etag")?,
+        crc64: crc64.parse().unwrap_or(0),
+        content_type: r.try_get("content_type")?,
+        headers: serde_json::from_str(&headers).unwrap_or_default(),
+        user_meta: serde_json::from_str(&user_meta).unwrap_or_default(),
+        last_modified: r.try_get("last_modified")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for ok in [
+            "examplebucket-1250000000",
+            "a-1",
+            "my-media-files-1250000000",
+        ] {
+            assert!(validate_bucket_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "nobucket",
+            "UPPER-125",
+            "-x-125",
+            "name-12a",
+            "name-",
+            "a_b-125",
+            "../x-1",
+        ] {
+            assert!(validate_bucket_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn prefix_upper_bounds() {
+        assert_eq!(prefix_upper(b"dir/"), Some(b"dir0".to_vec()));
+        assert_eq!(prefix_upper(b""), None);
+    }
+}
