@@ -69,16 +69,38 @@ impl Options {
         self
     }
 
-    fn lane_count(&self, set: AlgorithmSet) -> usize {
-        if self.size_hint.is_some_and(|s| s < PARALLEL_THRESHOLD) {
-            return 1;
-        }
-        let cores = self.lanes.unwrap_or_else(|| {
+    fn small(&self) -> bool {
+        self.size_hint.is_some_and(|s| s < PARALLEL_THRESHOLD)
+    }
+
+    fn cores(&self) -> usize {
+        self.lanes.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(usize::from)
                 .unwrap_or(1)
-        });
-        cores.min(set.len()).max(1)
+        })
+    }
+
+    fn lane_count(&self, set: AlgorithmSet) -> usize {
+        if self.small() {
+            return 1;
+        }
+        self.cores().min(set.len()).max(1)
+    }
+
+    /// With one group of algorithms and a spare core, the group gets its own thread and the
+    /// caller only reads, so that reading overlaps hashing.
+    fn offload_single_group(&self) -> bool {
+        !self.small() && self.cores() >= 2
+    }
+
+    /// Size of the buffer of the single-lane path: no bigger than the input needs (plus one
+    /// read to see its end), so hashing many small files does not zero a whole chunk each.
+    fn inline_buffer(&self) -> usize {
+        match self.size_hint {
+            Some(s) => (s.saturating_add(1) as usize).clamp(8 * 1024, self.chunk_size),
+            None => self.chunk_size,
+        }
     }
 }
 
@@ -94,7 +116,11 @@ pub struct Hasher {
 
 enum Engine {
     /// Every algorithm on the calling thread.
-    Inline { group: Group, buf: Vec<u8> },
+    Inline {
+        group: Group,
+        buf: Vec<u8>,
+        buf_len: usize,
+    },
     /// Some algorithms on lane threads, the lightest on the calling thread.
     Lanes(Lanes),
 }
@@ -115,11 +141,15 @@ impl Hasher {
 
     /// A hasher for `set` spread as `options` say.
     pub fn with_options(set: AlgorithmSet, options: &Options) -> Self {
-        let plan = plan_lanes(set, options.lane_count(set));
+        let mut plan = plan_lanes(set, options.lane_count(set));
+        if plan.len() == 1 && options.offload_single_group() {
+            plan.push(Vec::new());
+        }
         let engine = if plan.len() <= 1 {
             Engine::Inline {
                 group: Group::of(set),
                 buf: Vec::new(),
+                buf_len: options.inline_buffer(),
             }
         } else {
             Engine::Lanes(Lanes::start(plan, options.chunk_size))
@@ -146,9 +176,13 @@ impl Hasher {
     pub fn update_from_reader<R: Read + ?Sized>(&mut self, reader: &mut R) -> io::Result<u64> {
         let before = self.size;
         match &mut self.engine {
-            Engine::Inline { group, buf } => {
+            Engine::Inline {
+                group,
+                buf,
+                buf_len,
+            } => {
                 if buf.is_empty() {
-                    buf.resize(DEFAULT_CHUNK_SIZE, 0);
+                    buf.resize(*buf_len, 0);
                 }
                 loop {
                     let n = match reader.read(buf) {
@@ -211,8 +245,8 @@ fn plan_lanes(set: AlgorithmSet, lanes: usize) -> Vec<Vec<Algorithm>> {
 }
 
 impl Lanes {
-    /// Starts a thread for every group but the last (the lightest), which stays local. A
-    /// group whose thread cannot be started joins the local one.
+    /// Starts a thread for every group but the last (the lightest, possibly empty), which
+    /// stays local. A group whose thread cannot be started joins the local one.
     fn start(mut plan: Vec<Vec<Algorithm>>, chunk_size: usize) -> Self {
         let mut local_algs = plan.pop().unwrap_or_default();
         let mut senders = Vec::with_capacity(plan.len());
@@ -395,6 +429,17 @@ mod tests {
         let plan = plan_lanes(AlgorithmSet::one(Algorithm::Sha256), 8);
         assert_eq!(plan, vec![vec![Algorithm::Sha256]]);
         assert_eq!(plan_lanes(AlgorithmSet::all(), 3).len(), 3);
+    }
+
+    #[test]
+    fn one_algorithm_gets_a_thread_and_the_caller_reads() {
+        let set = AlgorithmSet::one(Algorithm::Md5);
+        let h = Hasher::with_options(set, &Options::new().lanes(2).size_hint(1 << 30));
+        assert!(matches!(&h.engine, Engine::Lanes(l) if l.threads.len() == 1));
+        let h = Hasher::with_options(set, &Options::new().lanes(1).size_hint(1 << 30));
+        assert!(matches!(h.engine, Engine::Inline { .. }));
+        let h = Hasher::with_options(set, &Options::new().lanes(2).size_hint(4096));
+        assert!(matches!(h.engine, Engine::Inline { buf_len: 8192, .. }));
     }
 
     #[test]

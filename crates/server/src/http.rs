@@ -34,8 +34,16 @@ pub async fn entry(State(state): State<AppState>, req: Request<Body>) -> Respons
         let method = req.method().clone();
         let path = req.uri().path().to_string();
         let mut response = crate::cos::handle(&state, req, &request_id).await;
+        let headers = response.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().insert("x-cos-request-id", v);
+            headers.insert("x-cos-request-id", v);
+        }
+        if method == axum::http::Method::HEAD {
+            // hyper sends no body for HEAD; tell the header-case layer (see wire_case).
+            headers.insert(
+                crate::wire_case::NO_BODY_MARKER,
+                HeaderValue::from_static("1"),
+            );
         }
         tracing::info!(
             dialect = "cos",

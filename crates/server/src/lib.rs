@@ -11,6 +11,7 @@ pub mod db;
 pub mod http;
 pub mod keys;
 pub mod store;
+pub mod wire_case;
 pub mod xml;
 
 use std::fs::File;
@@ -144,7 +145,7 @@ impl Server {
         let app = axum::Router::new()
             .fallback(http::entry)
             .with_state(self.state);
-        axum::serve(self.listener, app)
+        axum::serve(wire_case::CaseListener(self.listener), app)
             .with_graceful_shutdown(shutdown)
             .await
     }
