@@ -1,0 +1,343 @@
+//! The real server on an ephemeral loopback port, driven over HTTP by a Rust client that
+//! signs with `hashscan-auth`: durability and safety properties the SDK suite cannot reach
+//! (dropped uploads, restarts, graceful shutdown, limits, the data-directory lock).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hashscan_auth::Secret;
+use hashscan_auth::cos::{KeyTime, SignRequest, sign};
+use hashscan_server::config::{BucketConfig, Config};
+use hashscan_server::{Server, StartError, StartOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const AK: &str = "AKIDrusttest00000000000000000000000";
+const SK: &str = "rusttestsecretrusttestsecret1234";
+const BUCKET: &str = "default-1250000000";
+
+struct TestServer {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    async fn start(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.to_path_buf(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let server = Server::start(
+            config,
+            StartOptions {
+                initial_key: Some((AK.into(), SK.into())),
+            },
+        )
+        .await
+        .unwrap();
+        let addr = server.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        (&mut self.task).await.unwrap().unwrap();
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A COS Authorization header for `method path` with the host signed.
+    fn auth(&self, method: &str, path: &str) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let window = KeyTime::new(now - 60, now + 600);
+        let headers = vec![("host".to_string(), self.addr.to_string())];
+        let decoded = percent_encoding::percent_decode_str(path)
+            .decode_utf8()
+            .unwrap();
+        sign(
+            &Secret::new(SK),
+            &SignRequest {
+                method,
+                path: &decoded,
+                params: &[],
+                headers: &headers,
+                sign_time: &window,
+                key_time: &window,
+            },
+        )
+        .authorization(AK)
+    }
+
+    async fn put(&self, path: &str, body: Vec<u8>) -> reqwest::Response {
+        reqwest::Client::new()
+            .put(self.url(path))
+            .header("authorization", self.auth("PUT", path))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(self.url(path))
+            .header("authorization", self.auth("GET", path))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+async fn xml_code(r: reqwest::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    let code = body
+        .split("<Code>")
+        .nth(1)
+        .and_then(|s| s.split("</Code>").next())
+        .unwrap_or_default()
+        .to_string();
+    for element in ["<Message>", "<Resource>", "<RequestId>", "<TraceId>"] {
+        assert!(body.contains(element), "{element} missing from {body}");
+    }
+    (status, code)
+}
+
+#[tokio::test]
+async fn a_dropped_upload_leaves_the_old_object_and_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), |_| {}).await;
+    let path = format!("/{BUCKET}/doc.txt");
+    assert_eq!(
+        server.put(&path, b"version one".to_vec()).await.status(),
+        200
+    );
+
+    // A signed PUT announcing 8 MiB that sends 1 MiB and hangs up.
+    let mut sock = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n",
+        server.addr,
+        server.auth("PUT", &path),
+        8 << 20
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&vec![b'x'; 1 << 20]).await.unwrap();
+    sock.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(sock);
+
+    let mut cleaned = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if files_in(&dir.path().join("tmp")) == 0 {
+            cleaned = true;
+            break;
+        }
+    }
+    assert!(
+        cleaned,
+        "the partial upload's temporary file is still there"
+    );
+    let r = server.get(&path).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"version one");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn objects_survive_a_restart_and_the_data_dir_is_locked_while_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), |_| {}).await;
+    let path = format!("/{BUCKET}/a/b/c.bin");
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let r = server.put(&path, body.clone()).await;
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+
+    let second = Server::start(
+        Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        },
+        StartOptions::default(),
+    )
+    .await;
+    assert!(matches!(second, Err(StartError::Locked(_))));
+    server.stop().await;
+
+    let again = TestServer::start(dir.path(), |_| {}).await;
+    let r = again.get(&path).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), body.as_slice());
+    again.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_upload_in_flight_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), |_| {}).await;
+    let path = format!("/{BUCKET}/slow.bin");
+    let mut sock = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Length: 2000000\r\nConnection: close\r\n\r\n",
+        server.addr,
+        server.auth("PUT", &path),
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&vec![b'y'; 1_000_000]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let TestServer { stop, task, .. } = server;
+    stop.unwrap().send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sock.write_all(&vec![b'y'; 1_000_000]).await.unwrap();
+    let mut response = String::new();
+    sock.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("ETag: \""), "{response}");
+    task.await.unwrap().unwrap();
+
+    let again = TestServer::start(dir.path(), |_| {}).await;
+    let r = again.get(&path).await;
+    assert_eq!(r.bytes().await.unwrap().len(), 2_000_000);
+    again.stop().await;
+}
+
+#[tokio::test]
+async fn size_limit_is_enforced_before_and_while_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), |c| c.limits.max_object_size = 1000).await;
+    let path = format!("/{BUCKET}/big");
+    let (status, code) = xml_code(server.put(&path, vec![0; 1001]).await).await;
+    assert_eq!((status, code.as_str()), (400, "EntityTooLarge"));
+
+    // Without a Content-Length (chunked), the limit stops the body as it streams.
+    let chunks = futures_util::stream::iter(
+        (0..10).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![1u8; 300]))),
+    );
+    let r = reqwest::Client::new()
+        .put(server.url(&path))
+        .header("authorization", server.auth("PUT", &path))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    let (status, code) = xml_code(r).await;
+    assert_eq!((status, code.as_str()), (400, "EntityTooLarge"));
+    let (status, code) = xml_code(server.get(&path).await).await;
+    assert_eq!((status, code.as_str()), (404, "NoSuchKey"));
+    assert_eq!(files_in(&dir.path().join("tmp")), 0);
+    assert_eq!(server.put(&path, vec![0; 1000]).await.status(), 200);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn public_read_buckets_serve_unsigned_reads_only() {
+    let dir = tempfile::tempdir().unwrap();
+    // Configured buckets replace the default one; declare a private one too.
+    let server = TestServer::start(dir.path(), |c| {
+        c.buckets.push(BucketConfig {
+            name: "pub-1250000000".into(),
+            region: None,
+            public_read: true,
+        });
+        c.buckets.push(BucketConfig {
+            name: BUCKET.into(),
+            region: None,
+            public_read: false,
+        });
+    })
+    .await;
+    let path = "/pub-1250000000/page.html";
+    assert_eq!(server.put(path, b"<p>hi</p>".to_vec()).await.status(), 200);
+    let r = reqwest::get(server.url(path)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "<p>hi</p>");
+    let r = reqwest::Client::new()
+        .put(server.url(path))
+        .body("defaced")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xml_code(r).await, (403, "AccessDenied".to_string()));
+    // The private default bucket refuses unsigned reads.
+    let r = reqwest::get(server.url(&format!("/{BUCKET}/x")))
+        .await
+        .unwrap();
+    assert_eq!(xml_code(r).await, (403, "AccessDenied".to_string()));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn virtual_hosts_route_by_bucket_and_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), |_| {}).await;
+    let path = format!("/{BUCKET}/v.txt");
+    assert_eq!(server.put(&path, b"vhost".to_vec()).await.status(), 200);
+    // Absolute-form request target, as an SDK behind an HTTP proxy sends it.
+    let host = format!("{BUCKET}.cos.ap-guangzhou.myqcloud.com");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let window = KeyTime::new(now - 60, now + 600);
+    let auth = |host: &str| {
+        sign(
+            &Secret::new(SK),
+            &SignRequest {
+                method: "GET",
+                path: "/v.txt",
+                params: &[],
+                headers: &[("host".to_string(), host.to_string())],
+                sign_time: &window,
+                key_time: &window,
+            },
+        )
+        .authorization(AK)
+    };
+    let addr = server.addr;
+    let raw = |host: String, auth: String| async move {
+        let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "GET http://{host}/v.txt HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
+        );
+        sock.write_all(req.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        sock.read_to_string(&mut response).await.unwrap();
+        response
+    };
+    let ok = raw(host.clone(), auth(&host)).await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert!(ok.ends_with("vhost"), "{ok}");
+    let other_region = format!("{BUCKET}.cos.ap-beijing.myqcloud.com");
+    let wrong = raw(other_region.clone(), auth(&other_region)).await;
+    assert!(wrong.starts_with("HTTP/1.1 404"), "{wrong}");
+    assert!(wrong.contains("<Code>NoSuchBucket</Code>"), "{wrong}");
+    server.stop().await;
+}
