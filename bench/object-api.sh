@@ -89,10 +89,12 @@ hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$JSON" \
   >&2
 
 # Eight concurrent 256 MiB uploads; the server's peak RSS.
+pids=()
 for i in $(seq 8); do
   curl -sf -o /dev/null -T "$MID" "$BASE$(presign PUT "/default-1250000000/mid-$i.bin")" &
+  pids+=($!)
 done
-wait %1 %2 %3 %4 %5 %6 %7 %8 2>/dev/null || wait
+for p in "${pids[@]}"; do wait "$p"; done
 HWM_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER/status")
 # Check that what was stored is what was sent.
 WANT=$(md5sum "$MID" | cut -d' ' -f1)

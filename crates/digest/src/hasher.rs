@@ -24,6 +24,8 @@ pub const DEFAULT_CHUNK_SIZE: usize = 256 * 1024;
 /// Inputs known to be smaller than this are hashed on the calling thread alone: starting
 /// threads would cost more than it saves.
 const PARALLEL_THRESHOLD: u64 = 1024 * 1024;
+/// Buffers given to [`Hasher::update_bytes`] from this size on are shared, not copied.
+const SHARE_MIN: usize = 64 * 1024;
 /// Chunks a lane may have queued before the reader waits for it.
 const LANE_QUEUE: usize = 8;
 
@@ -127,7 +129,7 @@ enum Engine {
 
 struct Lanes {
     local: Group,
-    senders: Vec<Sender<Arc<Chunk>>>,
+    senders: Vec<Sender<Arc<Block>>>,
     threads: Vec<JoinHandle<Vec<Digest>>>,
     pool: Pool,
     current: Option<Chunk>,
@@ -168,6 +170,18 @@ impl Hasher {
         match &mut self.engine {
             Engine::Inline { group, .. } => group.update(data),
             Engine::Lanes(lanes) => lanes.update(data),
+        }
+    }
+
+    /// Feeds an owned buffer, such as a chunk of a request body. Large buffers are shared
+    /// with the lanes as they are instead of being copied.
+    pub fn update_bytes(&mut self, data: bytes::Bytes) {
+        match &mut self.engine {
+            Engine::Lanes(lanes) if data.len() >= SHARE_MIN => {
+                self.size += data.len() as u64;
+                lanes.update_shared(data);
+            }
+            _ => self.update(&data),
         }
     }
 
@@ -252,7 +266,7 @@ impl Lanes {
         let mut senders = Vec::with_capacity(plan.len());
         let mut threads = Vec::with_capacity(plan.len());
         for (i, algs) in plan.into_iter().enumerate() {
-            let (tx, rx) = crossbeam_channel::bounded::<Arc<Chunk>>(LANE_QUEUE);
+            let (tx, rx) = crossbeam_channel::bounded::<Arc<Block>>(LANE_QUEUE);
             let lane_algs = algs.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("digest-lane-{i}"))
@@ -311,7 +325,17 @@ impl Lanes {
         if chunk.len == 0 {
             return;
         }
-        let chunk = Arc::new(chunk);
+        self.send(Block::Pooled(chunk));
+    }
+
+    /// Shares an owned buffer with the lanes as it is, after what is already buffered.
+    fn update_shared(&mut self, data: bytes::Bytes) {
+        self.dispatch();
+        self.send(Block::Shared(data));
+    }
+
+    fn send(&mut self, block: Block) {
+        let chunk = Arc::new(block);
         for tx in &self.senders {
             // A send fails only if the lane thread is gone, which only a panic can cause;
             // `finish` reports that panic when it joins the thread.
@@ -334,11 +358,28 @@ impl Lanes {
     }
 }
 
-fn run_lane(mut group: Group, rx: Receiver<Arc<Chunk>>) -> Vec<Digest> {
+fn run_lane(mut group: Group, rx: Receiver<Arc<Block>>) -> Vec<Digest> {
     for chunk in rx {
         group.update(&chunk);
     }
     group.finish()
+}
+
+/// What lanes receive: a pooled buffer, or a buffer the caller handed over (no copy).
+enum Block {
+    Pooled(Chunk),
+    Shared(bytes::Bytes),
+}
+
+impl Deref for Block {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Block::Pooled(c) => c,
+            Block::Shared(b) => b,
+        }
+    }
 }
 
 /// A fixed-size buffer that goes back to its pool when the last lane drops it.
@@ -429,6 +470,28 @@ mod tests {
         let plan = plan_lanes(AlgorithmSet::one(Algorithm::Sha256), 8);
         assert_eq!(plan, vec![vec![Algorithm::Sha256]]);
         assert_eq!(plan_lanes(AlgorithmSet::all(), 3).len(), 3);
+    }
+
+    #[test]
+    fn shared_and_copied_buffers_interleave_in_order() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 253) as u8).collect();
+        let set = AlgorithmSet::all();
+        let want = crate::hash_bytes(set, &data);
+        let mut h = Hasher::with_options(set, &Options::new().lanes(3).chunk_size(4096));
+        let mut rest = &data[..];
+        for (i, size) in [10usize, 100_000, 70_000, 5, 1 << 20, 65_536, 3].iter().cycle().enumerate() {
+            if rest.is_empty() {
+                break;
+            }
+            let n = (*size).min(rest.len());
+            if i % 2 == 0 {
+                h.update(&rest[..n]);
+            } else {
+                h.update_bytes(bytes::Bytes::copy_from_slice(&rest[..n]));
+            }
+            rest = &rest[n..];
+        }
+        assert_eq!(h.finish(), want);
     }
 
     #[test]

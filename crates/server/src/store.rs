@@ -400,11 +400,28 @@ impl ObjectStore {
             let mut file = File::create_new(&path)?;
             let set: AlgorithmSet = [Algorithm::Md5, Algorithm::Crc64].into_iter().collect();
             let mut hasher = Hasher::new(set);
+            // Writeback runs beside the upload: a helper thread flushes what is written so
+            // far every WRITEBACK_STEP bytes, so the final fsync only waits for the tail.
+            let flusher = Flusher::start(&file);
+            let started = std::time::Instant::now();
+            let mut unflushed = 0usize;
             while let Some(chunk) = rx.blocking_recv() {
                 file.write_all(&chunk)?;
-                hasher.update(&chunk);
+                unflushed += chunk.len();
+                hasher.update_bytes(chunk);
+                if unflushed >= WRITEBACK_STEP {
+                    unflushed = 0;
+                    flusher.poke();
+                }
             }
+            let received = started.elapsed();
+            flusher.finish();
             file.sync_all()?;
+            tracing::debug!(
+                receive_ms = received.as_millis() as u64,
+                fsync_ms = (started.elapsed() - received).as_millis() as u64,
+                "upload written"
+            );
             let digests = hasher.finish();
             let mut md5 = [0u8; 16];
             if let Some(d) = digests.get(Algorithm::Md5) {
@@ -485,7 +502,10 @@ impl ObjectStore {
         }
         tx.commit().await?;
         if let Some(old) = old.filter(|o| *o != object.blob) {
-            self.remove_blob(&old).await;
+            // Unlinking a large file takes a while on some file systems; the caller need not
+            // wait for it (a leftover is removed at the next start).
+            let store = self.clone();
+            tokio::spawn(async move { store.remove_blob(&old).await });
         }
         Ok(())
     }
@@ -722,6 +742,50 @@ fn prefix_upper(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// Bytes written between two early writeback requests of an upload.
+const WRITEBACK_STEP: usize = 32 * 1024 * 1024;
+
+/// Flushes a file being written from a helper thread when poked, so that the disk works
+/// while the upload goes on. Pokes while a flush runs are merged into the next one.
+struct Flusher {
+    tx: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Flusher {
+    fn start(file: &File) -> Flusher {
+        let Ok(clone) = file.try_clone() else {
+            return Flusher { tx: None, thread: None };
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("upload-flush".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    let _ = clone.sync_data();
+                }
+            })
+            .ok();
+        Flusher {
+            tx: thread.is_some().then_some(tx),
+            thread,
+        }
+    }
+
+    fn poke(&self) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(());
+        }
+    }
+
+    fn finish(mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Moves a finished temporary file to its blob path, durably.

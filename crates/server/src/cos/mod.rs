@@ -9,6 +9,7 @@
 mod buckets;
 pub mod error;
 mod objects;
+pub mod parse;
 pub mod route;
 
 use axum::body::Body;

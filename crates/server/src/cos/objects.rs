@@ -6,13 +6,13 @@ use std::io::SeekFrom;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use futures_util::TryStreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use super::error::CosError;
-use super::{Ctx, route};
+use super::Ctx;
+use super::parse::{RangeSpec, parse_content_md5, parse_copy_source, parse_range};
 use crate::http::{http_date, iso8601_ms};
 use crate::store::{MetadataDirective, NewMeta, ObjectMeta};
 use crate::xml::XmlWriter;
@@ -118,13 +118,6 @@ async fn put(ctx: &Ctx<'_>, bucket: &str, key: &str, body: Body) -> Result<Respo
     Ok(response)
 }
 
-fn parse_content_md5(value: &str) -> Option<[u8; 16]> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .ok()?;
-    bytes.try_into().ok()
-}
-
 async fn copy(ctx: &Ctx<'_>, bucket: &str, key: &str) -> Result<Response, CosError> {
     let source = ctx.header("x-cos-copy-source").unwrap_or_default();
     let (src_bucket, src_region, src_key) = parse_copy_source(source, &ctx.state.config.domains)
@@ -169,38 +162,6 @@ async fn copy(ctx: &Ctx<'_>, bucket: &str, key: &str) -> Result<Response, CosErr
         &object.crc64.to_string(),
     );
     Ok(response)
-}
-
-/// `<bucket>.cos.<region>.<domain>/<key>` (what the SDKs send), or `/<bucket>/<key>`;
-/// the key percent-encoded, a `?versionId=` suffix ignored.
-fn parse_copy_source(source: &str, domains: &[String]) -> Option<(String, Option<String>, String)> {
-    let source = source.split_once('?').map_or(source, |(s, _)| s);
-    let source = source
-        .strip_prefix("http://")
-        .or_else(|| source.strip_prefix("https://"))
-        .unwrap_or(source);
-    let (host, raw_key) = source.split_once('/')?;
-    let target = if host.is_empty() {
-        route::resolve(None, &format!("/{raw_key}"), domains).ok()?
-    } else {
-        route::resolve(Some(host), &format!("/{raw_key}"), domains).ok()?
-    };
-    match target {
-        route::Target::Bucket {
-            bucket,
-            region,
-            key,
-            path_style: false,
-            ..
-        } if !key.is_empty() => Some((bucket, region, key)),
-        route::Target::Bucket {
-            bucket,
-            key,
-            path_style: true,
-            ..
-        } if host.is_empty() && !key.is_empty() => Some((bucket, None, key)),
-        _ => None,
-    }
 }
 
 async fn get(ctx: &Ctx<'_>, bucket: &str, key: &str, head: bool) -> Result<Response, CosError> {
@@ -301,106 +262,3 @@ fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
-    Full,
-    Partial(u64, u64),
-    Unsatisfiable,
-}
-
-/// A single `bytes=` range (RFC 9110 §14.1). Syntax it does not understand, and lists of
-/// several ranges, are ignored: the whole object is sent, as the RFC allows.
-fn parse_range(value: &str, size: u64) -> RangeSpec {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else {
-        return RangeSpec::Full;
-    };
-    if spec.contains(',') {
-        return RangeSpec::Full;
-    }
-    let Some((first, last)) = spec.trim().split_once('-') else {
-        return RangeSpec::Full;
-    };
-    let (first, last) = (first.trim(), last.trim());
-    let parse = |s: &str| s.parse::<u64>().ok();
-    match (first.is_empty(), last.is_empty()) {
-        (true, false) => match parse(last) {
-            Some(0) => RangeSpec::Unsatisfiable,
-            Some(n) if size > 0 => RangeSpec::Partial(size.saturating_sub(n), size - 1),
-            Some(_) => RangeSpec::Unsatisfiable,
-            None => RangeSpec::Full,
-        },
-        (false, _) => {
-            let Some(start) = parse(first) else {
-                return RangeSpec::Full;
-            };
-            let end = if last.is_empty() {
-                Some(u64::MAX)
-            } else {
-                parse(last)
-            };
-            match end {
-                None => RangeSpec::Full,
-                Some(end) if end < start => RangeSpec::Full,
-                Some(_) if start >= size => RangeSpec::Unsatisfiable,
-                Some(end) => RangeSpec::Partial(start, end.min(size - 1)),
-            }
-        }
-        (true, true) => RangeSpec::Full,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=10-19", 100), RangeSpec::Partial(10, 19));
-        assert_eq!(parse_range("bytes=90-", 100), RangeSpec::Partial(90, 99));
-        assert_eq!(parse_range("bytes=-5", 100), RangeSpec::Partial(95, 99));
-        assert_eq!(parse_range("bytes=-500", 100), RangeSpec::Partial(0, 99));
-        assert_eq!(
-            parse_range("bytes=50-1000", 100),
-            RangeSpec::Partial(50, 99)
-        );
-        assert_eq!(parse_range("bytes=100-", 100), RangeSpec::Unsatisfiable);
-        assert_eq!(parse_range("bytes=-0", 100), RangeSpec::Unsatisfiable);
-        assert_eq!(parse_range("bytes=5-1", 100), RangeSpec::Full);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeSpec::Full);
-        assert_eq!(parse_range("items=0-1", 100), RangeSpec::Full);
-        assert_eq!(parse_range("bytes=x-1", 100), RangeSpec::Full);
-        assert_eq!(parse_range("bytes=0-0", 0), RangeSpec::Unsatisfiable);
-    }
-
-    #[test]
-    fn copy_sources() {
-        let d = vec!["myqcloud.com".to_string()];
-        assert_eq!(
-            parse_copy_source(
-                "b-125.cos.ap-beijing.myqcloud.com/dir/%E6%96%87+x?versionId=1",
-                &d
-            ),
-            Some(("b-125".into(), Some("ap-beijing".into()), "dir/文+x".into()))
-        );
-        assert_eq!(
-            parse_copy_source("/b-125/k", &d),
-            Some(("b-125".into(), None, "k".into()))
-        );
-        assert_eq!(parse_copy_source("nonsense", &d), None);
-        assert_eq!(parse_copy_source("b-125.cos.r.myqcloud.com/", &d), None);
-    }
-
-    #[test]
-    fn content_md5() {
-        assert_eq!(
-            parse_content_md5("1B2M2Y8AsgTpgAmY7PhCfg=="),
-            Some(hex_literal("d41d8cd98f00b204e9800998ecf8427e"))
-        );
-        assert_eq!(parse_content_md5("nope"), None);
-        assert_eq!(parse_content_md5("AAAA"), None);
-    }
-
-    fn hex_literal(s: &str) -> [u8; 16] {
-        hex::decode(s).unwrap().try_into().unwrap()
-    }
-}

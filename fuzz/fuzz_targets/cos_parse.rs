@@ -1,0 +1,25 @@
+#![no_main]
+//! COS request parsing: routing (host and path), Range, Content-MD5, x-cos-copy-source,
+//! over arbitrary text. Nothing may panic; a parsed range must lie inside the object.
+
+use hashscan_server::cos::parse::{RangeSpec, parse_content_md5, parse_copy_source, parse_range};
+use hashscan_server::cos::route::resolve;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.splitn(3, '\n');
+    let host = parts.next().unwrap_or_default();
+    let path = parts.next().unwrap_or_default();
+    let rest = parts.next().unwrap_or_default();
+    let domains = vec!["myqcloud.com".to_string()];
+    let _ = resolve(Some(host), path, &domains);
+    let _ = resolve(None, path, &domains);
+    let _ = parse_copy_source(rest, &domains);
+    let _ = parse_content_md5(rest);
+    for size in [0u64, 1, 100, u64::MAX] {
+        if let RangeSpec::Partial(start, end) = parse_range(rest, size) {
+            assert!(start <= end && end < size);
+        }
+    }
+});
