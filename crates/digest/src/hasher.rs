@@ -479,7 +479,11 @@ mod tests {
         let want = crate::hash_bytes(set, &data);
         let mut h = Hasher::with_options(set, &Options::new().lanes(3).chunk_size(4096));
         let mut rest = &data[..];
-        for (i, size) in [10usize, 100_000, 70_000, 5, 1 << 20, 65_536, 3].iter().cycle().enumerate() {
+        for (i, size) in [10usize, 100_000, 70_000, 5, 1 << 20, 65_536, 3]
+            .iter()
+            .cycle()
+            .enumerate()
+        {
             if rest.is_empty() {
                 break;
             }

@@ -30,7 +30,7 @@ pub async fn open(dir: &Path) -> Result<SqlitePool, sqlx::Error> {
 }
 
 async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let version: i64 = sqlx::query_scalar("PRAGMA user_version")
         .fetch_one(&mut *tx)
         .await?;

@@ -295,7 +295,7 @@ impl ObjectStore {
 
     /// Deletes an empty bucket.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
         let has_objects: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1")
                 .bind(name)
@@ -465,7 +465,7 @@ impl ObjectStore {
 
     /// Makes `object` visible, replacing what its key held, and removes the replaced blob.
     async fn commit(&self, object: &ObjectMeta) -> Result<(), StoreError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
         let old: Option<String> =
             sqlx::query_scalar("SELECT blob FROM objects WHERE bucket = ? AND key = ?")
                 .bind(&object.bucket)
@@ -757,7 +757,10 @@ struct Flusher {
 impl Flusher {
     fn start(file: &File) -> Flusher {
         let Ok(clone) = file.try_clone() else {
-            return Flusher { tx: None, thread: None };
+            return Flusher {
+                tx: None,
+                thread: None,
+            };
         };
         let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
         let thread = std::thread::Builder::new()

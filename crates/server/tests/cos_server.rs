@@ -341,3 +341,41 @@ async fn virtual_hosts_route_by_bucket_and_region() {
     assert!(wrong.contains("<Code>NoSuchBucket</Code>"), "{wrong}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_uploads_all_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = std::sync::Arc::new(TestServer::start(dir.path(), |_| {}).await);
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = server.clone();
+        tasks.push(tokio::spawn(async move {
+            // Half to distinct keys, half racing on one key.
+            let path = if i % 2 == 0 {
+                format!("/{BUCKET}/many/{i}")
+            } else {
+                format!("/{BUCKET}/same")
+            };
+            s.put(&path, vec![i as u8; 300_000]).await.status().as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let r = server.get(&format!("/{BUCKET}/same")).await;
+    let body = r.bytes().await.unwrap();
+    assert_eq!(body.len(), 300_000);
+    assert!(
+        body.iter().all(|b| *b == body[0]),
+        "one writer's bytes, not a mix"
+    );
+    for i in (0..16).step_by(2) {
+        let body = server
+            .get(&format!("/{BUCKET}/many/{i}"))
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(body.as_ref(), vec![i as u8; 300_000].as_slice());
+    }
+}

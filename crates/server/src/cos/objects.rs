@@ -10,8 +10,8 @@ use futures_util::TryStreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use super::error::CosError;
 use super::Ctx;
+use super::error::CosError;
 use super::parse::{RangeSpec, parse_content_md5, parse_copy_source, parse_range};
 use crate::http::{http_date, iso8601_ms};
 use crate::store::{MetadataDirective, NewMeta, ObjectMeta};
@@ -261,4 +261,3 @@ fn insert(h: &mut HeaderMap, name: HeaderName, value: &str) {
 fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
 }
-

@@ -15,7 +15,10 @@ pub fn parse_content_md5(value: &str) -> Option<[u8; 16]> {
 
 /// `<bucket>.cos.<region>.<domain>/<key>` (what the SDKs send), or `/<bucket>/<key>`;
 /// the key percent-encoded, a `?versionId=` suffix ignored.
-pub fn parse_copy_source(source: &str, domains: &[String]) -> Option<(String, Option<String>, String)> {
+pub fn parse_copy_source(
+    source: &str,
+    domains: &[String],
+) -> Option<(String, Option<String>, String)> {
     let source = source.split_once('?').map_or(source, |(s, _)| s);
     let source = source
         .strip_prefix("http://")
