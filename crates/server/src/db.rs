@@ -8,7 +8,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Executor, SqlitePool};
 
 /// Schema migrations, applied in order; the position in this list is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_objects.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_objects.sql"),
+    include_str!("../migrations/0002_jobs.sql"),
+];
 
 /// Opens (creating if needed) `<dir>/hashscan.db` in WAL mode with full synchronous commits,
 /// and applies pending migrations.

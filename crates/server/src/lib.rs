@@ -9,6 +9,7 @@ pub mod config;
 pub mod cos;
 pub mod db;
 pub mod http;
+pub mod jobs;
 pub mod keys;
 pub mod store;
 pub mod wire_case;

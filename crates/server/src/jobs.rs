@@ -1,0 +1,921 @@
+//! The durable job store: queues and jobs of every tag (COS FileHashCode now, detection
+//! later), claimed by workers with leases.
+//!
+//! A worker claims a runnable job with a lease (its worker id and an expiry), renews the lease
+//! while the job runs, and finishes the job only while it still holds the lease. A job whose
+//! lease expired — its worker died, or its node — is runnable again, so a crash only delays it.
+//! Queues are Active or Paused: the queued jobs of a paused queue are in state `Pause` and go
+//! back to `Submitted` when it is resumed; running jobs are not affected.
+//!
+//! [`JobStore`] is the interface the rest of the server uses; [`SqliteJobStore`] is the
+//! embedded implementation. A PostgreSQL implementation shared by several nodes implements
+//! the same trait (claiming with `FOR UPDATE SKIP LOCKED`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use sqlx::{Row, SqlitePool};
+
+/// The state of a job, as COS names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobState {
+    Submitted,
+    Running,
+    Success,
+    Failed,
+    Pause,
+    Cancel,
+}
+
+impl JobState {
+    /// Every state, in COS order.
+    pub const ALL: [JobState; 6] = [
+        JobState::Submitted,
+        JobState::Running,
+        JobState::Success,
+        JobState::Failed,
+        JobState::Pause,
+        JobState::Cancel,
+    ];
+
+    /// The COS name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Submitted => "Submitted",
+            JobState::Running => "Running",
+            JobState::Success => "Success",
+            JobState::Failed => "Failed",
+            JobState::Pause => "Pause",
+            JobState::Cancel => "Cancel",
+        }
+    }
+
+    /// Whether the job has ended.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Success | JobState::Failed | JobState::Cancel
+        )
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobState {
+    type Err = JobError;
+
+    /// Parses a COS state name, case-insensitively.
+    fn from_str(s: &str) -> Result<Self, JobError> {
+        JobState::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| JobError::InvalidState(s.to_string()))
+    }
+}
+
+/// Whether a queue releases its jobs to workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueState {
+    Active,
+    Paused,
+}
+
+impl QueueState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueState::Active => "Active",
+            QueueState::Paused => "Paused",
+        }
+    }
+}
+
+/// A queue of jobs, one or more per bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queue {
+    /// `p` + 32 hex.
+    pub id: String,
+    pub bucket: String,
+    pub name: String,
+    pub state: QueueState,
+    pub is_default: bool,
+    /// The queue's notification settings (COS `NotifyConfig`), as the dialect stores them.
+    pub notify: Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A job to submit.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub tag: String,
+    pub queue_id: String,
+    pub bucket: String,
+    /// What the job works on and how (tag-specific).
+    pub input: Value,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// `f` + 32 hex.
+    pub id: String,
+    pub tag: String,
+    pub queue_id: String,
+    pub bucket: String,
+    pub state: JobState,
+    pub input: Value,
+    pub result: Option<Value>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// 0–100.
+    pub progress: u8,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    /// How many times a worker claimed it.
+    pub attempts: u32,
+    pub lease_owner: Option<String>,
+    pub lease_expires: Option<i64>,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Success(Value),
+    Failed { code: String, message: String },
+}
+
+/// Which jobs a listing returns.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub bucket: String,
+    pub tag: Option<String>,
+    pub queue_id: Option<String>,
+    /// Empty: every state.
+    pub states: Vec<JobState>,
+    /// Unix milliseconds, inclusive.
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+    /// Oldest first instead of newest first.
+    pub ascending: bool,
+    pub size: usize,
+    /// Opaque token of the previous page.
+    pub next_token: Option<String>,
+}
+
+/// A page of a listing and the token of the next page (`None` on the last page).
+pub type JobPage = (Vec<Job>, Option<String>);
+
+/// Why a job-store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("the job does not exist")]
+    NoSuchJob,
+    #[error("the queue does not exist")]
+    NoSuchQueue,
+    #[error("job state {0:?} is not one of Submitted, Running, Success, Failed, Pause, Cancel")]
+    InvalidState(String),
+    #[error("the job is {0} and cannot be cancelled (only Submitted or Pause jobs can)")]
+    NotCancellable(JobState),
+    #[error("the worker no longer holds the job's lease")]
+    LeaseLost,
+    #[error("invalid nextToken")]
+    InvalidToken,
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// The job store interface (object safe, so the server holds an `Arc<dyn JobStore>`).
+pub trait JobStore: Send + Sync + 'static {
+    /// The bucket's default queue, created on first use.
+    fn default_queue<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Result<Queue, JobError>>;
+    /// A queue by id.
+    fn queue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Queue>, JobError>>;
+    /// The queues of a bucket.
+    fn queues<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Result<Vec<Queue>, JobError>>;
+    /// Renames, pauses or resumes a queue, or changes its notification settings. Pausing
+    /// moves its Submitted jobs to Pause; resuming moves them back.
+    fn update_queue<'a>(
+        &'a self,
+        id: &'a str,
+        name: Option<&'a str>,
+        state: Option<QueueState>,
+        notify: Option<Value>,
+    ) -> BoxFuture<'a, Result<Queue, JobError>>;
+    /// Stores a new job: Submitted, or Pause when its queue is paused.
+    fn submit(&self, job: NewJob) -> BoxFuture<'_, Result<Job, JobError>>;
+    /// The jobs among `ids` that exist, in the order asked.
+    fn get<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<Vec<Job>, JobError>>;
+    /// Claims the oldest runnable job of `tags` for `owner` until `now + ttl_ms`: a Submitted
+    /// job of an active queue, or a Running job whose lease expired.
+    fn claim<'a>(
+        &'a self,
+        owner: &'a str,
+        tags: &'a [&'a str],
+        now: i64,
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Job>, JobError>>;
+    /// Extends `owner`'s lease and records progress; `LeaseLost` if it is not its lease.
+    fn renew<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        now: i64,
+        ttl_ms: i64,
+        progress: u8,
+    ) -> BoxFuture<'a, Result<(), JobError>>;
+    /// Ends a job `owner` holds.
+    fn finish<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        now: i64,
+        outcome: Outcome,
+    ) -> BoxFuture<'a, Result<Job, JobError>>;
+    /// Cancels a Submitted or Pause job.
+    fn cancel<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, Result<Job, JobError>>;
+    /// A page of a bucket's jobs and the token of the next page.
+    fn list<'a>(
+        &'a self,
+        filter: &'a ListFilter,
+    ) -> BoxFuture<'a, Result<JobPage, JobError>>;
+}
+
+/// `prefix` + 32 lower-case hex digits, as COS makes job (`f`) and queue (`p`) ids.
+pub fn new_id(prefix: char) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The embedded job store.
+#[derive(Clone)]
+pub struct SqliteJobStore {
+    db: SqlitePool,
+}
+
+impl SqliteJobStore {
+    pub fn new(db: SqlitePool) -> Self {
+        SqliteJobStore { db }
+    }
+}
+
+const JOB_COLUMNS: &str = "id, seq, tag, queue_id, bucket, state, input, result, error_code, \
+    error_message, progress, created_at, started_at, ended_at, attempts, lease_owner, lease_expires";
+const QUEUE_COLUMNS: &str = "id, bucket, name, state, is_default, notify, created_at, updated_at";
+
+fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job, JobError> {
+    let state: String = r.try_get("state")?;
+    let input: String = r.try_get("input")?;
+    let result: Option<String> = r.try_get("result")?;
+    let progress: i64 = r.try_get("progress")?;
+    let attempts: i64 = r.try_get("attempts")?;
+    Ok(Job {
+        id: r.try_get("id")?,
+        tag: r.try_get("tag")?,
+        queue_id: r.try_get("queue_id")?,
+        bucket: r.try_get("bucket")?,
+        state: state.parse()?,
+        input: serde_json::from_str(&input).unwrap_or(Value::Null),
+        result: result.and_then(|r| serde_json::from_str(&r).ok()),
+        error_code: r.try_get("error_code")?,
+        error_message: r.try_get("error_message")?,
+        progress: progress.clamp(0, 100) as u8,
+        created_at: r.try_get("created_at")?,
+        started_at: r.try_get("started_at")?,
+        ended_at: r.try_get("ended_at")?,
+        attempts: attempts.max(0) as u32,
+        lease_owner: r.try_get("lease_owner")?,
+        lease_expires: r.try_get("lease_expires")?,
+    })
+}
+
+fn queue_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Queue, JobError> {
+    let state: String = r.try_get("state")?;
+    let notify: String = r.try_get("notify")?;
+    Ok(Queue {
+        id: r.try_get("id")?,
+        bucket: r.try_get("bucket")?,
+        name: r.try_get("name")?,
+        state: if state == "Paused" {
+            QueueState::Paused
+        } else {
+            QueueState::Active
+        },
+        is_default: r.try_get("is_default")?,
+        notify: serde_json::from_str(&notify).unwrap_or(Value::Null),
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl SqliteJobStore {
+    async fn job(&self, id: &str) -> Result<Job, JobError> {
+        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
+        row.as_ref()
+            .map(job_from_row)
+            .transpose()?
+            .ok_or(JobError::NoSuchJob)
+    }
+}
+
+impl JobStore for SqliteJobStore {
+    fn default_queue<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Result<Queue, JobError>> {
+        Box::pin(async move {
+            let now = now_ms();
+            sqlx::query(
+                "INSERT INTO queues (id, bucket, name, state, is_default, notify, created_at, updated_at)
+                 VALUES (?, ?, ?, 'Active', 1, '{}', ?, ?)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(new_id('p'))
+            .bind(bucket)
+            .bind(bucket)
+            .bind(now)
+            .bind(now)
+            .execute(&self.db)
+            .await?;
+            let row = sqlx::query(&format!(
+                "SELECT {QUEUE_COLUMNS} FROM queues WHERE bucket = ? AND is_default = 1"
+            ))
+            .bind(bucket)
+            .fetch_one(&self.db)
+            .await?;
+            queue_from_row(&row)
+        })
+    }
+
+    fn queue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Queue>, JobError>> {
+        Box::pin(async move {
+            let row = sqlx::query(&format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&self.db)
+                .await?;
+            row.as_ref().map(queue_from_row).transpose()
+        })
+    }
+
+    fn queues<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Result<Vec<Queue>, JobError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(&format!(
+                "SELECT {QUEUE_COLUMNS} FROM queues WHERE bucket = ? ORDER BY created_at, id"
+            ))
+            .bind(bucket)
+            .fetch_all(&self.db)
+            .await?;
+            rows.iter().map(queue_from_row).collect()
+        })
+    }
+
+    fn update_queue<'a>(
+        &'a self,
+        id: &'a str,
+        name: Option<&'a str>,
+        state: Option<QueueState>,
+        notify: Option<Value>,
+    ) -> BoxFuture<'a, Result<Queue, JobError>> {
+        Box::pin(async move {
+            let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
+            let done = sqlx::query(
+                "UPDATE queues SET name = COALESCE(?, name), state = COALESCE(?, state),
+                        notify = COALESCE(?, notify), updated_at = ? WHERE id = ?",
+            )
+            .bind(name)
+            .bind(state.map(QueueState::as_str))
+            .bind(notify.map(|n| n.to_string()))
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(JobError::NoSuchQueue);
+            }
+            let (from, to) = match state {
+                Some(QueueState::Paused) => ("Submitted", "Pause"),
+                Some(QueueState::Active) => ("Pause", "Submitted"),
+                None => ("", ""),
+            };
+            if !from.is_empty() {
+                sqlx::query("UPDATE jobs SET state = ? WHERE queue_id = ? AND state = ?")
+                    .bind(to)
+                    .bind(id)
+                    .bind(from)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let row = sqlx::query(&format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE id = ?"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            queue_from_row(&row)
+        })
+    }
+
+    fn submit(&self, job: NewJob) -> BoxFuture<'_, Result<Job, JobError>> {
+        Box::pin(async move {
+            let id = new_id('f');
+            // The state follows the queue's in the same statement, so a pause cannot slip
+            // between reading the queue and inserting the job.
+            let done = sqlx::query(
+                "INSERT INTO jobs (id, seq, tag, queue_id, bucket, state, input, created_at)
+                 SELECT ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?, id, ?,
+                        CASE state WHEN 'Paused' THEN 'Pause' ELSE 'Submitted' END, ?, ?
+                 FROM queues WHERE id = ?",
+            )
+            .bind(&id)
+            .bind(&job.tag)
+            .bind(&job.bucket)
+            .bind(job.input.to_string())
+            .bind(now_ms())
+            .bind(&job.queue_id)
+            .execute(&self.db)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(JobError::NoSuchQueue);
+            }
+            self.job(&id).await
+        })
+    }
+
+    fn get<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<Vec<Job>, JobError>> {
+        Box::pin(async move {
+            let mut jobs = Vec::with_capacity(ids.len());
+            for id in ids {
+                match self.job(id).await {
+                    Ok(j) => jobs.push(j),
+                    Err(JobError::NoSuchJob) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(jobs)
+        })
+    }
+
+    fn claim<'a>(
+        &'a self,
+        owner: &'a str,
+        tags: &'a [&'a str],
+        now: i64,
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Job>, JobError>> {
+        Box::pin(async move {
+            let tags_json = serde_json::to_string(tags).unwrap_or_else(|_| "[]".into());
+            let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
+            let id: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM jobs
+                 WHERE ((state = 'Submitted') OR (state = 'Running' AND lease_expires < ?))
+                   AND tag IN (SELECT value FROM json_each(?))
+                 ORDER BY seq LIMIT 1",
+            )
+            .bind(now)
+            .bind(&tags_json)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(id) = id else {
+                return Ok(None);
+            };
+            sqlx::query(
+                "UPDATE jobs SET state = 'Running', lease_owner = ?, lease_expires = ?,
+                        attempts = attempts + 1, started_at = COALESCE(started_at, ?)
+                 WHERE id = ?",
+            )
+            .bind(owner)
+            .bind(now + ttl_ms)
+            .bind(now)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            self.job(&id).await.map(Some)
+        })
+    }
+
+    fn renew<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        now: i64,
+        ttl_ms: i64,
+        progress: u8,
+    ) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            let done = sqlx::query(
+                "UPDATE jobs SET lease_expires = ?, progress = ?
+                 WHERE id = ? AND state = 'Running' AND lease_owner = ?",
+            )
+            .bind(now + ttl_ms)
+            .bind(i64::from(progress.min(100)))
+            .bind(id)
+            .bind(owner)
+            .execute(&self.db)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(JobError::LeaseLost);
+            }
+            Ok(())
+        })
+    }
+
+    fn finish<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        now: i64,
+        outcome: Outcome,
+    ) -> BoxFuture<'a, Result<Job, JobError>> {
+        Box::pin(async move {
+            let (state, result, code, message) = match outcome {
+                Outcome::Success(r) => ("Success", Some(r.to_string()), None, None),
+                Outcome::Failed { code, message } => ("Failed", None, Some(code), Some(message)),
+            };
+            let done = sqlx::query(
+                "UPDATE jobs SET state = ?, result = ?, error_code = ?, error_message = ?,
+                        progress = CASE ? WHEN 'Success' THEN 100 ELSE progress END,
+                        ended_at = ?, lease_owner = NULL, lease_expires = NULL
+                 WHERE id = ? AND state = 'Running' AND lease_owner = ?",
+            )
+            .bind(state)
+            .bind(result)
+            .bind(code)
+            .bind(message)
+            .bind(state)
+            .bind(now)
+            .bind(id)
+            .bind(owner)
+            .execute(&self.db)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(JobError::LeaseLost);
+            }
+            self.job(id).await
+        })
+    }
+
+    fn cancel<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, Result<Job, JobError>> {
+        Box::pin(async move {
+            let done = sqlx::query(
+                "UPDATE jobs SET state = 'Cancel', ended_at = ?
+                 WHERE id = ? AND state IN ('Submitted', 'Pause')",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+            let job = self.job(id).await?;
+            if done.rows_affected() == 0 {
+                return Err(JobError::NotCancellable(job.state));
+            }
+            Ok(job)
+        })
+    }
+
+    fn list<'a>(
+        &'a self,
+        f: &'a ListFilter,
+    ) -> BoxFuture<'a, Result<JobPage, JobError>> {
+        Box::pin(async move {
+            // The token is the submission sequence number of the last job of the previous page.
+            let after = match &f.next_token {
+                None => None,
+                Some(t) => Some(t.parse::<i64>().map_err(|_| JobError::InvalidToken)?),
+            };
+            let states: Vec<&str> = f.states.iter().map(|s| s.as_str()).collect();
+            let (cmp, order) = if f.ascending {
+                (">", "ASC")
+            } else {
+                ("<", "DESC")
+            };
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM jobs
+                 WHERE bucket = ?
+                   AND (? IS NULL OR tag = ?)
+                   AND (? IS NULL OR queue_id = ?)
+                   AND (? = '[]' OR state IN (SELECT value FROM json_each(?)))
+                   AND (? IS NULL OR created_at >= ?)
+                   AND (? IS NULL OR created_at <= ?)
+                   AND (? IS NULL OR seq {cmp} ?)
+                 ORDER BY seq {order} LIMIT ?"
+            );
+            let states_json = serde_json::to_string(&states).unwrap_or_else(|_| "[]".into());
+            let size = f.size.clamp(1, 100);
+            let rows = sqlx::query(&sql)
+                .bind(&f.bucket)
+                .bind(&f.tag)
+                .bind(&f.tag)
+                .bind(&f.queue_id)
+                .bind(&f.queue_id)
+                .bind(&states_json)
+                .bind(&states_json)
+                .bind(f.created_from)
+                .bind(f.created_from)
+                .bind(f.created_to)
+                .bind(f.created_to)
+                .bind(after)
+                .bind(after)
+                .bind(size as i64 + 1)
+                .fetch_all(&self.db)
+                .await?;
+            let mut jobs = Vec::with_capacity(rows.len());
+            let mut last_seq = None;
+            for row in rows.iter().take(size) {
+                jobs.push(job_from_row(row)?);
+                last_seq = Some(row.try_get::<i64, _>("seq")?);
+            }
+            let next = (rows.len() > size)
+                .then(|| last_seq.map(|s| s.to_string()))
+                .flatten();
+            Ok((jobs, next))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    async fn store() -> (tempfile::TempDir, SqliteJobStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::open(dir.path()).await.unwrap();
+        (dir, SqliteJobStore::new(db))
+    }
+
+    fn new_job(q: &Queue, n: u32) -> NewJob {
+        NewJob {
+            tag: "FileHashCode".into(),
+            queue_id: q.id.clone(),
+            bucket: q.bucket.clone(),
+            input: json!({ "object": format!("k{n}") }),
+        }
+    }
+
+    #[tokio::test]
+    async fn ids_have_the_cos_shape() {
+        let (_d, s) = store().await;
+        let q = s.default_queue("b-1").await.unwrap();
+        assert!(q.id.starts_with('p') && q.id.len() == 33);
+        assert!(
+            q.id[1..]
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_eq!(
+            s.default_queue("b-1").await.unwrap().id,
+            q.id,
+            "one default per bucket"
+        );
+        let j = s.submit(new_job(&q, 0)).await.unwrap();
+        assert!(j.id.starts_with('f') && j.id.len() == 33);
+        assert_eq!(j.state, JobState::Submitted);
+    }
+
+    #[tokio::test]
+    async fn leases_are_claimed_renewed_and_reclaimed_after_expiry() {
+        let (_d, s) = store().await;
+        let q = s.default_queue("b-1").await.unwrap();
+        let j = s.submit(new_job(&q, 0)).await.unwrap();
+        let tags = ["FileHashCode"];
+        let a = s
+            .claim("worker-a", &tags, 1_000, 500)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (a.id.as_str(), a.state, a.attempts),
+            (j.id.as_str(), JobState::Running, 1)
+        );
+        // Nothing else to claim while the lease holds.
+        assert!(
+            s.claim("worker-b", &tags, 1_400, 500)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        s.renew(&j.id, "worker-a", 1_400, 500, 40).await.unwrap();
+        assert!(
+            s.claim("worker-b", &tags, 1_800, 500)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // worker-a dies; after its lease (1_900) worker-b takes over.
+        let b = s
+            .claim("worker-b", &tags, 1_901, 500)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (b.id.as_str(), b.attempts, b.progress),
+            (j.id.as_str(), 2, 40)
+        );
+        assert!(matches!(
+            s.renew(&j.id, "worker-a", 1_950, 500, 50).await,
+            Err(JobError::LeaseLost)
+        ));
+        assert!(matches!(
+            s.finish(&j.id, "worker-a", 1_950, Outcome::Success(json!({})))
+                .await,
+            Err(JobError::LeaseLost)
+        ));
+        let done = s
+            .finish(
+                &j.id,
+                "worker-b",
+                2_000,
+                Outcome::Success(json!({"MD5": "x"})),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (done.state, done.progress, done.ended_at),
+            (JobState::Success, 100, Some(2_000))
+        );
+        assert_eq!(done.result, Some(json!({"MD5": "x"})));
+        assert!(
+            s.claim("worker-c", &tags, 9_999_999, 500)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn pause_holds_jobs_and_resume_releases_them() {
+        let (_d, s) = store().await;
+        let q = s.default_queue("b-1").await.unwrap();
+        let first = s.submit(new_job(&q, 0)).await.unwrap();
+        s.update_queue(&q.id, None, Some(QueueState::Paused), None)
+            .await
+            .unwrap();
+        let second = s.submit(new_job(&q, 1)).await.unwrap();
+        assert_eq!(second.state, JobState::Pause);
+        let got = s
+            .get(&[first.id.clone(), second.id.clone(), "fnope".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            got.iter().map(|j| j.state).collect::<Vec<_>>(),
+            vec![JobState::Pause, JobState::Pause]
+        );
+        assert!(
+            s.claim("w", &["FileHashCode"], 1, 100)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let q2 = s
+            .update_queue(&q.id, Some("renamed"), Some(QueueState::Active), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (q2.name.as_str(), q2.state),
+            ("renamed", QueueState::Active)
+        );
+        let claimed = s
+            .claim("w", &["FileHashCode"], 1, 100)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.id, first.id, "oldest first");
+        assert!(matches!(
+            s.update_queue("pnope", None, None, None).await,
+            Err(JobError::NoSuchQueue)
+        ));
+    }
+
+    #[tokio::test]
+    async fn only_waiting_jobs_can_be_cancelled() {
+        let (_d, s) = store().await;
+        let q = s.default_queue("b-1").await.unwrap();
+        let a = s.submit(new_job(&q, 0)).await.unwrap();
+        let b = s.submit(new_job(&q, 1)).await.unwrap();
+        s.claim("w", &["FileHashCode"], 1, 100).await.unwrap();
+        assert!(matches!(
+            s.cancel(&a.id, 5).await,
+            Err(JobError::NotCancellable(JobState::Running))
+        ));
+        assert_eq!(s.cancel(&b.id, 5).await.unwrap().state, JobState::Cancel);
+        assert!(matches!(
+            s.cancel("fnope", 5).await,
+            Err(JobError::NoSuchJob)
+        ));
+        assert!(matches!(
+            s.submit(NewJob {
+                queue_id: "pnope".into(),
+                ..new_job(&q, 2)
+            })
+            .await,
+            Err(JobError::NoSuchQueue)
+        ));
+    }
+
+    #[tokio::test]
+    async fn listing_pages_by_token_in_either_order_with_filters() {
+        let (_d, s) = store().await;
+        let q = s.default_queue("b-1").await.unwrap();
+        let mut ids = Vec::new();
+        for n in 0..25 {
+            ids.push(s.submit(new_job(&q, n)).await.unwrap().id);
+        }
+        let other = s.default_queue("b-2").await.unwrap();
+        s.submit(new_job(&other, 99)).await.unwrap();
+        s.cancel(&ids[3], 1).await.unwrap();
+
+        let mut f = ListFilter {
+            bucket: "b-1".into(),
+            size: 10,
+            ascending: true,
+            ..ListFilter::default()
+        };
+        let mut seen = Vec::new();
+        loop {
+            let (page, next) = s.list(&f).await.unwrap();
+            seen.extend(page.into_iter().map(|j| j.id));
+            match next {
+                Some(t) => f.next_token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ids, "every job of the bucket once, oldest first");
+
+        let newest = ListFilter {
+            bucket: "b-1".into(),
+            size: 3,
+            ..ListFilter::default()
+        };
+        let (page, next) = s.list(&newest).await.unwrap();
+        assert_eq!(
+            page.iter().map(|j| j.id.clone()).collect::<Vec<_>>(),
+            vec![ids[24].clone(), ids[23].clone(), ids[22].clone()]
+        );
+        assert!(next.is_some());
+
+        let cancelled = ListFilter {
+            bucket: "b-1".into(),
+            size: 100,
+            states: vec![JobState::Cancel],
+            ..ListFilter::default()
+        };
+        let (page, _) = s.list(&cancelled).await.unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].id, ids[3]);
+
+        let bad = ListFilter {
+            next_token: Some("garbage".into()),
+            ..newest
+        };
+        assert!(matches!(s.list(&bad).await, Err(JobError::InvalidToken)));
+        assert!("Running".parse::<JobState>().is_ok());
+        assert!("Bogus".parse::<JobState>().is_err());
+    }
+
+    #[tokio::test]
+    async fn concurrent_workers_claim_each_job_once() {
+        let (dir, s) = store().await;
+        let q = s.default_queue("b-1").await.unwrap();
+        for n in 0..60 {
+            s.submit(new_job(&q, n)).await.unwrap();
+        }
+        // Two "nodes": separate pools on the same database file.
+        let other = SqliteJobStore::new(crate::db::open(dir.path()).await.unwrap());
+        let run = |store: SqliteJobStore, name: &'static str| {
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                while let Some(j) = store
+                    .claim(name, &["FileHashCode"], 10, 60_000)
+                    .await
+                    .unwrap()
+                {
+                    store
+                        .finish(&j.id, name, 11, Outcome::Success(json!({})))
+                        .await
+                        .unwrap();
+                    mine.push(j.id);
+                }
+                mine
+            })
+        };
+        let (a, b) = (run(s.clone(), "node-a"), run(other, "node-b"));
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        let mut all: Vec<String> = a.iter().chain(b.iter()).cloned().collect();
+        assert_eq!(all.len(), 60);
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 60, "a job was claimed twice");
+    }
+}
