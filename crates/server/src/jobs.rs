@@ -242,10 +242,7 @@ pub trait JobStore: Send + Sync + 'static {
     /// Cancels a Submitted or Pause job.
     fn cancel<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, Result<Job, JobError>>;
     /// A page of a bucket's jobs and the token of the next page.
-    fn list<'a>(
-        &'a self,
-        filter: &'a ListFilter,
-    ) -> BoxFuture<'a, Result<JobPage, JobError>>;
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> BoxFuture<'a, Result<JobPage, JobError>>;
 }
 
 /// `prefix` + 32 lower-case hex digits, as COS makes job (`f`) and queue (`p`) ids.
@@ -584,10 +581,7 @@ impl JobStore for SqliteJobStore {
         })
     }
 
-    fn list<'a>(
-        &'a self,
-        f: &'a ListFilter,
-    ) -> BoxFuture<'a, Result<JobPage, JobError>> {
+    fn list<'a>(&'a self, f: &'a ListFilter) -> BoxFuture<'a, Result<JobPage, JobError>> {
         Box::pin(async move {
             // The token is the submission sequence number of the last job of the previous page.
             let after = match &f.next_token {

@@ -7,8 +7,10 @@
 //! render the answer. Every error goes through the one table in [`error`].
 
 mod buckets;
+pub mod ci;
 pub mod error;
 mod objects;
+pub mod ci_xml;
 pub mod parse;
 pub mod route;
 

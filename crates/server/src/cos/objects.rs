@@ -37,15 +37,21 @@ pub async fn object(
     body: Body,
 ) -> Result<Response, CosError> {
     let read_only = ctx.method == Method::GET || ctx.method == Method::HEAD;
-    if ctx.has_param("ci-process") {
-        return Err(CosError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "NotImplemented",
-            "this ci-process is not implemented yet",
-        ));
-    }
-    ctx.bucket(bucket, region, read_only).await?;
+    let found = ctx.bucket(bucket, region, read_only).await?;
     ctx.state.store.validate_key(key)?;
+    if let Some(process) = ctx.param("ci-process") {
+        return match (process, &ctx.method) {
+            ("filehash", &Method::GET) => {
+                super::ci::filehash(ctx, bucket, &found.region, key).await
+            }
+            ("filehash", _) => Err(CosError::method_not_allowed()),
+            _ => Err(CosError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "NotImplemented",
+                format!("ci-process={process} is not supported by hashscan"),
+            )),
+        };
+    }
     match ctx.method {
         Method::PUT if ctx.header("x-cos-copy-source").is_some() => copy(ctx, bucket, key).await,
         Method::PUT => put(ctx, bucket, key, body).await,
