@@ -10,7 +10,6 @@ mod buckets;
 pub mod ci;
 pub mod error;
 mod objects;
-pub mod ci_xml;
 pub mod parse;
 pub mod route;
 
