@@ -8,6 +8,7 @@
 
 mod buckets;
 pub mod ci;
+pub mod ci_xml;
 pub mod error;
 mod objects;
 pub mod parse;
