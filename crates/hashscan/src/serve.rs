@@ -50,6 +50,10 @@ pub struct ServeArgs {
     )]
     buckets: Vec<String>,
 
+    /// Job workers of this node [default: the number of cores].
+    #[arg(long, env = "HASHSCAN_WORKERS", value_name = "N")]
+    workers: Option<usize>,
+
     /// Largest object a PUT may store, in bytes [default: 53687091200 (50 GiB)].
     #[arg(long, env = "HASHSCAN_MAX_OBJECT_SIZE", value_name = "BYTES")]
     max_object_size: Option<u64>,
@@ -159,6 +163,9 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     config
         .buckets
         .extend(args.buckets.iter().map(|b| parse_bucket(b)));
+    if let Some(n) = args.workers {
+        config.workers = n.max(1);
+    }
     if let Some(max) = args.max_object_size {
         config.limits.max_object_size = max;
     }

@@ -23,6 +23,8 @@ pub struct Config {
     pub buckets: Vec<BucketConfig>,
     /// Access keys accepted besides the stored ones.
     pub keys: Vec<KeyConfig>,
+    /// Job workers of this node (default: the number of cores).
+    pub workers: usize,
     /// Limits.
     pub limits: Limits,
 }
@@ -93,6 +95,7 @@ impl Default for Config {
             default_region: DEFAULT_REGION.to_string(),
             buckets: Vec::new(),
             keys: Vec::new(),
+            workers: std::thread::available_parallelism().map_or(2, usize::from),
             limits: Limits::default(),
         }
     }

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod cos;
 pub mod db;
+pub mod hashjob;
 pub mod http;
 pub mod jobs;
 pub mod keys;
@@ -22,6 +23,8 @@ use std::sync::Arc;
 
 pub use config::Config;
 
+use crate::hashjob::WorkSignal;
+use crate::jobs::{JobStore, SqliteJobStore};
 use crate::keys::Keys;
 use crate::store::ObjectStore;
 
@@ -30,7 +33,10 @@ use crate::store::ObjectStore;
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: ObjectStore,
+    pub jobs: Arc<dyn JobStore>,
     pub keys: Arc<Keys>,
+    /// Wakes idle workers when a job is submitted.
+    pub work: WorkSignal,
 }
 
 /// Why the server cannot start.
@@ -89,6 +95,7 @@ impl Server {
         }
         let fresh = !dir.join("hashscan.db").exists();
         let db = db::open(&dir).await?;
+        let jobs: Arc<dyn JobStore> = Arc::new(SqliteJobStore::new(db.clone()));
         let store = ObjectStore::open(&dir, db, config.limits.clone(), true).await?;
 
         let mut keys = Keys::default();
@@ -125,7 +132,9 @@ impl Server {
             state: AppState {
                 config: Arc::new(config),
                 store,
+                jobs,
                 keys: Arc::new(keys),
+                work: WorkSignal::default(),
             },
             listener,
             _lock: lock,
@@ -138,16 +147,41 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    /// Serves until `shutdown` completes, then lets requests in flight finish. The job
+    /// workers stop claiming then; a job they were running is finished if it completes, and
+    /// otherwise claimed again after its lease expires (at the next start).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let node = format!("{}-{}", hostname(), std::process::id());
+        let workers = hashjob::spawn_workers(
+            self.state.config.workers,
+            &node,
+            self.state.store.clone(),
+            self.state.jobs.clone(),
+            self.state.work.clone(),
+            stop_rx,
+        );
         let app = axum::Router::new()
             .fallback(http::entry)
             .with_state(self.state);
-        axum::serve(wire_case::CaseListener(self.listener), app)
+        let served = axum::serve(wire_case::CaseListener(self.listener), app)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = stop_tx.send(true);
+        for w in workers {
+            let _ = w.await;
+        }
+        served
     }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_string())
 }

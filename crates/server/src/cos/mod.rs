@@ -10,6 +10,7 @@ mod buckets;
 pub mod ci;
 pub mod ci_xml;
 pub mod error;
+pub mod file_jobs;
 mod objects;
 pub mod parse;
 pub mod route;
@@ -135,8 +136,13 @@ async fn dispatch(
             bucket,
             region,
             key,
+            kind,
             ..
         } => {
+            if file_jobs::is_file_jobs(&ctx.method, &key, kind == route::HostKind::Ci) {
+                ctx.require_signed()?;
+                return file_jobs::handle(&ctx, &bucket, region.as_deref(), &key, body).await;
+            }
             if key.is_empty() {
                 ctx.require_signed()?;
                 buckets::bucket(&ctx, &bucket, region.as_deref()).await

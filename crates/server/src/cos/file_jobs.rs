@@ -1,0 +1,275 @@
+//! Cloud Infinite file-hash jobs: `POST /file_jobs` and `GET /file_jobs/<id>[,<id>…]`
+//! (cos-ci.md §2.2, §2.3), on the ci host and, as the Python SDK's IP/port mode needs, on
+//! the cos host.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::Ctx;
+use super::ci::cos_time;
+use super::ci_xml::{self, CiXmlError, MAX_BODY};
+use super::error::CosError;
+use crate::hashjob::{self, HashJobInput, HashJobResult};
+use crate::jobs::{Job, JobError, JobState, NewJob};
+use crate::store::StoreError;
+use crate::xml::XmlWriter;
+
+/// Most ids one query may name.
+pub const MAX_QUERY_IDS: usize = 10;
+
+/// Whether `method key` is a file-job request rather than an object operation. On a ci host
+/// every such path is; on a cos host only well-formed ones are, so that objects named
+/// `file_jobs/...` stay reachable.
+pub fn is_file_jobs(method: &Method, key: &str, ci_host: bool) -> bool {
+    match (method, key.strip_prefix("file_jobs")) {
+        (&Method::POST, Some("")) => true,
+        (&Method::GET, Some(rest)) => match rest.strip_prefix('/') {
+            Some(ids) => ci_host || ids.split(',').all(looks_like_job_id),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+fn looks_like_job_id(id: &str) -> bool {
+    id.len() == 33 && id.starts_with('f') && id[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl From<CiXmlError> for CosError {
+    fn from(e: CiXmlError) -> Self {
+        CosError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
+    }
+}
+
+impl From<JobError> for CosError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::NoSuchQueue => CosError::invalid_argument("the QueueId does not exist"),
+            JobError::InvalidState(_) | JobError::InvalidToken | JobError::NotCancellable(_) => {
+                CosError::invalid_argument(e.to_string())
+            }
+            JobError::NoSuchJob => CosError::invalid_argument("the job does not exist"),
+            JobError::LeaseLost | JobError::Db(_) => {
+                StoreError::Io(std::io::Error::other(e.to_string())).into()
+            }
+        }
+    }
+}
+
+fn xml(body: String) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
+/// Handles a request [`is_file_jobs`] accepted.
+pub async fn handle(
+    ctx: &Ctx<'_>,
+    bucket: &str,
+    region: Option<&str>,
+    key: &str,
+    body: Body,
+) -> Result<Response, CosError> {
+    let found = ctx.bucket(bucket, region, false).await?;
+    if ctx.method == Method::POST {
+        submit(ctx, &found.name, &found.region, body).await
+    } else {
+        let ids = key.strip_prefix("file_jobs/").unwrap_or_default();
+        describe(ctx, &found.name, ids).await
+    }
+}
+
+async fn submit(
+    ctx: &Ctx<'_>,
+    bucket: &str,
+    region: &str,
+    body: Body,
+) -> Result<Response, CosError> {
+    let bytes = axum::body::to_bytes(body, MAX_BODY + 1)
+        .await
+        .map_err(|_| {
+            CosError::from(CiXmlError::InvalidContent(format!(
+                "The request body is larger than {MAX_BODY} bytes or could not be read."
+            )))
+        })?;
+    let job = ci_xml::parse_hash_job(&bytes)?;
+    let object = match ctx.state.store.head(bucket, &job.object).await {
+        Ok(o) => o,
+        Err(StoreError::NoSuchKey) => {
+            return Err(CosError::new(
+                StatusCode::BAD_REQUEST,
+                "ResourceNotFound",
+                format!("The input object {:?} does not exist.", job.object),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if object.size > hashjob::MAX_JOB_OBJECT {
+        return Err(CosError::invalid_argument(
+            "The input object is larger than 50 GB.",
+        ));
+    }
+    let queue = match &job.queue_id {
+        Some(id) => ctx
+            .state
+            .jobs
+            .queue(id)
+            .await?
+            .filter(|q| q.bucket == bucket)
+            .ok_or_else(|| {
+                CosError::invalid_argument(format!(
+                    "The QueueId {id:?} does not exist in this bucket."
+                ))
+            })?,
+        None => ctx.state.jobs.default_queue(bucket).await?,
+    };
+    let input = HashJobInput {
+        object: job.object.clone(),
+        region: region.to_string(),
+        hash_type: job.hash_type.as_str().to_string(),
+        add_to_header: job.add_to_header,
+        user_data: job.user_data.clone(),
+        callback: job.callback.clone(),
+        callback_format: job.callback_format.map(|f| f.as_str().to_string()),
+    };
+    let stored = ctx
+        .state
+        .jobs
+        .submit(NewJob {
+            tag: hashjob::TAG.to_string(),
+            queue_id: queue.id,
+            bucket: bucket.to_string(),
+            input: serde_json::to_value(&input).unwrap_or_default(),
+        })
+        .await?;
+    ctx.state.work.notify();
+    let mut w = XmlWriter::new();
+    w.open("Response");
+    jobs_detail(&mut w, &stored, false);
+    Ok(xml(w.finish()))
+}
+
+async fn describe(ctx: &Ctx<'_>, bucket: &str, ids: &str) -> Result<Response, CosError> {
+    let ids: Vec<String> = ids
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        return Err(CosError::invalid_argument("No job id given."));
+    }
+    if ids.len() > MAX_QUERY_IDS {
+        return Err(CosError::invalid_argument(format!(
+            "At most {MAX_QUERY_IDS} job ids may be queried at once."
+        )));
+    }
+    let found: Vec<Job> = ctx
+        .state
+        .jobs
+        .get(&ids)
+        .await?
+        .into_iter()
+        .filter(|j| j.bucket == bucket && j.tag == hashjob::TAG)
+        .collect();
+    let mut w = XmlWriter::new();
+    w.open("Response");
+    for job in &found {
+        jobs_detail(&mut w, job, true);
+    }
+    for id in ids.iter().filter(|id| !found.iter().any(|j| &j.id == *id)) {
+        w.leaf("NonExistJobIds", id);
+    }
+    Ok(xml(w.finish()))
+}
+
+/// Writes a `<JobsDetail>` of a hash job; `with_progress` for queries (the submit answer of
+/// the docs has no Progress).
+pub fn jobs_detail(w: &mut XmlWriter, job: &Job, with_progress: bool) {
+    let input: Option<HashJobInput> = serde_json::from_value(job.input.clone()).ok();
+    let (code, message) = match job.state {
+        JobState::Failed => (
+            job.error_code
+                .clone()
+                .unwrap_or_else(|| "InternalError".into()),
+            job.error_message.clone().unwrap_or_default(),
+        ),
+        _ => ("Success".to_string(), String::new()),
+    };
+    let time = |t: Option<i64>| t.map_or_else(|| "-".to_string(), cos_time);
+    w.open("JobsDetail")
+        .leaf("Code", &code)
+        .leaf("Message", &message)
+        .leaf("JobId", &job.id)
+        .leaf("State", job.state.as_str())
+        .leaf("CreationTime", &cos_time(job.created_at))
+        .leaf("EndTime", &time(job.ended_at))
+        .leaf("StartTime", &time(job.started_at))
+        .leaf("QueueId", &job.queue_id)
+        .leaf("Tag", &job.tag);
+    if with_progress {
+        w.leaf("Progress", &job.progress.to_string());
+    }
+    w.open("Input")
+        .leaf("BucketId", &job.bucket)
+        .leaf("Object", input.as_ref().map_or("", |i| i.object.as_str()))
+        .leaf("Region", input.as_ref().map_or("", |i| i.region.as_str()))
+        .close();
+    w.open("Operation");
+    if let Some(i) = &input {
+        w.open("FileHashCodeConfig")
+            .leaf("Type", &i.hash_type)
+            .leaf(
+                "AddToHeader",
+                if i.add_to_header { "true" } else { "false" },
+            )
+            .close();
+        if job.state == JobState::Success
+            && let Some(r) = job
+                .result
+                .clone()
+                .and_then(|r| serde_json::from_value::<HashJobResult>(r).ok())
+        {
+            let element = match i.hash_type.as_str() {
+                "SHA1" => "SHA1",
+                "SHA256" => "SHA256",
+                _ => "MD5",
+            };
+            w.open("FileHashCodeResult")
+                .leaf(element, &r.digest)
+                .leaf("FileSize", &r.size.to_string())
+                .leaf("LastModified", &cos_time(r.last_modified))
+                .leaf("Etag", &format!("\"{}\"", r.etag))
+                .close();
+        }
+        if let Some(u) = &i.user_data {
+            w.leaf("UserData", u);
+        }
+    }
+    w.close();
+    w.close();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_job_routes() {
+        let id = "f93984788066911ed89ed352d4d9d2084";
+        assert!(is_file_jobs(&Method::POST, "file_jobs", false));
+        assert!(is_file_jobs(
+            &Method::GET,
+            &format!("file_jobs/{id},{id}"),
+            false
+        ));
+        assert!(!is_file_jobs(&Method::GET, "file_jobs/report.pdf", false));
+        assert!(is_file_jobs(&Method::GET, "file_jobs/report.pdf", true));
+        assert!(!is_file_jobs(&Method::PUT, "file_jobs", true));
+        assert!(!is_file_jobs(&Method::GET, "file_jobsx/1", true));
+    }
+}
