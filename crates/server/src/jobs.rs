@@ -239,6 +239,10 @@ pub trait JobStore: Send + Sync + 'static {
         now: i64,
         outcome: Outcome,
     ) -> BoxFuture<'a, Result<Job, JobError>>;
+    /// Expires every lease at once: for a store that only this process uses (the embedded
+    /// store, behind the data directory's lock), a Running job at start belongs to a worker
+    /// of a previous run that died, and need not wait for its lease to run out.
+    fn expire_all_leases(&self) -> BoxFuture<'_, Result<u64, JobError>>;
     /// Cancels a Submitted or Pause job.
     fn cancel<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, Result<Job, JobError>>;
     /// A page of a bucket's jobs and the token of the next page.
@@ -560,6 +564,15 @@ impl JobStore for SqliteJobStore {
                 return Err(JobError::LeaseLost);
             }
             self.job(id).await
+        })
+    }
+
+    fn expire_all_leases(&self) -> BoxFuture<'_, Result<u64, JobError>> {
+        Box::pin(async move {
+            let done = sqlx::query("UPDATE jobs SET lease_expires = 0 WHERE state = 'Running'")
+                .execute(&self.db)
+                .await?;
+            Ok(done.rows_affected())
         })
     }
 

@@ -96,6 +96,14 @@ impl Server {
         let fresh = !dir.join("hashscan.db").exists();
         let db = db::open(&dir).await?;
         let jobs: Arc<dyn JobStore> = Arc::new(SqliteJobStore::new(db.clone()));
+        // We hold the data directory's lock: Running jobs are leftovers of a dead run.
+        let orphans = jobs.expire_all_leases().await.map_err(|e| match e {
+            jobs::JobError::Db(e) => StartError::Db(e),
+            other => StartError::Db(sqlx::Error::Protocol(other.to_string())),
+        })?;
+        if orphans > 0 {
+            tracing::info!(jobs = orphans, "resuming jobs of a previous run");
+        }
         let store = ObjectStore::open(&dir, db, config.limits.clone(), true).await?;
 
         let mut keys = Keys::default();
