@@ -13,6 +13,7 @@ pub mod error;
 pub mod file_jobs;
 mod objects;
 pub mod parse;
+pub mod queues;
 pub mod route;
 
 use axum::body::Body;
@@ -142,6 +143,10 @@ async fn dispatch(
             if file_jobs::is_file_jobs(&ctx.method, &key, kind == route::HostKind::Ci) {
                 ctx.require_signed()?;
                 return file_jobs::handle(&ctx, &bucket, region.as_deref(), &key, body).await;
+            }
+            if queues::is_queue_or_list(&ctx, &key, kind == route::HostKind::Ci) {
+                ctx.require_signed()?;
+                return queues::handle(&ctx, &bucket, region.as_deref(), &key, body).await;
             }
             if key.is_empty() {
                 ctx.require_signed()?;
