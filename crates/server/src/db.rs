@@ -11,6 +11,7 @@ use sqlx::{Executor, SqlitePool};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_objects.sql"),
     include_str!("../migrations/0002_jobs.sql"),
+    include_str!("../migrations/0003_file_processing.sql"),
 ];
 
 /// Opens (creating if needed) `<dir>/hashscan.db` in WAL mode with full synchronous commits,

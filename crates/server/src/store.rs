@@ -66,6 +66,8 @@ pub struct Bucket {
     /// Unix milliseconds.
     pub created_at: i64,
     pub public_read: bool,
+    /// COS Cloud Infinite file processing (hash jobs) is enabled.
+    pub file_processing: bool,
 }
 
 /// An object's metadata.
@@ -236,6 +238,7 @@ impl ObjectStore {
             region: region.to_string(),
             created_at: now_ms(),
             public_read,
+            file_processing: true,
         };
         let done = sqlx::query(
             "INSERT INTO buckets (name, region, created_at, public_read) VALUES (?, ?, ?, ?)
@@ -277,7 +280,7 @@ impl ObjectStore {
     /// A bucket by name.
     pub async fn bucket(&self, name: &str) -> Result<Option<Bucket>, StoreError> {
         let row =
-            sqlx::query("SELECT name, region, created_at, public_read FROM buckets WHERE name = ?")
+            sqlx::query("SELECT name, region, created_at, public_read, file_processing FROM buckets WHERE name = ?")
                 .bind(name)
                 .fetch_optional(&self.db)
                 .await?;
@@ -287,10 +290,25 @@ impl ObjectStore {
     /// Every bucket, by name.
     pub async fn list_buckets(&self) -> Result<Vec<Bucket>, StoreError> {
         let rows =
-            sqlx::query("SELECT name, region, created_at, public_read FROM buckets ORDER BY name")
+            sqlx::query(
+                "SELECT name, region, created_at, public_read, file_processing FROM buckets ORDER BY name",
+            )
                 .fetch_all(&self.db)
                 .await?;
         Ok(rows.iter().map(bucket_from_row).collect())
+    }
+
+    /// Turns COS file processing on or off for a bucket.
+    pub async fn set_file_processing(&self, name: &str, on: bool) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE buckets SET file_processing = ? WHERE name = ?")
+            .bind(on)
+            .bind(name)
+            .execute(&self.db)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoSuchBucket);
+        }
+        Ok(())
     }
 
     /// Deletes an empty bucket.
@@ -844,6 +862,7 @@ fn bucket_from_row(r: &sqlx::sqlite::SqliteRow) -> Bucket {
         region: r.get("region"),
         created_at: r.get("created_at"),
         public_read: r.get("public_read"),
+        file_processing: r.get("file_processing"),
     }
 }
 

@@ -97,6 +97,16 @@ impl TestServer {
             .unwrap()
     }
 
+    async fn send(&self, method: &str, path: &str, body: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .request(method.parse().unwrap(), self.url(path))
+            .header("authorization", self.auth(method, path))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn get(&self, path: &str) -> reqwest::Response {
         reqwest::Client::new()
             .get(self.url(path))
@@ -378,4 +388,52 @@ async fn concurrent_uploads_all_commit() {
             .unwrap();
         assert_eq!(body.as_ref(), vec![i as u8; 300_000].as_slice());
     }
+}
+
+#[tokio::test]
+async fn file_processing_can_be_turned_off_and_on_per_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), |_| {}).await;
+    assert_eq!(
+        server
+            .put(&format!("/{BUCKET}/in"), b"abc".to_vec())
+            .await
+            .status(),
+        200
+    );
+    let job = "<Request><Tag>FileHashCode</Tag><Input><Object>in</Object></Input>\
+               <Operation><FileHashCodeConfig><Type>MD5</Type></FileHashCodeConfig></Operation></Request>";
+    let listed = |body: String| body.contains(&format!("<BucketId>{BUCKET}</BucketId>"));
+
+    let r = server.send("GET", "/file_bucket", "").await;
+    assert_eq!(r.status(), 200);
+    assert!(listed(r.text().await.unwrap()), "on by default");
+
+    let r = server
+        .send("DELETE", &format!("/{BUCKET}/file_bucket"), "")
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = server
+        .send("POST", &format!("/{BUCKET}/file_jobs"), job)
+        .await;
+    assert_eq!(xml_code(r).await, (403, "AccessDenied".to_string()));
+    let r = server.send("GET", "/file_bucket", "").await;
+    assert!(!listed(r.text().await.unwrap()));
+
+    let r = server
+        .send("POST", &format!("/{BUCKET}/file_bucket"), "")
+        .await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("<FileBucket><BucketId>default-1250000000</BucketId>"),
+        "{body}"
+    );
+    assert!(body.contains("<Region>ap-guangzhou</Region>"), "{body}");
+    let r = server
+        .send("POST", &format!("/{BUCKET}/file_jobs"), job)
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("<State>Submitted</State>"));
+    server.stop().await;
 }

@@ -75,6 +75,11 @@ pub async fn handle(
     body: Body,
 ) -> Result<Response, CosError> {
     let found = ctx.bucket(bucket, region, false).await?;
+    if !found.file_processing {
+        return Err(CosError::access_denied(
+            "File processing is not enabled for this bucket: POST /file_bucket enables it.",
+        ));
+    }
     if ctx.method == Method::POST {
         submit(ctx, &found.name, &found.region, body).await
     } else {

@@ -129,9 +129,23 @@ async fn dispatch(
     };
 
     match target {
+        Target::Service { region } if path == "/file_bucket" => {
+            ctx.require_signed()?;
+            queues::file_bucket_list(&ctx, region.as_deref()).await
+        }
         Target::Service { region } => {
             ctx.require_signed()?;
             buckets::service(&ctx, region.as_deref()).await
+        }
+        // A bucket-less CI call in IP/port mode arrives path-style: `/file_bucket`.
+        Target::Bucket {
+            bucket,
+            key,
+            path_style: true,
+            ..
+        } if bucket == "file_bucket" && key.is_empty() => {
+            ctx.require_signed()?;
+            queues::file_bucket_list(&ctx, None).await
         }
         Target::Bucket {
             bucket,
@@ -140,6 +154,15 @@ async fn dispatch(
             kind,
             ..
         } => {
+            if key == "file_bucket" && (ctx.method == Method::POST || ctx.method == Method::DELETE)
+            {
+                ctx.require_signed()?;
+                return queues::file_bucket_toggle(&ctx, &bucket, region.as_deref()).await;
+            }
+            if key == "file_bucket" && ctx.method == Method::GET && kind == route::HostKind::Ci {
+                ctx.require_signed()?;
+                return queues::file_bucket_list(&ctx, region.as_deref()).await;
+            }
             if file_jobs::is_file_jobs(&ctx.method, &key, kind == route::HostKind::Ci) {
                 ctx.require_signed()?;
                 return file_jobs::handle(&ctx, &bucket, region.as_deref(), &key, body).await;

@@ -353,3 +353,88 @@ mod tests {
         assert_eq!(parse_cos_time("yesterday"), None);
     }
 }
+
+/// `POST /file_bucket` (enable) and `DELETE /file_bucket` (disable) on a bucket host.
+pub async fn file_bucket_toggle(
+    ctx: &Ctx<'_>,
+    bucket: &str,
+    region: Option<&str>,
+) -> Result<Response, CosError> {
+    let found = ctx.bucket(bucket, region, false).await?;
+    let on = ctx.method == Method::POST;
+    ctx.state.store.set_file_processing(&found.name, on).await?;
+    let mut w = XmlWriter::new();
+    w.open("Response").leaf("RequestId", &ctx.request_id);
+    if on {
+        ctx.state.jobs.default_queue(&found.name).await?;
+        w.open("FileBucket")
+            .leaf("BucketId", &found.name)
+            .leaf("Name", &found.name)
+            .leaf("Region", &found.region)
+            .leaf("CreateTime", &cos_time(found.created_at))
+            .close();
+    }
+    Ok(xml(w.finish()))
+}
+
+/// `GET /file_bucket`: the buckets with file processing on, filtered by `regions`,
+/// `bucketNames` (exact, comma list) and `bucketName` (prefix), paged.
+pub async fn file_bucket_list(
+    ctx: &Ctx<'_>,
+    host_region: Option<&str>,
+) -> Result<Response, CosError> {
+    if ctx.method != Method::GET {
+        return Err(CosError::method_not_allowed());
+    }
+    let list = |name: &str| -> Vec<String> {
+        ctx.param(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut regions = list("regions");
+    if regions.is_empty()
+        && let Some(r) = host_region
+    {
+        regions.push(r.to_string());
+    }
+    let names = list("bucketNames");
+    let prefix = ctx.param("bucketName").unwrap_or_default();
+    let buckets: Vec<_> = ctx
+        .state
+        .store
+        .list_buckets()
+        .await?
+        .into_iter()
+        .filter(|b| b.file_processing)
+        .filter(|b| regions.is_empty() || regions.contains(&b.region))
+        .filter(|b| names.is_empty() || names.contains(&b.name))
+        .filter(|b| b.name.starts_with(prefix))
+        .collect();
+    let number = page_param(ctx, "pageNumber", 1, usize::MAX)?;
+    let size = page_param(ctx, "pageSize", 10, 100)?;
+    let mut w = XmlWriter::new();
+    w.open("Response")
+        .leaf("RequestId", &ctx.request_id)
+        .leaf("TotalCount", &buckets.len().to_string())
+        .leaf("PageNumber", &number.to_string())
+        .leaf("PageSize", &size.to_string());
+    for b in buckets
+        .iter()
+        .skip((number - 1).saturating_mul(size))
+        .take(size)
+    {
+        w.open("FileBucketList")
+            .leaf("BucketId", &b.name)
+            .leaf("Name", &b.name)
+            .leaf("Region", &b.region)
+            .leaf("CreateTime", &cos_time(b.created_at))
+            .close();
+    }
+    Ok(xml(w.finish()))
+}
