@@ -437,3 +437,27 @@ async fn file_processing_can_be_turned_off_and_on_per_bucket() {
     assert!(r.text().await.unwrap().contains("<State>Submitted</State>"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_early_error_on_an_upload_is_delivered_not_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), |_| {}).await;
+    // A bad signature is refused before the body is read; the client is still sending it.
+    for _ in 0..5 {
+        let mut sock = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let head = format!(
+            "PUT /{BUCKET}/x HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n",
+            server.addr,
+            server.auth("PUT", "/other/path"),
+            4 << 20
+        );
+        sock.write_all(head.as_bytes()).await.unwrap();
+        sock.write_all(&vec![b'z'; 4 << 20]).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = sock.read(&mut buf).await.unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+        assert!(text.contains("SignatureDoesNotMatch"), "{text}");
+    }
+    server.stop().await;
+}

@@ -72,7 +72,7 @@ pub async fn handle(
     bucket: &str,
     region: Option<&str>,
     key: &str,
-    body: Body,
+    body: &mut Option<Body>,
 ) -> Result<Response, CosError> {
     let found = ctx.bucket(bucket, region, false).await?;
     if !found.file_processing {
@@ -92,9 +92,9 @@ async fn submit(
     ctx: &Ctx<'_>,
     bucket: &str,
     region: &str,
-    body: Body,
+    body: &mut Option<Body>,
 ) -> Result<Response, CosError> {
-    let bytes = axum::body::to_bytes(body, MAX_BODY + 1)
+    let bytes = axum::body::to_bytes(body.take().unwrap_or_default(), MAX_BODY + 1)
         .await
         .map_err(|_| {
             CosError::from(CiXmlError::InvalidContent(format!(

@@ -70,9 +70,27 @@ pub async fn handle(state: &AppState, req: Request<Body>, request_id: &str) -> R
             .map(str::to_string)
     });
     let resource = format!("{}{}", host.as_deref().unwrap_or(""), uri.path());
-    let mut response = match dispatch(state, req, host.as_deref(), request_id, &resource).await {
+    let (parts, body) = req.into_parts();
+    let mut body = Some(body);
+    let mut response = match dispatch(
+        state,
+        parts,
+        &mut body,
+        host.as_deref(),
+        request_id,
+        &resource,
+    )
+    .await
+    {
         Ok(r) => r,
-        Err(e) => e.render(&resource, request_id),
+        Err(e) => {
+            // Answering before the body is read makes hyper close the connection, and a
+            // client still sending sees a reset instead of the error: read it first.
+            if let Some(unread) = body.take() {
+                drain(unread).await;
+            }
+            e.render(&resource, request_id)
+        }
     };
     response.headers_mut().insert(
         "server",
@@ -81,14 +99,22 @@ pub async fn handle(state: &AppState, req: Request<Body>, request_id: &str) -> R
     response
 }
 
+/// Most bytes of an unread request body discarded so that an error can be delivered on an
+/// open connection; a larger body is left unread and the connection closed.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+
+async fn drain(body: Body) {
+    let _ = axum::body::to_bytes(body, DRAIN_LIMIT).await;
+}
+
 async fn dispatch(
     state: &AppState,
-    req: Request<Body>,
+    parts: axum::http::request::Parts,
+    body: &mut Option<Body>,
     host: Option<&str>,
     request_id: &str,
     resource: &str,
 ) -> Result<Response, CosError> {
-    let (parts, body) = req.into_parts();
     let target = resolve(host, parts.uri.path(), &state.config.domains)
         .map_err(|e| CosError::invalid_argument(e.to_string()))?;
     let raw_query = parts.uri.query().unwrap_or("");

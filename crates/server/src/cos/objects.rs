@@ -34,7 +34,7 @@ pub async fn object(
     bucket: &str,
     region: Option<&str>,
     key: &str,
-    body: Body,
+    body: &mut Option<Body>,
 ) -> Result<Response, CosError> {
     let read_only = ctx.method == Method::GET || ctx.method == Method::HEAD;
     let found = ctx.bucket(bucket, region, read_only).await?;
@@ -87,7 +87,12 @@ fn new_meta(headers: &HeaderMap) -> NewMeta {
     meta
 }
 
-async fn put(ctx: &Ctx<'_>, bucket: &str, key: &str, body: Body) -> Result<Response, CosError> {
+async fn put(
+    ctx: &Ctx<'_>,
+    bucket: &str,
+    key: &str,
+    body: &mut Option<Body>,
+) -> Result<Response, CosError> {
     let limit = ctx.state.store.limits().max_object_size;
     if let Some(len) = ctx.header("content-length") {
         let len: u64 = len
@@ -107,7 +112,11 @@ async fn put(ctx: &Ctx<'_>, bucket: &str, key: &str, body: Body) -> Result<Respo
             )
         })?),
     };
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let stream = body
+        .take()
+        .unwrap_or_default()
+        .into_data_stream()
+        .map_err(std::io::Error::other);
     let object = ctx
         .state
         .store

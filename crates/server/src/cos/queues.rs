@@ -59,7 +59,7 @@ pub async fn handle(
     bucket: &str,
     region: Option<&str>,
     key: &str,
-    body: Body,
+    body: &mut Option<Body>,
 ) -> Result<Response, CosError> {
     let found = ctx.bucket(bucket, region, false).await?;
     if key == "jobs" {
@@ -267,9 +267,9 @@ async fn update_queue(
     ctx: &Ctx<'_>,
     bucket: &str,
     id: &str,
-    body: Body,
+    body: &mut Option<Body>,
 ) -> Result<Response, CosError> {
-    let bytes = axum::body::to_bytes(body, MAX_BODY + 1)
+    let bytes = axum::body::to_bytes(body.take().unwrap_or_default(), MAX_BODY + 1)
         .await
         .map_err(|_| {
             CosError::from(CiXmlError::InvalidContent(format!(
@@ -334,24 +334,6 @@ fn queue_fields(w: &mut XmlWriter, q: &Queue, workers: usize) {
         .leaf("UpdateTime", &cos_time(q.updated_at))
         .leaf("CreateTime", &cos_time(q.created_at))
         .leaf("Category", "FileProcess");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cos_times_parse() {
-        assert_eq!(
-            parse_cos_time("2022-07-18T15:16:43+0800"),
-            Some(1_658_128_603_000)
-        );
-        assert_eq!(
-            parse_cos_time("2022-07-18T07:16:43+0000"),
-            Some(1_658_128_603_000)
-        );
-        assert_eq!(parse_cos_time("yesterday"), None);
-    }
 }
 
 /// `POST /file_bucket` (enable) and `DELETE /file_bucket` (disable) on a bucket host.
@@ -437,4 +419,22 @@ pub async fn file_bucket_list(
             .close();
     }
     Ok(xml(w.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cos_times_parse() {
+        assert_eq!(
+            parse_cos_time("2022-07-18T15:16:43+0800"),
+            Some(1_658_128_603_000)
+        );
+        assert_eq!(
+            parse_cos_time("2022-07-18T07:16:43+0000"),
+            Some(1_658_128_603_000)
+        );
+        assert_eq!(parse_cos_time("yesterday"), None);
+    }
 }
