@@ -25,6 +25,8 @@ pub struct Config {
     pub keys: Vec<KeyConfig>,
     /// Job workers of this node (default: the number of cores).
     pub workers: usize,
+    /// Job-finished callbacks.
+    pub callbacks: crate::callbacks::CallbackConfig,
     /// Limits.
     pub limits: Limits,
 }
@@ -96,6 +98,7 @@ impl Default for Config {
             buckets: Vec::new(),
             keys: Vec::new(),
             workers: std::thread::available_parallelism().map_or(2, usize::from),
+            callbacks: crate::callbacks::CallbackConfig::default(),
             limits: Limits::default(),
         }
     }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_objects.sql"),
     include_str!("../migrations/0002_jobs.sql"),
     include_str!("../migrations/0003_file_processing.sql"),
+    include_str!("../migrations/0004_callbacks.sql"),
 ];
 
 /// Opens (creating if needed) `<dir>/hashscan.db` in WAL mode with full synchronous commits,

@@ -118,6 +118,49 @@ pub struct NewJob {
     pub bucket: String,
     /// What the job works on and how (tag-specific).
     pub input: Value,
+    /// The job's own callback target; `None`: the queue's NotifyConfig, if On.
+    pub callback: Option<CallbackTarget>,
+}
+
+/// Where and how a finished job is announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackTarget {
+    pub url: String,
+    /// `XML` or `JSON`; `None`: the queue's ResultFormat, else XML.
+    pub format: Option<String>,
+}
+
+/// A pending callback delivery, claimed by a deliverer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Stable across attempts: receivers de-duplicate by it.
+    pub id: String,
+    pub job_id: String,
+    pub url: String,
+    /// `XML` or `JSON`.
+    pub format: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// A delivery as a job's record shows it: id, state (Pending, Delivered, GivenUp), attempts
+/// made, last error.
+pub type DeliveryRecord = (String, String, u32, Option<String>);
+
+/// What became of a delivery attempt.
+#[derive(Debug, Clone)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// Try again at this time (Unix milliseconds).
+    Retry {
+        error: String,
+        at: i64,
+    },
+    GiveUp {
+        error: String,
+    },
 }
 
 /// A job as stored.
@@ -239,6 +282,26 @@ pub trait JobStore: Send + Sync + 'static {
         now: i64,
         outcome: Outcome,
     ) -> BoxFuture<'a, Result<Job, JobError>>;
+    /// Claims the oldest due Pending delivery with a lease.
+    fn claim_delivery<'a>(
+        &'a self,
+        owner: &'a str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Delivery>, JobError>>;
+    /// Records an attempt of a delivery `owner` holds.
+    fn delivery_attempted<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        now: i64,
+        outcome: DeliveryOutcome,
+    ) -> BoxFuture<'a, Result<(), JobError>>;
+    /// The deliveries of a job.
+    fn deliveries<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<DeliveryRecord>, JobError>>;
     /// Expires every lease at once: for a store that only this process uses (the embedded
     /// store, behind the data directory's lock), a Running job at start belongs to a worker
     /// of a previous run that died, and need not wait for its lease to run out.
@@ -433,9 +496,10 @@ impl JobStore for SqliteJobStore {
             // The state follows the queue's in the same statement, so a pause cannot slip
             // between reading the queue and inserting the job.
             let done = sqlx::query(
-                "INSERT INTO jobs (id, seq, tag, queue_id, bucket, state, input, created_at)
+                "INSERT INTO jobs (id, seq, tag, queue_id, bucket, state, input, created_at,
+                                   callback_url, callback_format)
                  SELECT ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?, id, ?,
-                        CASE state WHEN 'Paused' THEN 'Pause' ELSE 'Submitted' END, ?, ?
+                        CASE state WHEN 'Paused' THEN 'Pause' ELSE 'Submitted' END, ?, ?, ?, ?
                  FROM queues WHERE id = ?",
             )
             .bind(&id)
@@ -443,6 +507,8 @@ impl JobStore for SqliteJobStore {
             .bind(&job.bucket)
             .bind(job.input.to_string())
             .bind(now_ms())
+            .bind(job.callback.as_ref().map(|c| c.url.clone()))
+            .bind(job.callback.as_ref().and_then(|c| c.format.clone()))
             .bind(&job.queue_id)
             .execute(&self.db)
             .await?;
@@ -544,6 +610,7 @@ impl JobStore for SqliteJobStore {
                 Outcome::Success(r) => ("Success", Some(r.to_string()), None, None),
                 Outcome::Failed { code, message } => ("Failed", None, Some(code), Some(message)),
             };
+            let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
             let done = sqlx::query(
                 "UPDATE jobs SET state = ?, result = ?, error_code = ?, error_message = ?,
                         progress = CASE ? WHEN 'Success' THEN 100 ELSE progress END,
@@ -558,18 +625,138 @@ impl JobStore for SqliteJobStore {
             .bind(now)
             .bind(id)
             .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(JobError::LeaseLost);
+            }
+            // The callback is due in the same transaction: a crash cannot lose it.
+            sqlx::query(
+                "INSERT INTO deliveries (id, job_id, url, format, state, next_at, created_at)
+                 SELECT ?, j.id,
+                        COALESCE(j.callback_url, json_extract(q.notify, '$.url')),
+                        UPPER(COALESCE(j.callback_format, json_extract(q.notify, '$.result_format'), 'XML')),
+                        'Pending', ?, ?
+                 FROM jobs j JOIN queues q ON q.id = j.queue_id
+                 WHERE j.id = ?
+                   AND (j.callback_url IS NOT NULL
+                        OR (json_extract(q.notify, '$.state') = 'On'
+                            AND json_extract(q.notify, '$.url') IS NOT NULL))",
+            )
+            .bind(new_id('d'))
+            .bind(now)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            self.job(id).await
+        })
+    }
+
+    fn claim_delivery<'a>(
+        &'a self,
+        owner: &'a str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, Result<Option<Delivery>, JobError>> {
+        Box::pin(async move {
+            let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
+            let row = sqlx::query(
+                "SELECT id, job_id, url, format, attempts, created_at FROM deliveries
+                 WHERE state = 'Pending' AND next_at <= ?
+                   AND (lease_expires IS NULL OR lease_expires < ?)
+                 ORDER BY next_at LIMIT 1",
+            )
+            .bind(now)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let delivery = Delivery {
+                id: row.try_get("id")?,
+                job_id: row.try_get("job_id")?,
+                url: row.try_get("url")?,
+                format: row.try_get("format")?,
+                attempts: row.try_get::<i64, _>("attempts")?.max(0) as u32,
+                created_at: row.try_get("created_at")?,
+            };
+            sqlx::query("UPDATE deliveries SET lease_owner = ?, lease_expires = ? WHERE id = ?")
+                .bind(owner)
+                .bind(now + ttl_ms)
+                .bind(&delivery.id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(Some(delivery))
+        })
+    }
+
+    fn delivery_attempted<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        now: i64,
+        outcome: DeliveryOutcome,
+    ) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            let (state, next_at, error, ended) = match outcome {
+                DeliveryOutcome::Delivered => ("Delivered", now, None, Some(now)),
+                DeliveryOutcome::Retry { error, at } => ("Pending", at, Some(error), None),
+                DeliveryOutcome::GiveUp { error } => ("GivenUp", now, Some(error), Some(now)),
+            };
+            let done = sqlx::query(
+                "UPDATE deliveries SET state = ?, next_at = ?, last_error = COALESCE(?, last_error),
+                        ended_at = ?, attempts = attempts + 1, lease_owner = NULL, lease_expires = NULL
+                 WHERE id = ? AND lease_owner = ? AND state = 'Pending'",
+            )
+            .bind(state)
+            .bind(next_at)
+            .bind(error)
+            .bind(ended)
+            .bind(id)
+            .bind(owner)
             .execute(&self.db)
             .await?;
             if done.rows_affected() == 0 {
                 return Err(JobError::LeaseLost);
             }
-            self.job(id).await
+            Ok(())
+        })
+    }
+
+    fn deliveries<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<DeliveryRecord>, JobError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT id, state, attempts, last_error FROM deliveries WHERE job_id = ? ORDER BY created_at",
+            )
+            .bind(job_id)
+            .fetch_all(&self.db)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("id")?,
+                        r.try_get("state")?,
+                        r.try_get::<i64, _>("attempts")?.max(0) as u32,
+                        r.try_get("last_error")?,
+                    ))
+                })
+                .collect()
         })
     }
 
     fn expire_all_leases(&self) -> BoxFuture<'_, Result<u64, JobError>> {
         Box::pin(async move {
             let done = sqlx::query("UPDATE jobs SET lease_expires = 0 WHERE state = 'Running'")
+                .execute(&self.db)
+                .await?;
+            sqlx::query("UPDATE deliveries SET lease_expires = 0 WHERE state = 'Pending'")
                 .execute(&self.db)
                 .await?;
             Ok(done.rows_affected())
@@ -668,6 +855,7 @@ mod tests {
             queue_id: q.id.clone(),
             bucket: q.bucket.clone(),
             input: json!({ "object": format!("k{n}") }),
+            callback: None,
         }
     }
 
@@ -924,5 +1112,115 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 60, "a job was claimed twice");
+    }
+
+    #[tokio::test]
+    async fn finishing_a_job_queues_its_callback_durably() {
+        let (_d, s) = store().await;
+        let q = s.default_queue("b-1").await.unwrap();
+        let plain = s.submit(new_job(&q, 0)).await.unwrap();
+        let mut with_cb = new_job(&q, 1);
+        with_cb.callback = Some(CallbackTarget {
+            url: "http://example.com/cb".into(),
+            format: None,
+        });
+        let with_cb = s.submit(with_cb).await.unwrap();
+        for _ in 0..2 {
+            let j = s
+                .claim("w", &["FileHashCode"], 10, 1000)
+                .await
+                .unwrap()
+                .unwrap();
+            s.finish(&j.id, "w", 20, Outcome::Success(json!({})))
+                .await
+                .unwrap();
+        }
+        assert!(
+            s.deliveries(&plain.id).await.unwrap().is_empty(),
+            "no target, no callback"
+        );
+        let d = s.claim_delivery("cb", 20, 1000).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                d.job_id.as_str(),
+                d.url.as_str(),
+                d.format.as_str(),
+                d.attempts
+            ),
+            (with_cb.id.as_str(), "http://example.com/cb", "XML", 0)
+        );
+        assert!(d.id.starts_with('d'));
+        assert!(
+            s.claim_delivery("cb2", 21, 1000).await.unwrap().is_none(),
+            "leased"
+        );
+        s.delivery_attempted(
+            &d.id,
+            "cb",
+            30,
+            DeliveryOutcome::Retry {
+                error: "503".into(),
+                at: 500,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(
+            s.claim_delivery("cb", 499, 1000).await.unwrap().is_none(),
+            "not due yet"
+        );
+        let again = s.claim_delivery("cb", 500, 1000).await.unwrap().unwrap();
+        assert_eq!((again.id.as_str(), again.attempts), (d.id.as_str(), 1));
+        s.delivery_attempted(
+            &d.id,
+            "cb",
+            600,
+            DeliveryOutcome::GiveUp {
+                error: "gone".into(),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.deliveries(&with_cb.id).await.unwrap(),
+            vec![(
+                d.id.clone(),
+                "GivenUp".to_string(),
+                2,
+                Some("gone".to_string())
+            )]
+        );
+
+        // The queue's NotifyConfig applies when the job names no target.
+        s.update_queue(
+            &q.id,
+            None,
+            None,
+            Some(json!({"state": "On", "url": "http://q/cb", "result_format": "JSON"})),
+        )
+        .await
+        .unwrap();
+        let j3 = s.submit(new_job(&q, 2)).await.unwrap();
+        let c = s
+            .claim("w", &["FileHashCode"], 700, 1000)
+            .await
+            .unwrap()
+            .unwrap();
+        s.finish(
+            &c.id,
+            "w",
+            710,
+            Outcome::Failed {
+                code: "X".into(),
+                message: "y".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let d3 = s.claim_delivery("cb", 710, 1000).await.unwrap().unwrap();
+        assert_eq!(
+            (d3.job_id.as_str(), d3.url.as_str(), d3.format.as_str()),
+            (j3.id.as_str(), "http://q/cb", "JSON")
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! ([`cos`] today); the dialect authenticates and translates, and the core
 //! ([`store::ObjectStore`]) decides.
 
+pub mod callbacks;
 pub mod config;
 pub mod cos;
 pub mod db;
@@ -172,6 +173,14 @@ impl Server {
             self.state.work.clone(),
             stop_rx,
         );
+        let render: callbacks::Render = Arc::new(cos::file_jobs::callback_body);
+        let deliverers = callbacks::spawn_deliverers(
+            self.state.config.callbacks.clone(),
+            &node,
+            self.state.jobs.clone(),
+            render,
+            stop_tx.subscribe(),
+        );
         let app = axum::Router::new()
             .fallback(http::entry)
             .with_state(self.state);
@@ -179,7 +188,7 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_tx.send(true);
-        for w in workers {
+        for w in workers.into_iter().chain(deliverers) {
             let _ = w.await;
         }
         served

@@ -64,6 +64,78 @@ impl XmlWriter {
     }
 }
 
+/// A document written element by element: XML ([`XmlWriter`]) or the same tree as JSON
+/// objects ([`JsonDoc`]), so one function describes a response in both formats.
+pub trait Doc {
+    /// Opens an element.
+    fn open(&mut self, name: &'static str) -> &mut Self;
+    /// A text element.
+    fn leaf(&mut self, name: &'static str, text: &str) -> &mut Self;
+    /// Closes the innermost open element.
+    fn close(&mut self) -> &mut Self;
+}
+
+impl Doc for XmlWriter {
+    fn open(&mut self, name: &'static str) -> &mut Self {
+        XmlWriter::open(self, name)
+    }
+
+    fn leaf(&mut self, name: &'static str, text: &str) -> &mut Self {
+        XmlWriter::leaf(self, name, text)
+    }
+
+    fn close(&mut self) -> &mut Self {
+        XmlWriter::close(self)
+    }
+}
+
+/// The JSON form of a [`Doc`]: elements become object members, text becomes strings.
+#[derive(Default)]
+pub struct JsonDoc {
+    stack: Vec<(&'static str, serde_json::Map<String, serde_json::Value>)>,
+    root: serde_json::Map<String, serde_json::Value>,
+}
+
+impl JsonDoc {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn top(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
+        match self.stack.last_mut() {
+            Some((_, map)) => map,
+            None => &mut self.root,
+        }
+    }
+
+    /// Closes what is open and returns the top-level object.
+    pub fn finish(mut self) -> serde_json::Map<String, serde_json::Value> {
+        while !self.stack.is_empty() {
+            Doc::close(&mut self);
+        }
+        self.root
+    }
+}
+
+impl Doc for JsonDoc {
+    fn open(&mut self, name: &'static str) -> &mut Self {
+        self.stack.push((name, serde_json::Map::new()));
+        self
+    }
+
+    fn leaf(&mut self, name: &'static str, text: &str) -> &mut Self {
+        self.top().insert(name.to_string(), text.into());
+        self
+    }
+
+    fn close(&mut self) -> &mut Self {
+        if let Some((name, map)) = self.stack.pop() {
+            self.top().insert(name.to_string(), map.into());
+        }
+        self
+    }
+}
+
 impl Default for XmlWriter {
     fn default() -> Self {
         Self::new()
@@ -73,6 +145,17 @@ impl Default for XmlWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_tree_as_json() {
+        let mut d = JsonDoc::new();
+        Doc::open(&mut d, "A");
+        Doc::leaf(&mut d, "B", "1");
+        Doc::open(&mut d, "C");
+        Doc::leaf(&mut d, "D", "x<y");
+        let v = serde_json::Value::Object(d.finish());
+        assert_eq!(v, serde_json::json!({"A": {"B": "1", "C": {"D": "x<y"}}}));
+    }
 
     #[test]
     fn escapes_text_and_closes_everything() {

@@ -11,9 +11,9 @@ use super::ci::cos_time;
 use super::ci_xml::{self, CiXmlError, MAX_BODY};
 use super::error::CosError;
 use crate::hashjob::{self, HashJobInput, HashJobResult};
-use crate::jobs::{Job, JobError, JobState, NewJob};
+use crate::jobs::{CallbackTarget, Job, JobError, JobState, NewJob};
 use crate::store::StoreError;
-use crate::xml::XmlWriter;
+use crate::xml::{Doc, JsonDoc, XmlWriter};
 
 /// Most ids one query may name.
 pub const MAX_QUERY_IDS: usize = 10;
@@ -149,6 +149,10 @@ async fn submit(
             queue_id: queue.id,
             bucket: bucket.to_string(),
             input: serde_json::to_value(&input).unwrap_or_default(),
+            callback: job.callback.clone().map(|url| CallbackTarget {
+                url,
+                format: job.callback_format.map(|f| f.as_str().to_string()),
+            }),
         })
         .await?;
     ctx.state.work.notify();
@@ -194,7 +198,7 @@ async fn describe(ctx: &Ctx<'_>, bucket: &str, ids: &str) -> Result<Response, Co
 
 /// Writes a `<JobsDetail>` of a hash job; `with_progress` for queries (the submit answer of
 /// the docs has no Progress).
-pub fn jobs_detail(w: &mut XmlWriter, job: &Job, with_progress: bool) {
+pub fn jobs_detail<W: Doc>(w: &mut W, job: &Job, with_progress: bool) {
     let input: Option<HashJobInput> = serde_json::from_value(job.input.clone()).ok();
     let (code, message) = match job.state {
         JobState::Failed => (
@@ -257,6 +261,25 @@ pub fn jobs_detail(w: &mut XmlWriter, job: &Job, with_progress: bool) {
     }
     w.close();
     w.close();
+}
+
+/// The body of a job-finished callback (cos-ci.md §3): XML
+/// `<Response><EventName>TaskFinish</EventName><JobsDetail>…</JobsDetail></Response>`, or
+/// JSON `{"EventName":"TaskFinish","JobsDetail":[{…}]}` (no wrapper, JobsDetail an array,
+/// values as strings — the shape third-party evidence shows; the spec leaves it UNCONFIRMED).
+pub fn callback_body(job: &Job, format: &str) -> (&'static str, Vec<u8>) {
+    if format.eq_ignore_ascii_case("JSON") {
+        let mut d = JsonDoc::new();
+        jobs_detail(&mut d, job, true);
+        let detail = d.finish().remove("JobsDetail").unwrap_or_default();
+        let body = serde_json::json!({ "EventName": "TaskFinish", "JobsDetail": [detail] });
+        ("application/json", body.to_string().into_bytes())
+    } else {
+        let mut w = XmlWriter::new();
+        w.open("Response").leaf("EventName", "TaskFinish");
+        jobs_detail(&mut w, job, true);
+        ("application/xml", w.finish().into_bytes())
+    }
 }
 
 #[cfg(test)]
