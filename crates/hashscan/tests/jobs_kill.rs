@@ -17,6 +17,13 @@ const SK: &str = "killtestsecretkilltestsecret1234";
 const BUCKET: &str = "default-1250000000";
 
 fn serve(dir: &Path) -> (Child, String) {
+    // Quick retries, and callbacks to the loopback receiver of the tests allowed.
+    let config = dir.with_extension("toml");
+    std::fs::write(
+        &config,
+        "[callbacks]\ninitial_backoff_ms = 100\nmax_backoff_ms = 300\n",
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_hashscan"))
         .args([
             "serve",
@@ -24,9 +31,12 @@ fn serve(dir: &Path) -> (Child, String) {
             "127.0.0.1:0",
             "--workers",
             "1",
-            "--data-dir",
+            "--config",
         ])
+        .arg(&config)
+        .arg("--data-dir")
         .arg(dir)
+        .env("HASHSCAN_FETCH_ALLOW_PRIVATE", "1")
         .env("HASHSCAN_ACCESS_KEY_ID", AK)
         .env("HASHSCAN_SECRET_ACCESS_KEY", SK)
         .env("HASHSCAN_LOG", "warn")
@@ -166,4 +176,107 @@ fn sha256_hex(data: &[u8]) -> String {
     use hashscan_digest::{Algorithm, AlgorithmSet, hash_bytes};
     let d = hash_bytes(AlgorithmSet::one(Algorithm::Sha256), data);
     d.get(Algorithm::Sha256).unwrap().to_hex()
+}
+
+/// A callback receiver: answers 503 while `down`, else records the delivery ids.
+struct Receiver {
+    url: String,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+fn receiver() -> Receiver {
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/cb", listener.local_addr().unwrap());
+    let r = Receiver {
+        url,
+        down: Default::default(),
+        refused: Default::default(),
+        got: Default::default(),
+    };
+    let (down, refused, got) = (r.down.clone(), r.refused.clone(), r.got.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut len, mut id) = (0usize, String::new());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if let Some(v) = lower.strip_prefix("x-hashscan-delivery-id:") {
+                    id = v.trim().to_string();
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = reader.read_exact(&mut body);
+            let status = if down.load(Ordering::SeqCst) {
+                refused.fetch_add(1, Ordering::SeqCst);
+                "503 Service Unavailable"
+            } else {
+                got.lock()
+                    .unwrap()
+                    .push((id, String::from_utf8_lossy(&body).into_owned()));
+                "200 OK"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    r
+}
+
+#[test]
+fn a_pending_callback_survives_sigkill_and_arrives_once() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let rx = receiver();
+    rx.down.store(true, Ordering::SeqCst);
+    let (mut server, addr) = serve(dir.path());
+    assert_eq!(request(&addr, "PUT", "/in", b"survive").0, 200);
+    let body = format!(
+        "<Request><Tag>FileHashCode</Tag><Input><Object>in</Object></Input>\
+         <Operation><FileHashCodeConfig><Type>MD5</Type></FileHashCodeConfig></Operation>\
+         <CallBack>{}</CallBack></Request>",
+        rx.url
+    );
+    let (status, xml) = request(&addr, "POST", "/file_jobs", body.as_bytes());
+    assert_eq!(status, 200, "{xml}");
+    let job = field(&xml, "JobId")[0].to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rx.refused.load(Ordering::SeqCst) < 2 {
+        assert!(Instant::now() < deadline, "no callback attempt");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    rx.down.store(false, Ordering::SeqCst);
+    let (mut server, _addr) = serve(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rx.got.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the pending callback was lost");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(800));
+    let got = rx.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "delivered more than once: {got:?}");
+    assert!(
+        got[0].1.contains(&format!("<JobId>{job}</JobId>")),
+        "{}",
+        got[0].1
+    );
+    assert!(got[0].1.contains("<State>Success</State>"));
+    assert!(got[0].0.starts_with('d'));
+    server.kill().unwrap();
+    server.wait().unwrap();
 }
