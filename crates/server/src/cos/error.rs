@@ -106,6 +106,40 @@ impl From<StoreError> for CosError {
     }
 }
 
+impl CosError {
+    /// An authentication error as Cloud Infinite words it (cos-ci.md §4): the 401 family for
+    /// a missing, malformed, unknown or expired credential; a wrong signature keeps COS's
+    /// 403 SignatureDoesNotMatch, which the CI table does not list.
+    pub fn ci_auth(e: AuthError) -> Self {
+        use StatusCode as S;
+        match e {
+            AuthError::Missing => Self::new(
+                S::UNAUTHORIZED,
+                "MissingAuthorization",
+                "The request has no Authorization.",
+            ),
+            AuthError::UnknownAccessKey => Self::new(
+                S::UNAUTHORIZED,
+                "SecretidNotExist",
+                "The SecretId does not exist.",
+            ),
+            AuthError::Expired => Self::new(
+                S::UNAUTHORIZED,
+                "SignatureExpired",
+                "The signature has expired.",
+            ),
+            AuthError::SignatureMismatch | AuthError::NotYetValid | AuthError::TimeSkewed => {
+                e.into()
+            }
+            other => Self::new(
+                S::UNAUTHORIZED,
+                "InvalidAuthorization",
+                format!("Invalid authorization: {other}"),
+            ),
+        }
+    }
+}
+
 impl From<AuthError> for CosError {
     fn from(e: AuthError) -> Self {
         use StatusCode as S;

@@ -38,6 +38,8 @@ pub struct Ctx<'a> {
     pub request_id: String,
     /// Host and path, as error bodies name them.
     pub resource: String,
+    /// A Cloud Infinite call: authentication errors use the CI codes.
+    pub ci: bool,
 }
 
 impl Ctx<'_> {
@@ -137,9 +139,11 @@ async fn dispatch(
             &hashscan_auth::cos::Options::default(),
         )
     };
+    let ci = is_ci_call(&target, &path);
     let access_key = match verified {
         Ok(v) => Some(v.access_key_id),
         Err(hashscan_auth::AuthError::Missing) => None,
+        Err(e) if ci => return Err(CosError::ci_auth(e)),
         Err(e) => return Err(e.into()),
     };
     let query =
@@ -152,6 +156,7 @@ async fn dispatch(
         access_key,
         request_id: request_id.to_string(),
         resource: resource.to_string(),
+        ci,
     };
 
     match target {
@@ -207,10 +212,32 @@ async fn dispatch(
     }
 }
 
+/// Whether a request addresses Cloud Infinite: the ci host, or a CI path on the cos host.
+fn is_ci_call(target: &Target, path: &str) -> bool {
+    match target {
+        Target::Bucket {
+            kind: route::HostKind::Ci,
+            ..
+        } => true,
+        Target::Bucket {
+            bucket,
+            key,
+            path_style: true,
+            ..
+        } if bucket == "file_bucket" && key.is_empty() => true,
+        Target::Bucket { key, .. } => {
+            let top = key.split('/').next().unwrap_or_default();
+            matches!(top, "file_jobs" | "jobs" | "file_queue" | "file_bucket")
+        }
+        Target::Service { .. } => path == "/file_bucket",
+    }
+}
+
 impl Ctx<'_> {
     fn require_signed(&self) -> Result<(), CosError> {
         match self.access_key {
             Some(_) => Ok(()),
+            None if self.ci => Err(CosError::ci_auth(hashscan_auth::AuthError::Missing)),
             None => Err(CosError::access_denied("Access Denied.")),
         }
     }
