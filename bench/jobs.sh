@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# COS file-hash jobs against `hashscan hash`, in one run, with ratios (issue 4):
+#   - submit-to-Success of one 1 GiB object vs `hashscan hash` of the same file (SHA-256);
+#   - 1,000 jobs on 1 MiB objects drained vs `hashscan hash` over the same 1,000 files;
+#   - GET /file_jobs/<id> under wrk (one signed request reused within its key time);
+#   - GET /jobs list pages under wrk with 1,000,000 finished jobs in the store.
+#
+#   bench/jobs.sh            (SIZE_MIB=1024 JOBS=1000 MILLION=1000000 bench/jobs.sh)
+#
+# Installs wrk and curl from Debian's packages if missing. Work files in $BENCH_DIR.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+SIZE_MIB=${SIZE_MIB:-1024}
+JOBS=${JOBS:-1000}
+MILLION=${MILLION:-1000000}
+BENCH_DIR=${BENCH_DIR:-/tmp/hashscan-bench}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hashscan-target}
+
+need=()
+for t in wrk curl; do command -v "$t" >/dev/null 2>&1 || need+=("$t"); done
+if ((${#need[@]})); then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+cargo build --release -p hashscan >&2
+HS="$CARGO_TARGET_DIR/release/hashscan"
+mkdir -p "$BENCH_DIR"
+BIG="$BENCH_DIR/big-${SIZE_MIB}M.bin"
+[ -f "$BIG" ] || head -c "$((SIZE_MIB << 20))" /dev/urandom >"$BIG"
+SMALL="$BENCH_DIR/small-1M"
+if [ ! -f "$SMALL/.done" ]; then
+  mkdir -p "$SMALL"
+  for i in $(seq "$JOBS"); do head -c 1048576 /dev/urandom >"$SMALL/f$i"; done
+  touch "$SMALL/.done"
+fi
+cat "$BIG" "$SMALL"/f* >/dev/null
+
+AK=AKIDbench0000000000000000000000000000
+SK=benchsecretbenchsecretbenchsecre
+DATA="$BENCH_DIR/jobs-data"
+rm -rf "$DATA"
+start_server() {
+  HASHSCAN_ACCESS_KEY_ID=$AK HASHSCAN_SECRET_ACCESS_KEY=$SK HASHSCAN_LOG=warn \
+    "$HS" serve --listen 127.0.0.1:0 --data-dir "$DATA" >"$BENCH_DIR/jobs-server.out" 2>"$BENCH_DIR/jobs-server.err" &
+  SERVER=$!
+  for _ in $(seq 100); do grep -q listening "$BENCH_DIR/jobs-server.out" 2>/dev/null && break; sleep 0.1; done
+  BASE=$(sed -n 's/^listening on //p' "$BENCH_DIR/jobs-server.out")
+}
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+start_server
+
+python3 - "$BASE" "$AK" "$SK" "$BIG" "$SMALL" "$JOBS" "$HS" >"$BENCH_DIR/jobs-results.txt" <<'PY'
+import hashlib, hmac, http.client, os, re, subprocess, sys, time, urllib.parse
+base, ak, sk, big, small, jobs, hs = sys.argv[1:]
+jobs = int(jobs)
+host, port = urllib.parse.urlparse(base).hostname, urllib.parse.urlparse(base).port
+B = "default-1250000000"
+
+def auth(method, path):
+    now = int(time.time()); kt = f"{now - 60};{now + 3600}"
+    key = hmac.new(sk.encode(), kt.encode(), hashlib.sha1).hexdigest()
+    hs_ = method.lower() + "\n" + path + "\n\n\n"
+    sts = "sha1\n" + kt + "\n" + hashlib.sha1(hs_.encode()).hexdigest() + "\n"
+    sig = hmac.new(key.encode(), sts.encode(), hashlib.sha1).hexdigest()
+    return (f"q-sign-algorithm=sha1&q-ak={ak}&q-sign-time={kt}&q-key-time={kt}"
+            f"&q-header-list=&q-url-param-list=&q-signature={sig}")
+
+conn = http.client.HTTPConnection(host, port)
+def call(method, path, body=b""):
+    p = f"/{B}{path}"
+    conn.request(method, p, body=body, headers={"Authorization": auth(method, p)})
+    r = conn.getresponse(); data = r.read()
+    assert r.status == 200, (r.status, data[:300])
+    return data.decode()
+
+def put_file(key, path):
+    with open(path, "rb") as f:
+        call("PUT", "/" + key, f.read())
+
+def submit(key):
+    body = ("<Request><Tag>FileHashCode</Tag><Input><Object>%s</Object></Input><Operation>"
+            "<FileHashCodeConfig><Type>SHA256</Type></FileHashCodeConfig></Operation></Request>" % key)
+    return re.search(r"<JobId>(\w+)</JobId>", call("POST", "/file_jobs", body.encode())).group(1)
+
+def wait(ids):
+    pending = list(ids)
+    while pending:
+        chunk = pending[:10]
+        text = call("GET", "/file_jobs/" + ",".join(chunk))
+        states = re.findall(r"<State>(\w+)</State>", text)
+        assert "Failed" not in states, text[:500]
+        done = [i for i, s in zip(chunk, states) if s == "Success"]
+        pending = [i for i in pending if i not in done]
+        if len(done) < len(chunk):
+            time.sleep(0.01)
+
+def timed(argv):
+    t = time.perf_counter(); subprocess.run(argv, check=True, stdout=subprocess.DEVNULL); return time.perf_counter() - t
+
+# 1. One 1 GiB object.
+put_file("big.bin", big)
+ref_big = min(timed([hs, "hash", "-a", "sha256", big]) for _ in range(3))
+runs = []
+for _ in range(3):
+    t = time.perf_counter(); wait([submit("big.bin")]); runs.append(time.perf_counter() - t)
+job_big = sorted(runs)[1]
+print(f"big_hash_s {ref_big:.3f}\nbig_job_s {job_big:.3f}")
+
+# 2. 1,000 jobs on 1 MiB objects.
+files = sorted(os.listdir(small))
+files = [f for f in files if not f.startswith(".")][:jobs]
+for f in files:
+    put_file("small/" + f, os.path.join(small, f))
+ref_small = min(timed([hs, "hash", "-a", "sha256", *[os.path.join(small, f) for f in files]]) for _ in range(3))
+t = time.perf_counter()
+ids = [submit("small/" + f) for f in files]
+wait(ids)
+drain = time.perf_counter() - t
+print(f"small_hash_s {ref_small:.3f}\nsmall_jobs_s {drain:.3f}")
+p = f"/{B}/file_jobs/{ids[0]}"
+print(f"get_path {p}\nget_auth {auth('GET', p)}")
+PY
+cat "$BENCH_DIR/jobs-results.txt" | grep -v "^get_" >&2
+GET_PATH=$(sed -n 's/^get_path //p' "$BENCH_DIR/jobs-results.txt")
+GET_AUTH=$(sed -n 's/^get_auth //p' "$BENCH_DIR/jobs-results.txt")
+wrk -t2 -c32 -d10s --latency -H "Authorization: $GET_AUTH" "$BASE$GET_PATH" >"$BENCH_DIR/wrk-get.txt"
+
+# 4. A million finished jobs, then list pages.
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+python3 - "$DATA/hashscan.db" "$MILLION" <<'PY'
+import json, sqlite3, sys, uuid
+db, n = sys.argv[1], int(sys.argv[2])
+c = sqlite3.connect(db)
+q = c.execute("SELECT id FROM queues WHERE bucket='default-1250000000' AND is_default=1").fetchone()[0]
+seq = c.execute("SELECT COALESCE(MAX(seq),0) FROM jobs").fetchone()[0]
+inp = json.dumps({"object": "big.bin", "region": "ap-guangzhou", "type": "SHA256", "add_to_header": False,
+                  "user_data": None, "callback": None, "callback_format": None})
+res = json.dumps({"digest": "0" * 64, "size": 1, "last_modified": 0, "etag": "0" * 32})
+rows = ((f"f{uuid.uuid4().hex}", seq + i + 1, q, inp, res, 1_700_000_000_000 + i) for i in range(n))
+c.executemany("INSERT INTO jobs (id, seq, tag, queue_id, bucket, state, input, result, progress, created_at, ended_at) "
+              "VALUES (?, ?, 'FileHashCode', ?, 'default-1250000000', 'Success', ?, ?, 100, ?, 0)", rows)
+c.commit()
+PY
+start_server
+LIST_PATH="/default-1250000000/jobs"
+LIST_AUTH=$(python3 - "$AK" "$SK" "$LIST_PATH" <<'PY'
+import hashlib, hmac, sys, time
+ak, sk, path = sys.argv[1:]
+now = int(time.time()); kt = f"{now - 60};{now + 3600}"
+key = hmac.new(sk.encode(), kt.encode(), hashlib.sha1).hexdigest()
+sts = "sha1\n" + kt + "\n" + hashlib.sha1(("get\n" + path + "\n\n\n").encode()).hexdigest() + "\n"
+print(f"q-sign-algorithm=sha1&q-ak={ak}&q-sign-time={kt}&q-key-time={kt}&q-header-list=&q-url-param-list="
+      f"&q-signature={hmac.new(key.encode(), sts.encode(), hashlib.sha1).hexdigest()}")
+PY
+)
+wrk -t2 -c16 -d10s --latency -H "Authorization: $LIST_AUTH" \
+  "$BASE$LIST_PATH?tag=FileHashCode&states=Success&size=100&queueType=FileProcess" >"$BENCH_DIR/wrk-list.txt"
+
+python3 - "$BENCH_DIR/jobs-results.txt" "$BENCH_DIR/wrk-get.txt" "$BENCH_DIR/wrk-list.txt" <<'PY'
+import re, sys
+r = dict(l.split(" ", 1) for l in open(sys.argv[1]).read().splitlines())
+f = {k: float(v) for k, v in r.items() if k.endswith("_s")}
+def wrk(path):
+    t = open(path).read()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
+    p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+    return rps, p99, int(non2xx.group(1)) if non2xx else 0
+g_rps, g_p99, g_bad = wrk(sys.argv[2]); l_rps, l_p99, l_bad = wrk(sys.argv[3])
+rows = [
+    ("1 GiB: submit-to-Success / hashscan hash", f["big_job_s"] / f["big_hash_s"], "<=", 1.15),
+    ("1,000 x 1 MiB: jobs throughput / hash", f["small_hash_s"] / f["small_jobs_s"], ">=", 0.8),
+    ("GET /file_jobs/<id> req/s", g_rps, ">=", 5000),
+    ("GET /file_jobs/<id> p99 ms", g_p99, "<=", 10),
+    ("GET /jobs (1M jobs) p99 ms", l_p99, "<=", 50),
+    ("non-2xx answers under wrk", g_bad + l_bad, "<=", 0),
+]
+print(f"\n{'measure':42} {'value':>9}  target")
+for name, v, op, t in rows:
+    ok = v <= t if op == "<=" else v >= t
+    print(f"{name:42} {v:9.2f}  {op} {t}  {'PASS' if ok else 'FAIL'}")
+print(f"(GET /jobs with 1M jobs: {l_rps:.0f} req/s; raw: {f})")
+PY
