@@ -40,7 +40,7 @@ def queue(client):
     """The bucket's default queue; left Active whatever the test did."""
     _, q = queue_of(client)
     yield q
-    update(client, q["QueueId"], State="Active")
+    update(client, q["QueueId"], State="Active", NotifyConfig={"State": "Off"})
 
 
 def test_pause_holds_jobs_cancel_works_and_resume_releases_them(client, prefix, queue):

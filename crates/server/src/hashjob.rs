@@ -95,10 +95,14 @@ pub fn spawn_workers(
                 (store.clone(), jobs.clone(), signal.clone(), stop.clone());
             tokio::spawn(async move {
                 while !*stop.borrow() {
+                    // Listen for submissions before looking for work, so that a job
+                    // submitted between an empty claim and the wait still wakes us.
+                    let wake = signal.0.notified();
+                    tokio::pin!(wake);
+                    wake.as_mut().enable();
                     match jobs.claim(&owner, &[TAG], now_ms(), LEASE_MS).await {
                         Ok(Some(job)) => run(&store, jobs.as_ref(), job, &owner).await,
                         Ok(None) => {
-                            let wake = signal.0.notified();
                             tokio::select! {
                                 () = wake => {}
                                 () = tokio::time::sleep(IDLE_POLL) => {}

@@ -126,7 +126,7 @@ pub struct NewJob {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackTarget {
     pub url: String,
-    /// `XML` or `JSON`; `None`: the queue's ResultFormat, else XML.
+    /// `XML` or `JSON`; `None`: XML.
     pub format: Option<String>,
 }
 
@@ -635,7 +635,9 @@ impl JobStore for SqliteJobStore {
                 "INSERT INTO deliveries (id, job_id, url, format, state, next_at, created_at)
                  SELECT ?, j.id,
                         COALESCE(j.callback_url, json_extract(q.notify, '$.url')),
-                        UPPER(COALESCE(j.callback_format, json_extract(q.notify, '$.result_format'), 'XML')),
+                        UPPER(CASE WHEN j.callback_url IS NOT NULL
+                                   THEN COALESCE(j.callback_format, 'XML')
+                                   ELSE COALESCE(json_extract(q.notify, '$.result_format'), 'XML') END),
                         'Pending', ?, ?
                  FROM jobs j JOIN queues q ON q.id = j.queue_id
                  WHERE j.id = ?
