@@ -400,6 +400,17 @@ impl SqliteJobStore {
 impl JobStore for SqliteJobStore {
     fn default_queue<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Result<Queue, JobError>> {
         Box::pin(async move {
+            let select =
+                format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE bucket = ? AND is_default = 1");
+            // Read first: after a bucket's first job its queue exists, and a write (with its
+            // commit) on every submission would double the cost of submitting.
+            if let Some(row) = sqlx::query(&select)
+                .bind(bucket)
+                .fetch_optional(&self.db)
+                .await?
+            {
+                return queue_from_row(&row);
+            }
             let now = now_ms();
             sqlx::query(
                 "INSERT INTO queues (id, bucket, name, state, is_default, notify, created_at, updated_at)
@@ -413,12 +424,10 @@ impl JobStore for SqliteJobStore {
             .bind(now)
             .execute(&self.db)
             .await?;
-            let row = sqlx::query(&format!(
-                "SELECT {QUEUE_COLUMNS} FROM queues WHERE bucket = ? AND is_default = 1"
-            ))
-            .bind(bucket)
-            .fetch_one(&self.db)
-            .await?;
+            let row = sqlx::query(&select)
+                .bind(bucket)
+                .fetch_one(&self.db)
+                .await?;
             queue_from_row(&row)
         })
     }
