@@ -1,7 +1,7 @@
 //! COS bucket and service operations: PUT/HEAD/DELETE Bucket, GET Bucket (list objects),
 //! GET Service (list buckets).
 
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -18,15 +18,6 @@ const URL_ENCODING: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~')
     .remove(b'/');
-
-fn xml_response(body: String) -> Response {
-    let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    r
-}
 
 /// GET Service: the buckets, all of them or those of one region.
 pub async fn service(ctx: &Ctx<'_>, region: Option<&str>) -> Result<Response, CosError> {
@@ -51,7 +42,7 @@ pub async fn service(ctx: &Ctx<'_>, region: Option<&str>) -> Result<Response, Co
             .leaf("CreationDate", &iso8601_ms(b.created_at))
             .close();
     }
-    Ok(xml_response(w.finish()))
+    Ok(super::xml_ok(w.finish()))
 }
 
 /// Operations on a bucket itself.
@@ -137,5 +128,5 @@ async fn list(ctx: &Ctx<'_>, name: &str, region: Option<&str>) -> Result<Respons
     for p in &page.common_prefixes {
         w.open("CommonPrefixes").leaf("Prefix", &enc(p)).close();
     }
-    Ok(xml_response(w.finish()))
+    Ok(super::xml_ok(w.finish()))
 }

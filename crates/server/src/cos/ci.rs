@@ -2,8 +2,7 @@
 //! `GET /<key>?ci-process=filehash&type=md5|sha1|sha256[&addtoheader=true|false]`
 //! (cos-ci.md §2.1).
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use hashscan_digest::{Algorithm, AlgorithmSet, Hasher, Options};
 
 use super::Ctx;
@@ -106,12 +105,7 @@ pub async fn filehash(
         .leaf("Object", key)
         .leaf("Region", region)
         .close();
-    let mut r = (StatusCode::OK, w.finish()).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    Ok(r)
+    Ok(super::xml_ok(w.finish()))
 }
 
 #[cfg(test)]

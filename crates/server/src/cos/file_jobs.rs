@@ -3,12 +3,12 @@
 //! the cos host.
 
 use axum::body::Body;
-use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 
 use super::Ctx;
 use super::ci::cos_time;
-use super::ci_xml::{self, CiXmlError, MAX_BODY};
+use super::ci_xml::{self, CiXmlError};
 use super::error::CosError;
 use crate::hashjob::{self, HashJobInput, HashJobResult};
 use crate::jobs::{CallbackTarget, Job, JobError, JobState, NewJob};
@@ -25,15 +25,11 @@ pub fn is_file_jobs(method: &Method, key: &str, ci_host: bool) -> bool {
     match (method, key.strip_prefix("file_jobs")) {
         (&Method::POST, Some("")) => true,
         (&Method::GET, Some(rest)) => match rest.strip_prefix('/') {
-            Some(ids) => ci_host || ids.split(',').all(looks_like_job_id),
+            Some(ids) => ci_host || ids.split(',').all(|id| super::looks_like_id('f', id)),
             None => false,
         },
         _ => false,
     }
-}
-
-fn looks_like_job_id(id: &str) -> bool {
-    id.len() == 33 && id.starts_with('f') && id[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl From<CiXmlError> for CosError {
@@ -55,15 +51,6 @@ impl From<JobError> for CosError {
             }
         }
     }
-}
-
-fn xml(body: String) -> Response {
-    let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    r
 }
 
 /// Handles a request [`is_file_jobs`] accepted.
@@ -94,13 +81,7 @@ async fn submit(
     region: &str,
     body: &mut Option<Body>,
 ) -> Result<Response, CosError> {
-    let bytes = axum::body::to_bytes(body.take().unwrap_or_default(), MAX_BODY + 1)
-        .await
-        .map_err(|_| {
-            CosError::from(CiXmlError::InvalidContent(format!(
-                "The request body is larger than {MAX_BODY} bytes or could not be read."
-            )))
-        })?;
+    let bytes = super::read_ci_body(body).await?;
     let job = ci_xml::parse_hash_job(&bytes)?;
     let object = match ctx.state.store.head(bucket, &job.object).await {
         Ok(o) => o,
@@ -159,7 +140,7 @@ async fn submit(
     let mut w = XmlWriter::new();
     w.open("Response");
     jobs_detail(&mut w, &stored, false);
-    Ok(xml(w.finish()))
+    Ok(super::xml_ok(w.finish()))
 }
 
 async fn describe(ctx: &Ctx<'_>, bucket: &str, ids: &str) -> Result<Response, CosError> {
@@ -193,7 +174,7 @@ async fn describe(ctx: &Ctx<'_>, bucket: &str, ids: &str) -> Result<Response, Co
     for id in ids.iter().filter(|id| !found.iter().any(|j| &j.id == *id)) {
         w.leaf("NonExistJobIds", id);
     }
-    Ok(xml(w.finish()))
+    Ok(super::xml_ok(w.finish()))
 }
 
 /// Writes a `<JobsDetail>` of a hash job; `with_progress` for queries (the submit answer of

@@ -212,6 +212,34 @@ async fn dispatch(
     }
 }
 
+/// A 200 answer with an XML body.
+pub(crate) fn xml_ok(body: String) -> Response {
+    use axum::response::IntoResponse;
+    let mut r = (axum::http::StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
+/// Reads a CI request body (XML, at most [`ci_xml::MAX_BODY`] bytes).
+pub(crate) async fn read_ci_body(body: &mut Option<Body>) -> Result<bytes::Bytes, CosError> {
+    let limit = ci_xml::MAX_BODY;
+    axum::body::to_bytes(body.take().unwrap_or_default(), limit + 1)
+        .await
+        .map_err(|_| {
+            CosError::from(ci_xml::CiXmlError::InvalidContent(format!(
+                "The request body is larger than {limit} bytes or could not be read."
+            )))
+        })
+}
+
+/// `prefix` + 32 hex digits: the shape of COS job (`f`) and queue (`p`) ids.
+pub(crate) fn looks_like_id(prefix: char, id: &str) -> bool {
+    id.len() == 33 && id.starts_with(prefix) && id[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Whether a request addresses Cloud Infinite: the ci host, or a CI path on the cos host.
 fn is_ci_call(target: &Target, path: &str) -> bool {
     match target {

@@ -3,13 +3,13 @@
 //! `PUT|POST /file_queue/<id>`), cos-ci.md §2.4–§2.6.
 
 use axum::body::Body;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::Ctx;
 use super::ci::cos_time;
-use super::ci_xml::{self, CiXmlError, MAX_BODY, QueueState as WireQueueState};
+use super::ci_xml::{self, QueueState as WireQueueState};
 use super::error::CosError;
 use super::file_jobs::jobs_detail;
 use crate::hashjob;
@@ -30,7 +30,8 @@ pub fn is_queue_or_list(ctx: &Ctx<'_>, key: &str, ci_host: bool) -> bool {
         "file_queue" => *m == Method::GET,
         _ => {
             if let Some(id) = key.strip_prefix("file_queue/") {
-                (*m == Method::PUT || *m == Method::POST) && (ci_host || looks_like_queue_id(id))
+                (*m == Method::PUT || *m == Method::POST)
+                    && (ci_host || super::looks_like_id('p', id))
             } else if key.strip_prefix("jobs/").is_some() {
                 *m == Method::PUT && ctx.has_param("cancel")
             } else {
@@ -38,19 +39,6 @@ pub fn is_queue_or_list(ctx: &Ctx<'_>, key: &str, ci_host: bool) -> bool {
             }
         }
     }
-}
-
-fn looks_like_queue_id(id: &str) -> bool {
-    id.len() == 33 && id.starts_with('p') && id[1..].bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn xml(body: String) -> Response {
-    let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml"),
-    );
-    r
 }
 
 /// Handles a request [`is_queue_or_list`] accepted.
@@ -154,7 +142,7 @@ async fn list(ctx: &Ctx<'_>, bucket: &str) -> Result<Response, CosError> {
         jobs_detail(&mut w, job, true);
     }
     w.leaf("NextToken", next.as_deref().unwrap_or(""));
-    Ok(xml(w.finish()))
+    Ok(super::xml_ok(w.finish()))
 }
 
 async fn cancel(ctx: &Ctx<'_>, bucket: &str, ids: &str) -> Result<Response, CosError> {
@@ -247,7 +235,7 @@ async fn describe_queues(ctx: &Ctx<'_>, bucket: &str) -> Result<Response, CosErr
     for id in missing {
         w.leaf("NonExistPIDs", id);
     }
-    Ok(xml(w.finish()))
+    Ok(super::xml_ok(w.finish()))
 }
 
 fn page_param(ctx: &Ctx<'_>, name: &str, default: usize, max: usize) -> Result<usize, CosError> {
@@ -269,13 +257,7 @@ async fn update_queue(
     id: &str,
     body: &mut Option<Body>,
 ) -> Result<Response, CosError> {
-    let bytes = axum::body::to_bytes(body.take().unwrap_or_default(), MAX_BODY + 1)
-        .await
-        .map_err(|_| {
-            CosError::from(CiXmlError::InvalidContent(format!(
-                "The request body is larger than {MAX_BODY} bytes or could not be read."
-            )))
-        })?;
+    let bytes = super::read_ci_body(body).await?;
     let update = ci_xml::parse_valid_queue_update(&bytes)?;
     match ctx.state.jobs.queue(id).await? {
         Some(q) if q.bucket == bucket => {}
@@ -308,7 +290,7 @@ async fn update_queue(
         .leaf("RequestId", &ctx.request_id)
         .open("Queue");
     queue_fields(&mut w, &queue, ctx.state.config.workers);
-    Ok(xml(w.finish()))
+    Ok(super::xml_ok(w.finish()))
 }
 
 fn queue_fields(w: &mut XmlWriter, q: &Queue, workers: usize) {
@@ -356,7 +338,7 @@ pub async fn file_bucket_toggle(
             .leaf("CreateTime", &cos_time(found.created_at))
             .close();
     }
-    Ok(xml(w.finish()))
+    Ok(super::xml_ok(w.finish()))
 }
 
 /// `GET /file_bucket`: the buckets with file processing on, filtered by `regions`,
@@ -418,7 +400,7 @@ pub async fn file_bucket_list(
             .leaf("CreateTime", &cos_time(b.created_at))
             .close();
     }
-    Ok(xml(w.finish()))
+    Ok(super::xml_ok(w.finish()))
 }
 
 #[cfg(test)]
