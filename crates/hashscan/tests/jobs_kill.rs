@@ -3,6 +3,8 @@
 //! Running.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -24,7 +26,8 @@ fn serve(dir: &Path) -> (Child, String) {
         "[callbacks]\ninitial_backoff_ms = 100\nmax_backoff_ms = 300\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hashscan"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hashscan"));
+    command
         .args([
             "serve",
             "--listen",
@@ -40,20 +43,8 @@ fn serve(dir: &Path) -> (Child, String) {
         .env("HASHSCAN_ACCESS_KEY_ID", AK)
         .env("HASHSCAN_SECRET_ACCESS_KEY", SK)
         .env("HASHSCAN_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .to_string();
-    (child, addr)
+        .stderr(Stdio::null());
+    common::spawn_listening(&mut command)
 }
 
 /// One signed request over a fresh connection; returns status and body.

@@ -2,7 +2,9 @@
 //! generated on first start (shown once, stored 0600), SIGTERM, bucket management.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read};
+mod common;
+
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,23 +19,12 @@ fn hashscan() -> Command {
 
 /// Starts `serve` on port 0 and returns the child and the address it printed.
 fn serve(dir: &Path) -> (Child, String) {
-    let mut child = hashscan()
+    let mut command = hashscan();
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    (child, addr)
+        .stderr(Stdio::piped());
+    common::spawn_listening(&mut command)
 }
 
 /// SIGTERM, then the exit status and stderr.
