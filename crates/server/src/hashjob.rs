@@ -101,7 +101,13 @@ pub fn spawn_workers(
                     tokio::pin!(wake);
                     wake.as_mut().enable();
                     match jobs.claim(&owner, &[TAG], now_ms(), LEASE_MS).await {
-                        Ok(Some(job)) => run(&store, jobs.as_ref(), job, &owner).await,
+                        Ok(Some(job)) => {
+                            // While busy, each finish claims the next job in the same write.
+                            let mut next = Some(job);
+                            while let Some(job) = next.take() {
+                                next = run(&store, jobs.as_ref(), job, &owner, &stop).await;
+                            }
+                        }
                         Ok(None) => {
                             tokio::select! {
                                 () = wake => {}
@@ -120,23 +126,44 @@ pub fn spawn_workers(
         .collect()
 }
 
-/// Runs one claimed job to its end.
-async fn run(store: &ObjectStore, jobs: &dyn JobStore, job: Job, owner: &str) {
+/// Runs one claimed job to its end; returns the next job claimed with its finish, unless
+/// the pool is stopping.
+async fn run(
+    store: &ObjectStore,
+    jobs: &dyn JobStore,
+    job: Job,
+    owner: &str,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Option<Job> {
     let id = job.id.clone();
     let outcome = match execute(store, jobs, &job, owner).await {
         Ok(result) => Outcome::Success(json!(result)),
         Err(Failure::LeaseLost) => {
             tracing::warn!(job = %id, "lease lost while running; another worker has the job");
-            return;
+            return None;
         }
         Err(Failure::Job { code, message }) => Outcome::Failed {
             code: code.to_string(),
             message,
         },
     };
-    match jobs.finish(&id, owner, now_ms(), outcome).await {
-        Ok(done) => tracing::info!(job = %id, state = %done.state, "job finished"),
-        Err(e) => tracing::warn!(job = %id, error = %e, "cannot finish job"),
+    let finished = if *stop.borrow() {
+        jobs.finish(&id, owner, now_ms(), outcome)
+            .await
+            .map(|done| (done, None))
+    } else {
+        jobs.finish_and_claim(&id, owner, now_ms(), outcome, &[TAG], LEASE_MS)
+            .await
+    };
+    match finished {
+        Ok((done, next)) => {
+            tracing::info!(job = %id, state = %done.state, "job finished");
+            next
+        }
+        Err(e) => {
+            tracing::warn!(job = %id, error = %e, "cannot finish job");
+            None
+        }
     }
 }
 

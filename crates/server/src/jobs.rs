@@ -16,7 +16,9 @@ use std::str::FromStr;
 
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use crate::db::{WriteError, WriteOp, Writer};
 
 /// The state of a job, as COS names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -233,6 +235,27 @@ pub enum JobError {
     InvalidToken,
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("the job store cannot write: {0}")]
+    Unavailable(String),
+}
+
+impl From<WriteError> for JobError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Db(e) => JobError::Db(e),
+            other => JobError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// A write of the job store, for the group-commit [`Writer`].
+fn op<T, F>(f: F) -> WriteOp<T, JobError>
+where
+    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, JobError>>
+        + Send
+        + 'static,
+{
+    Box::new(f)
 }
 
 /// The job store interface (object safe, so the server holds an `Arc<dyn JobStore>`).
@@ -282,6 +305,17 @@ pub trait JobStore: Send + Sync + 'static {
         now: i64,
         outcome: Outcome,
     ) -> BoxFuture<'a, Result<Job, JobError>>;
+    /// Ends a job `owner` holds and claims the next one for it, in one write: a busy worker
+    /// pays for one commit per job instead of two.
+    fn finish_and_claim<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        now: i64,
+        outcome: Outcome,
+        tags: &'a [&'a str],
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, Result<(Job, Option<Job>), JobError>>;
     /// Claims the oldest due Pending delivery with a lease.
     fn claim_delivery<'a>(
         &'a self,
@@ -317,15 +351,16 @@ pub fn new_id(prefix: char) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())
 }
 
-/// The embedded job store.
+/// The embedded job store: reads on the pool, writes through the group-commit [`Writer`].
 #[derive(Clone)]
 pub struct SqliteJobStore {
     db: SqlitePool,
+    writer: Writer,
 }
 
 impl SqliteJobStore {
-    pub fn new(db: SqlitePool) -> Self {
-        SqliteJobStore { db }
+    pub fn new(db: SqlitePool, writer: Writer) -> Self {
+        SqliteJobStore { db, writer }
     }
 }
 
@@ -397,6 +432,109 @@ impl SqliteJobStore {
     }
 }
 
+/// A job read inside a write.
+async fn job_in(conn: &mut SqliteConnection, id: &str) -> Result<Job, JobError> {
+    let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref()
+        .map(job_from_row)
+        .transpose()?
+        .ok_or(JobError::NoSuchJob)
+}
+
+/// Claims the oldest runnable job of `tags` (see [`JobStore::claim`]).
+async fn claim_in(
+    conn: &mut SqliteConnection,
+    owner: &str,
+    tags: &[String],
+    now: i64,
+    ttl_ms: i64,
+) -> Result<Option<Job>, JobError> {
+    let tags_json = serde_json::to_string(tags).unwrap_or_else(|_| "[]".into());
+    let id: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM jobs
+         WHERE ((state = 'Submitted') OR (state = 'Running' AND lease_expires < ?))
+           AND tag IN (SELECT value FROM json_each(?))
+         ORDER BY seq LIMIT 1",
+    )
+    .bind(now)
+    .bind(&tags_json)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "UPDATE jobs SET state = 'Running', lease_owner = ?, lease_expires = ?,
+                attempts = attempts + 1, started_at = COALESCE(started_at, ?)
+         WHERE id = ?",
+    )
+    .bind(owner)
+    .bind(now + ttl_ms)
+    .bind(now)
+    .bind(&id)
+    .execute(&mut *conn)
+    .await?;
+    job_in(conn, &id).await.map(Some)
+}
+
+/// Ends a job `owner` holds and queues its callback (see [`JobStore::finish`]).
+async fn finish_in(
+    conn: &mut SqliteConnection,
+    id: &str,
+    owner: &str,
+    now: i64,
+    outcome: Outcome,
+) -> Result<Job, JobError> {
+    let (state, result, code, message) = match outcome {
+        Outcome::Success(r) => ("Success", Some(r.to_string()), None, None),
+        Outcome::Failed { code, message } => ("Failed", None, Some(code), Some(message)),
+    };
+    let done = sqlx::query(
+        "UPDATE jobs SET state = ?, result = ?, error_code = ?, error_message = ?,
+                progress = CASE ? WHEN 'Success' THEN 100 ELSE progress END,
+                ended_at = ?, lease_owner = NULL, lease_expires = NULL
+         WHERE id = ? AND state = 'Running' AND lease_owner = ?",
+    )
+    .bind(state)
+    .bind(result)
+    .bind(code)
+    .bind(message)
+    .bind(state)
+    .bind(now)
+    .bind(id)
+    .bind(owner)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(JobError::LeaseLost);
+    }
+    // The callback is due in the same transaction: a crash cannot lose it.
+    sqlx::query(
+        "INSERT INTO deliveries (id, job_id, url, format, state, next_at, created_at)
+         SELECT ?, j.id,
+                COALESCE(j.callback_url, json_extract(q.notify, '$.url')),
+                UPPER(CASE WHEN j.callback_url IS NOT NULL
+                           THEN COALESCE(j.callback_format, 'XML')
+                           ELSE COALESCE(json_extract(q.notify, '$.result_format'), 'XML') END),
+                'Pending', ?, ?
+         FROM jobs j JOIN queues q ON q.id = j.queue_id
+         WHERE j.id = ?
+           AND (j.callback_url IS NOT NULL
+                OR (json_extract(q.notify, '$.state') = 'On'
+                    AND json_extract(q.notify, '$.url') IS NOT NULL))",
+    )
+    .bind(new_id('d'))
+    .bind(now)
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    job_in(conn, id).await
+}
+
 impl JobStore for SqliteJobStore {
     fn default_queue<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Result<Queue, JobError>> {
         Box::pin(async move {
@@ -411,24 +549,32 @@ impl JobStore for SqliteJobStore {
             {
                 return queue_from_row(&row);
             }
-            let now = now_ms();
-            sqlx::query(
-                "INSERT INTO queues (id, bucket, name, state, is_default, notify, created_at, updated_at)
-                 VALUES (?, ?, ?, 'Active', 1, '{}', ?, ?)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(new_id('p'))
-            .bind(bucket)
-            .bind(bucket)
-            .bind(now)
-            .bind(now)
-            .execute(&self.db)
-            .await?;
-            let row = sqlx::query(&select)
-                .bind(bucket)
-                .fetch_one(&self.db)
-                .await?;
-            queue_from_row(&row)
+            let bucket = bucket.to_string();
+            self.writer
+                .write(op(move |conn| {
+                    Box::pin(async move {
+                        let now = now_ms();
+                        sqlx::query(
+                            "INSERT INTO queues (id, bucket, name, state, is_default, notify,
+                                                 created_at, updated_at)
+                             VALUES (?, ?, ?, 'Active', 1, '{}', ?, ?)
+                             ON CONFLICT DO NOTHING",
+                        )
+                        .bind(new_id('p'))
+                        .bind(&bucket)
+                        .bind(&bucket)
+                        .bind(now)
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await?;
+                        let row = sqlx::query(&select)
+                            .bind(&bucket)
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        queue_from_row(&row)
+                    })
+                }))
+                .await
         })
     }
 
@@ -461,71 +607,74 @@ impl JobStore for SqliteJobStore {
         state: Option<QueueState>,
         notify: Option<Value>,
     ) -> BoxFuture<'a, Result<Queue, JobError>> {
-        Box::pin(async move {
-            let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
-            let done = sqlx::query(
-                "UPDATE queues SET name = COALESCE(?, name), state = COALESCE(?, state),
-                        notify = COALESCE(?, notify), updated_at = ? WHERE id = ?",
-            )
-            .bind(name)
-            .bind(state.map(QueueState::as_str))
-            .bind(notify.map(|n| n.to_string()))
-            .bind(now_ms())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(JobError::NoSuchQueue);
-            }
-            let (from, to) = match state {
-                Some(QueueState::Paused) => ("Submitted", "Pause"),
-                Some(QueueState::Active) => ("Pause", "Submitted"),
-                None => ("", ""),
-            };
-            if !from.is_empty() {
-                sqlx::query("UPDATE jobs SET state = ? WHERE queue_id = ? AND state = ?")
-                    .bind(to)
-                    .bind(id)
-                    .bind(from)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let row = sqlx::query(&format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE id = ?"))
-                .bind(id)
-                .fetch_one(&mut *tx)
+        let (id, name) = (id.to_string(), name.map(str::to_string));
+        Box::pin(self.writer.write(op(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE queues SET name = COALESCE(?, name), state = COALESCE(?, state),
+                            notify = COALESCE(?, notify), updated_at = ? WHERE id = ?",
+                )
+                .bind(name)
+                .bind(state.map(QueueState::as_str))
+                .bind(notify.map(|n| n.to_string()))
+                .bind(now_ms())
+                .bind(&id)
+                .execute(&mut *conn)
                 .await?;
-            tx.commit().await?;
-            queue_from_row(&row)
-        })
+                if done.rows_affected() == 0 {
+                    return Err(JobError::NoSuchQueue);
+                }
+                let (from, to) = match state {
+                    Some(QueueState::Paused) => ("Submitted", "Pause"),
+                    Some(QueueState::Active) => ("Pause", "Submitted"),
+                    None => ("", ""),
+                };
+                if !from.is_empty() {
+                    sqlx::query("UPDATE jobs SET state = ? WHERE queue_id = ? AND state = ?")
+                        .bind(to)
+                        .bind(&id)
+                        .bind(from)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                let row = sqlx::query(&format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE id = ?"))
+                    .bind(&id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                queue_from_row(&row)
+            })
+        })))
     }
 
     fn submit(&self, job: NewJob) -> BoxFuture<'_, Result<Job, JobError>> {
-        Box::pin(async move {
-            let id = new_id('f');
-            // The state follows the queue's in the same statement, so a pause cannot slip
-            // between reading the queue and inserting the job.
-            let done = sqlx::query(
-                "INSERT INTO jobs (id, seq, tag, queue_id, bucket, state, input, created_at,
-                                   callback_url, callback_format)
-                 SELECT ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?, id, ?,
-                        CASE state WHEN 'Paused' THEN 'Pause' ELSE 'Submitted' END, ?, ?, ?, ?
-                 FROM queues WHERE id = ?",
-            )
-            .bind(&id)
-            .bind(&job.tag)
-            .bind(&job.bucket)
-            .bind(job.input.to_string())
-            .bind(now_ms())
-            .bind(job.callback.as_ref().map(|c| c.url.clone()))
-            .bind(job.callback.as_ref().and_then(|c| c.format.clone()))
-            .bind(&job.queue_id)
-            .execute(&self.db)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(JobError::NoSuchQueue);
-            }
-            self.job(&id).await
-        })
+        Box::pin(self.writer.write(op(move |conn| {
+            Box::pin(async move {
+                let id = new_id('f');
+                // The state follows the queue's in the same statement, so a pause cannot slip
+                // between reading the queue and inserting the job.
+                let done = sqlx::query(
+                    "INSERT INTO jobs (id, seq, tag, queue_id, bucket, state, input, created_at,
+                                       callback_url, callback_format)
+                     SELECT ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?, id, ?,
+                            CASE state WHEN 'Paused' THEN 'Pause' ELSE 'Submitted' END, ?, ?, ?, ?
+                     FROM queues WHERE id = ?",
+                )
+                .bind(&id)
+                .bind(&job.tag)
+                .bind(&job.bucket)
+                .bind(job.input.to_string())
+                .bind(now_ms())
+                .bind(job.callback.as_ref().map(|c| c.url.clone()))
+                .bind(job.callback.as_ref().and_then(|c| c.format.clone()))
+                .bind(&job.queue_id)
+                .execute(&mut *conn)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(JobError::NoSuchQueue);
+                }
+                job_in(conn, &id).await
+            })
+        })))
     }
 
     fn get<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<Vec<Job>, JobError>> {
@@ -549,36 +698,11 @@ impl JobStore for SqliteJobStore {
         now: i64,
         ttl_ms: i64,
     ) -> BoxFuture<'a, Result<Option<Job>, JobError>> {
-        Box::pin(async move {
-            let tags_json = serde_json::to_string(tags).unwrap_or_else(|_| "[]".into());
-            let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
-            let id: Option<String> = sqlx::query_scalar(
-                "SELECT id FROM jobs
-                 WHERE ((state = 'Submitted') OR (state = 'Running' AND lease_expires < ?))
-                   AND tag IN (SELECT value FROM json_each(?))
-                 ORDER BY seq LIMIT 1",
-            )
-            .bind(now)
-            .bind(&tags_json)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(id) = id else {
-                return Ok(None);
-            };
-            sqlx::query(
-                "UPDATE jobs SET state = 'Running', lease_owner = ?, lease_expires = ?,
-                        attempts = attempts + 1, started_at = COALESCE(started_at, ?)
-                 WHERE id = ?",
-            )
-            .bind(owner)
-            .bind(now + ttl_ms)
-            .bind(now)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            self.job(&id).await.map(Some)
-        })
+        let owner = owner.to_string();
+        let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        Box::pin(self.writer.write(op(move |conn| {
+            Box::pin(async move { claim_in(conn, &owner, &tags, now, ttl_ms).await })
+        })))
     }
 
     fn renew<'a>(
@@ -589,22 +713,25 @@ impl JobStore for SqliteJobStore {
         ttl_ms: i64,
         progress: u8,
     ) -> BoxFuture<'a, Result<(), JobError>> {
-        Box::pin(async move {
-            let done = sqlx::query(
-                "UPDATE jobs SET lease_expires = ?, progress = ?
-                 WHERE id = ? AND state = 'Running' AND lease_owner = ?",
-            )
-            .bind(now + ttl_ms)
-            .bind(i64::from(progress.min(100)))
-            .bind(id)
-            .bind(owner)
-            .execute(&self.db)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(JobError::LeaseLost);
-            }
-            Ok(())
-        })
+        let (id, owner) = (id.to_string(), owner.to_string());
+        Box::pin(self.writer.write(op(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE jobs SET lease_expires = ?, progress = ?
+                     WHERE id = ? AND state = 'Running' AND lease_owner = ?",
+                )
+                .bind(now + ttl_ms)
+                .bind(i64::from(progress.min(100)))
+                .bind(&id)
+                .bind(&owner)
+                .execute(&mut *conn)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(JobError::LeaseLost);
+                }
+                Ok(())
+            })
+        })))
     }
 
     fn finish<'a>(
@@ -614,55 +741,30 @@ impl JobStore for SqliteJobStore {
         now: i64,
         outcome: Outcome,
     ) -> BoxFuture<'a, Result<Job, JobError>> {
-        Box::pin(async move {
-            let (state, result, code, message) = match outcome {
-                Outcome::Success(r) => ("Success", Some(r.to_string()), None, None),
-                Outcome::Failed { code, message } => ("Failed", None, Some(code), Some(message)),
-            };
-            let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
-            let done = sqlx::query(
-                "UPDATE jobs SET state = ?, result = ?, error_code = ?, error_message = ?,
-                        progress = CASE ? WHEN 'Success' THEN 100 ELSE progress END,
-                        ended_at = ?, lease_owner = NULL, lease_expires = NULL
-                 WHERE id = ? AND state = 'Running' AND lease_owner = ?",
-            )
-            .bind(state)
-            .bind(result)
-            .bind(code)
-            .bind(message)
-            .bind(state)
-            .bind(now)
-            .bind(id)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(JobError::LeaseLost);
-            }
-            // The callback is due in the same transaction: a crash cannot lose it.
-            sqlx::query(
-                "INSERT INTO deliveries (id, job_id, url, format, state, next_at, created_at)
-                 SELECT ?, j.id,
-                        COALESCE(j.callback_url, json_extract(q.notify, '$.url')),
-                        UPPER(CASE WHEN j.callback_url IS NOT NULL
-                                   THEN COALESCE(j.callback_format, 'XML')
-                                   ELSE COALESCE(json_extract(q.notify, '$.result_format'), 'XML') END),
-                        'Pending', ?, ?
-                 FROM jobs j JOIN queues q ON q.id = j.queue_id
-                 WHERE j.id = ?
-                   AND (j.callback_url IS NOT NULL
-                        OR (json_extract(q.notify, '$.state') = 'On'
-                            AND json_extract(q.notify, '$.url') IS NOT NULL))",
-            )
-            .bind(new_id('d'))
-            .bind(now)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            self.job(id).await
-        })
+        let (id, owner) = (id.to_string(), owner.to_string());
+        Box::pin(self.writer.write(op(move |conn| {
+            Box::pin(async move { finish_in(conn, &id, &owner, now, outcome).await })
+        })))
+    }
+
+    fn finish_and_claim<'a>(
+        &'a self,
+        id: &'a str,
+        owner: &'a str,
+        now: i64,
+        outcome: Outcome,
+        tags: &'a [&'a str],
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, Result<(Job, Option<Job>), JobError>> {
+        let (id, owner) = (id.to_string(), owner.to_string());
+        let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        Box::pin(self.writer.write(op(move |conn| {
+            Box::pin(async move {
+                let done = finish_in(conn, &id, &owner, now, outcome).await?;
+                let next = claim_in(conn, &owner, &tags, now, ttl_ms).await?;
+                Ok((done, next))
+            })
+        })))
     }
 
     fn claim_delivery<'a>(
@@ -671,38 +773,41 @@ impl JobStore for SqliteJobStore {
         now: i64,
         ttl_ms: i64,
     ) -> BoxFuture<'a, Result<Option<Delivery>, JobError>> {
-        Box::pin(async move {
-            let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
-            let row = sqlx::query(
-                "SELECT id, job_id, url, format, attempts, created_at FROM deliveries
-                 WHERE state = 'Pending' AND next_at <= ?
-                   AND (lease_expires IS NULL OR lease_expires < ?)
-                 ORDER BY next_at LIMIT 1",
-            )
-            .bind(now)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let delivery = Delivery {
-                id: row.try_get("id")?,
-                job_id: row.try_get("job_id")?,
-                url: row.try_get("url")?,
-                format: row.try_get("format")?,
-                attempts: row.try_get::<i64, _>("attempts")?.max(0) as u32,
-                created_at: row.try_get("created_at")?,
-            };
-            sqlx::query("UPDATE deliveries SET lease_owner = ?, lease_expires = ? WHERE id = ?")
-                .bind(owner)
+        let owner = owner.to_string();
+        Box::pin(self.writer.write(op(move |conn| {
+            Box::pin(async move {
+                let row = sqlx::query(
+                    "SELECT id, job_id, url, format, attempts, created_at FROM deliveries
+                     WHERE state = 'Pending' AND next_at <= ?
+                       AND (lease_expires IS NULL OR lease_expires < ?)
+                     ORDER BY next_at LIMIT 1",
+                )
+                .bind(now)
+                .bind(now)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let delivery = Delivery {
+                    id: row.try_get("id")?,
+                    job_id: row.try_get("job_id")?,
+                    url: row.try_get("url")?,
+                    format: row.try_get("format")?,
+                    attempts: row.try_get::<i64, _>("attempts")?.max(0) as u32,
+                    created_at: row.try_get("created_at")?,
+                };
+                sqlx::query(
+                    "UPDATE deliveries SET lease_owner = ?, lease_expires = ? WHERE id = ?",
+                )
+                .bind(&owner)
                 .bind(now + ttl_ms)
                 .bind(&delivery.id)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
-            tx.commit().await?;
-            Ok(Some(delivery))
-        })
+                Ok(Some(delivery))
+            })
+        })))
     }
 
     fn delivery_attempted<'a>(
@@ -712,30 +817,33 @@ impl JobStore for SqliteJobStore {
         now: i64,
         outcome: DeliveryOutcome,
     ) -> BoxFuture<'a, Result<(), JobError>> {
-        Box::pin(async move {
-            let (state, next_at, error, ended) = match outcome {
-                DeliveryOutcome::Delivered => ("Delivered", now, None, Some(now)),
-                DeliveryOutcome::Retry { error, at } => ("Pending", at, Some(error), None),
-                DeliveryOutcome::GiveUp { error } => ("GivenUp", now, Some(error), Some(now)),
-            };
-            let done = sqlx::query(
-                "UPDATE deliveries SET state = ?, next_at = ?, last_error = COALESCE(?, last_error),
-                        ended_at = ?, attempts = attempts + 1, lease_owner = NULL, lease_expires = NULL
-                 WHERE id = ? AND lease_owner = ? AND state = 'Pending'",
-            )
-            .bind(state)
-            .bind(next_at)
-            .bind(error)
-            .bind(ended)
-            .bind(id)
-            .bind(owner)
-            .execute(&self.db)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(JobError::LeaseLost);
-            }
-            Ok(())
-        })
+        let (id, owner) = (id.to_string(), owner.to_string());
+        Box::pin(self.writer.write(op(move |conn| {
+            Box::pin(async move {
+                let (state, next_at, error, ended) = match outcome {
+                    DeliveryOutcome::Delivered => ("Delivered", now, None, Some(now)),
+                    DeliveryOutcome::Retry { error, at } => ("Pending", at, Some(error), None),
+                    DeliveryOutcome::GiveUp { error } => ("GivenUp", now, Some(error), Some(now)),
+                };
+                let done = sqlx::query(
+                    "UPDATE deliveries SET state = ?, next_at = ?, last_error = COALESCE(?, last_error),
+                            ended_at = ?, attempts = attempts + 1, lease_owner = NULL, lease_expires = NULL
+                     WHERE id = ? AND lease_owner = ? AND state = 'Pending'",
+                )
+                .bind(state)
+                .bind(next_at)
+                .bind(error)
+                .bind(ended)
+                .bind(&id)
+                .bind(&owner)
+                .execute(&mut *conn)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(JobError::LeaseLost);
+                }
+                Ok(())
+            })
+        })))
     }
 
     fn deliveries<'a>(
@@ -763,33 +871,38 @@ impl JobStore for SqliteJobStore {
     }
 
     fn expire_all_leases(&self) -> BoxFuture<'_, Result<u64, JobError>> {
-        Box::pin(async move {
-            let done = sqlx::query("UPDATE jobs SET lease_expires = 0 WHERE state = 'Running'")
-                .execute(&self.db)
-                .await?;
-            sqlx::query("UPDATE deliveries SET lease_expires = 0 WHERE state = 'Pending'")
-                .execute(&self.db)
-                .await?;
-            Ok(done.rows_affected())
-        })
+        Box::pin(self.writer.write(op(|conn| {
+            Box::pin(async move {
+                let done = sqlx::query("UPDATE jobs SET lease_expires = 0 WHERE state = 'Running'")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("UPDATE deliveries SET lease_expires = 0 WHERE state = 'Pending'")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(done.rows_affected())
+            })
+        })))
     }
 
     fn cancel<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, Result<Job, JobError>> {
-        Box::pin(async move {
-            let done = sqlx::query(
-                "UPDATE jobs SET state = 'Cancel', ended_at = ?
-                 WHERE id = ? AND state IN ('Submitted', 'Pause')",
-            )
-            .bind(now)
-            .bind(id)
-            .execute(&self.db)
-            .await?;
-            let job = self.job(id).await?;
-            if done.rows_affected() == 0 {
-                return Err(JobError::NotCancellable(job.state));
-            }
-            Ok(job)
-        })
+        let id = id.to_string();
+        Box::pin(self.writer.write(op(move |conn| {
+            Box::pin(async move {
+                let done = sqlx::query(
+                    "UPDATE jobs SET state = 'Cancel', ended_at = ?
+                     WHERE id = ? AND state IN ('Submitted', 'Pause')",
+                )
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *conn)
+                .await?;
+                let job = job_in(conn, &id).await?;
+                if done.rows_affected() == 0 {
+                    return Err(JobError::NotCancellable(job.state));
+                }
+                Ok(job)
+            })
+        })))
     }
 
     fn list<'a>(&'a self, f: &'a ListFilter) -> BoxFuture<'a, Result<JobPage, JobError>> {
@@ -857,7 +970,8 @@ mod tests {
     async fn store() -> (tempfile::TempDir, SqliteJobStore) {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::db::open(dir.path()).await.unwrap();
-        (dir, SqliteJobStore::new(db))
+        let writer = crate::db::Writer::open(dir.path()).await.unwrap();
+        (dir, SqliteJobStore::new(db, writer))
     }
 
     fn new_job(q: &Queue, n: u32) -> NewJob {
@@ -1098,7 +1212,10 @@ mod tests {
             s.submit(new_job(&q, n)).await.unwrap();
         }
         // Two "nodes": separate pools on the same database file.
-        let other = SqliteJobStore::new(crate::db::open(dir.path()).await.unwrap());
+        let other = SqliteJobStore::new(
+            crate::db::open(dir.path()).await.unwrap(),
+            crate::db::Writer::open(dir.path()).await.unwrap(),
+        );
         let run = |store: SqliteJobStore, name: &'static str| {
             tokio::spawn(async move {
                 let mut mine = Vec::new();

@@ -96,7 +96,8 @@ impl Server {
         }
         let fresh = !dir.join("hashscan.db").exists();
         let db = db::open(&dir).await?;
-        let jobs: Arc<dyn JobStore> = Arc::new(SqliteJobStore::new(db.clone()));
+        let writer = db::Writer::open(&dir).await?;
+        let jobs: Arc<dyn JobStore> = Arc::new(SqliteJobStore::new(db.clone(), writer));
         // We hold the data directory's lock: Running jobs are leftovers of a dead run.
         let orphans = jobs.expire_all_leases().await.map_err(|e| match e {
             jobs::JobError::Db(e) => StartError::Db(e),
