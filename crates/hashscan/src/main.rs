@@ -1,6 +1,7 @@
 //! The `hashscan` command: wiring only. Each subcommand lives in its own module.
 
 mod hash;
+mod scan;
 mod serve;
 
 use std::process::ExitCode;
@@ -24,6 +25,11 @@ enum Command {
     /// Create or list buckets in a data directory.
     #[command(subcommand)]
     Bucket(serve::BucketCommand),
+    /// Scan files for malware: YARA rules, hash lists, archives, optionally clamd.
+    Scan(scan::ScanArgs),
+    /// Work with YARA rules.
+    #[command(subcommand)]
+    Rules(scan::RulesCommand),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +38,7 @@ fn main() -> ExitCode {
         Command::Hash(args) => hash::run(args),
         Command::Serve(args) => serve::serve(args),
         Command::Bucket(cmd) => serve::bucket(cmd),
+        Command::Scan(args) => scan::run(args),
+        Command::Rules(cmd) => scan::rules(cmd),
     }
 }

@@ -8,7 +8,7 @@
 
 mod check;
 mod format;
-mod inputs;
+pub(crate) mod inputs;
 
 use std::ffi::OsStr;
 use std::fs::File;

@@ -1,0 +1,501 @@
+//! The detector: one read of a file feeds the digests, the hash lists, YARA, clamd and the
+//! archive walker, and ends in a [`Report`].
+//!
+//! A [`Detector`] is shared by every scanning thread. yara-x's `Scanner` is neither `Send`
+//! nor cheap to create (it instantiates the rules' WebAssembly module), so each thread keeps
+//! its own scanners over the current shared rules and makes new ones only after a reload.
+
+use std::cell::RefCell;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use hashscan_archive::{Flow, Limits};
+use hashscan_digest::{Algorithm, AlgorithmSet, Digests as DigestSet, Hasher, Options};
+use hashscan_hashdb::{HashDb, ListKind};
+
+use crate::rules::{Problem, RuleConfig, RuleMeta, Ruleset};
+use crate::verdict::{ArchiveSummary, EngineKind, Hit, Member, Report, ThreatType, Verdict};
+
+/// Most highlight ranges kept per rule (a rule matching a repeated string in a large file
+/// would otherwise list thousands).
+const MAX_HIGHLIGHTS: usize = 32;
+/// Size of each read.
+const READ_CHUNK: usize = 1 << 20;
+
+/// What a detector is made of.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub rules: RuleConfig,
+    /// Hash lists: ClamAV `.hdb`/`.hsb` (bad), `.fp`/`.sfp` (good), plain or CSV lists
+    /// (bad).
+    pub hash_lists: Vec<PathBuf>,
+    /// A running clamd, when configured.
+    pub clamd: Option<hashscan_clamd::Clamd>,
+    pub archive: Limits,
+    /// The verdict of a file whose archive walk hit a limit (zip bombs): Suspicious by
+    /// default; Clean only notes it.
+    pub limits_verdict: Verdict,
+    /// Bytes of a file held in memory and scanned; the rest is hashed only (and the report
+    /// says so). Default 512 MiB.
+    pub max_scan_size: u64,
+    /// Longest YARA scan of one file (or member). Default 60 s.
+    pub timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            rules: RuleConfig::with_default(vec![]),
+            hash_lists: vec![],
+            clamd: None,
+            archive: Limits::default(),
+            limits_verdict: Verdict::Suspicious,
+            max_scan_size: 512 << 20,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a detector cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error("hash list: {0}")]
+    HashList(#[from] hashscan_hashdb::HashDbError),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// What loading rules or lists left out.
+#[derive(Debug, Clone, Default)]
+pub struct LoadSummary {
+    /// Rule files that did not compile or could not be read.
+    pub rule_problems: Vec<Problem>,
+    /// Hash-list lines that could not be read (`file: line N: reason`).
+    pub list_problems: Vec<String>,
+    pub rules: usize,
+    pub hashes: usize,
+}
+
+/// The detection engine.
+pub struct Detector {
+    rules: RwLock<Arc<Ruleset>>,
+    rule_config: RuleConfig,
+    hashdb: HashDb,
+    clamd: Option<hashscan_clamd::Clamd>,
+    archive: Limits,
+    limits_verdict: Verdict,
+    max_scan_size: u64,
+    timeout: Duration,
+}
+
+impl Detector {
+    /// Compiles the rules and loads the hash lists. A rule file that does not compile is
+    /// left out (see [`LoadSummary`]); an unreadable hash list is an error.
+    pub fn new(config: Config) -> Result<(Detector, LoadSummary), DetectError> {
+        let ruleset = config.rules.load();
+        let mut summary = LoadSummary {
+            rule_problems: ruleset.problems.clone(),
+            rules: ruleset.rule_count(),
+            ..LoadSummary::default()
+        };
+        let mut builder = HashDb::builder();
+        for path in &config.hash_lists {
+            let report = builder.load_path(path, ListKind::Bad)?;
+            summary.list_problems.extend(
+                report
+                    .problems
+                    .iter()
+                    .map(|p| format!("{}: {p}", path.display())),
+            );
+        }
+        let hashdb = builder.build();
+        summary.hashes = hashdb.len();
+        let detector = Detector {
+            rules: RwLock::new(Arc::new(ruleset)),
+            rule_config: config.rules,
+            hashdb,
+            clamd: config.clamd,
+            archive: config.archive,
+            limits_verdict: config.limits_verdict,
+            max_scan_size: config.max_scan_size,
+            timeout: config.timeout,
+        };
+        Ok((detector, summary))
+    }
+
+    /// The current rules.
+    pub fn ruleset(&self) -> Arc<Ruleset> {
+        match self.rules.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The version of the current rules and lists: results made under another version are
+    /// stale.
+    pub fn version(&self) -> String {
+        let rules = self.ruleset();
+        if self.hashdb.is_empty() {
+            rules.version().to_string()
+        } else {
+            format!("{}-{}", rules.version(), self.hashdb.version())
+        }
+    }
+
+    /// The fingerprint of the rule files; compare with an earlier one to see whether a
+    /// [`reload`](Self::reload) is worth it.
+    pub fn rule_fingerprint(&self) -> u64 {
+        self.rule_config.fingerprint()
+    }
+
+    /// Compiles the rules again and swaps them in; scans in progress finish with the rules
+    /// they started with. Returns the new ruleset (its problems say what was left out).
+    pub fn reload(&self) -> Arc<Ruleset> {
+        let fresh = Arc::new(self.rule_config.load());
+        match self.rules.write() {
+            Ok(mut r) => *r = fresh.clone(),
+            Err(poisoned) => *poisoned.into_inner() = fresh.clone(),
+        }
+        fresh
+    }
+
+    /// The hash lists.
+    pub fn hashdb(&self) -> &HashDb {
+        &self.hashdb
+    }
+
+    /// Scans bytes already in memory.
+    pub fn scan_bytes(&self, data: &[u8]) -> Report {
+        let digests = digest(data);
+        self.scan_buffer(data, &digests, data.len() as u64, false)
+    }
+
+    /// Scans a file (see [`scan_reader`](Self::scan_reader)).
+    pub fn scan_file(&self, path: &Path) -> std::io::Result<Report> {
+        let mut file = std::fs::File::open(path)?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        self.scan_reader(&mut file, size)
+    }
+
+    /// Reads `input` once: every byte goes through the digests, and the first
+    /// `max_scan_size` bytes are kept and scanned. `size_hint` sizes the buffer.
+    pub fn scan_reader(&self, input: &mut dyn Read, size_hint: u64) -> std::io::Result<Report> {
+        let keep = self.max_scan_size;
+        let mut buf = Vec::with_capacity(size_hint.min(keep) as usize);
+        let mut hasher = Hasher::with_options(three(), &Options::new().size_hint(size_hint));
+        let mut total = 0u64;
+        let mut chunk = vec![0u8; READ_CHUNK];
+        loop {
+            let n = match input.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let bytes = &chunk[..n];
+            hasher.update(bytes);
+            let room = keep.saturating_sub(buf.len() as u64) as usize;
+            buf.extend_from_slice(&bytes[..room.min(n)]);
+            total += n as u64;
+        }
+        let digests = hasher.finish();
+        Ok(self.scan_buffer(&buf, &digests, total, total > buf.len() as u64))
+    }
+
+    fn scan_buffer(&self, data: &[u8], digests: &DigestSet, size: u64, truncated: bool) -> Report {
+        let rules = self.ruleset();
+        let mut notes = Vec::new();
+        let mut complete = !truncated;
+        if truncated {
+            notes.push(format!(
+                "only the first {} of {size} bytes were scanned (max scan size)",
+                data.len()
+            ));
+        }
+        let hashes = Hashes::of(digests);
+        let mut hits = self.list_hits(&hashes, size);
+        match self.yara_hits(&rules, data) {
+            Ok(mut h) => hits.append(&mut h),
+            Err(note) => {
+                notes.push(note);
+                complete = false;
+            }
+        }
+        if let Some(clamd) = &self.clamd {
+            match clamd.scan_bytes(data) {
+                Ok(hashscan_clamd::ScanResult::Clean) => {}
+                Ok(hashscan_clamd::ScanResult::Found { signature }) => hits.push(Hit {
+                    engine: EngineKind::Clamav,
+                    threat_type: ThreatType::from_signature_name(&signature),
+                    description: format!("ClamAV: {signature}"),
+                    name: signature,
+                    score: 100,
+                    highlights: vec![],
+                }),
+                Err(e) => {
+                    notes.push(format!("clamd: {e}"));
+                    complete = false;
+                }
+            }
+        }
+        let archive = self.walk_archive(&rules, data, &mut hits, &mut complete);
+        let mut labels: Vec<String> = match &archive {
+            Some((_, walk)) => hashscan_archive::labels_with_report(data, walk),
+            None => hashscan_archive::labels(data),
+        }
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+        labels.dedup();
+        let archive = archive.map(|(summary, _)| summary);
+        let member_hits: Vec<Hit> = archive
+            .iter()
+            .flat_map(|a| a.members.iter())
+            .flat_map(|m| m.hits.iter().cloned())
+            .collect();
+        let all: Vec<Hit> = hits.iter().cloned().chain(member_hits).collect();
+        let (verdict, score, threat_type, threat_name) = crate::verdict::conclude(&all, complete);
+        Report {
+            verdict,
+            score,
+            threat_type,
+            threat_name,
+            hits,
+            labels,
+            archive,
+            size,
+            md5: hashes.md5_hex,
+            sha1: hashes.sha1_hex,
+            sha256: hashes.sha256_hex,
+            ruleset: self.version(),
+            notes,
+        }
+    }
+
+    /// Hits of the hash lists: a known-bad hash scores 100; a known-good one clears the file.
+    fn list_hits(&self, hashes: &Hashes, size: u64) -> Vec<Hit> {
+        let Some(hit) = self.hashdb.lookup(&hashes.raw, size) else {
+            return vec![];
+        };
+        let (engine, score) = match hit.kind {
+            ListKind::Bad => (EngineKind::Hashlist, 100),
+            ListKind::Good => (EngineKind::Allowlist, 0),
+        };
+        vec![Hit {
+            engine,
+            name: hit.name.to_string(),
+            score,
+            threat_type: ThreatType::from_signature_name(hit.name),
+            description: format!("{} listed in {} ({})", hit.algorithm, hit.source, hit.kind),
+            highlights: vec![],
+        }]
+    }
+
+    /// Hits of the YARA rules, or a note on why the scan did not finish.
+    fn yara_hits(&self, rules: &Arc<Ruleset>, data: &[u8]) -> Result<Vec<Hit>, String> {
+        with_scanners(rules, |scanners| {
+            let mut hits = Vec::new();
+            for scanner in scanners.iter_mut() {
+                scanner.set_timeout(self.timeout);
+                let results = scanner.scan(data).map_err(|e| match e {
+                    yara_x::ScanError::Timeout => {
+                        format!("YARA scan timed out after {} s", self.timeout.as_secs())
+                    }
+                    other => format!("YARA scan failed: {other}"),
+                })?;
+                for rule in results.matching_rules() {
+                    let meta = RuleMeta::of(&rule);
+                    let mut highlights: Vec<[u64; 2]> = rule
+                        .patterns()
+                        .flat_map(|p| p.matches().map(|m| m.range()).collect::<Vec<_>>())
+                        .map(|r| [r.start as u64, r.end as u64])
+                        .collect();
+                    highlights.sort_unstable();
+                    highlights.dedup();
+                    highlights.truncate(MAX_HIGHLIGHTS);
+                    hits.push(Hit {
+                        engine: EngineKind::Yara,
+                        name: rule.identifier().to_string(),
+                        score: meta.score,
+                        threat_type: meta.threat_type,
+                        description: meta.description,
+                        highlights,
+                    });
+                }
+            }
+            Ok(hits)
+        })
+    }
+
+    /// Walks an archive, scanning every member; `None` when `data` is not an archive.
+    fn walk_archive(
+        &self,
+        rules: &Arc<Ruleset>,
+        data: &[u8],
+        hits: &mut Vec<Hit>,
+        complete: &mut bool,
+    ) -> Option<(ArchiveSummary, hashscan_archive::Report)> {
+        let format = hashscan_archive::sniff(data)?;
+        let mut members = Vec::new();
+        let mut scanned = 0u32;
+        let walk = hashscan_archive::walk(data, &self.archive, &mut |entry| {
+            scanned += 1;
+            let hashes = Hashes::of(&digest(entry.data));
+            let size = entry.data.len() as u64;
+            let mut member_hits = if entry.truncated {
+                vec![]
+            } else {
+                self.list_hits(&hashes, size)
+            };
+            let mut notes_incomplete = entry.truncated;
+            match self.yara_hits(rules, entry.data) {
+                Ok(mut h) => member_hits.append(&mut h),
+                Err(_) => notes_incomplete = true,
+            }
+            let (verdict, score, threat_type, threat_name) =
+                crate::verdict::conclude(&member_hits, !notes_incomplete);
+            if verdict != Verdict::Clean {
+                members.push(Member {
+                    path: hashscan_archive::join_path(entry.path),
+                    size,
+                    md5: hashes.md5_hex,
+                    sha1: hashes.sha1_hex,
+                    sha256: hashes.sha256_hex,
+                    verdict,
+                    score,
+                    threat_type,
+                    threat_name,
+                    hits: member_hits,
+                    labels: hashscan_archive::labels(entry.data)
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect(),
+                    truncated: entry.truncated,
+                });
+            }
+            Flow::Continue
+        });
+        let limits_exceeded = (!walk.exceeded.is_empty()).then(|| {
+            walk.exceeded
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
+        if let Some(message) = &limits_exceeded {
+            *complete = false;
+            let score = match self.limits_verdict {
+                Verdict::Malicious => 90,
+                Verdict::Suspicious => 75,
+                Verdict::Unknown | Verdict::Clean => 0,
+            };
+            if score > 0 {
+                hits.push(Hit {
+                    engine: EngineKind::Archive,
+                    name: "Archive.LimitsExceeded".into(),
+                    score,
+                    threat_type: ThreatType::Suspicious,
+                    description: format!("archive limits exceeded: {message}"),
+                    highlights: vec![],
+                });
+            }
+        }
+        let summary = ArchiveSummary {
+            format: format.label().to_string(),
+            members_scanned: scanned,
+            bytes_expanded: walk.bytes,
+            members,
+            encrypted: walk.encrypted.clone(),
+            limits_exceeded,
+            errors: walk
+                .errors
+                .iter()
+                .chain(walk.not_expanded.iter())
+                .map(|(path, msg)| format!("{path}: {msg}"))
+                .collect(),
+        };
+        Some((summary, walk))
+    }
+}
+
+/// MD5, SHA-1 and SHA-256.
+fn three() -> AlgorithmSet {
+    [Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256]
+        .into_iter()
+        .collect()
+}
+
+fn digest(data: &[u8]) -> DigestSet {
+    hashscan_digest::hash_bytes(three(), data)
+}
+
+/// A file's three hashes, raw for the lists and hex for the report.
+struct Hashes {
+    raw: hashscan_hashdb::Digests,
+    md5_hex: String,
+    sha1_hex: String,
+    sha256_hex: String,
+}
+
+impl Hashes {
+    fn of(d: &DigestSet) -> Hashes {
+        let bytes = |a: Algorithm| d.get(a).map(|x| x.as_bytes().to_vec()).unwrap_or_default();
+        let mut raw = hashscan_hashdb::Digests::default();
+        copy(&mut raw.md5, &bytes(Algorithm::Md5));
+        copy(&mut raw.sha1, &bytes(Algorithm::Sha1));
+        copy(&mut raw.sha256, &bytes(Algorithm::Sha256));
+        Hashes {
+            md5_hex: hex::encode(raw.md5),
+            sha1_hex: hex::encode(raw.sha1),
+            sha256_hex: hex::encode(raw.sha256),
+            raw,
+        }
+    }
+}
+
+fn copy(to: &mut [u8], from: &[u8]) {
+    if from.len() == to.len() {
+        to.copy_from_slice(from);
+    }
+}
+
+type Scanners<'a> = Vec<yara_x::Scanner<'a>>;
+
+self_cell::self_cell!(
+    /// A thread's scanners and the rules they borrow.
+    struct ThreadScanners {
+        owner: Arc<Ruleset>,
+        #[not_covariant]
+        dependent: Scanners,
+    }
+);
+
+thread_local! {
+    static SCANNERS: RefCell<Option<ThreadScanners>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's scanners over `rules`, making them when the rules changed.
+fn with_scanners<T>(rules: &Arc<Ruleset>, f: impl FnOnce(&mut Scanners<'_>) -> T) -> T {
+    SCANNERS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let fresh = match slot.as_ref() {
+            Some(s) => !Arc::ptr_eq(s.borrow_owner(), rules),
+            None => true,
+        };
+        if fresh {
+            *slot = Some(ThreadScanners::new(rules.clone(), |r| {
+                r.compiled.iter().map(yara_x::Scanner::new).collect()
+            }));
+        }
+        match slot.as_mut() {
+            Some(s) => s.with_dependent_mut(|_, scanners| f(scanners)),
+            // Set just above.
+            None => f(&mut Vec::new()),
+        }
+    })
+}

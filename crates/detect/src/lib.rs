@@ -1,0 +1,16 @@
+//! hashscan's detection engine: YARA rules (yara-x), hash reputation lists, archive
+//! recursion and clamd, concluding in a verdict with a score, a threat type and the byte
+//! ranges that matched.
+//!
+//! A library with no HTTP, database or async runtime: the CLI (`hashscan scan`) and the
+//! server's detection workers both call it. Reading order: [`rules`] (what the rules are and
+//! what their metadata means), [`engine`] (one read of a file through every engine),
+//! [`verdict`] (what a scan concludes).
+
+pub mod engine;
+pub mod rules;
+pub mod verdict;
+
+pub use engine::{Config, DetectError, Detector, LoadSummary};
+pub use rules::{Problem, RuleConfig, Ruleset};
+pub use verdict::{EngineKind, Hit, Report, ThreatType, Verdict};

@@ -1,0 +1,34 @@
+#![no_main]
+//! Archive walking over arbitrary bytes (`hashscan-archive`): every format's parser and
+//! decoder, nested. Nothing may panic; the walk must stay within its limits; labelling must
+//! not panic either. Seed the corpus with small zip/tar/gz/bz2/xz/7z files for depth.
+
+use hashscan_archive::{Flow, Limits, labels, labels_with_report, walk};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let limits = Limits {
+        max_depth: 4,
+        max_members: 64,
+        max_total_bytes: 4 << 20,
+        max_member_bytes: 1 << 20,
+        max_ratio: 100,
+        ratio_threshold: 64 << 10,
+    };
+    let mut visited = 0u32;
+    let report = walk(data, &limits, &mut |entry| {
+        visited += 1;
+        assert!(entry.data.len() as u64 <= limits.max_member_bytes);
+        assert_eq!(entry.depth as usize, entry.path.len());
+        assert!(entry.depth >= 1 && entry.depth <= limits.max_depth);
+        Flow::Continue
+    });
+    assert!(report.bytes <= limits.max_total_bytes);
+    assert!(report.members <= limits.max_members);
+    assert!(visited <= report.members);
+    if report.format.is_none() {
+        assert_eq!(visited, 0);
+    }
+    let _ = labels(data);
+    let _ = labels_with_report(data, &report);
+});
