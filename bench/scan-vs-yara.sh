@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# `hashscan scan` against Debian's `yara` in one run, with ratios (issue 5):
+#   - `hashscan scan -r --rules R DIR` vs `yara -r R DIR`, same rules (the default pack's
+#     files), same directory of a few thousand mixed files; hashscan also computes MD5,
+#     SHA-1 and SHA-256 of every file and looks them up in a 100,000-entry hash list;
+#   - throughput on one 1 GiB file with the default pack;
+#   - memory: peak RSS of hashscan scanning one small file with the default pack loaded.
+#
+#   bench/scan-vs-yara.sh          (RUNS=5 FILES=3000 bench/scan-vs-yara.sh)
+#
+# Installs yara from Debian's packages if missing. Work files in $BENCH_DIR.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-5}
+FILES=${FILES:-3000}
+BENCH_DIR=${BENCH_DIR:-/tmp/hashscan-bench}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hashscan-target}
+
+if ! command -v yara >/dev/null 2>&1; then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq yara >/dev/null
+fi
+cargo build --release -p hashscan >&2
+HS="$CARGO_TARGET_DIR/release/hashscan"
+RULES=crates/detect/rules
+mkdir -p "$BENCH_DIR"
+
+# A few thousand mixed files: Python and shell sources, ELF binaries, compressed docs, and
+# the project's own webshell samples, copied once.
+MIXED="$BENCH_DIR/mixed-$FILES"
+if [ ! -f "$MIXED/.done" ]; then
+  rm -rf "$MIXED"; mkdir -p "$MIXED"
+  i=0
+  while IFS= read -r -d '' f; do
+    i=$((i + 1)); cp "$f" "$MIXED/$i-$(basename "$f")" 2>/dev/null || true
+    [ "$i" -ge "$FILES" ] && break
+  done < <(find /usr/lib/python3* /usr/bin /usr/share/doc -type f -size -4M -print0 2>/dev/null | sort -z)
+  cp -r crates/detect/tests/samples "$MIXED/samples" 2>/dev/null || true
+  touch "$MIXED/.done"
+fi
+LIST="$BENCH_DIR/hashlist-100k.txt"
+[ -f "$LIST" ] || python3 -c "
+import hashlib
+for i in range(100000): print(hashlib.sha256(str(i).encode()).hexdigest())" >"$LIST"
+BIG="$BENCH_DIR/big-1024M.bin"
+[ -f "$BIG" ] || head -c $((1024 << 20)) /dev/urandom >"$BIG"
+cat "$MIXED"/* "$BIG" >/dev/null 2>&1 || true
+
+python3 - "$HS" "$RULES" "$MIXED" "$LIST" "$BIG" "$RUNS" <<'PY'
+import os, re, subprocess, sys, time
+hs, rules, mixed, hashlist, big, runs = sys.argv[1:]
+runs = int(runs)
+rule_files = sorted(os.path.join(rules, f) for f in os.listdir(rules) if f.endswith(".yar"))
+files = sum(len(fs) for _, _, fs in os.walk(mixed))
+size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(mixed) for f in fs)
+
+def timed(argv, ok=(0, 1)):
+    t = time.perf_counter()
+    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert p.returncode in ok, (argv, p.returncode, p.stderr[-500:])
+    return time.perf_counter() - t
+
+def median(xs):
+    return sorted(xs)[len(xs) // 2]
+
+ours_cmd = [hs, "scan", "-r", "--no-default-rules", "--hashdb", hashlist]
+for r in rule_files:
+    ours_cmd += ["--rules", r]
+ours_cmd.append(mixed)
+yara_cmd = ["yara", "-r", *rule_files, mixed]
+ours, theirs = [], []
+for _ in range(runs):  # interleaved, so that noise hits both alike
+    theirs.append(timed(yara_cmd))
+    ours.append(timed(ours_cmd))
+y, h = median(theirs), median(ours)
+print(f"directory: {files} files, {size / 2**20:.0f} MiB, {len(rule_files)} rule files")
+print(f"yara -r:          {y:.3f} s (runs: {', '.join(f'{x:.3f}' for x in theirs)})")
+print(f"hashscan scan -r: {h:.3f} s (runs: {', '.join(f'{x:.3f}' for x in ours)})"
+      " + MD5/SHA-1/SHA-256 + 100k hash list")
+ratio = h / y
+print(f"ratio hashscan/yara = {ratio:.2f}  (target <= 0.6: {'PASS' if ratio <= 0.6 else 'FAIL'})")
+
+big_runs = [timed([hs, "scan", "--max-scan-size", "1G", big]) for _ in range(3)]
+b = median(big_runs)
+print(f"1 GiB file, default pack: {b:.3f} s = {1024 / b:.0f} MiB/s "
+      f"(runs: {', '.join(f'{x:.3f}' for x in big_runs)})")
+
+def peak_rss(argv):
+    p = subprocess.run(["/usr/bin/time", "-v", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1)) / 1024
+small = os.path.join(mixed, sorted(os.listdir(mixed))[0])
+print(f"peak RSS, default pack loaded, one small file: {peak_rss([hs, 'scan', small]):.1f} MiB")
+print(f"peak RSS, 1 GiB file (held in memory to scan): {peak_rss([hs, 'scan', '--max-scan-size', '1G', big]):.1f} MiB")
+PY
