@@ -69,9 +69,24 @@ rule ASP_FSO_File_Write_Request
     strings:
         $write = /\.\s*(CreateTextFile|OpenTextFile|SaveToFile|DeleteFile|DeleteFolder|CopyFile|MoveFile)(\s*\(\s*|\s+)(Server\s*\.\s*MapPath\s*\(\s*)?Request\s*(\.\s*(Item|Form|QueryString)\s*)?[\(\[]/ nocase
         $fso = /CreateObject\s*\(\s*["'](Scripting\.FileSystemObject|ADODB\.Stream)["']/ nocase private
-        $req = /\bRequest\s*(\.\s*(Item|Form|QueryString)\s*)?[\(\[]/ nocase private
+        $req = /\bRequest\s*(\.\s*(Item|Form|QueryString|BinaryRead)\s*)?[\(\[]/ nocase private
     condition:
         filesize < 500KB and $fso and $write and #req >= 2
+}
+
+// System.IO writes to request-supplied paths with request-supplied content:
+// File.WriteAllText(Server.MapPath(Request["f"]), Request["c"]).
+rule ASPX_File_Write_Request
+{
+    meta:
+        description = "ASP.NET page writing HTTP request content to a file whose path also comes from the request"
+        threat_type = "WebShell"
+        score = 85
+    strings:
+        $write = /\b(File\s*\.\s*(WriteAllText|WriteAllBytes|AppendAllText|WriteAllLines)|new\s+(System\s*\.\s*IO\s*\.\s*)?(StreamWriter|FileStream))\s*\(\s*(Server\s*\.\s*MapPath\s*\(\s*)?([^;]{0,80}[+(]\s*)?Request\s*(\.\s*(Form|QueryString|Params|Item)\s*)?[\[\(]/ nocase
+        $req = /\bRequest\s*(\.\s*(Form|QueryString|Params|Item|BinaryRead|InputStream)\s*)?[\[\(]/ nocase private
+    condition:
+        filesize < 500KB and $write and #req >= 2
 }
 
 // Process.Start / ProcessStartInfo fed from the request.

@@ -44,8 +44,8 @@ rule JSP_ProcessBuilder_Request
         threat_type = "WebShell"
         score = 95
     strings:
-        $direct = /new\s+ProcessBuilder\s*\([^;]{0,160}request\s*\.\s*(getParameter|getHeader|getQueryString)\s*\(/
-        $pb = /new\s+ProcessBuilder\s*\(/
+        $direct = /new\s+(java\.lang\.)?ProcessBuilder\s*\([^;]{0,160}request\s*\.\s*(getParameter|getHeader|getQueryString)\s*\(/
+        $pb = /new\s+(java\.lang\.)?ProcessBuilder\s*\(/
         $req = /request\s*\.\s*(getParameter|getHeader|getQueryString)\s*\(/ private
         $start = /\.\s*start\s*\(\s*\)/ private
     condition:
@@ -65,7 +65,7 @@ rule JSP_File_Write_Request
         threat_type = "WebShell"
         score = 85
     strings:
-        $writer = /new\s+(FileOutputStream|FileWriter|PrintWriter|RandomAccessFile|BufferedWriter\s*\(\s*new\s+FileWriter)\s*\(\s*(new\s+File\s*\(\s*)?([^;(]{0,80}\(\s*)?[^;(]{0,80}request\s*\.\s*getParameter\s*\(/
+        $writer = /new\s+(java\.io\.)?(FileOutputStream|FileWriter|PrintWriter|RandomAccessFile|BufferedWriter\s*\(\s*new\s+(java\.io\.)?FileWriter)\s*\(\s*(new\s+(java\.io\.)?File\s*\(\s*)?([^;(]{0,80}\(\s*)?[^;(]{0,80}request\s*\.\s*getParameter\s*\(/
         $req = /request\s*\.\s*getParameter\s*\(/ private
         $write = /\.\s*(write|print|println)\s*\(/ private
     condition:
@@ -80,10 +80,10 @@ rule JSP_File_Manager
         threat_type = "WebShell"
         score = 80
     strings:
-        $file = /new\s+File\s*\(\s*([^;(]{0,80}\(\s*)?[^;(]{0,80}request\s*\.\s*getParameter\s*\(/
+        $file = /new\s+(java\.io\.)?File\s*\(\s*([^;(]{0,80}\(\s*)?[^;(]{0,80}request\s*\.\s*getParameter\s*\(/
         $list = /\.\s*listFiles\s*\(\s*\)/ private
         $delete = /\.\s*(delete|renameTo)\s*\(/ private
-        $out = /new\s+(FileOutputStream|FileWriter)\s*\(/ private
+        $out = /new\s+(java\.io\.)?(FileOutputStream|FileWriter)\s*\(/ private
         $jsp = "<%" private
     condition:
         filesize < 500KB and $jsp and #file >= 2 and $list and $delete and $out

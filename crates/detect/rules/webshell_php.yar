@@ -27,7 +27,8 @@ rule PHP_China_Chopper_OneLiner
         $one
 }
 
-// eval()/assert() of request input, possibly through decoders:
+// eval()/assert() of request input, possibly through decoders, and include of the request
+// body (include('php://input')):
 // eval(base64_decode($_POST['c'])), assert(stripslashes($_REQUEST['x'])),
 // eval(file_get_contents('php://input')), eval($_SERVER['HTTP_X_CMD']), eval("?>".$_POST[c]).
 rule PHP_Eval_Request_Input
@@ -38,8 +39,9 @@ rule PHP_Eval_Request_Input
         score = 95
     strings:
         $eval = /\b(eval|assert)\s*\(\s*(@?\s*(base64_decode|str_rot13|gzinflate|gzuncompress|gzdecode|strrev|stripslashes|trim|urldecode|rawurldecode|hex2bin|convert_uudecode|html_entity_decode|htmlspecialchars_decode|file_get_contents|implode|join|strval)\s*\(\s*){0,4}(["'][^"'\r\n]{0,20}["']\s*\.\s*)?@?\s*(\$_(GET|POST|REQUEST|COOKIE|SERVER)\b|\$\{\s*["']_(GET|POST|REQUEST|COOKIE|SERVER)|\$GLOBALS\s*\[\s*["']_(GET|POST|REQUEST|COOKIE|SERVER)|\$HTTP_(GET|POST|COOKIE)_VARS|\$HTTP_RAW_POST_DATA|["']php:\/\/input|getallheaders\s*\()/ nocase
+        $include = /\b(include|include_once|require|require_once)\s*\(?\s*@?\s*["']php:\/\/input/ nocase
     condition:
-        $eval
+        $eval or $include
 }
 
 // A function whose name comes from the request, called with request input:
@@ -123,7 +125,7 @@ rule PHP_Obfuscated_Eval_Chain
     meta:
         description = "PHP eval/assert of a nested decoder chain (base64, gzinflate, str_rot13 …): packed code"
         threat_type = "WebShell"
-        score = 90
+        score = 85
     strings:
         $chain = /\b(eval|assert)\s*\(\s*(@?\s*(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|strrev|convert_uudecode|hex2bin|rawurldecode|urldecode|pack)\s*\(\s*){2,}/ nocase
         $literal = /\b(eval|assert)\s*\(\s*@?\s*(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|convert_uudecode|hex2bin)\s*\(\s*["'][A-Za-z0-9+\/=]{32}/ nocase
@@ -139,7 +141,7 @@ rule PHP_Encoded_Payload_Eval
     meta:
         description = "PHP file with a long base64 blob that is decoded and passed to eval/assert/create_function"
         threat_type = "WebShell"
-        score = 85
+        score = 80
     strings:
         $eval = /\b(eval|assert|create_function)\s*\(/ nocase
         $decode = /\b(base64_decode|gzinflate|gzuncompress|str_rot13|convert_uudecode)\s*\(/ nocase private
@@ -178,6 +180,7 @@ rule PHP_Callback_Request_Function
         $named_first = /\b(call_user_func|call_user_func_array|array_map|register_shutdown_function|register_tick_function|forward_static_call|forward_static_call_array)\s*\(\s*["'](assert|eval|system|exec|shell_exec|passthru|popen|proc_open|create_function|pcntl_exec)["'][^;]{0,200}\$_(GET|POST|REQUEST|COOKIE|SERVER)\b/ nocase
         $named_last = /\b(array_filter|array_walk|array_walk_recursive|usort|uasort|uksort|array_reduce)\s*\([^;]{0,200}\$_(GET|POST|REQUEST|COOKIE|SERVER)\b[^;]{0,200},\s*["'](assert|system|exec|shell_exec|passthru|popen|create_function)["']\s*\)/ nocase
         $pcb = /\bpreg_replace_callback\s*\(\s*[^,;]{1,100},\s*@?\s*\$_(GET|POST|REQUEST|COOKIE|SERVER)\s*\[/ nocase
+        $reflect = /\bnew\s+ReflectionFunction\s*\(\s*@?\s*\$_(GET|POST|REQUEST|COOKIE|SERVER)\s*\[/ nocase
         $cf = /\bcreate_function\s*\([^;]{0,100}\$_(GET|POST|REQUEST|COOKIE|SERVER)\b/ nocase
     condition:
         any of them
@@ -209,7 +212,7 @@ rule PHP_Command_Exec_Request_Var
     strings:
         $assign = /\$[a-zA-Z_]\w{0,30}\s*=\s*\(?\s*(@?\s*(trim|stripslashes|base64_decode|urldecode|rawurldecode|str_rot13)\s*\(\s*)?@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[/ private
         // On a line that is not a comment: from the start of the line to the call.
-        $sink = /(^|\n)[ \t]*(([^\/#*\s][^\r\n]{0,200})?[^\w>:$\\\/#*\s])?(system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(\s*["']?\$[a-zA-Z_]\w{0,30}/ nocase
+        $sink = /(^|\n)[ \t]*([^\/#*\s][^\r\n]{0,200}[^\w>:$\\]|[^\w>:$\\\/#*\s]|)(system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(\s*["']?\$[a-zA-Z_]\w{0,30}/ nocase
         // Backticks printed straight away: echo `$c`;
         $tick = /\b(echo|print|die|exit)\s*\(?\s*`\s*\{?\s*\$[a-zA-Z_]\w{0,30}\s*\}?\s*`/ nocase
     condition:
@@ -231,11 +234,11 @@ rule PHP_Eval_Request_Var
     meta:
         description = "PHP eval/assert of a variable assigned from the HTTP request just before"
         threat_type = "WebShell"
-        score = 85
+        score = 80
     strings:
         $assign = /\$[a-zA-Z_]\w{0,30}\s*=\s*\(?\s*(@?\s*(trim|stripslashes|base64_decode|urldecode|rawurldecode|str_rot13|gzinflate|gzuncompress|hex2bin|file_get_contents)\s*\(\s*){0,3}@?\s*(\$_(GET|POST|REQUEST|COOKIE)\s*\[|["']php:\/\/input)/ nocase private
         // On a line that is not a comment: from the start of the line to the call.
-        $sink = /(^|\n)[ \t]*(([^\/#*\s][^\r\n]{0,200})?[^\w>:$\\\/#*\s])?(eval|assert)\s*\(\s*(["'][^"'\r\n]{0,20}["']\s*\.\s*)?\$[a-zA-Z_]\w{0,30}\s*(\.\s*["'][^"'\r\n]{0,20}["']\s*)?\)/ nocase
+        $sink = /(^|\n)[ \t]*([^\/#*\s][^\r\n]{0,200}[^\w>:$\\]|[^\w>:$\\\/#*\s]|)(eval|assert)\s*\(\s*(["'][^"'\r\n]{0,20}["']\s*\.\s*)?\$[a-zA-Z_]\w{0,30}\s*(\.\s*["'][^"'\r\n]{0,20}["']\s*)?\)/ nocase
     condition:
         filesize < 500KB and
         for any i in (1..math.min(#sink, 50)) : (
@@ -314,7 +317,7 @@ rule PHP_Webshell_File_Manager
     meta:
         description = "PHP webshell file manager: file operations on request-supplied paths with server reconnaissance output"
         threat_type = "WebShell"
-        score = 85
+        score = 80
     strings:
         $op = /\b(unlink|rmdir|scandir|opendir|readfile|show_source|highlight_file|file_get_contents|file_put_contents|chmod|rename|copy|mkdir|touch|fopen|move_uploaded_file|filemtime|is_dir)\s*\(\s*@?\s*(base64_decode\s*\(\s*|urldecode\s*\(\s*)?\$_(GET|POST|REQUEST|COOKIE)\s*\[/ nocase
         $m1 = "uname -a" nocase private

