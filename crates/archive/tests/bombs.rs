@@ -418,33 +418,3 @@ fn patch_sizes(zip: &mut [u8], size: u32) {
         }
     }
 }
-
-/// A zip whose `n` central-directory entries all point at the single local member of `kernel`.
-fn overlap(kernel: &[u8], n: u16) -> Vec<u8> {
-    let eocd = kernel.len() - 22;
-    assert_eq!(&kernel[eocd..eocd + 4], b"PK\x05\x06");
-    let le32 = |at: usize| u32::from_le_bytes(kernel[at..at + 4].try_into().unwrap()) as usize;
-    let le16 = |at: usize| u16::from_le_bytes(kernel[at..at + 2].try_into().unwrap()) as usize;
-    let cd = le32(eocd + 16);
-    let fixed = &kernel[cd..cd + 46];
-    let name_len = le16(cd + 28);
-    let extra = &kernel[cd + 46 + name_len..cd + 46 + name_len + le16(cd + 30)];
-    let mut out = kernel[..cd].to_vec();
-    let cd_start = out.len();
-    for i in 0..n {
-        let name = format!("{i:05}");
-        let mut header = fixed.to_vec();
-        header[28..30].copy_from_slice(&(name.len() as u16).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(extra);
-    }
-    let cd_size = out.len() - cd_start;
-    out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&(cd_size as u32).to_le_bytes());
-    out.extend_from_slice(&(cd_start as u32).to_le_bytes());
-    out.extend_from_slice(&[0, 0]);
-    out
-}

@@ -9,35 +9,11 @@ use std::time::{Duration, Instant};
 use common::*;
 use hashscan_archive::{Flow, Limits, labels, walk};
 use proptest::prelude::*;
-use zip::CompressionMethod;
 
 /// Valid archives of every format to mutate.
 fn seeds() -> &'static [Vec<u8>] {
     static SEEDS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    SEEDS.get_or_init(|| {
-        let text: Vec<u8> = b"<?php echo 'hello'; ?>\n".repeat(40);
-        let zeros = vec![0u8; 200_000];
-        let inner = zip_of(
-            &[("a.php", &text), ("z", &zeros)],
-            CompressionMethod::Deflated,
-        );
-        let tar = tar_of(&[("d/", b""), ("a.php", &text), ("inner.zip", &inner)]);
-        vec![
-            inner.clone(),
-            zip_of(&[("a", &text), ("b", &zeros)], CompressionMethod::Bzip2),
-            zip_of(&[("a", &text)], CompressionMethod::Zstd),
-            zip_of(
-                &[("a", &text), ("in.zip", &inner)],
-                CompressionMethod::Stored,
-            ),
-            tar.clone(),
-            gz(&tar, Some("t.tar")),
-            bz2(&tar),
-            xz(&tar),
-            sevenz_of(&[("a", &text), ("b", &zeros), ("c.zip", &inner)], true),
-            sevenz_of(&[("a", &text), ("b", &zeros)], false),
-        ]
-    })
+    SEEDS.get_or_init(mutation_seeds)
 }
 
 /// Walks `data` with small limits and checks the invariants.

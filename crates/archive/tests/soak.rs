@@ -13,33 +13,11 @@ mod common;
 use common::*;
 use hashscan_archive::{Flow, walk};
 use std::io::Write;
-use zip::CompressionMethod;
 
 #[test]
 #[ignore]
 fn soak() {
-    let text: Vec<u8> = b"<?php echo 'hello'; ?>\n".repeat(40);
-    let zeros = vec![0u8; 200_000];
-    let inner = zip_of(
-        &[("a.php", &text), ("z", &zeros)],
-        CompressionMethod::Deflated,
-    );
-    let tar = tar_of(&[("d/", b""), ("a.php", &text), ("inner.zip", &inner)]);
-    let seeds = vec![
-        inner.clone(),
-        zip_of(&[("a", &text), ("b", &zeros)], CompressionMethod::Bzip2),
-        zip_of(&[("a", &text)], CompressionMethod::Zstd),
-        zip_of(
-            &[("a", &text), ("in.zip", &inner)],
-            CompressionMethod::Stored,
-        ),
-        tar.clone(),
-        gz(&tar, Some("t.tar")),
-        bz2(&tar),
-        xz(&tar),
-        sevenz_of(&[("a", &text), ("b", &zeros), ("c.zip", &inner)], true),
-        sevenz_of(&[("a", &text), ("b", &zeros)], false),
-    ];
+    let seeds = mutation_seeds();
     let start: u64 = std::env::var("HUNT_START")
         .ok()
         .and_then(|s| s.parse().ok())

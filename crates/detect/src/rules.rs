@@ -324,6 +324,11 @@ impl Ruleset {
         &self.version
     }
 
+    /// The compiled rules: one set from the sources, then one per precompiled file.
+    pub fn compiled(&self) -> &[yara_x::Rules] {
+        &self.compiled
+    }
+
     /// Number of rules.
     pub fn rule_count(&self) -> usize {
         self.rule_count

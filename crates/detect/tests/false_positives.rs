@@ -15,22 +15,19 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use hashscan_detect::rules::DEFAULT_PACK;
-use yara_x::{Compiler, Rules, Scanner};
+use hashscan_detect::{RuleConfig, Ruleset};
+use yara_x::Scanner;
 
 /// Files larger than this are not source code worth scanning here (and the engine caps what
 /// it scans anyway).
 const MAX_FILE: u64 = 32 << 20;
 
-fn compile_pack() -> Rules {
-    let mut compiler = Compiler::new();
-    for (name, source) in DEFAULT_PACK {
-        compiler.new_namespace(name);
-        if let Err(e) = compiler.add_source(*source) {
-            panic!("{name} does not compile:\n{e}");
-        }
-    }
-    compiler.build()
+/// The default pack exactly as the engine loads it.
+fn compile_pack() -> Ruleset {
+    let set = RuleConfig::with_default(vec![]).load();
+    assert!(set.problems.is_empty(), "{:?}", set.problems);
+    assert_eq!(set.compiled().len(), 1, "the pack is one compiled set");
+    set
 }
 
 fn corpus_files(dir: &Path) -> Vec<PathBuf> {
@@ -93,7 +90,8 @@ fn no_webshell_rule_matches_ordinary_source_code() {
         dir.display()
     );
 
-    let rules = compile_pack();
+    let set = compile_pack();
+    let rules = &set.compiled()[0];
     let webshell_rule = |namespace: &str| namespace != "builtin/eicar.yar";
 
     let files = corpus_files(&dir);
@@ -119,7 +117,7 @@ fn no_webshell_rule_matches_ordinary_source_code() {
         files.len()
     );
 
-    let mut scanner = Scanner::new(&rules);
+    let mut scanner = Scanner::new(rules);
     scanner.set_timeout(std::time::Duration::from_secs(30));
     let started = Instant::now();
     let mut bytes = 0u64;

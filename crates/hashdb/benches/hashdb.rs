@@ -7,22 +7,12 @@ use std::io::Write;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use hashscan_hashdb::{Digests, Format, HashDb, ListKind};
-use sha2::{Digest, Sha256};
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::{push_hex, sha256_of};
 
 const N: u64 = 1_000_000;
 const PROBES: usize = 10_000;
-
-fn sha256_of(i: u64) -> [u8; 32] {
-    Sha256::digest(i.to_le_bytes()).into()
-}
-
-fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 15)]);
-    }
-}
 
 /// `.hsb`: SHA-256 of counter i, size 1000 + i, one name per 20 entries.
 fn hsb_text(n: u64) -> Vec<u8> {

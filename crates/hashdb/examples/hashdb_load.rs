@@ -15,19 +15,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use hashscan_hashdb::{Digests, HashDb, ListKind};
-use sha2::{Digest, Sha256};
-
-fn sha256_of(i: u64) -> [u8; 32] {
-    Sha256::digest(i.to_le_bytes()).into()
-}
-
-fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 15)]);
-    }
-}
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::{push_hex, sha256_of};
 
 /// Writes a generated list; entry `i` uses `sha256_of(i)` (first 16 bytes for MD5).
 fn generate(n: u64, format: &str, dir: &std::path::Path) -> Result<PathBuf, Box<dyn Error>> {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::builder::Builder;
 use crate::csv::{Header, Record, header_candidate};
-use crate::line::LineReader;
+use crate::line::{Line, LineReader};
 use crate::{Format, HashDbError, HashValue, ListKind, LoadReport, MAX_NAME_LEN, hex};
 
 /// Largest CSV record (bytes); a longer one is taken as an unterminated quote.
@@ -114,14 +114,9 @@ pub(crate) fn load<R: BufRead>(
     match format {
         Format::Hdb | Format::Hsb | Format::Fp | Format::Sfp => {
             while let Some(line) = lines.next_line().map_err(io_err)? {
-                if line.too_long {
-                    report.malformed(line.number, "line longer than 64 KiB");
+                let Some(text) = content(&line, &mut report) else {
                     continue;
-                }
-                let text = line.bytes.trim_ascii();
-                if text.is_empty() || text.starts_with(b"#") {
-                    continue;
-                }
+                };
                 match parse_clamav(text) {
                     Ok((hash, size, name)) => {
                         let label = builder.label(name, source_id, kind)?;
@@ -135,14 +130,9 @@ pub(crate) fn load<R: BufRead>(
         Format::HashList => {
             let label = builder.label(&default_name(source), source_id, kind)?;
             while let Some(line) = lines.next_line().map_err(io_err)? {
-                if line.too_long {
-                    report.malformed(line.number, "line longer than 64 KiB");
+                let Some(text) = content(&line, &mut report) else {
                     continue;
-                }
-                let text = line.bytes.trim_ascii();
-                if text.is_empty() || text.starts_with(b"#") {
-                    continue;
-                }
+                };
                 let token = text
                     .split(|b| b.is_ascii_whitespace())
                     .next()
@@ -160,6 +150,17 @@ pub(crate) fn load<R: BufRead>(
     }
     report.lines = lines.lines_read();
     Ok(report)
+}
+
+/// The trimmed text of a line of a line-based list, or `None` for a blank or comment line
+/// and for a line too long to read (counted as malformed).
+fn content<'l>(line: &'l Line<'_>, report: &mut LoadReport) -> Option<&'l [u8]> {
+    if line.too_long {
+        report.malformed(line.number, "line longer than 64 KiB");
+        return None;
+    }
+    let text = line.bytes.trim_ascii();
+    (!text.is_empty() && !text.starts_with(b"#")).then_some(text)
 }
 
 fn load_csv<R: BufRead>(

@@ -5,21 +5,10 @@
 use std::io::{BufWriter, Write};
 
 use hashscan_hashdb::{Algorithm, Digests, Format, HashDb, ListKind};
-use sha2::{Digest, Sha256};
+mod support;
+use support::{push_hex, sha256_of};
 
 const N: u64 = 1_000_000;
-
-fn sha256_of(i: u64) -> [u8; 32] {
-    Sha256::digest(i.to_le_bytes()).into()
-}
-
-fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 15)]);
-    }
-}
 
 #[test]
 fn million_entry_list() {

@@ -141,7 +141,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
     for p in summary.list_problems.iter().take(20) {
         eprintln!("{PROG}: hash list: {p}");
     }
-    if summary.rules == 0 && summary.hashes == 0 && detector_has_no_clamd(&args) {
+    if summary.rules == 0 && summary.hashes == 0 && args.clamd.is_none() {
         eprintln!("{PROG}: nothing to scan with: no rules, no hash lists, no clamd");
         return ExitCode::from(2);
     }
@@ -207,10 +207,6 @@ pub fn run(args: ScanArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-fn detector_has_no_clamd(args: &ScanArgs) -> bool {
-    args.clamd.is_none()
 }
 
 fn scan_path(detector: &Detector, path: &std::path::Path) -> io::Result<Report> {

@@ -421,14 +421,8 @@ fn now_ms() -> i64 {
 
 impl SqliteJobStore {
     async fn job(&self, id: &str) -> Result<Job, JobError> {
-        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.db)
-            .await?;
-        row.as_ref()
-            .map(job_from_row)
-            .transpose()?
-            .ok_or(JobError::NoSuchJob)
+        let mut conn = self.db.acquire().await?;
+        job_in(&mut conn, id).await
     }
 }
 

@@ -261,3 +261,59 @@ pub fn small_limits() -> Limits {
         ratio_threshold: 64 << 10,
     }
 }
+
+/// A zip whose `n` central-directory entries all point at the single local member of `kernel`.
+pub fn overlap(kernel: &[u8], n: u16) -> Vec<u8> {
+    let eocd = kernel.len() - 22;
+    assert_eq!(&kernel[eocd..eocd + 4], b"PK\x05\x06");
+    let le32 = |at: usize| u32::from_le_bytes(kernel[at..at + 4].try_into().unwrap()) as usize;
+    let le16 = |at: usize| u16::from_le_bytes(kernel[at..at + 2].try_into().unwrap()) as usize;
+    let cd = le32(eocd + 16);
+    let fixed = &kernel[cd..cd + 46];
+    let name_len = le16(cd + 28);
+    let extra = &kernel[cd + 46 + name_len..cd + 46 + name_len + le16(cd + 30)];
+    let mut out = kernel[..cd].to_vec();
+    let cd_start = out.len();
+    for i in 0..n {
+        let name = format!("{i:05}");
+        let mut header = fixed.to_vec();
+        header[28..30].copy_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(extra);
+    }
+    let cd_size = out.len() - cd_start;
+    out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&(cd_size as u32).to_le_bytes());
+    out.extend_from_slice(&(cd_start as u32).to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+/// Valid archives of every format (and nesting), the starting points of the mutation tests.
+pub fn mutation_seeds() -> Vec<Vec<u8>> {
+    let text: Vec<u8> = b"<?php echo 'hello'; ?>\n".repeat(40);
+    let zeros = vec![0u8; 200_000];
+    let inner = zip_of(
+        &[("a.php", &text), ("z", &zeros)],
+        CompressionMethod::Deflated,
+    );
+    let tar = tar_of(&[("d/", b""), ("a.php", &text), ("inner.zip", &inner)]);
+    vec![
+        inner.clone(),
+        zip_of(&[("a", &text), ("b", &zeros)], CompressionMethod::Bzip2),
+        zip_of(&[("a", &text)], CompressionMethod::Zstd),
+        zip_of(
+            &[("a", &text), ("in.zip", &inner)],
+            CompressionMethod::Stored,
+        ),
+        tar.clone(),
+        gz(&tar, Some("t.tar")),
+        bz2(&tar),
+        xz(&tar),
+        sevenz_of(&[("a", &text), ("b", &zeros), ("c.zip", &inner)], true),
+        sevenz_of(&[("a", &text), ("b", &zeros)], false),
+    ]
+}
