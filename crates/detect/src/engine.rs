@@ -164,6 +164,37 @@ impl Detector {
         fresh
     }
 
+    /// Watches the rule files from a background thread: every `every`, when their
+    /// fingerprint changed, the rules are compiled again and swapped in (scans in progress
+    /// keep the rules they started with). Problems of a reload go to `on_reload`. The thread
+    /// stops when the returned [`RuleWatch`] is dropped.
+    pub fn watch_rules(
+        self: &Arc<Self>,
+        every: Duration,
+        on_reload: impl Fn(&Ruleset) + Send + 'static,
+    ) -> std::io::Result<RuleWatch> {
+        let detector = Arc::downgrade(self);
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let mut seen = self.rule_fingerprint();
+        std::thread::Builder::new()
+            .name("hashscan-rule-watch".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(every)
+                {
+                    let Some(detector) = detector.upgrade() else {
+                        return;
+                    };
+                    let now = detector.rule_fingerprint();
+                    if now != seen {
+                        seen = now;
+                        on_reload(&detector.reload());
+                    }
+                }
+            })?;
+        Ok(RuleWatch { _stop: stop })
+    }
+
     /// The hash lists.
     pub fn hashdb(&self) -> &HashDb {
         &self.hashdb
@@ -421,6 +452,11 @@ impl Detector {
         };
         Some((summary, walk))
     }
+}
+
+/// Keeps a [`Detector::watch_rules`] thread running; dropping it stops the thread.
+pub struct RuleWatch {
+    _stop: std::sync::mpsc::Sender<()>,
 }
 
 /// MD5, SHA-1 and SHA-256.

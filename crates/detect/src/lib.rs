@@ -11,6 +11,6 @@ pub mod engine;
 pub mod rules;
 pub mod verdict;
 
-pub use engine::{Config, DetectError, Detector, LoadSummary};
+pub use engine::{Config, DetectError, Detector, LoadSummary, RuleWatch};
 pub use rules::{Problem, RuleConfig, Ruleset};
 pub use verdict::{EngineKind, Hit, Report, ThreatType, Verdict};

@@ -405,3 +405,45 @@ fn reports_serialize_with_alibaba_type_names() {
     assert_eq!(json["hits"][0]["engine"], "yara");
     assert_eq!(json["hits"][0]["highlights"][0][1], 68);
 }
+
+#[test]
+fn a_watched_rule_file_reloads_by_itself_when_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.yar");
+    std::fs::write(
+        &file,
+        r#"rule old_one { strings: $a = "old-marker" condition: $a }"#,
+    )
+    .unwrap();
+    let d = std::sync::Arc::new(detector(Config {
+        rules: RuleConfig {
+            paths: vec![dir.path().to_path_buf()],
+            default_pack: false,
+        },
+        ..Config::default()
+    }));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let watch = d
+        .watch_rules(std::time::Duration::from_millis(20), move |set| {
+            let _ = tx.send((set.version().to_string(), set.problems.len()));
+        })
+        .unwrap();
+    let before = d.version();
+    std::fs::write(
+        &file,
+        r#"rule new_one { meta: score = 90 strings: $a = "new-marker" condition: $a }"#,
+    )
+    .unwrap();
+    let (version, problems) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_ne!(version, before);
+    assert_eq!(problems, 0);
+    assert_eq!(d.version(), version);
+    assert_eq!(d.scan_bytes(b"new-marker").verdict, Verdict::Malicious);
+    assert_eq!(d.scan_bytes(b"old-marker").verdict, Verdict::Clean);
+    // A broken edit is reported and leaves the file out; scanning goes on.
+    std::fs::write(&file, "rule broken { condition: $x }").unwrap();
+    let (_, problems) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(problems, 1);
+    assert_eq!(d.scan_bytes(b"new-marker").verdict, Verdict::Clean);
+    drop(watch);
+}
