@@ -56,8 +56,11 @@ def default_binary():
 class Server:
     """A running `hashscan serve` child process."""
 
-    def __init__(self, binary, root):
+    def __init__(self, binary, root, allow_private=True):
         self.binary = binary
+        # Whether the URL fetcher may reach private and loopback addresses (the session's
+        # server: yes, for the tests' callback receivers and file servers; `strict_server`: no).
+        self.allow_private = allow_private
         self.root = Path(root)  # temporary dir holding data_dir and nothing else
         self.data_dir = self.root / "data"
         self.data_dir.mkdir()
@@ -74,7 +77,10 @@ class Server:
         env.setdefault("RUST_LOG", "info")
         env.setdefault("RUST_BACKTRACE", "1")
         # Callback receivers of the tests listen on loopback, and retries must be quick.
-        env["HASHSCAN_FETCH_ALLOW_PRIVATE"] = "1"
+        if self.allow_private:
+            env["HASHSCAN_FETCH_ALLOW_PRIVATE"] = "1"
+        else:
+            env.pop("HASHSCAN_FETCH_ALLOW_PRIVATE", None)
         config = self.root / "hashscan.toml"
         config.write_text(
             "[callbacks]\ninitial_backoff_ms = 200\nmax_backoff_ms = 1000\ntimeout_ms = 2000\n"
@@ -342,3 +348,121 @@ def big_file(tmp_path_factory):
             crc = crc64_xz(chunk, crc)
     yield BigFile(path, BIG_SIZE, md5.hexdigest(), crc)
     path.unlink()
+
+
+# --- Volcengine nta (file detection) ----------------------------------------------------------
+
+
+def _start_server(allow_private):
+    """A started Server in a fresh temporary dir, and that dir (for the caller to remove)."""
+    binary = os.environ.get("HASHSCAN_BIN") or default_binary()
+    if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
+        pytest.fail(f"hashscan binary not found: {binary}", pytrace=False)
+    root = tempfile.mkdtemp(prefix="hashscan-sdk-strict-")
+    srv = Server(binary, root, allow_private=allow_private)
+    try:
+        srv.start()
+    except RuntimeError as e:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(str(e), pytrace=False)
+    return srv, root
+
+
+@pytest.fixture(scope="session")
+def strict_server():
+    """A second server with the fetcher's default address policy: private and loopback
+    addresses refused (HASHSCAN_FETCH_ALLOW_PRIVATE unset), for the SSRF tests."""
+    srv, root = _start_server(allow_private=False)
+    yield srv
+    srv.stop()
+    if os.environ.get("HASHSCAN_SDK_KEEP") == "1":
+        print(f"\nhashscan sdk tests: kept {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def make_nta():
+    """make_nta(server, ak=..., sk=..., region="cn-beijing", validate=True) -> NTAApi: the
+    official volcenginesdk-nta client, configured as detection-apis.md §3.2 shows (host
+    127.0.0.1:PORT, scheme http), on its own ApiClient (no process-wide default)."""
+    import volcenginesdkcore
+    import volcenginesdknta
+
+    def make(srv, ak=ACCESS_KEY_ID, sk=SECRET_ACCESS_KEY, region="cn-beijing", validate=True):
+        cfg = volcenginesdkcore.Configuration()
+        cfg.ak, cfg.sk, cfg.region = ak, sk, region
+        cfg.host = f"127.0.0.1:{srv.port}"
+        cfg.scheme = "http"
+        cfg.client_side_validation = validate
+        cfg.read_timeout = 30
+        return volcenginesdknta.NTAApi(volcenginesdkcore.ApiClient(cfg))
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def presign_client(server):
+    """A COS client whose endpoint carries the server's port
+    (`<bucket>.cos.<region>.myqcloud.com:PORT`), so that its presigned URLs name this server
+    (a SignURL that the nta dialect reads from local storage). Reaches the server in proxy
+    mode, so it can upload too."""
+    conf = CosConfig(
+        Region=SDK_REGION,
+        SecretId=ACCESS_KEY_ID,
+        SecretKey=SECRET_ACCESS_KEY,
+        Scheme="http",
+        Endpoint=f"cos.{SDK_REGION}.myqcloud.com:{server.port}",
+        Proxies={"http": f"http://127.0.0.1:{server.port}"},
+    )
+    s = requests.Session()
+    s.trust_env = False
+    yield CosS3Client(conf, retry=0, session=s)
+    s.close()
+
+
+class FileServer:
+    """A tiny HTTP server on loopback serving `files` (path -> bytes); 404 otherwise."""
+
+    def __init__(self):
+        import http.server
+
+        files = self.files = {}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                body = files.get(self.path.split("?", 1)[0])
+                if body is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path, body):
+        """Serves `body` at `path` and returns its URL."""
+        self.files[path] = body
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def file_server():
+    fs = FileServer()
+    yield fs
+    fs.close()

@@ -58,6 +58,29 @@ impl Default for Config {
     }
 }
 
+/// Choices a caller makes per scan (the detection APIs let a client decide whether and how
+/// deep archives are expanded).
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Expand archives and scan their members. Default true.
+    pub expand_archives: bool,
+    /// Limits of this scan's archive walk instead of the detector's.
+    pub archive: Option<Limits>,
+    /// List every member scanned in the report, clean ones too (for per-member listings);
+    /// by default only members with findings are listed.
+    pub all_members: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            expand_archives: true,
+            archive: None,
+            all_members: false,
+        }
+    }
+}
+
 /// Why a detector cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
@@ -203,19 +226,40 @@ impl Detector {
     /// Scans bytes already in memory.
     pub fn scan_bytes(&self, data: &[u8]) -> Report {
         let digests = digest(data);
-        self.scan_buffer(data, &digests, data.len() as u64, false)
+        self.scan_buffer(
+            data,
+            &digests,
+            data.len() as u64,
+            false,
+            &ScanOptions::default(),
+        )
     }
 
     /// Scans a file (see [`scan_reader`](Self::scan_reader)).
     pub fn scan_file(&self, path: &Path) -> std::io::Result<Report> {
+        self.scan_file_with(path, &ScanOptions::default())
+    }
+
+    /// Scans a file with per-scan options.
+    pub fn scan_file_with(&self, path: &Path, options: &ScanOptions) -> std::io::Result<Report> {
         let mut file = std::fs::File::open(path)?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        self.scan_reader(&mut file, size)
+        self.scan_reader_with(&mut file, size, options)
     }
 
     /// Reads `input` once: every byte goes through the digests, and the first
     /// `max_scan_size` bytes are kept and scanned. `size_hint` sizes the buffer.
     pub fn scan_reader(&self, input: &mut dyn Read, size_hint: u64) -> std::io::Result<Report> {
+        self.scan_reader_with(input, size_hint, &ScanOptions::default())
+    }
+
+    /// [`scan_reader`](Self::scan_reader) with per-scan options.
+    pub fn scan_reader_with(
+        &self,
+        input: &mut dyn Read,
+        size_hint: u64,
+        options: &ScanOptions,
+    ) -> std::io::Result<Report> {
         let keep = self.max_scan_size;
         let mut buf = Vec::with_capacity(size_hint.min(keep) as usize);
         let mut hasher = Hasher::with_options(three(), &Options::new().size_hint(size_hint));
@@ -235,10 +279,17 @@ impl Detector {
             total += n as u64;
         }
         let digests = hasher.finish();
-        Ok(self.scan_buffer(&buf, &digests, total, total > buf.len() as u64))
+        Ok(self.scan_buffer(&buf, &digests, total, total > buf.len() as u64, options))
     }
 
-    fn scan_buffer(&self, data: &[u8], digests: &DigestSet, size: u64, truncated: bool) -> Report {
+    fn scan_buffer(
+        &self,
+        data: &[u8],
+        digests: &DigestSet,
+        size: u64,
+        truncated: bool,
+        options: &ScanOptions,
+    ) -> Report {
         let rules = self.ruleset();
         let mut notes = Vec::new();
         let mut complete = !truncated;
@@ -274,7 +325,11 @@ impl Detector {
                 }
             }
         }
-        let archive = self.walk_archive(&rules, data, &mut hits, &mut complete);
+        let archive = if options.expand_archives {
+            self.walk_archive(&rules, data, options, &mut hits, &mut complete)
+        } else {
+            None
+        };
         let mut labels: Vec<String> = match &archive {
             Some((_, walk)) => hashscan_archive::labels_with_report(data, walk),
             None => hashscan_archive::labels(data),
@@ -368,13 +423,15 @@ impl Detector {
         &self,
         rules: &Arc<Ruleset>,
         data: &[u8],
+        options: &ScanOptions,
         hits: &mut Vec<Hit>,
         complete: &mut bool,
     ) -> Option<(ArchiveSummary, hashscan_archive::Report)> {
         let format = hashscan_archive::sniff(data)?;
         let mut members = Vec::new();
         let mut scanned = 0u32;
-        let walk = hashscan_archive::walk(data, &self.archive, &mut |entry| {
+        let limits = options.archive.as_ref().unwrap_or(&self.archive);
+        let walk = hashscan_archive::walk(data, limits, &mut |entry| {
             scanned += 1;
             let hashes = Hashes::of(&digest(entry.data));
             let size = entry.data.len() as u64;
@@ -390,7 +447,7 @@ impl Detector {
             }
             let (verdict, score, threat_type, threat_name) =
                 crate::verdict::conclude(&member_hits, !notes_incomplete);
-            if verdict != Verdict::Clean {
+            if verdict != Verdict::Clean || options.all_members {
                 members.push(Member {
                     path: hashscan_archive::join_path(entry.path),
                     size,

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod rules;
 pub mod verdict;
 
-pub use engine::{Config, DetectError, Detector, LoadSummary, RuleWatch};
+pub use engine::{Config, DetectError, Detector, LoadSummary, RuleWatch, ScanOptions};
+pub use hashscan_archive::Limits as ArchiveLimits;
 pub use rules::{Problem, RuleConfig, Ruleset};
-pub use verdict::{EngineKind, Hit, Report, ThreatType, Verdict};
+pub use verdict::{ArchiveSummary, EngineKind, Hit, Member, Report, ThreatType, Verdict};

@@ -228,6 +228,22 @@ impl Fetcher {
         &self.inner.policy
     }
 
+    /// Checks `url` before accepting it for a later fetch: its scheme and form, and that its
+    /// host (an IP literal, or a name resolved now) has an address the policy allows. A
+    /// later fetch checks again at connect time (the name may resolve differently then).
+    pub async fn precheck(&self, url: &str) -> Result<(), FetchError> {
+        let policy = &self.inner.policy;
+        let parsed = parse_url(url, policy.allow_private)?;
+        if let Some(Host::Domain(name)) = parsed.host() {
+            let resolver = GuardedResolver {
+                allow_private: policy.allow_private,
+                timeout: policy.connect_timeout,
+            };
+            resolver.lookup(name).await?;
+        }
+        Ok(())
+    }
+
     /// Streams the body of `url` into `dest` (a path the caller owns; created or
     /// truncated), following redirects under the policy, hashing nothing.
     ///

@@ -29,6 +29,51 @@ pub struct Config {
     pub callbacks: crate::callbacks::CallbackConfig,
     /// Limits.
     pub limits: Limits,
+    /// File detection (Alibaba Sas, Volcengine nta, `/v1`).
+    pub detect: DetectConfig,
+}
+
+/// File detection settings (`[detect]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectConfig {
+    /// YARA rule files or directories, besides the default pack.
+    pub rules: Vec<PathBuf>,
+    /// Leave the built-in default rule pack out.
+    pub no_default_rules: bool,
+    /// Hash lists (ClamAV .hdb/.hsb/.fp/.sfp, plain or CSV lists).
+    pub hash_lists: Vec<PathBuf>,
+    /// A clamd to ask too: `unix:/path` or `host:port`.
+    pub clamd: Option<String>,
+    /// How long results (and the files they were made of) are kept, in seconds (default
+    /// 5 hours, as the clouds keep results).
+    pub retention_secs: u64,
+    /// Largest file a detection takes, in bytes (default 100 MiB, Alibaba's limit).
+    pub max_file_size: u64,
+    /// Longest download of a user-given URL, in seconds.
+    pub fetch_timeout_secs: u64,
+    /// Allow URLs of private, loopback and link-local addresses (off: the server must not be
+    /// an SSRF tool). `HASHSCAN_FETCH_ALLOW_PRIVATE=1` turns it on too.
+    pub fetch_allow_private: bool,
+    /// Requests per second each access key may make to the detection APIs (Alibaba answers
+    /// `RequestTooFrequently` past it); 0: no limit.
+    pub rate_per_key: u32,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            rules: Vec::new(),
+            no_default_rules: false,
+            hash_lists: Vec::new(),
+            clamd: None,
+            retention_secs: 5 * 3600,
+            max_file_size: 100 << 20,
+            fetch_timeout_secs: 60,
+            fetch_allow_private: false,
+            rate_per_key: 100,
+        }
+    }
 }
 
 /// A bucket declared in the configuration.
@@ -100,6 +145,7 @@ impl Default for Config {
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             callbacks: crate::callbacks::CallbackConfig::default(),
             limits: Limits::default(),
+            detect: DetectConfig::default(),
         }
     }
 }

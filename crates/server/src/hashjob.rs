@@ -25,6 +25,8 @@ pub const MAX_JOB_OBJECT: u64 = 50 * 1024 * 1024 * 1024;
 pub const LEASE_MS: i64 = 30_000;
 /// How often a running job renews its lease and reports progress.
 const RENEW_EVERY: Duration = Duration::from_secs(5);
+/// Objects up to this size are hashed on one thread (no lane threads).
+const SMALL_OBJECT: u64 = 16 * 1024 * 1024;
 /// How long an idle worker waits before looking for work again (it is also woken on submit).
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
@@ -85,14 +87,26 @@ pub fn spawn_workers(
     node: &str,
     store: ObjectStore,
     jobs: Arc<dyn JobStore>,
+    detect: Option<crate::detectjob::DetectCtx>,
     signal: WorkSignal,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
+    // Detection jobs are claimed only by a node that has a detector.
+    let tags: &'static [&'static str] = if detect.is_some() {
+        &[TAG, crate::detections::TAG]
+    } else {
+        &[TAG]
+    };
     (0..count.max(1))
         .map(|i| {
             let owner = format!("{node}/{i}");
-            let (store, jobs, signal, mut stop) =
-                (store.clone(), jobs.clone(), signal.clone(), stop.clone());
+            let (store, jobs, detect, signal, mut stop) = (
+                store.clone(),
+                jobs.clone(),
+                detect.clone(),
+                signal.clone(),
+                stop.clone(),
+            );
             tokio::spawn(async move {
                 while !*stop.borrow() {
                     // Listen for submissions before looking for work, so that a job
@@ -100,12 +114,21 @@ pub fn spawn_workers(
                     let wake = signal.0.notified();
                     tokio::pin!(wake);
                     wake.as_mut().enable();
-                    match jobs.claim(&owner, &[TAG], now_ms(), LEASE_MS).await {
+                    match jobs.claim(&owner, tags, now_ms(), LEASE_MS).await {
                         Ok(Some(job)) => {
                             // While busy, each finish claims the next job in the same write.
                             let mut next = Some(job);
                             while let Some(job) = next.take() {
-                                next = run(&store, jobs.as_ref(), job, &owner, &stop).await;
+                                next = run(
+                                    &store,
+                                    jobs.as_ref(),
+                                    detect.as_ref(),
+                                    tags,
+                                    job,
+                                    &owner,
+                                    &stop,
+                                )
+                                .await;
                             }
                         }
                         Ok(None) => {
@@ -131,28 +154,37 @@ pub fn spawn_workers(
 async fn run(
     store: &ObjectStore,
     jobs: &dyn JobStore,
+    detect: Option<&crate::detectjob::DetectCtx>,
+    tags: &[&str],
     job: Job,
     owner: &str,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Option<Job> {
     let id = job.id.clone();
-    let outcome = match execute(store, jobs, &job, owner).await {
-        Ok(result) => Outcome::Success(json!(result)),
+    let executed = match (job.tag.as_str(), detect) {
+        (TAG, _) => execute(store, jobs, &job, owner).await.map(|r| json!(r)),
+        (crate::detections::TAG, Some(ctx)) => {
+            crate::detectjob::execute(ctx, store, jobs, &job, owner).await
+        }
+        (tag, _) => Err(failed_owned(
+            "InternalError",
+            format!("this node cannot run jobs of tag {tag}"),
+        )),
+    };
+    let outcome = match executed {
+        Ok(result) => Outcome::Success(result),
         Err(Failure::LeaseLost) => {
             tracing::warn!(job = %id, "lease lost while running; another worker has the job");
             return None;
         }
-        Err(Failure::Job { code, message }) => Outcome::Failed {
-            code: code.to_string(),
-            message,
-        },
+        Err(Failure::Job { code, message }) => Outcome::Failed { code, message },
     };
     let finished = if *stop.borrow() {
         jobs.finish(&id, owner, now_ms(), outcome)
             .await
             .map(|done| (done, None))
     } else {
-        jobs.finish_and_claim(&id, owner, now_ms(), outcome, &[TAG], LEASE_MS)
+        jobs.finish_and_claim(&id, owner, now_ms(), outcome, tags, LEASE_MS)
             .await
     };
     match finished {
@@ -167,15 +199,52 @@ async fn run(
     }
 }
 
-enum Failure {
+/// Why a job did not succeed.
+pub(crate) enum Failure {
+    /// Another worker has the job now: leave it alone.
     LeaseLost,
-    Job { code: &'static str, message: String },
+    /// The job failed with this code and message.
+    Job { code: String, message: String },
 }
 
-fn failed(code: &'static str, message: impl Into<String>) -> Failure {
+pub(crate) fn failed(code: &'static str, message: impl Into<String>) -> Failure {
+    failed_owned(code, message)
+}
+
+pub(crate) fn failed_owned(code: impl Into<String>, message: impl Into<String>) -> Failure {
     Failure::Job {
-        code,
+        code: code.into(),
         message: message.into(),
+    }
+}
+
+/// Waits for `task` (work on a blocking thread), renewing the job's lease and reporting
+/// `progress()` every few seconds meanwhile.
+pub(crate) async fn renewing<T>(
+    jobs: &dyn JobStore,
+    job: &Job,
+    owner: &str,
+    progress: impl Fn() -> u8,
+    mut task: tokio::task::JoinHandle<T>,
+) -> Result<T, Failure> {
+    let mut ticker = tokio::time::interval(RENEW_EVERY);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            joined = &mut task => {
+                return joined.map_err(|e| failed("InternalError", format!("the job's work stopped: {e}")));
+            }
+            _ = ticker.tick() => {
+                match jobs.renew(&job.id, owner, now_ms(), LEASE_MS, progress().min(99)).await {
+                    Ok(()) => {}
+                    Err(JobError::LeaseLost) => {
+                        task.abort();
+                        return Err(Failure::LeaseLost);
+                    }
+                    Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot renew lease"),
+                }
+            }
+        }
     }
 }
 
@@ -189,59 +258,37 @@ async fn execute(
         .map_err(|e| failed("InternalError", format!("unreadable job input: {e}")))?;
     let alg = algorithm(&input.hash_type)
         .ok_or_else(|| failed("InvalidArgument", "Type must be MD5, SHA1 or SHA256"))?;
-    let (meta, file) = match store.open_object(&job.bucket, &input.object).await {
-        Ok(x) => x,
-        Err(StoreError::NoSuchKey | StoreError::NoSuchBucket) => {
-            return Err(failed(
-                "ResourceNotFound",
-                "the input object does not exist",
-            ));
-        }
-        Err(e) => {
-            return Err(failed(
-                "InternalError",
-                format!("cannot read the object: {e}"),
-            ));
-        }
-    };
-    if meta.size > MAX_JOB_OBJECT {
-        return Err(failed(
-            "InvalidArgument",
-            format!(
-                "the object is {} bytes; hash jobs take objects under 50 GB",
-                meta.size
-            ),
-        ));
-    }
-    let done = Arc::new(AtomicU64::new(0));
-    let mut file = file.into_std().await;
-    let (size, counter) = (meta.size, done.clone());
-    let mut hashing = tokio::task::spawn_blocking(move || {
-        let mut h = Hasher::with_options(AlgorithmSet::one(alg), &Options::new().size_hint(size));
-        let mut reader = Progress {
-            inner: &mut file,
-            done: &counter,
-        };
-        h.update_from_reader(&mut reader).map(|_| h.finish())
-    });
-    let mut ticker = tokio::time::interval(RENEW_EVERY);
-    ticker.tick().await;
-    let digests = loop {
-        tokio::select! {
-            joined = &mut hashing => break joined,
-            _ = ticker.tick() => {
-                let progress = (done.load(Ordering::Relaxed).saturating_mul(100) / size.max(1)).min(99) as u8;
-                match jobs.renew(&job.id, owner, now_ms(), LEASE_MS, progress).await {
-                    Ok(()) => {}
-                    Err(JobError::LeaseLost) => return Err(Failure::LeaseLost),
-                    Err(e) => tracing::warn!(job = %job.id, error = %e, "cannot renew lease"),
-                }
+    let not_found = || failed("ResourceNotFound", "the input object does not exist");
+    // A concurrent PUT may replace the object between reading its metadata and opening its
+    // content: look again (as `ObjectStore::open_object` does).
+    let mut attempts = 0;
+    let (meta, digests) = loop {
+        attempts += 1;
+        let meta = match store.head(&job.bucket, &input.object).await {
+            Ok(meta) => meta,
+            Err(StoreError::NoSuchKey | StoreError::NoSuchBucket) => return Err(not_found()),
+            Err(e) => {
+                return Err(failed(
+                    "InternalError",
+                    format!("cannot read the object: {e}"),
+                ));
             }
+        };
+        if meta.size > MAX_JOB_OBJECT {
+            return Err(failed(
+                "InvalidArgument",
+                format!(
+                    "the object is {} bytes; hash jobs take objects under 50 GB",
+                    meta.size
+                ),
+            ));
+        }
+        match hash_object(store, jobs, job, owner, &meta, alg).await? {
+            Some(digests) => break (meta, digests),
+            None if attempts < 3 => continue,
+            None => return Err(not_found()),
         }
     };
-    let digests = digests
-        .map_err(|e| failed("InternalError", format!("hashing stopped: {e}")))?
-        .map_err(|e| failed("InternalError", format!("cannot read the object: {e}")))?;
     let digest = digests.get(alg).map(|d| d.to_hex()).unwrap_or_default();
     if input.add_to_header {
         let mut updated = meta.clone();
@@ -270,6 +317,43 @@ async fn execute(
         last_modified: meta.last_modified,
         etag: meta.etag,
     })
+}
+
+/// Hashes the content of `meta` on a blocking thread (opened there), renewing the lease and
+/// reporting progress meanwhile; `None` when the content is gone (the object was replaced).
+async fn hash_object(
+    store: &ObjectStore,
+    jobs: &dyn JobStore,
+    job: &Job,
+    owner: &str,
+    meta: &crate::store::ObjectMeta,
+    alg: Algorithm,
+) -> Result<Option<hashscan_digest::Digests>, Failure> {
+    let done = Arc::new(AtomicU64::new(0));
+    let (size, counter, store2, meta2) = (meta.size, done.clone(), store.clone(), meta.clone());
+    let hashing = tokio::task::spawn_blocking(move || {
+        let mut file = match store2.open_content_blocking(&meta2) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // One algorithm over a small object: hashing on this thread beats handing chunks
+        // to a lane thread.
+        let mut options = Options::new().size_hint(size);
+        if size <= SMALL_OBJECT {
+            options = options.lanes(1);
+        }
+        let mut h = Hasher::with_options(AlgorithmSet::one(alg), &options);
+        let mut reader = Progress {
+            inner: &mut file,
+            done: &counter,
+        };
+        h.update_from_reader(&mut reader).map(|_| Some(h.finish()))
+    });
+    let progress = || (done.load(Ordering::Relaxed).saturating_mul(100) / size.max(1)) as u8;
+    renewing(jobs, job, owner, progress, hashing)
+        .await?
+        .map_err(|e| failed("InternalError", format!("cannot read the object: {e}")))
 }
 
 /// A reader that counts what it read, for progress reports.

@@ -33,7 +33,21 @@ pub async fn entry(State(state): State<AppState>, req: Request<Body>) -> Respons
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let mut response = crate::cos::handle(&state, req, &request_id).await;
+        let (dialect, mut response) = if crate::volc::is_volc(&req) {
+            ("volc", crate::volc::handle(&state, req, &request_id).await)
+        } else if req.uri().path() == crate::aliyun::actions::UPLOAD_PATH {
+            (
+                "aliyun-upload",
+                crate::aliyun::actions::handle_upload(&state, req, &request_id).await,
+            )
+        } else if crate::aliyun::actions::is_aliyun(&req) {
+            (
+                "aliyun",
+                crate::aliyun::actions::handle(&state, req, &request_id).await,
+            )
+        } else {
+            ("cos", crate::cos::handle(&state, req, &request_id).await)
+        };
         let headers = response.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             headers.insert("x-cos-request-id", v);
@@ -46,7 +60,7 @@ pub async fn entry(State(state): State<AppState>, req: Request<Body>) -> Respons
             );
         }
         tracing::info!(
-            dialect = "cos",
+            dialect,
             %method,
             path,
             status = response.status().as_u16(),

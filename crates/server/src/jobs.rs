@@ -15,8 +15,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use futures_util::future::BoxFuture;
+use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqlitePool};
 
 use crate::db::{WriteError, WriteOp, Writer};
 
@@ -235,6 +236,8 @@ pub enum JobError {
     InvalidToken,
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
     #[error("the job store cannot write: {0}")]
     Unavailable(String),
 }
@@ -242,18 +245,16 @@ pub enum JobError {
 impl From<WriteError> for JobError {
     fn from(e: WriteError) -> Self {
         match e {
-            WriteError::Db(e) => JobError::Db(e),
+            WriteError::Sql(e) => JobError::Sql(e),
             other => JobError::Unavailable(other.to_string()),
         }
     }
 }
 
 /// A write of the job store, for the group-commit [`Writer`].
-fn op<T, F>(f: F) -> WriteOp<T, JobError>
+pub(crate) fn op<T, F>(f: F) -> WriteOp<T, JobError>
 where
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, JobError>>
-        + Send
-        + 'static,
+    F: FnOnce(&rusqlite::Connection) -> Result<T, JobError> + Send + 'static,
 {
     Box::new(f)
 }
@@ -368,49 +369,90 @@ const JOB_COLUMNS: &str = "id, seq, tag, queue_id, bucket, state, input, result,
     error_message, progress, created_at, started_at, ended_at, attempts, lease_owner, lease_expires";
 const QUEUE_COLUMNS: &str = "id, bucket, name, state, is_default, notify, created_at, updated_at";
 
-fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job, JobError> {
-    let state: String = r.try_get("state")?;
-    let input: String = r.try_get("input")?;
-    let result: Option<String> = r.try_get("result")?;
-    let progress: i64 = r.try_get("progress")?;
-    let attempts: i64 = r.try_get("attempts")?;
+/// Column access shared by the async reads (sqlx) and the writer's statements (rusqlite), so
+/// that a job or queue row is mapped in one place.
+trait Columns {
+    fn col<T: ColumnType>(&self, name: &str) -> Result<T, JobError>;
+}
+
+/// The column types the job store reads.
+trait ColumnType:
+    for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + rusqlite::types::FromSql
+{
+}
+impl ColumnType for String {}
+impl ColumnType for Option<String> {}
+impl ColumnType for i64 {}
+impl ColumnType for Option<i64> {}
+impl ColumnType for bool {}
+
+impl Columns for sqlx::sqlite::SqliteRow {
+    fn col<T: ColumnType>(&self, name: &str) -> Result<T, JobError> {
+        Ok(self.try_get(name)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn col<T: ColumnType>(&self, name: &str) -> Result<T, JobError> {
+        Ok(self.get(name)?)
+    }
+}
+
+fn job_from_row(r: &impl Columns) -> Result<Job, JobError> {
+    let state: String = r.col("state")?;
+    let input: String = r.col("input")?;
+    let result: Option<String> = r.col("result")?;
+    let progress: i64 = r.col("progress")?;
+    let attempts: i64 = r.col("attempts")?;
     Ok(Job {
-        id: r.try_get("id")?,
-        tag: r.try_get("tag")?,
-        queue_id: r.try_get("queue_id")?,
-        bucket: r.try_get("bucket")?,
+        id: r.col("id")?,
+        tag: r.col("tag")?,
+        queue_id: r.col("queue_id")?,
+        bucket: r.col("bucket")?,
         state: state.parse()?,
         input: serde_json::from_str(&input).unwrap_or(Value::Null),
         result: result.and_then(|r| serde_json::from_str(&r).ok()),
-        error_code: r.try_get("error_code")?,
-        error_message: r.try_get("error_message")?,
+        error_code: r.col("error_code")?,
+        error_message: r.col("error_message")?,
         progress: progress.clamp(0, 100) as u8,
-        created_at: r.try_get("created_at")?,
-        started_at: r.try_get("started_at")?,
-        ended_at: r.try_get("ended_at")?,
+        created_at: r.col("created_at")?,
+        started_at: r.col("started_at")?,
+        ended_at: r.col("ended_at")?,
         attempts: attempts.max(0) as u32,
-        lease_owner: r.try_get("lease_owner")?,
-        lease_expires: r.try_get("lease_expires")?,
+        lease_owner: r.col("lease_owner")?,
+        lease_expires: r.col("lease_expires")?,
     })
 }
 
-fn queue_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Queue, JobError> {
-    let state: String = r.try_get("state")?;
-    let notify: String = r.try_get("notify")?;
+fn queue_from_row(r: &impl Columns) -> Result<Queue, JobError> {
+    let state: String = r.col("state")?;
+    let notify: String = r.col("notify")?;
     Ok(Queue {
-        id: r.try_get("id")?,
-        bucket: r.try_get("bucket")?,
-        name: r.try_get("name")?,
+        id: r.col("id")?,
+        bucket: r.col("bucket")?,
+        name: r.col("name")?,
         state: if state == "Paused" {
             QueueState::Paused
         } else {
             QueueState::Active
         },
-        is_default: r.try_get("is_default")?,
+        is_default: r.col("is_default")?,
         notify: serde_json::from_str(&notify).unwrap_or(Value::Null),
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
+        created_at: r.col("created_at")?,
+        updated_at: r.col("updated_at")?,
     })
+}
+
+/// One row mapped by `map`, inside a write; `None` when there is none.
+fn one_in<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: fn(&rusqlite::Row<'_>) -> Result<T, JobError>,
+) -> Result<Option<T>, JobError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    rows.next()?.map(map).transpose()
 }
 
 fn now_ms() -> i64 {
@@ -421,62 +463,104 @@ fn now_ms() -> i64 {
 
 impl SqliteJobStore {
     async fn job(&self, id: &str) -> Result<Job, JobError> {
-        let mut conn = self.db.acquire().await?;
-        job_in(&mut conn, id).await
+        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
+        row.as_ref()
+            .map(job_from_row)
+            .transpose()?
+            .ok_or(JobError::NoSuchJob)
     }
 }
 
 /// A job read inside a write.
-async fn job_in(conn: &mut SqliteConnection, id: &str) -> Result<Job, JobError> {
-    let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref()
-        .map(job_from_row)
-        .transpose()?
-        .ok_or(JobError::NoSuchJob)
+pub(crate) fn job_in(conn: &rusqlite::Connection, id: &str) -> Result<Job, JobError> {
+    one_in(
+        conn,
+        &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"),
+        [id],
+        |r| job_from_row(r),
+    )?
+    .ok_or(JobError::NoSuchJob)
+}
+
+/// A queue read inside a write.
+fn queue_in(conn: &rusqlite::Connection, sql: &str, key: &str) -> Result<Queue, JobError> {
+    one_in(conn, sql, [key], |r| queue_from_row(r))?.ok_or(JobError::NoSuchQueue)
+}
+
+/// Stores a new job inside a write (see [`JobStore::submit`]); other stores that must write
+/// their own rows in the same transaction as the job (detections) call it from their ops.
+pub(crate) fn insert_job_in(conn: &rusqlite::Connection, job: &NewJob) -> Result<Job, JobError> {
+    let id = new_id('f');
+    // The state follows the queue's in the same statement, so a pause cannot slip between
+    // reading the queue and inserting the job.
+    let done = conn
+        .prepare_cached(
+            "INSERT INTO jobs (id, seq, tag, queue_id, bucket, state, input, created_at,
+                               callback_url, callback_format)
+             SELECT ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?, id, ?,
+                    CASE state WHEN 'Paused' THEN 'Pause' ELSE 'Submitted' END, ?, ?, ?, ?
+             FROM queues WHERE id = ?",
+        )?
+        .execute(params![
+            id,
+            job.tag,
+            job.bucket,
+            job.input.to_string(),
+            now_ms(),
+            job.callback.as_ref().map(|c| c.url.clone()),
+            job.callback.as_ref().and_then(|c| c.format.clone()),
+            job.queue_id
+        ])?;
+    if done == 0 {
+        return Err(JobError::NoSuchQueue);
+    }
+    job_in(conn, &id)
 }
 
 /// Claims the oldest runnable job of `tags` (see [`JobStore::claim`]).
-async fn claim_in(
-    conn: &mut SqliteConnection,
+fn claim_in(
+    conn: &rusqlite::Connection,
     owner: &str,
     tags: &[String],
     now: i64,
     ttl_ms: i64,
 ) -> Result<Option<Job>, JobError> {
     let tags_json = serde_json::to_string(tags).unwrap_or_else(|_| "[]".into());
-    let id: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM jobs
-         WHERE ((state = 'Submitted') OR (state = 'Running' AND lease_expires < ?))
-           AND tag IN (SELECT value FROM json_each(?))
-         ORDER BY seq LIMIT 1",
-    )
-    .bind(now)
-    .bind(&tags_json)
-    .fetch_optional(&mut *conn)
-    .await?;
+    // Two index searches on (state, seq), each stopping at its first row: an `OR` of the two
+    // states makes SQLite collect and sort every queued job on each claim.
+    let id: Option<String> = conn
+        .prepare_cached(
+            "SELECT id FROM (
+                 SELECT * FROM (SELECT id, seq FROM jobs
+                                WHERE state = 'Submitted' AND tag IN (SELECT value FROM json_each(?1))
+                                ORDER BY seq LIMIT 1)
+                 UNION ALL
+                 SELECT * FROM (SELECT id, seq FROM jobs
+                                WHERE state = 'Running' AND lease_expires < ?2
+                                  AND tag IN (SELECT value FROM json_each(?1))
+                                ORDER BY seq LIMIT 1))
+             ORDER BY seq LIMIT 1",
+        )?
+        .query_row(params![tags_json, now], |r| r.get(0))
+        .optional()?;
     let Some(id) = id else {
         return Ok(None);
     };
-    sqlx::query(
+    conn.prepare_cached(
         "UPDATE jobs SET state = 'Running', lease_owner = ?, lease_expires = ?,
                 attempts = attempts + 1, started_at = COALESCE(started_at, ?)
          WHERE id = ?",
-    )
-    .bind(owner)
-    .bind(now + ttl_ms)
-    .bind(now)
-    .bind(&id)
-    .execute(&mut *conn)
-    .await?;
-    job_in(conn, &id).await.map(Some)
+    )?
+    .execute(params![owner, now + ttl_ms, now, id])?;
+    job_in(conn, &id).map(Some)
 }
 
 /// Ends a job `owner` holds and queues its callback (see [`JobStore::finish`]).
-async fn finish_in(
-    conn: &mut SqliteConnection,
+fn finish_in(
+    conn: &rusqlite::Connection,
     id: &str,
     owner: &str,
     now: i64,
@@ -486,47 +570,34 @@ async fn finish_in(
         Outcome::Success(r) => ("Success", Some(r.to_string()), None, None),
         Outcome::Failed { code, message } => ("Failed", None, Some(code), Some(message)),
     };
-    let done = sqlx::query(
-        "UPDATE jobs SET state = ?, result = ?, error_code = ?, error_message = ?,
-                progress = CASE ? WHEN 'Success' THEN 100 ELSE progress END,
-                ended_at = ?, lease_owner = NULL, lease_expires = NULL
-         WHERE id = ? AND state = 'Running' AND lease_owner = ?",
-    )
-    .bind(state)
-    .bind(result)
-    .bind(code)
-    .bind(message)
-    .bind(state)
-    .bind(now)
-    .bind(id)
-    .bind(owner)
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
+    let done = conn
+        .prepare_cached(
+            "UPDATE jobs SET state = ?1, result = ?2, error_code = ?3, error_message = ?4,
+                    progress = CASE ?1 WHEN 'Success' THEN 100 ELSE progress END,
+                    ended_at = ?5, lease_owner = NULL, lease_expires = NULL
+             WHERE id = ?6 AND state = 'Running' AND lease_owner = ?7",
+        )?
+        .execute(params![state, result, code, message, now, id, owner])?;
+    if done == 0 {
         return Err(JobError::LeaseLost);
     }
     // The callback is due in the same transaction: a crash cannot lose it.
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO deliveries (id, job_id, url, format, state, next_at, created_at)
-         SELECT ?, j.id,
+         SELECT ?1, j.id,
                 COALESCE(j.callback_url, json_extract(q.notify, '$.url')),
                 UPPER(CASE WHEN j.callback_url IS NOT NULL
                            THEN COALESCE(j.callback_format, 'XML')
                            ELSE COALESCE(json_extract(q.notify, '$.result_format'), 'XML') END),
-                'Pending', ?, ?
+                'Pending', ?2, ?2
          FROM jobs j JOIN queues q ON q.id = j.queue_id
-         WHERE j.id = ?
+         WHERE j.id = ?3
            AND (j.callback_url IS NOT NULL
                 OR (json_extract(q.notify, '$.state') = 'On'
                     AND json_extract(q.notify, '$.url') IS NOT NULL))",
-    )
-    .bind(new_id('d'))
-    .bind(now)
-    .bind(now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    job_in(conn, id).await
+    )?
+    .execute(params![new_id('d'), now, id])?;
+    job_in(conn, id)
 }
 
 impl JobStore for SqliteJobStore {
@@ -546,27 +617,15 @@ impl JobStore for SqliteJobStore {
             let bucket = bucket.to_string();
             self.writer
                 .write(op(move |conn| {
-                    Box::pin(async move {
-                        let now = now_ms();
-                        sqlx::query(
-                            "INSERT INTO queues (id, bucket, name, state, is_default, notify,
-                                                 created_at, updated_at)
-                             VALUES (?, ?, ?, 'Active', 1, '{}', ?, ?)
-                             ON CONFLICT DO NOTHING",
-                        )
-                        .bind(new_id('p'))
-                        .bind(&bucket)
-                        .bind(&bucket)
-                        .bind(now)
-                        .bind(now)
-                        .execute(&mut *conn)
-                        .await?;
-                        let row = sqlx::query(&select)
-                            .bind(&bucket)
-                            .fetch_one(&mut *conn)
-                            .await?;
-                        queue_from_row(&row)
-                    })
+                    let now = now_ms();
+                    conn.prepare_cached(
+                        "INSERT INTO queues (id, bucket, name, state, is_default, notify,
+                                             created_at, updated_at)
+                         VALUES (?1, ?2, ?2, 'Active', 1, '{}', ?3, ?3)
+                         ON CONFLICT DO NOTHING",
+                    )?
+                    .execute(params![new_id('p'), bucket, now])?;
+                    queue_in(conn, &select, &bucket)
                 }))
                 .await
         })
@@ -603,72 +662,40 @@ impl JobStore for SqliteJobStore {
     ) -> BoxFuture<'a, Result<Queue, JobError>> {
         let (id, name) = (id.to_string(), name.map(str::to_string));
         Box::pin(self.writer.write(op(move |conn| {
-            Box::pin(async move {
-                let done = sqlx::query(
+            let done = conn
+                .prepare_cached(
                     "UPDATE queues SET name = COALESCE(?, name), state = COALESCE(?, state),
                             notify = COALESCE(?, notify), updated_at = ? WHERE id = ?",
-                )
-                .bind(name)
-                .bind(state.map(QueueState::as_str))
-                .bind(notify.map(|n| n.to_string()))
-                .bind(now_ms())
-                .bind(&id)
-                .execute(&mut *conn)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err(JobError::NoSuchQueue);
-                }
-                let (from, to) = match state {
-                    Some(QueueState::Paused) => ("Submitted", "Pause"),
-                    Some(QueueState::Active) => ("Pause", "Submitted"),
-                    None => ("", ""),
-                };
-                if !from.is_empty() {
-                    sqlx::query("UPDATE jobs SET state = ? WHERE queue_id = ? AND state = ?")
-                        .bind(to)
-                        .bind(&id)
-                        .bind(from)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                let row = sqlx::query(&format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE id = ?"))
-                    .bind(&id)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                queue_from_row(&row)
-            })
+                )?
+                .execute(params![
+                    name,
+                    state.map(QueueState::as_str),
+                    notify.map(|n| n.to_string()),
+                    now_ms(),
+                    id
+                ])?;
+            if done == 0 {
+                return Err(JobError::NoSuchQueue);
+            }
+            let moved = match state {
+                Some(QueueState::Paused) => Some(("Submitted", "Pause")),
+                Some(QueueState::Active) => Some(("Pause", "Submitted")),
+                None => None,
+            };
+            if let Some((from, to)) = moved {
+                conn.prepare_cached("UPDATE jobs SET state = ? WHERE queue_id = ? AND state = ?")?
+                    .execute(params![to, id, from])?;
+            }
+            queue_in(
+                conn,
+                &format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE id = ?"),
+                &id,
+            )
         })))
     }
 
     fn submit(&self, job: NewJob) -> BoxFuture<'_, Result<Job, JobError>> {
-        Box::pin(self.writer.write(op(move |conn| {
-            Box::pin(async move {
-                let id = new_id('f');
-                // The state follows the queue's in the same statement, so a pause cannot slip
-                // between reading the queue and inserting the job.
-                let done = sqlx::query(
-                    "INSERT INTO jobs (id, seq, tag, queue_id, bucket, state, input, created_at,
-                                       callback_url, callback_format)
-                     SELECT ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?, id, ?,
-                            CASE state WHEN 'Paused' THEN 'Pause' ELSE 'Submitted' END, ?, ?, ?, ?
-                     FROM queues WHERE id = ?",
-                )
-                .bind(&id)
-                .bind(&job.tag)
-                .bind(&job.bucket)
-                .bind(job.input.to_string())
-                .bind(now_ms())
-                .bind(job.callback.as_ref().map(|c| c.url.clone()))
-                .bind(job.callback.as_ref().and_then(|c| c.format.clone()))
-                .bind(&job.queue_id)
-                .execute(&mut *conn)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err(JobError::NoSuchQueue);
-                }
-                job_in(conn, &id).await
-            })
-        })))
+        Box::pin(self.writer.write(op(move |conn| insert_job_in(conn, &job))))
     }
 
     fn get<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<Vec<Job>, JobError>> {
@@ -694,9 +721,10 @@ impl JobStore for SqliteJobStore {
     ) -> BoxFuture<'a, Result<Option<Job>, JobError>> {
         let owner = owner.to_string();
         let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
-        Box::pin(self.writer.write(op(move |conn| {
-            Box::pin(async move { claim_in(conn, &owner, &tags, now, ttl_ms).await })
-        })))
+        Box::pin(
+            self.writer
+                .write(op(move |conn| claim_in(conn, &owner, &tags, now, ttl_ms))),
+        )
     }
 
     fn renew<'a>(
@@ -709,22 +737,21 @@ impl JobStore for SqliteJobStore {
     ) -> BoxFuture<'a, Result<(), JobError>> {
         let (id, owner) = (id.to_string(), owner.to_string());
         Box::pin(self.writer.write(op(move |conn| {
-            Box::pin(async move {
-                let done = sqlx::query(
+            let done = conn
+                .prepare_cached(
                     "UPDATE jobs SET lease_expires = ?, progress = ?
                      WHERE id = ? AND state = 'Running' AND lease_owner = ?",
-                )
-                .bind(now + ttl_ms)
-                .bind(i64::from(progress.min(100)))
-                .bind(&id)
-                .bind(&owner)
-                .execute(&mut *conn)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err(JobError::LeaseLost);
-                }
-                Ok(())
-            })
+                )?
+                .execute(params![
+                    now + ttl_ms,
+                    i64::from(progress.min(100)),
+                    id,
+                    owner
+                ])?;
+            if done == 0 {
+                return Err(JobError::LeaseLost);
+            }
+            Ok(())
         })))
     }
 
@@ -736,9 +763,10 @@ impl JobStore for SqliteJobStore {
         outcome: Outcome,
     ) -> BoxFuture<'a, Result<Job, JobError>> {
         let (id, owner) = (id.to_string(), owner.to_string());
-        Box::pin(self.writer.write(op(move |conn| {
-            Box::pin(async move { finish_in(conn, &id, &owner, now, outcome).await })
-        })))
+        Box::pin(
+            self.writer
+                .write(op(move |conn| finish_in(conn, &id, &owner, now, outcome))),
+        )
     }
 
     fn finish_and_claim<'a>(
@@ -753,11 +781,9 @@ impl JobStore for SqliteJobStore {
         let (id, owner) = (id.to_string(), owner.to_string());
         let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
         Box::pin(self.writer.write(op(move |conn| {
-            Box::pin(async move {
-                let done = finish_in(conn, &id, &owner, now, outcome).await?;
-                let next = claim_in(conn, &owner, &tags, now, ttl_ms).await?;
-                Ok((done, next))
-            })
+            let done = finish_in(conn, &id, &owner, now, outcome)?;
+            let next = claim_in(conn, &owner, &tags, now, ttl_ms)?;
+            Ok((done, next))
         })))
     }
 
@@ -769,38 +795,32 @@ impl JobStore for SqliteJobStore {
     ) -> BoxFuture<'a, Result<Option<Delivery>, JobError>> {
         let owner = owner.to_string();
         Box::pin(self.writer.write(op(move |conn| {
-            Box::pin(async move {
-                let row = sqlx::query(
-                    "SELECT id, job_id, url, format, attempts, created_at FROM deliveries
-                     WHERE state = 'Pending' AND next_at <= ?
-                       AND (lease_expires IS NULL OR lease_expires < ?)
-                     ORDER BY next_at LIMIT 1",
-                )
-                .bind(now)
-                .bind(now)
-                .fetch_optional(&mut *conn)
-                .await?;
-                let Some(row) = row else {
-                    return Ok(None);
-                };
-                let delivery = Delivery {
-                    id: row.try_get("id")?,
-                    job_id: row.try_get("job_id")?,
-                    url: row.try_get("url")?,
-                    format: row.try_get("format")?,
-                    attempts: row.try_get::<i64, _>("attempts")?.max(0) as u32,
-                    created_at: row.try_get("created_at")?,
-                };
-                sqlx::query(
-                    "UPDATE deliveries SET lease_owner = ?, lease_expires = ? WHERE id = ?",
-                )
-                .bind(&owner)
-                .bind(now + ttl_ms)
-                .bind(&delivery.id)
-                .execute(&mut *conn)
-                .await?;
-                Ok(Some(delivery))
-            })
+            let delivery = one_in(
+                conn,
+                "SELECT id, job_id, url, format, attempts, created_at FROM deliveries
+                 WHERE state = 'Pending' AND next_at <= ?1
+                   AND (lease_expires IS NULL OR lease_expires < ?1)
+                 ORDER BY next_at LIMIT 1",
+                [now],
+                |row| {
+                    Ok(Delivery {
+                        id: row.get("id")?,
+                        job_id: row.get("job_id")?,
+                        url: row.get("url")?,
+                        format: row.get("format")?,
+                        attempts: row.get::<_, i64>("attempts")?.max(0) as u32,
+                        created_at: row.get("created_at")?,
+                    })
+                },
+            )?;
+            let Some(delivery) = delivery else {
+                return Ok(None);
+            };
+            conn.prepare_cached(
+                "UPDATE deliveries SET lease_owner = ?, lease_expires = ? WHERE id = ?",
+            )?
+            .execute(params![owner, now + ttl_ms, delivery.id])?;
+            Ok(Some(delivery))
         })))
     }
 
@@ -813,30 +833,22 @@ impl JobStore for SqliteJobStore {
     ) -> BoxFuture<'a, Result<(), JobError>> {
         let (id, owner) = (id.to_string(), owner.to_string());
         Box::pin(self.writer.write(op(move |conn| {
-            Box::pin(async move {
-                let (state, next_at, error, ended) = match outcome {
-                    DeliveryOutcome::Delivered => ("Delivered", now, None, Some(now)),
-                    DeliveryOutcome::Retry { error, at } => ("Pending", at, Some(error), None),
-                    DeliveryOutcome::GiveUp { error } => ("GivenUp", now, Some(error), Some(now)),
-                };
-                let done = sqlx::query(
+            let (state, next_at, error, ended) = match outcome {
+                DeliveryOutcome::Delivered => ("Delivered", now, None, Some(now)),
+                DeliveryOutcome::Retry { error, at } => ("Pending", at, Some(error), None),
+                DeliveryOutcome::GiveUp { error } => ("GivenUp", now, Some(error), Some(now)),
+            };
+            let done = conn
+                .prepare_cached(
                     "UPDATE deliveries SET state = ?, next_at = ?, last_error = COALESCE(?, last_error),
                             ended_at = ?, attempts = attempts + 1, lease_owner = NULL, lease_expires = NULL
                      WHERE id = ? AND lease_owner = ? AND state = 'Pending'",
-                )
-                .bind(state)
-                .bind(next_at)
-                .bind(error)
-                .bind(ended)
-                .bind(&id)
-                .bind(&owner)
-                .execute(&mut *conn)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err(JobError::LeaseLost);
-                }
-                Ok(())
-            })
+                )?
+                .execute(params![state, next_at, error, ended, id, owner])?;
+            if done == 0 {
+                return Err(JobError::LeaseLost);
+            }
+            Ok(())
         })))
     }
 
@@ -866,36 +878,32 @@ impl JobStore for SqliteJobStore {
 
     fn expire_all_leases(&self) -> BoxFuture<'_, Result<u64, JobError>> {
         Box::pin(self.writer.write(op(|conn| {
-            Box::pin(async move {
-                let done = sqlx::query("UPDATE jobs SET lease_expires = 0 WHERE state = 'Running'")
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("UPDATE deliveries SET lease_expires = 0 WHERE state = 'Pending'")
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(done.rows_affected())
-            })
+            let done = conn.execute(
+                "UPDATE jobs SET lease_expires = 0 WHERE state = 'Running'",
+                [],
+            )?;
+            conn.execute(
+                "UPDATE deliveries SET lease_expires = 0 WHERE state = 'Pending'",
+                [],
+            )?;
+            Ok(done as u64)
         })))
     }
 
     fn cancel<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, Result<Job, JobError>> {
         let id = id.to_string();
         Box::pin(self.writer.write(op(move |conn| {
-            Box::pin(async move {
-                let done = sqlx::query(
+            let done = conn
+                .prepare_cached(
                     "UPDATE jobs SET state = 'Cancel', ended_at = ?
                      WHERE id = ? AND state IN ('Submitted', 'Pause')",
-                )
-                .bind(now)
-                .bind(&id)
-                .execute(&mut *conn)
-                .await?;
-                let job = job_in(conn, &id).await?;
-                if done.rows_affected() == 0 {
-                    return Err(JobError::NotCancellable(job.state));
-                }
-                Ok(job)
-            })
+                )?
+                .execute(params![now, id])?;
+            let job = job_in(conn, &id)?;
+            if done == 0 {
+                return Err(JobError::NotCancellable(job.state));
+            }
+            Ok(job)
         })))
     }
 

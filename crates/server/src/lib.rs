@@ -5,15 +5,19 @@
 //! ([`cos`] today); the dialect authenticates and translates, and the core
 //! ([`store::ObjectStore`]) decides.
 
+pub mod aliyun;
 pub mod callbacks;
 pub mod config;
 pub mod cos;
 pub mod db;
+pub mod detections;
+pub mod detectjob;
 pub mod hashjob;
 pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod store;
+pub mod volc;
 pub mod wire_case;
 pub mod xml;
 
@@ -38,6 +42,10 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     /// Wakes idle workers when a job is submitted.
     pub work: WorkSignal,
+    /// File detection: results, kept files, the engine, the URL fetcher.
+    pub detect: detectjob::DetectCtx,
+    /// The Alibaba dialect's replay refusal and rate limit.
+    pub aliyun: Arc<aliyun::actions::Guards>,
 }
 
 /// Why the server cannot start.
@@ -52,10 +60,14 @@ pub enum StartError {
     Locked(String),
     #[error("cannot open the database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("cannot open the database for writing: {0}")]
+    Writer(#[from] db::WriteError),
     #[error("cannot open the object store: {0}")]
     Store(#[from] store::StoreError),
     #[error("cannot read or create the access key: {0}")]
     Keys(std::io::Error),
+    #[error("cannot load the detection engine: {0}")]
+    Detect(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -97,10 +109,12 @@ impl Server {
         let fresh = !dir.join("hashscan.db").exists();
         let db = db::open(&dir).await?;
         let writer = db::Writer::open(&dir).await?;
+        let (db_pool, writer2) = (db.clone(), writer.clone());
         let jobs: Arc<dyn JobStore> = Arc::new(SqliteJobStore::new(db.clone(), writer));
         // We hold the data directory's lock: Running jobs are leftovers of a dead run.
         let orphans = jobs.expire_all_leases().await.map_err(|e| match e {
             jobs::JobError::Db(e) => StartError::Db(e),
+            jobs::JobError::Sql(e) => StartError::Writer(db::WriteError::Sql(e)),
             other => StartError::Db(sqlx::Error::Protocol(other.to_string())),
         })?;
         if orphans > 0 {
@@ -132,19 +146,25 @@ impl Server {
             store.ensure_bucket(&b.name, region, b.public_read).await?;
         }
 
+        let work = WorkSignal::default();
+        let detect = detect_ctx(&config, db_pool, writer2, jobs.clone(), work.clone()).await?;
+
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind {
                 addr: config.listen,
                 source,
             })?;
+        let rate_per_key = config.detect.rate_per_key;
         Ok(Server {
             state: AppState {
                 config: Arc::new(config),
                 store,
                 jobs,
                 keys: Arc::new(keys),
-                work: WorkSignal::default(),
+                work,
+                detect,
+                aliyun: Arc::new(aliyun::actions::Guards::new(rate_per_key)),
             },
             listener,
             _lock: lock,
@@ -171,9 +191,16 @@ impl Server {
             &node,
             self.state.store.clone(),
             self.state.jobs.clone(),
+            Some(self.state.detect.clone()),
             self.state.work.clone(),
-            stop_rx,
+            stop_rx.clone(),
         );
+        let sweeper = self
+            .state
+            .detect
+            .detections
+            .spawn_sweeper(std::time::Duration::from_secs(60), stop_rx);
+        let _rule_watch = watch_rules(&self.state.detect.detections.detector);
         let render: callbacks::Render = Arc::new(cos::file_jobs::callback_body);
         let deliverers = callbacks::spawn_deliverers(
             self.state.config.callbacks.clone(),
@@ -189,10 +216,110 @@ impl Server {
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_tx.send(true);
-        for w in workers.into_iter().chain(deliverers) {
+        for w in workers.into_iter().chain(deliverers).chain([sweeper]) {
             let _ = w.await;
         }
         served
+    }
+}
+
+/// Builds the detection engine and service from the configuration.
+async fn detect_ctx(
+    config: &Config,
+    db: sqlx::SqlitePool,
+    writer: db::Writer,
+    jobs: Arc<dyn JobStore>,
+    work: WorkSignal,
+) -> Result<detectjob::DetectCtx, StartError> {
+    let c = &config.detect;
+    let clamd = match &c.clamd {
+        None => None,
+        Some(a) => Some(hashscan_clamd::Clamd::new(
+            a.parse::<hashscan_clamd::Address>()
+                .map_err(|e| StartError::Detect(format!("detect.clamd: {e}")))?,
+        )),
+    };
+    let engine = hashscan_detect::Config {
+        rules: hashscan_detect::RuleConfig {
+            paths: c.rules.clone(),
+            default_pack: !c.no_default_rules,
+        },
+        hash_lists: c.hash_lists.clone(),
+        clamd,
+        ..hashscan_detect::Config::default()
+    };
+    let (detector, summary) =
+        tokio::task::spawn_blocking(move || hashscan_detect::Detector::new(engine))
+            .await
+            .map_err(|e| StartError::Detect(e.to_string()))?
+            .map_err(|e| StartError::Detect(e.to_string()))?;
+    for p in &summary.rule_problems {
+        tracing::warn!(problem = %p, "rule file left out");
+    }
+    for p in &summary.list_problems {
+        tracing::warn!(problem = %p, "hash list line skipped");
+    }
+    tracing::info!(rules = summary.rules, hashes = summary.hashes, version = %detector.version(), "detection engine loaded");
+    let files =
+        detections::FileStore::open(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.join("detect").display().to_string(),
+            source,
+        })?;
+    let policy = hashscan_fetch::Policy {
+        max_bytes: c.max_file_size,
+        timeout: std::time::Duration::from_secs(c.fetch_timeout_secs.max(1)),
+        allow_private: c.fetch_allow_private,
+        ..hashscan_fetch::Policy::default()
+    }
+    .with_env_override();
+    let fetcher =
+        hashscan_fetch::Fetcher::new(policy).map_err(|e| StartError::Detect(e.to_string()))?;
+    Ok(detectjob::DetectCtx {
+        detections: detections::Detections::new(
+            db,
+            writer,
+            jobs,
+            work,
+            files,
+            Arc::new(detector),
+            std::time::Duration::from_secs(c.retention_secs.max(1)),
+        ),
+        fetcher,
+        max_file: c.max_file_size,
+    })
+}
+
+/// Reloads the rules when their files change (polled) and on SIGHUP.
+fn watch_rules(detector: &Arc<hashscan_detect::Detector>) -> Option<hashscan_detect::RuleWatch> {
+    #[cfg(unix)]
+    {
+        let weak = Arc::downgrade(detector);
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    let Some(detector) = weak.upgrade() else {
+                        return;
+                    };
+                    let rules = tokio::task::spawn_blocking(move || detector.reload()).await;
+                    match rules {
+                        Ok(r) => {
+                            tracing::info!(version = %r.version(), rules = r.rule_count(), problems = r.problems.len(), "rules reloaded (SIGHUP)")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "rule reload failed"),
+                    }
+                }
+            });
+        }
+    }
+    match detector.watch_rules(std::time::Duration::from_secs(2), |r| {
+        tracing::info!(version = %r.version(), rules = r.rule_count(), problems = r.problems.len(), "rule files changed; rules reloaded");
+    }) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the rule files; SIGHUP still reloads them");
+            None
+        }
     }
 }
 

@@ -559,6 +559,13 @@ impl ObjectStore {
         }
     }
 
+    /// Opens the content of the object `meta` describes, from a blocking context (a worker
+    /// that hashes or scans on a blocking thread opens it there, saving a hop between
+    /// threads). `NotFound` when the object was replaced or deleted since `meta` was read.
+    pub fn open_content_blocking(&self, meta: &ObjectMeta) -> io::Result<std::fs::File> {
+        std::fs::File::open(self.blob_path(&meta.blob))
+    }
+
     /// An object's metadata and an open handle on its content. The handle stays valid even
     /// if the object is replaced or deleted meanwhile.
     pub async fn open_object(

@@ -124,21 +124,13 @@ async fn dispatch(
         .map_err(|e| CosError::invalid_argument(e.to_string()))?;
 
     // Authenticate: a signature in the Authorization header or the query, or nothing.
-    let verified = {
-        let headers = HeaderMapSource(&parts.headers);
-        let request = hashscan_auth::RequestParts::new(
-            parts.method.as_str(),
-            &path,
-            hashscan_auth::Query::Raw(raw_query),
-            &headers,
-        );
-        hashscan_auth::cos::verify(
-            &request,
-            state.keys.as_ref(),
-            now_unix(),
-            &hashscan_auth::cos::Options::default(),
-        )
-    };
+    let verified = verify_signature(
+        state,
+        parts.method.as_str(),
+        &path,
+        raw_query,
+        &parts.headers,
+    );
     let ci = is_ci_call(&target, &path);
     let access_key = match verified {
         Ok(v) => Some(v.access_key_id),
@@ -212,6 +204,103 @@ async fn dispatch(
     }
 }
 
+/// Verifies the COS signature of a request (the `Authorization` header, or the `q-*` query
+/// parameters of a presigned URL); `path` is decoded, `raw_query` as received.
+fn verify_signature(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    raw_query: &str,
+    headers: &HeaderMap,
+) -> Result<hashscan_auth::Verified, hashscan_auth::AuthError> {
+    let headers = HeaderMapSource(headers);
+    let request = hashscan_auth::RequestParts::new(
+        method,
+        path,
+        hashscan_auth::Query::Raw(raw_query),
+        &headers,
+    );
+    hashscan_auth::cos::verify(
+        &request,
+        state.keys.as_ref(),
+        now_unix(),
+        &hashscan_auth::cos::Options::default(),
+    )
+}
+
+/// The object that a GET of `host` + `raw_path?raw_query` (as written in a URL, still
+/// percent-encoded) would read, after the same resolution and authentication as that GET:
+/// the bucket from the host or the path, the COS signature of a presigned URL, or a
+/// public-read bucket when the URL is unsigned. For the Volcengine dialect, whose `SignURL`
+/// may name an object of this server: it then reads the object locally instead of fetching
+/// the URL from itself.
+pub(crate) async fn authorize_get(
+    state: &AppState,
+    host: &str,
+    raw_path: &str,
+    raw_query: &str,
+) -> Result<crate::store::ObjectMeta, CosError> {
+    let target = resolve(Some(host), raw_path, &state.config.domains)
+        .map_err(|e| CosError::invalid_argument(e.to_string()))?;
+    let (bucket, region, key) = match target {
+        Target::Bucket {
+            bucket,
+            region,
+            key,
+            kind: route::HostKind::Cos,
+            ..
+        } if !key.is_empty() => (bucket, region, key),
+        _ => {
+            return Err(CosError::invalid_argument(
+                "The URL does not name an object.",
+            ));
+        }
+    };
+    let query =
+        hashscan_auth::encode::decode_query(raw_query, hashscan_auth::encode::Plus::Literal);
+    if query.iter().any(|(k, _)| k == "ci-process") {
+        return Err(CosError::invalid_argument(
+            "The URL is a Cloud Infinite call, not a GET of an object.",
+        ));
+    }
+    let path =
+        route::decode_path(raw_path).map_err(|e| CosError::invalid_argument(e.to_string()))?;
+    let mut headers = HeaderMap::new();
+    let host_value = axum::http::HeaderValue::from_str(host)
+        .map_err(|_| CosError::invalid_argument("The URL's host is not a valid Host header."))?;
+    headers.insert(axum::http::header::HOST, host_value);
+    let signed = match verify_signature(state, "GET", &path, raw_query, &headers) {
+        Ok(_) => true,
+        Err(hashscan_auth::AuthError::Missing) => false,
+        Err(e) => return Err(e.into()),
+    };
+    readable_bucket(state, &bucket, region.as_deref(), signed, true).await?;
+    state.store.validate_key(&key)?;
+    Ok(state.store.head(&bucket, &key).await?)
+}
+
+/// A bucket an operation may use: it exists, belongs to the region of a virtual host, and is
+/// usable by this request (signed, or unsigned and `read_only` on a public-read bucket).
+async fn readable_bucket(
+    state: &AppState,
+    name: &str,
+    region: Option<&str>,
+    signed: bool,
+    read_only: bool,
+) -> Result<crate::store::Bucket, CosError> {
+    let bucket = state
+        .store
+        .bucket(name)
+        .await?
+        .filter(|b| region.is_none_or(|r| r == b.region))
+        .ok_or_else(|| CosError::from(crate::store::StoreError::NoSuchBucket))?;
+    let anonymous_read = read_only && bucket.public_read;
+    if !signed && !anonymous_read {
+        return Err(CosError::access_denied("Access Denied."));
+    }
+    Ok(bucket)
+}
+
 /// A 200 answer with an XML body.
 pub(crate) fn xml_ok(body: String) -> Response {
     use axum::response::IntoResponse;
@@ -278,16 +367,13 @@ impl Ctx<'_> {
         region: Option<&str>,
         read_only: bool,
     ) -> Result<crate::store::Bucket, CosError> {
-        let bucket = self
-            .state
-            .store
-            .bucket(name)
-            .await?
-            .filter(|b| region.is_none_or(|r| r == b.region))
-            .ok_or_else(|| CosError::from(crate::store::StoreError::NoSuchBucket))?;
-        if self.access_key.is_none() && !(read_only && bucket.public_read) {
-            return Err(CosError::access_denied("Access Denied."));
-        }
-        Ok(bucket)
+        readable_bucket(
+            self.state,
+            name,
+            region,
+            self.access_key.is_some(),
+            read_only,
+        )
+        .await
     }
 }

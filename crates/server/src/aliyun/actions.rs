@@ -1,0 +1,526 @@
+//! The Alibaba Sas handlers: authenticate, parse, call the detection core, render.
+//!
+//! Decisions on what the spec leaves open (documented in docs/api-compatibility.md too):
+//! - `GetFileDetectResult`: when any key of the batch was never submitted or has expired,
+//!   the whole call answers 400 `GetResultFail` (as the doc says for one key), naming the
+//!   unknown keys; a detection that failed (download refused, file gone) counts as unknown,
+//!   with its reason in the message, so the client uploads or submits again.
+//! - `Result` is 1 for scores above 60 (suspicious and malicious), 0 otherwise, 3 while
+//!   detecting; `Score` is always present once done; `VirusType` only with Result 1.
+//! - `Compress` is true when the file was recognised as an archive and expanded
+//!   (`Decompress=true`); `ListCompressFileDetectResult` then lists every member scanned.
+//! - `CreateFileDetectUploadUrl` always returns upload credentials, also with
+//!   `FileExist=true` (the file is kept here already), so that `CreateFileDetect` with that
+//!   `OssKey` works whether or not the client uploads.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request};
+use axum::response::Response;
+use hashscan_auth::KeyLookup;
+use hashscan_detect::{Report, Verdict};
+use hashscan_digest::{AlgorithmSet, Hasher};
+use tokio::io::AsyncWriteExt;
+
+use super::error::SasError;
+use super::guard::{NonceCache, RateLimiter};
+use super::model::{self, DetectResult, UploadUrl};
+use super::params::{RpcRequest, SasRequest};
+use super::upload::{self, FormLimits, OssError};
+use crate::AppState;
+use crate::detections::{Detection, Lookup, NewDetection, Options, Source, State};
+
+/// The path of the emulated OSS upload host (`PublicUrl` of the upload credentials).
+pub const UPLOAD_PATH: &str = "/_/aliyun/upload";
+/// How long upload credentials stay valid.
+const UPLOAD_SLOT_MS: i64 = 3600 * 1000;
+/// Largest request body of an RPC call (they carry everything in the query).
+const MAX_BODY: usize = 64 * 1024;
+/// The `HostId` of errors when the request names no host.
+const DEFAULT_HOST_ID: &str = "tds.aliyuncs.com";
+
+/// The dialect's state: replay refusal, rate limit, counters.
+pub struct Guards {
+    pub nonces: NonceCache,
+    pub rate: Option<RateLimiter>,
+    invocations: AtomicU64,
+}
+
+impl Guards {
+    /// `per_second` requests per key (0: no limit), with a burst of as many.
+    pub fn new(per_second: u32) -> Guards {
+        Guards {
+            nonces: NonceCache::default(),
+            rate: std::num::NonZeroU32::new(per_second).map(|n| RateLimiter::new(n, n)),
+            invocations: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Whether a request is an Alibaba RPC call: the `x-acs-action` header, or an `Action`
+/// with Alibaba's version in the query.
+pub fn is_aliyun(req: &Request<Body>) -> bool {
+    if req.headers().contains_key("x-acs-action") {
+        return true;
+    }
+    let query = req.uri().query().unwrap_or("");
+    query.split('&').any(|p| p == "Version=2018-12-03") && query.contains("Action=")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn host_of(headers: &HeaderMap) -> String {
+    headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| DEFAULT_HOST_ID.to_string())
+}
+
+/// Handles one RPC call.
+pub async fn handle(state: &AppState, req: Request<Body>, request_id: &str) -> Response {
+    let host = host_of(req.headers());
+    match call(state, req, request_id, &host).await {
+        Ok(r) => r,
+        Err(e) => e.response(request_id, &host),
+    }
+}
+
+async fn call(
+    state: &AppState,
+    req: Request<Body>,
+    request_id: &str,
+    host: &str,
+) -> Result<Response, SasError> {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| SasError::invalid_parameter("body", "the request body is too large"))?;
+    let guards = &state.aliyun;
+    let verified = super::auth::authenticate(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &body,
+        state.keys.as_ref(),
+        now_ms() / 1000,
+        &guards.nonces,
+    )?;
+    if let Some(rate) = &guards.rate {
+        rate.check(&verified.access_key_id)?;
+    }
+    let request = RpcRequest::parse(&parts.uri, &parts.headers)?.validate(verified.scheme)?;
+    guards.invocations.fetch_add(1, Ordering::Relaxed);
+    let detect = &state.detect;
+    match request {
+        SasRequest::CreateFileDetectUploadUrl(r) => {
+            let mut list = Vec::with_capacity(r.items.len());
+            for item in r.items {
+                if item.file_size.is_some_and(|s| s > detect.max_file) {
+                    return Err(SasError::file_size_over_limit());
+                }
+                list.push(upload_slot(state, &verified.access_key_id, &item.hash_key, host).await?);
+            }
+            Ok(model::json_response(
+                &model::CreateFileDetectUploadUrlResponse {
+                    request_id: request_id.to_string(),
+                    upload_url_list: list,
+                },
+                request_id,
+            ))
+        }
+        SasRequest::CreateFileDetect(r) => {
+            let options = Options {
+                decompress: r.decompress,
+                max_layer: r.max_layer,
+                max_files: r.max_file_count,
+            };
+            let new = match (&r.oss_key, &r.download_url) {
+                (Some(key), _) => {
+                    let upload = detect
+                        .detections
+                        .upload(key)
+                        .await
+                        .map_err(core_error)?
+                        .filter(|u| u.access_key == verified.access_key_id)
+                        .ok_or_else(SasError::get_file_error)?;
+                    let (Some(sha256), Some(md5)) = (upload.sha256.clone(), upload.md5.clone())
+                    else {
+                        return Err(SasError::get_file_error());
+                    };
+                    if r.hash_key != md5 && r.hash_key != sha256 {
+                        return Err(SasError::get_file_error());
+                    }
+                    NewDetection {
+                        hash_key: Some(r.hash_key.clone()),
+                        md5: Some(md5),
+                        sha1: upload.sha1.clone(),
+                        sha256: Some(sha256.clone()),
+                        size: upload.size,
+                        source: Source::File { sha256 },
+                        options,
+                        client_token: None,
+                    }
+                }
+                (None, Some(url)) => {
+                    if detect.fetcher.precheck(url).await.is_err() {
+                        return Err(SasError::invalid_download_url());
+                    }
+                    NewDetection {
+                        hash_key: Some(r.hash_key.clone()),
+                        md5: None,
+                        sha1: None,
+                        sha256: None,
+                        size: None,
+                        source: Source::Url { url: url.clone() },
+                        options,
+                        client_token: None,
+                    }
+                }
+                (None, None) => return Err(SasError::missing_parameter("OssKey")),
+            };
+            detect.detections.submit(new).await.map_err(core_error)?;
+            Ok(model::json_response(
+                &model::CreateFileDetectResponse {
+                    request_id: request_id.to_string(),
+                    hash_key: r.hash_key,
+                },
+                request_id,
+            ))
+        }
+        SasRequest::GetFileDetectResult(r) => {
+            let found = detect
+                .detections
+                .lookup(&r.hash_keys)
+                .await
+                .map_err(core_error)?;
+            let mut unknown = Vec::new();
+            let mut list = Vec::with_capacity(found.len());
+            for (key, lookup) in r.hash_keys.iter().zip(found) {
+                match lookup {
+                    Lookup::Found(d) if d.state != State::Failed => list.push(result_item(key, &d)),
+                    Lookup::Found(d) => unknown.push(format!(
+                        "{key} (detection failed: {})",
+                        d.error_message.as_deref().unwrap_or("unknown reason")
+                    )),
+                    Lookup::Unknown => unknown.push(key.clone()),
+                }
+            }
+            if !unknown.is_empty() {
+                return Err(SasError::get_result_fail_for(&unknown));
+            }
+            Ok(model::json_response(
+                &model::GetFileDetectResultResponse {
+                    request_id: request_id.to_string(),
+                    result_list: list,
+                },
+                request_id,
+            ))
+        }
+        SasRequest::ListCompressFileDetectResult(r) => {
+            let found = detect
+                .detections
+                .lookup(std::slice::from_ref(&r.hash_key))
+                .await
+                .map_err(core_error)?;
+            let d = match found.into_iter().next() {
+                Some(Lookup::Found(d)) if d.state != State::Failed => d,
+                _ => return Err(SasError::get_result_fail()),
+            };
+            let members = d
+                .report
+                .as_ref()
+                .and_then(|r| r.archive.as_ref())
+                .map(|a| a.members.as_slice())
+                .unwrap_or_default();
+            let size = r.page_size.max(1) as usize;
+            let start = (r.current_page.max(1) as usize - 1).saturating_mul(size);
+            let page = members
+                .iter()
+                .skip(start)
+                .take(size)
+                .map(|m| {
+                    let flagged = Verdict::of_score(m.score) != Verdict::Clean && m.score > 60;
+                    model::CompressMemberResult {
+                        hash_key: m.md5.clone(),
+                        result: i32::from(flagged),
+                        score: Some(i32::from(m.score)),
+                        virus_type: flagged
+                            .then(|| m.threat_type.map(|t| t.as_str().to_string()))
+                            .flatten(),
+                        ext: Some(model::ext_json(
+                            &highlights(m.hits.iter().flat_map(|h| h.highlights.iter())),
+                            &m.labels,
+                        )),
+                        path: m.path.clone(),
+                    }
+                })
+                .collect();
+            Ok(model::json_response(
+                &model::ListCompressFileDetectResultResponse {
+                    request_id: request_id.to_string(),
+                    page_info: model::PageInfo {
+                        current_page: r.current_page,
+                        page_size: r.page_size,
+                        total_count: members.len() as u64,
+                    },
+                    result_list: page,
+                },
+                request_id,
+            ))
+        }
+        SasRequest::GetFileDetectApiInvokeInfo(_) => {
+            // A self-hosted service has no quota: the counters are this server's.
+            const AUTH: i64 = 1_000_000_000;
+            let used = guards.invocations.load(Ordering::Relaxed) as i64;
+            Ok(model::json_response(
+                &model::GetFileDetectApiInvokeInfoResponse {
+                    request_id: request_id.to_string(),
+                    data: model::InvokeInfo {
+                        auth_count: AUTH,
+                        auth_count_in_sale_version: AUTH,
+                        invoke_count: used,
+                        invoke_count_in_sale_version: used,
+                        remain_auth_count: AUTH.saturating_sub(used),
+                        expire: now_ms().saturating_add(10 * 365 * 24 * 3600 * 1000),
+                        flow_rate: i64::from(state.config.detect.rate_per_key),
+                        time_unit: "SECONDS".to_string(),
+                        sale_version: 2,
+                    },
+                },
+                request_id,
+            ))
+        }
+    }
+}
+
+fn core_error(e: crate::jobs::JobError) -> SasError {
+    tracing::error!(error = %e, "detection store error");
+    SasError::server_error()
+}
+
+fn highlights<'a>(ranges: impl Iterator<Item = &'a [u64; 2]>) -> Vec<(u64, u64)> {
+    ranges.map(|r| (r[0], r[1])).collect()
+}
+
+/// One `ResultList` item of a detection that is done or under way.
+fn result_item(key: &str, d: &Detection) -> DetectResult {
+    let report: &Report = match (&d.state, &d.report) {
+        (State::Done, Some(r)) => r,
+        _ => return DetectResult::pending(key),
+    };
+    let flagged = report.score > 60;
+    DetectResult {
+        hash_key: key.to_string(),
+        result: if flagged {
+            model::RESULT_MALICIOUS
+        } else {
+            model::RESULT_SAFE
+        },
+        score: Some(i32::from(report.score)),
+        virus_type: flagged
+            .then(|| report.threat_type.map(|t| t.as_str().to_string()))
+            .flatten(),
+        code: model::ITEM_OK_CODE.to_string(),
+        message: model::ITEM_OK_MESSAGE.to_string(),
+        ext: Some(model::ext_json(
+            &highlights(report.hits.iter().flat_map(|h| h.highlights.iter())),
+            &report.labels,
+        )),
+        compress: report.archive.is_some(),
+    }
+}
+
+/// Upload credentials for one file (and `FileExist` when it is kept here already).
+async fn upload_slot(
+    state: &AppState,
+    access_key: &str,
+    hash_key: &str,
+    host: &str,
+) -> Result<UploadUrl, SasError> {
+    let detections = &state.detect.detections;
+    let secret = state
+        .keys
+        .secret(access_key)
+        .ok_or_else(SasError::invalid_access_key_id_not_found)?;
+    let now = now_ms();
+    let key = upload::new_oss_key(now);
+    let expires = now.saturating_add(UPLOAD_SLOT_MS);
+    let ctx = upload::issue(access_key, &secret, &key, state.detect.max_file, expires);
+    detections
+        .create_upload(crate::detections::Upload {
+            oss_key: key.clone(),
+            hash_key: hash_key.to_string(),
+            access_key: access_key.to_string(),
+            max_size: state.detect.max_file,
+            expires_at: expires,
+            sha256: None,
+            md5: None,
+            sha1: None,
+            size: None,
+        })
+        .await
+        .map_err(core_error)?;
+    let kept = detections.kept_file(hash_key).await.map_err(core_error)?;
+    if let Some(sha256) = &kept
+        && let Some(known) = known_hashes(state, sha256).await?
+    {
+        detections
+            .upload_received(&key, known.0, &known.1, &known.2, sha256)
+            .await
+            .map_err(core_error)?;
+    }
+    let url = format!("http://{host}{UPLOAD_PATH}");
+    let mut item = UploadUrl::upload(hash_key, url.clone(), url, ctx.expire_ms, ctx.to_model());
+    item.file_exist = kept.is_some();
+    Ok(item)
+}
+
+/// Size, MD5 and SHA-1 of a kept file (computed again: it is on local disk).
+async fn known_hashes(
+    state: &AppState,
+    sha256: &str,
+) -> Result<Option<(u64, String, String)>, SasError> {
+    let path = state.detect.detections.files.path(sha256);
+    let hashed = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let mut file = std::fs::File::open(path)?;
+        let mut h = Hasher::new(
+            "md5,sha1"
+                .parse::<AlgorithmSet>()
+                .map_err(std::io::Error::other)?,
+        );
+        h.update_from_reader(&mut file)?;
+        let d = h.finish();
+        Ok((d.size(), d))
+    })
+    .await
+    .map_err(|_| SasError::server_error())?;
+    match hashed {
+        Ok((size, d)) => Ok(Some((
+            size,
+            d.get(hashscan_digest::Algorithm::Md5)
+                .map(|x| x.to_hex())
+                .unwrap_or_default(),
+            d.get(hashscan_digest::Algorithm::Sha1)
+                .map(|x| x.to_hex())
+                .unwrap_or_default(),
+        ))),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The emulated OSS upload host: a PostObject form with the credentials of
+/// `CreateFileDetectUploadUrl`; the file is kept by SHA-256 for the detection.
+pub async fn handle_upload(state: &AppState, req: Request<Body>, request_id: &str) -> Response {
+    let host = host_of(req.headers());
+    match receive(state, req, request_id).await {
+        Ok(r) => r,
+        Err(e) => e.response(request_id, &host),
+    }
+}
+
+async fn receive(
+    state: &AppState,
+    req: Request<Body>,
+    request_id: &str,
+) -> Result<Response, OssError> {
+    if req.method() != axum::http::Method::POST {
+        return Err(OssError::invalid_argument(
+            "only POST form uploads are accepted here",
+        ));
+    }
+    let content_type = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let limits = FormLimits {
+        max_file: state.detect.max_file,
+        ..FormLimits::default()
+    };
+    let (form, mut file) =
+        upload::parse_form(&content_type, req.into_body().into_data_stream(), &limits).await?;
+    let policy = upload::verify(&form, state.keys.as_ref(), now_ms())?;
+    let detections = &state.detect.detections;
+    let slot = detections
+        .upload(&form.key)
+        .await
+        .map_err(|_| OssError::internal_error())?
+        .filter(|u| u.access_key == form.access_id)
+        .ok_or_else(|| {
+            OssError::access_denied(
+                "the upload key was not issued to this AccessKeyId or has expired",
+            )
+        })?;
+    file.limit(
+        policy
+            .max_size()
+            .unwrap_or(slot.max_size)
+            .min(slot.max_size),
+    );
+
+    let temp = detections.files.temp_path();
+    let stored = async {
+        let mut out = tokio::fs::File::create(&temp)
+            .await
+            .map_err(|_| OssError::internal_error())?;
+        let mut hasher = Hasher::new(
+            "md5,sha1,sha256"
+                .parse::<AlgorithmSet>()
+                .map_err(|_| OssError::internal_error())?,
+        );
+        while let Some(chunk) = file.chunk().await? {
+            hasher.update(&chunk);
+            out.write_all(&chunk)
+                .await
+                .map_err(|_| OssError::internal_error())?;
+        }
+        out.flush().await.map_err(|_| OssError::internal_error())?;
+        let digests = hasher.finish();
+        policy.check_size(digests.size())?;
+        Ok::<_, OssError>((digests.size(), digests))
+    }
+    .await;
+    let (size, digests) = match stored {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(e);
+        }
+    };
+    let hex = |a| digests.get(a).map(|d| d.to_hex()).unwrap_or_default();
+    let (md5, sha1, sha256) = (
+        hex(hashscan_digest::Algorithm::Md5),
+        hex(hashscan_digest::Algorithm::Sha1),
+        hex(hashscan_digest::Algorithm::Sha256),
+    );
+    let files = detections.files.clone();
+    let (t, s) = (temp.clone(), sha256.clone());
+    let kept = tokio::task::spawn_blocking(move || files.keep(&t, &s)).await;
+    if !matches!(kept, Ok(Ok(_))) {
+        let _ = tokio::fs::remove_file(&temp).await;
+        return Err(OssError::internal_error());
+    }
+    detections
+        .upload_received(&form.key, size, &md5, &sha1, &sha256)
+        .await
+        .map_err(|_| OssError::internal_error())?;
+    tracing::info!(oss_key = %form.key, size, "detection file uploaded");
+    Ok(upload::success_response(
+        &form,
+        request_id,
+        "hashscan-detect",
+        UPLOAD_PATH,
+        &md5,
+    ))
+}
+
+/// Shared handle to the dialect's guards.
+pub type SharedGuards = Arc<Guards>;

@@ -1,0 +1,675 @@
+//! File detections: the results of scanning files, kept by MD5, SHA-1 and SHA-256 with the
+//! ruleset version they were made under, and the files themselves while results are kept.
+//!
+//! Every dialect (Alibaba Sas, Volcengine nta, `/v1`) submits and looks up detections here;
+//! this is where the decisions are made:
+//! - a detection is a job of tag [`TAG`] in the one job store, queue and worker pool (its
+//!   row and its job are written in one transaction, so neither exists without the other);
+//! - a lookup answers the newest unexpired detection of a hash; a finished result made under
+//!   an older ruleset is stale, and the lookup submits a rescan of the stored file (once)
+//!   and answers "detecting" meanwhile;
+//! - results and files expire after the retention period (default 5 hours) and are swept.
+//!
+//! Files uploaded or fetched for detection are kept content-addressed under
+//! `<data>/detect/<sha256[0..2]>/<sha256>` ([`FileStore`]).
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hashscan_detect::{Detector, Report};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{Row, SqlitePool};
+
+use crate::db::Writer;
+use crate::hashjob::WorkSignal;
+use crate::jobs::{JobError, JobStore, NewJob, insert_job_in, op};
+
+/// The tag of detection jobs.
+pub const TAG: &str = "FileDetect";
+/// The pseudo-bucket whose default queue carries detection jobs (not a valid COS bucket
+/// name, so it never shows in a bucket's job listings).
+pub const QUEUE_BUCKET: &str = "_detect";
+/// Default retention of results and files: 5 hours, as the clouds keep results.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(5 * 3600);
+
+/// Where a detection's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    /// A file in the [`FileStore`], by SHA-256.
+    File { sha256: String },
+    /// An object of this server's object store.
+    Object { bucket: String, key: String },
+    /// A URL to fetch (with the SSRF-safe fetcher).
+    Url { url: String },
+}
+
+/// How archives are handled (Alibaba's Decompress, DecompressMaxLayer, DecompressMaxFileCount).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Options {
+    pub decompress: bool,
+    pub max_layer: Option<u8>,
+    pub max_files: Option<u32>,
+}
+
+/// A detection to submit.
+#[derive(Debug, Clone)]
+pub struct NewDetection {
+    /// The hash the client named the file by (MD5 or SHA-256, lower-case), if any.
+    pub hash_key: Option<String>,
+    /// Hashes already known (a stored file's, an object's MD5).
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+    pub source: Source,
+    pub options: Options,
+    /// A retried submission with the same token gets the same detection.
+    pub client_token: Option<String>,
+}
+
+/// The state of a detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Detecting,
+    Done,
+    Failed,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Detecting => "Detecting",
+            State::Done => "Done",
+            State::Failed => "Failed",
+        }
+    }
+
+    fn parse(s: &str) -> State {
+        match s {
+            "Done" => State::Done,
+            "Failed" => State::Failed,
+            _ => State::Detecting,
+        }
+    }
+}
+
+/// A detection as stored.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    /// The job's id (`f` + 32 hex).
+    pub id: String,
+    pub hash_key: Option<String>,
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+    pub state: State,
+    /// The engine's report, once Done.
+    pub report: Option<Report>,
+    pub ruleset: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub source: Source,
+    pub options: Options,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub expires_at: i64,
+}
+
+impl Detection {
+    /// Whether `key` (lower-case hex) names this detection's file or the detection itself.
+    pub fn answers(&self, key: &str) -> bool {
+        [&self.md5, &self.sha1, &self.sha256, &self.hash_key]
+            .iter()
+            .any(|h| h.as_deref() == Some(key))
+            || self.id == key
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+const COLUMNS: &str = "id, hash_key, md5, sha1, sha256, size, state, report, ruleset, \
+    error_code, error_message, source, options, created_at, finished_at, expires_at";
+
+fn from_sqlx(r: &sqlx::sqlite::SqliteRow) -> Result<Detection, JobError> {
+    let report: Option<String> = r.try_get("report")?;
+    let source: String = r.try_get("source")?;
+    let options: String = r.try_get("options")?;
+    let state: String = r.try_get("state")?;
+    let size: Option<i64> = r.try_get("size")?;
+    Ok(Detection {
+        id: r.try_get("id")?,
+        hash_key: r.try_get("hash_key")?,
+        md5: r.try_get("md5")?,
+        sha1: r.try_get("sha1")?,
+        sha256: r.try_get("sha256")?,
+        size: size.map(|s| s.max(0) as u64),
+        state: State::parse(&state),
+        report: report.and_then(|r| serde_json::from_str(&r).ok()),
+        ruleset: r.try_get("ruleset")?,
+        error_code: r.try_get("error_code")?,
+        error_message: r.try_get("error_message")?,
+        source: serde_json::from_str(&source).unwrap_or(Source::Url { url: String::new() }),
+        options: serde_json::from_str(&options).unwrap_or_default(),
+        created_at: r.try_get("created_at")?,
+        finished_at: r.try_get("finished_at")?,
+        expires_at: r.try_get("expires_at")?,
+    })
+}
+
+/// Files kept for detection, content-addressed by SHA-256.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    dir: PathBuf,
+}
+
+impl FileStore {
+    /// Uses (creating) `<data>/detect`.
+    pub fn open(data_dir: &Path) -> io::Result<FileStore> {
+        let dir = data_dir.join("detect");
+        std::fs::create_dir_all(dir.join("tmp"))?;
+        Ok(FileStore { dir })
+    }
+
+    /// Where the file of `sha256` is kept.
+    pub fn path(&self, sha256: &str) -> PathBuf {
+        let prefix = sha256.get(..2).unwrap_or("00");
+        self.dir.join(prefix).join(sha256)
+    }
+
+    /// A fresh temporary path inside the store (same file system, so [`keep`] renames).
+    ///
+    /// [`keep`]: FileStore::keep
+    pub fn temp_path(&self) -> PathBuf {
+        self.dir
+            .join("tmp")
+            .join(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    /// Moves a complete temporary file to its content address.
+    pub fn keep(&self, temp: &Path, sha256: &str) -> io::Result<PathBuf> {
+        let path = self.path(sha256);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::File::open(temp)?.sync_all()?;
+        std::fs::rename(temp, &path)?;
+        Ok(path)
+    }
+
+    /// Whether the file of `sha256` is kept.
+    pub fn has(&self, sha256: &str) -> bool {
+        self.path(sha256).is_file()
+    }
+
+    fn remove(&self, sha256: &str) {
+        if let Err(e) = std::fs::remove_file(self.path(sha256))
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(sha256, error = %e, "cannot remove an expired detection file");
+        }
+    }
+}
+
+/// An upload slot of Alibaba's form upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub oss_key: String,
+    pub hash_key: String,
+    pub access_key: String,
+    pub max_size: u64,
+    pub expires_at: i64,
+    /// Set once the file arrived.
+    pub sha256: Option<String>,
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    pub size: Option<u64>,
+}
+
+/// What a lookup found for one key.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// Never submitted, or expired.
+    Unknown,
+    /// A result (Done), a failure (Failed) or a scan under way (Detecting).
+    Found(Box<Detection>),
+}
+
+/// The detection service: submissions, lookups, rescans of stale results, expiry.
+#[derive(Clone)]
+pub struct Detections {
+    db: SqlitePool,
+    writer: Writer,
+    jobs: Arc<dyn JobStore>,
+    work: WorkSignal,
+    pub files: FileStore,
+    pub detector: Arc<Detector>,
+    pub retention: Duration,
+}
+
+impl Detections {
+    pub fn new(
+        db: SqlitePool,
+        writer: Writer,
+        jobs: Arc<dyn JobStore>,
+        work: WorkSignal,
+        files: FileStore,
+        detector: Arc<Detector>,
+        retention: Duration,
+    ) -> Detections {
+        Detections {
+            db,
+            writer,
+            jobs,
+            work,
+            files,
+            detector,
+            retention,
+        }
+    }
+
+    fn retention_ms(&self) -> i64 {
+        self.retention.as_millis().min(i64::MAX as u128) as i64
+    }
+
+    /// Submits a detection: its row and its job in one transaction. With a client token
+    /// already used by an unexpired detection, that detection is returned instead.
+    pub async fn submit(&self, new: NewDetection) -> Result<Detection, JobError> {
+        let queue = self.jobs.default_queue(QUEUE_BUCKET).await?;
+        let now = now_ms();
+        let expires = now.saturating_add(self.retention_ms());
+        let id = self
+            .writer
+            .write(op(move |conn| {
+                if let Some(token) = &new.client_token {
+                    let existing: Option<String> = conn
+                        .prepare_cached(
+                            "SELECT id FROM detections WHERE client_token = ? AND expires_at > ?
+                             ORDER BY created_at DESC LIMIT 1",
+                        )?
+                        .query_row(params![token, now], |r| r.get(0))
+                        .optional()?;
+                    if let Some(id) = existing {
+                        return Ok(id);
+                    }
+                }
+                insert_detection_in(conn, &queue.id, &new, now, expires)
+            }))
+            .await?;
+        self.work.notify();
+        self.get(&id).await?.ok_or(JobError::NoSuchJob)
+    }
+
+    /// A detection by id.
+    pub async fn get(&self, id: &str) -> Result<Option<Detection>, JobError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM detections WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
+        row.as_ref().map(from_sqlx).transpose()
+    }
+
+    /// The newest unexpired detection of each key (an MD5, SHA-1 or SHA-256 of the file, the
+    /// hash the client named it by, or a detection id), in the order of `keys`. A finished
+    /// result made under another ruleset than the detector's is rescanned (once, when the
+    /// file is still kept) and answered as the new, Detecting, detection.
+    pub async fn lookup(&self, keys: &[String]) -> Result<Vec<Lookup>, JobError> {
+        let now = now_ms();
+        let wanted = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM detections
+             WHERE expires_at > ?1
+               AND (md5 IN (SELECT value FROM json_each(?2))
+                    OR sha256 IN (SELECT value FROM json_each(?2))
+                    OR sha1 IN (SELECT value FROM json_each(?2))
+                    OR hash_key IN (SELECT value FROM json_each(?2))
+                    OR id IN (SELECT value FROM json_each(?2)))
+             ORDER BY created_at DESC"
+        ))
+        .bind(now)
+        .bind(&wanted)
+        .fetch_all(&self.db)
+        .await?;
+        let found: Vec<Detection> = rows.iter().map(from_sqlx).collect::<Result<_, _>>()?;
+        let mut newest: HashMap<&str, &Detection> = HashMap::new();
+        for key in keys {
+            // Rows are newest first: the first that answers the key is its newest.
+            if let Some(d) = found.iter().find(|d| d.answers(key)) {
+                newest.insert(key.as_str(), d);
+            }
+        }
+        let current = self.detector.version();
+        let mut out = Vec::with_capacity(keys.len());
+        let mut rescanned: HashMap<String, Detection> = HashMap::new();
+        for key in keys {
+            let Some(d) = newest.get(key.as_str()) else {
+                out.push(Lookup::Unknown);
+                continue;
+            };
+            let stale = d.state == State::Done && d.ruleset.as_deref() != Some(current.as_str());
+            if stale && let Some(sha256) = d.sha256.clone().filter(|h| self.files.has(h)) {
+                let again = match rescanned.get(&sha256) {
+                    Some(again) => again.clone(),
+                    None => {
+                        let again = self.rescan(d, &sha256).await?;
+                        rescanned.insert(sha256, again.clone());
+                        again
+                    }
+                };
+                out.push(Lookup::Found(Box::new(again)));
+                continue;
+            }
+            out.push(Lookup::Found(Box::new((*d).clone())));
+        }
+        Ok(out)
+    }
+
+    /// Submits a scan of a stale result's kept file, unless one is already under way.
+    async fn rescan(&self, stale: &Detection, sha256: &str) -> Result<Detection, JobError> {
+        let queue = self.jobs.default_queue(QUEUE_BUCKET).await?;
+        let now = now_ms();
+        let expires = now.saturating_add(self.retention_ms());
+        let new = NewDetection {
+            hash_key: stale.hash_key.clone(),
+            md5: stale.md5.clone(),
+            sha1: stale.sha1.clone(),
+            sha256: Some(sha256.to_string()),
+            size: stale.size,
+            source: Source::File {
+                sha256: sha256.to_string(),
+            },
+            options: stale.options,
+            client_token: None,
+        };
+        let stale_created = stale.created_at;
+        let id = self
+            .writer
+            .write(op(move |conn| {
+                // Concurrent lookups of the same stale hash submit one rescan.
+                let newer: Option<String> = conn
+                    .prepare_cached(
+                        "SELECT id FROM detections WHERE sha256 = ? AND created_at > ?
+                         AND expires_at > ? ORDER BY created_at DESC LIMIT 1",
+                    )?
+                    .query_row(params![new.sha256, stale_created, now], |r| r.get(0))
+                    .optional()?;
+                match newer {
+                    Some(id) => Ok(id),
+                    None => insert_detection_in(conn, &queue.id, &new, now, expires),
+                }
+            }))
+            .await?;
+        self.work.notify();
+        tracing::info!(detection = %id, sha256, "rescanning a result of an older ruleset");
+        self.get(&id).await?.ok_or(JobError::NoSuchJob)
+    }
+
+    /// Records a finished scan: the file's hashes and the report.
+    pub async fn complete(&self, id: &str, report: &Report) -> Result<(), JobError> {
+        let json = serde_json::to_string(report).unwrap_or_default();
+        let (id, md5, sha1, sha256) = (
+            id.to_string(),
+            report.md5.clone(),
+            report.sha1.clone(),
+            report.sha256.clone(),
+        );
+        let (size, verdict, score, ruleset) = (
+            report.size as i64,
+            report.verdict.as_str(),
+            i64::from(report.score),
+            report.ruleset.clone(),
+        );
+        let threat_type = report.threat_type.map(|t| t.as_str());
+        let threat_name = report.threat_name.clone();
+        self.writer
+            .write(op(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE detections SET state = 'Done', md5 = ?, sha1 = ?, sha256 = ?, size = ?,
+                            verdict = ?, score = ?, threat_type = ?, threat_name = ?, report = ?,
+                            ruleset = ?, finished_at = ?, error_code = NULL, error_message = NULL
+                     WHERE id = ?",
+                )?
+                .execute(params![
+                    md5,
+                    sha1,
+                    sha256,
+                    size,
+                    verdict,
+                    score,
+                    threat_type,
+                    threat_name,
+                    json,
+                    ruleset,
+                    now_ms(),
+                    id
+                ])?;
+                Ok(())
+            }))
+            .await
+    }
+
+    /// Records a detection that could not be made.
+    pub async fn fail(&self, id: &str, code: &str, message: &str) -> Result<(), JobError> {
+        let (id, code, message) = (id.to_string(), code.to_string(), message.to_string());
+        self.writer
+            .write(op(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE detections SET state = 'Failed', error_code = ?, error_message = ?,
+                            finished_at = ? WHERE id = ?",
+                )?
+                .execute(params![code, message, now_ms(), id])?;
+                Ok(())
+            }))
+            .await
+    }
+
+    /// Issues an upload slot.
+    pub async fn create_upload(&self, upload: Upload) -> Result<(), JobError> {
+        self.writer
+            .write(op(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO detect_uploads (oss_key, hash_key, access_key, max_size,
+                                                 created_at, expires_at)
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )?
+                .execute(params![
+                    upload.oss_key,
+                    upload.hash_key,
+                    upload.access_key,
+                    upload.max_size as i64,
+                    now_ms(),
+                    upload.expires_at
+                ])?;
+                Ok(())
+            }))
+            .await
+    }
+
+    /// An unexpired upload slot by its key.
+    pub async fn upload(&self, oss_key: &str) -> Result<Option<Upload>, JobError> {
+        let row = sqlx::query(
+            "SELECT oss_key, hash_key, access_key, max_size, expires_at, sha256, md5, sha1, size
+             FROM detect_uploads WHERE oss_key = ? AND expires_at > ?",
+        )
+        .bind(oss_key)
+        .bind(now_ms())
+        .fetch_optional(&self.db)
+        .await?;
+        row.map(|r| -> Result<Upload, JobError> {
+            Ok(Upload {
+                oss_key: r.try_get("oss_key")?,
+                hash_key: r.try_get("hash_key")?,
+                access_key: r.try_get("access_key")?,
+                max_size: r.try_get::<i64, _>("max_size")?.max(0) as u64,
+                expires_at: r.try_get("expires_at")?,
+                sha256: r.try_get("sha256")?,
+                md5: r.try_get("md5")?,
+                sha1: r.try_get("sha1")?,
+                size: r
+                    .try_get::<Option<i64>, _>("size")?
+                    .map(|s| s.max(0) as u64),
+            })
+        })
+        .transpose()
+    }
+
+    /// Records that an upload slot's file arrived (it is kept by SHA-256 for the retention
+    /// period).
+    pub async fn upload_received(
+        &self,
+        oss_key: &str,
+        size: u64,
+        md5: &str,
+        sha1: &str,
+        sha256: &str,
+    ) -> Result<(), JobError> {
+        let expires = now_ms().saturating_add(self.retention_ms());
+        let (k, m, s1, s2) = (
+            oss_key.to_string(),
+            md5.to_string(),
+            sha1.to_string(),
+            sha256.to_string(),
+        );
+        self.writer
+            .write(op(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE detect_uploads SET size = ?, md5 = ?, sha1 = ?, sha256 = ?,
+                            uploaded_at = ?, expires_at = ? WHERE oss_key = ?",
+                )?
+                .execute(params![size as i64, m, s1, s2, now_ms(), expires, k])?;
+                Ok(())
+            }))
+            .await
+    }
+
+    /// Whether a file of this hash (MD5 or SHA-256) is kept, by an upload or a detection:
+    /// its SHA-256 when it is.
+    pub async fn kept_file(&self, hash: &str) -> Result<Option<String>, JobError> {
+        let now = now_ms();
+        let sha: Option<String> = sqlx::query_scalar(
+            "SELECT sha256 FROM detect_uploads WHERE (md5 = ?1 OR sha256 = ?1) AND expires_at > ?2
+               AND sha256 IS NOT NULL
+             UNION ALL
+             SELECT sha256 FROM detections WHERE (md5 = ?1 OR sha256 = ?1) AND expires_at > ?2
+               AND sha256 IS NOT NULL
+             LIMIT 1",
+        )
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(sha.filter(|s| self.files.has(s)))
+    }
+
+    /// Deletes expired detections and upload slots, and the files no longer referenced.
+    pub async fn sweep(&self) -> Result<usize, JobError> {
+        let now = now_ms();
+        let orphans: Vec<String> = self
+            .writer
+            .write(op(move |conn| {
+                let mut gone: Vec<String> = Vec::new();
+                {
+                    let mut stmt = conn.prepare_cached(
+                        "SELECT DISTINCT sha256 FROM detections WHERE expires_at <= ?1 AND sha256 IS NOT NULL
+                         UNION SELECT DISTINCT sha256 FROM detect_uploads WHERE expires_at <= ?1 AND sha256 IS NOT NULL",
+                    )?;
+                    let rows = stmt.query_map([now], |r| r.get::<_, String>(0))?;
+                    for r in rows {
+                        gone.push(r?);
+                    }
+                }
+                conn.execute("DELETE FROM detections WHERE expires_at <= ?", [now])?;
+                conn.execute("DELETE FROM detect_uploads WHERE expires_at <= ?", [now])?;
+                // A file still named by an unexpired row stays.
+                let mut still = conn.prepare_cached(
+                    "SELECT 1 FROM detections WHERE sha256 = ?1
+                     UNION ALL SELECT 1 FROM detect_uploads WHERE sha256 = ?1 LIMIT 1",
+                )?;
+                let mut orphans = Vec::new();
+                for sha in gone {
+                    if !still.exists([&sha])? {
+                        orphans.push(sha);
+                    }
+                }
+                Ok(orphans)
+            }))
+            .await?;
+        for sha in &orphans {
+            self.files.remove(sha);
+        }
+        Ok(orphans.len())
+    }
+
+    /// Sweeps expired detections every `every` until `stop` turns true.
+    pub fn spawn_sweeper(
+        &self,
+        every: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match this.sweep().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(files = n, "expired detection files removed"),
+                    Err(e) => tracing::warn!(error = %e, "cannot sweep expired detections"),
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        })
+    }
+}
+
+/// Inserts a detection and its job (inside a write); returns the id.
+fn insert_detection_in(
+    conn: &rusqlite::Connection,
+    queue_id: &str,
+    new: &NewDetection,
+    now: i64,
+    expires: i64,
+) -> Result<String, JobError> {
+    let job = insert_job_in(
+        conn,
+        &NewJob {
+            tag: TAG.to_string(),
+            queue_id: queue_id.to_string(),
+            bucket: QUEUE_BUCKET.to_string(),
+            input: Value::Null,
+            callback: None,
+        },
+    )?;
+    conn.prepare_cached(
+        "INSERT INTO detections (id, hash_key, md5, sha1, sha256, size, state, source, options,
+                                 client_token, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        job.id,
+        new.hash_key,
+        new.md5,
+        new.sha1,
+        new.sha256,
+        new.size.map(|s| s as i64),
+        State::Detecting.as_str(),
+        serde_json::to_string(&new.source).unwrap_or_default(),
+        serde_json::to_string(&new.options).unwrap_or_default(),
+        new.client_token,
+        now,
+        expires
+    ])?;
+    Ok(job.id)
+}

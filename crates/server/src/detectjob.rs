@@ -1,0 +1,196 @@
+//! FileDetect jobs: how a worker runs a detection.
+//!
+//! The job's id is the detection's id; what to scan and how is in the detection's row
+//! ([`crate::detections`]). The worker gets the bytes — a kept file, an object of this
+//! server, or a URL fetched with the SSRF-safe fetcher (the file is then kept by SHA-256 so
+//! that a stale result can be rescanned) — scans them on a blocking thread with the
+//! detection engine, and records the report or the failure.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hashscan_detect::{ArchiveLimits, Report, ScanOptions};
+use serde_json::{Value, json};
+
+use crate::detections::{Detection, Detections, Source};
+use crate::hashjob::{Failure, failed, failed_owned, renewing};
+use crate::jobs::{Job, JobStore};
+use crate::store::{ObjectStore, StoreError};
+
+/// Largest file a detection takes by default (Alibaba: 100 MB per file).
+pub const DEFAULT_MAX_FILE: u64 = 100 * 1024 * 1024;
+
+/// What a worker needs to run detections.
+#[derive(Clone)]
+pub struct DetectCtx {
+    pub detections: Detections,
+    pub fetcher: hashscan_fetch::Fetcher,
+    /// Largest file scanned.
+    pub max_file: u64,
+}
+
+/// The engine options of a detection.
+fn scan_options(d: &Detection) -> ScanOptions {
+    let defaults = ArchiveLimits::default();
+    ScanOptions {
+        expand_archives: d.options.decompress,
+        archive: Some(ArchiveLimits {
+            max_depth: d.options.max_layer.map_or(defaults.max_depth, u32::from),
+            max_members: d.options.max_files.unwrap_or(defaults.max_members),
+            ..defaults
+        }),
+        all_members: d.options.decompress,
+    }
+}
+
+/// Runs the detection of `job`; the job's result is a summary, the report goes to the
+/// detection's row.
+pub(crate) async fn execute(
+    ctx: &DetectCtx,
+    store: &ObjectStore,
+    jobs: &dyn JobStore,
+    job: &Job,
+    owner: &str,
+) -> Result<Value, Failure> {
+    let detection = match ctx.detections.get(&job.id).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return Err(failed("InternalError", "the detection's record is missing")),
+        Err(e) => return Err(failed("InternalError", e.to_string())),
+    };
+    match scan(ctx, store, jobs, job, owner, &detection).await {
+        Ok(report) => {
+            ctx.detections
+                .complete(&job.id, &report)
+                .await
+                .map_err(|e| failed("InternalError", e.to_string()))?;
+            Ok(json!({
+                "md5": report.md5,
+                "sha256": report.sha256,
+                "size": report.size,
+                "verdict": report.verdict.as_str(),
+                "score": report.score,
+            }))
+        }
+        Err(Failure::LeaseLost) => Err(Failure::LeaseLost),
+        Err(Failure::Job { code, message }) => {
+            if let Err(e) = ctx.detections.fail(&job.id, &code, &message).await {
+                tracing::warn!(detection = %job.id, error = %e, "cannot record a failed detection");
+            }
+            Err(Failure::Job { code, message })
+        }
+    }
+}
+
+async fn scan(
+    ctx: &DetectCtx,
+    store: &ObjectStore,
+    jobs: &dyn JobStore,
+    job: &Job,
+    owner: &str,
+    d: &Detection,
+) -> Result<Report, Failure> {
+    let options = scan_options(d);
+    let detector = ctx.detections.detector.clone();
+    let too_large = |size: u64| {
+        failed_owned(
+            "FileSizeOverLimit",
+            format!(
+                "the file is {size} bytes; the limit is {} bytes",
+                ctx.max_file
+            ),
+        )
+    };
+    match &d.source {
+        Source::File { sha256 } => {
+            let path = ctx.detections.files.path(sha256);
+            let task =
+                tokio::task::spawn_blocking(move || detector.scan_file_with(&path, &options));
+            match renewing(jobs, job, owner, || 0, task).await? {
+                Ok(report) => Ok(report),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(failed(
+                    "GetFileError",
+                    "the uploaded file is no longer kept (expired); upload it again",
+                )),
+                Err(e) => Err(failed(
+                    "InternalError",
+                    format!("cannot read the file: {e}"),
+                )),
+            }
+        }
+        Source::Object { bucket, key } => {
+            let meta = match store.head(bucket, key).await {
+                Ok(m) => m,
+                Err(StoreError::NoSuchKey | StoreError::NoSuchBucket) => {
+                    return Err(failed("GetFileError", "the object does not exist"));
+                }
+                Err(e) => {
+                    return Err(failed(
+                        "InternalError",
+                        format!("cannot read the object: {e}"),
+                    ));
+                }
+            };
+            if meta.size > ctx.max_file {
+                return Err(too_large(meta.size));
+            }
+            let done = Arc::new(AtomicU64::new(0));
+            let (store2, meta2) = (store.clone(), meta.clone());
+            let task = tokio::task::spawn_blocking(move || {
+                let mut file = store2.open_content_blocking(&meta2)?;
+                detector.scan_reader_with(&mut file, meta2.size, &options)
+            });
+            let size = meta.size;
+            let progress =
+                || (done.load(Ordering::Relaxed).saturating_mul(100) / size.max(1)) as u8;
+            renewing(jobs, job, owner, progress, task)
+                .await?
+                .map_err(|e| failed("GetFileError", format!("cannot read the object: {e}")))
+        }
+        Source::Url { url } => {
+            let temp = ctx.detections.files.temp_path();
+            let fetched = ctx.fetcher.fetch_to_file(url, &temp).await;
+            let fetched = match fetched {
+                Ok(f) => f,
+                Err(hashscan_fetch::FetchError::TooLarge { .. }) => {
+                    return Err(failed_owned(
+                        "FileSizeOverLimit",
+                        format!("the file is over the limit of {} bytes", ctx.max_file),
+                    ));
+                }
+                Err(e) if e.is_client_error() => {
+                    return Err(failed_owned(
+                        "InvalidDownloadUrl",
+                        format!("cannot download the file: {e}"),
+                    ));
+                }
+                Err(e) => {
+                    return Err(failed_owned(
+                        "GetFileError",
+                        format!("cannot download the file: {e}"),
+                    ));
+                }
+            };
+            tracing::debug!(detection = %job.id, bytes = fetched.size, "downloaded");
+            let files = ctx.detections.files.clone();
+            let task = tokio::task::spawn_blocking(move || {
+                let report = detector.scan_file_with(&temp, &options);
+                let kept = match &report {
+                    Ok(r) => files.keep(&temp, &r.sha256).map(|_| ()),
+                    Err(_) => Ok(()),
+                };
+                let _ = std::fs::remove_file(&temp);
+                (report, kept)
+            });
+            let (report, kept) = renewing(jobs, job, owner, || 0, task).await?;
+            if let Err(e) = kept {
+                tracing::warn!(detection = %job.id, error = %e, "cannot keep a downloaded file; a stale result of it cannot be rescanned");
+            }
+            report.map_err(|e| {
+                failed(
+                    "InternalError",
+                    format!("cannot read the downloaded file: {e}"),
+                )
+            })
+        }
+    }
+}

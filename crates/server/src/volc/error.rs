@@ -1,0 +1,311 @@
+//! Volcengine errors: the one table of wire codes, and the maps from authentication and core
+//! errors into it (detection-apis.md §3.1).
+//!
+//! An error answer is `{"ResponseMetadata": {…, "Error": {"CodeN", "Code", "Message"}}}` with no
+//! `Result` and the row's HTTP status (see [`super::meta::ResponseMetadata`]). The SDK retries
+//! 429/500/502/503/504 up to four times, so only server-side faults use those statuses.
+//!
+//! Choices where the spec is silent (UNCONFIRMED, §5 item 6):
+//! * no `Authorization` header, and an absent `X-Date`, are `MissingRequestInfo` (100004, the
+//!   gateway's code for missing request information such as `X-Date`);
+//! * an `Authorization` that cannot be parsed, a header that must be signed but is not, a body
+//!   that does not hash to `X-Content-Sha256`, and a credential scope of another service than
+//!   `nta` are all `SignatureDoesNotMatch` (401), with the reason after the standard message;
+//! * a time outside the ±15-minute window is `InvalidTimestamp` (400, as the gateway table
+//!   says; some product pages say 403);
+//! * a body over the size limit is `InvalidParameter` with HTTP 413, not 400: it is the one
+//!   parameter error the client cannot fix by changing a value;
+//! * a SignURL of this server that the object store refuses keeps the COS verdict's family:
+//!   COS 403 (bad presignature, expired, unknown key) is `AccessDenied` 403, a missing bucket
+//!   or object and other COS 4xx are `InvalidParameter` 400, COS 5xx is `InternalError`.
+
+use axum::http::StatusCode;
+use hashscan_auth::AuthError;
+
+use crate::cos::error::CosError;
+use crate::jobs::JobError;
+
+/// One row of the table: the wire `Code`, its numeric `CodeN` and the HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// `MissingParameter` 100002, 400: a required body parameter is absent.
+    MissingParameter,
+    /// `MissingRequestInfo` 100004, 400: no `Authorization`, no `X-Date`.
+    MissingRequestInfo,
+    /// `InvalidTimestamp` 100006, 400: `X-Date` outside the allowed skew.
+    InvalidTimestamp,
+    /// `InvalidActionOrVersion` 100008, 404: unknown action, version or method.
+    InvalidActionOrVersion,
+    /// `InvalidAccessKey` 100009, 401: the AK is unknown.
+    InvalidAccessKey,
+    /// `SignatureDoesNotMatch` 100010, 401.
+    SignatureDoesNotMatch,
+    /// `AccessDenied` 100013, 403.
+    AccessDenied,
+    /// `InternalError` 100014, 500.
+    InternalError,
+    /// `InvalidParameter`, 400: a parameter has a wrong type, length or value.
+    InvalidParameter,
+    /// `InvalidParameter` with HTTP 413: the request body is over the limit.
+    BodyTooLarge,
+    /// `ServiceUnavailable`, 503: the job store cannot take writes just now.
+    ServiceUnavailable,
+}
+
+impl Code {
+    /// Every row, for tests and documentation.
+    pub const ALL: [Code; 11] = [
+        Code::MissingParameter,
+        Code::MissingRequestInfo,
+        Code::InvalidTimestamp,
+        Code::InvalidActionOrVersion,
+        Code::InvalidAccessKey,
+        Code::SignatureDoesNotMatch,
+        Code::AccessDenied,
+        Code::InternalError,
+        Code::InvalidParameter,
+        Code::BodyTooLarge,
+        Code::ServiceUnavailable,
+    ];
+
+    /// `(Code, CodeN, HTTP status)`. The gateway codes carry the numbers of the common-error
+    /// table; the API-specific ones have none (the pages reviewed give none).
+    pub fn row(self) -> (&'static str, Option<u32>, StatusCode) {
+        use StatusCode as S;
+        match self {
+            Code::MissingParameter => ("MissingParameter", Some(100_002), S::BAD_REQUEST),
+            Code::MissingRequestInfo => ("MissingRequestInfo", Some(100_004), S::BAD_REQUEST),
+            Code::InvalidTimestamp => ("InvalidTimestamp", Some(100_006), S::BAD_REQUEST),
+            Code::InvalidActionOrVersion => ("InvalidActionOrVersion", Some(100_008), S::NOT_FOUND),
+            Code::InvalidAccessKey => ("InvalidAccessKey", Some(100_009), S::UNAUTHORIZED),
+            Code::SignatureDoesNotMatch => {
+                ("SignatureDoesNotMatch", Some(100_010), S::UNAUTHORIZED)
+            }
+            Code::AccessDenied => ("AccessDenied", Some(100_013), S::FORBIDDEN),
+            Code::InternalError => ("InternalError", Some(100_014), S::INTERNAL_SERVER_ERROR),
+            Code::InvalidParameter => ("InvalidParameter", None, S::BAD_REQUEST),
+            Code::BodyTooLarge => ("InvalidParameter", None, S::PAYLOAD_TOO_LARGE),
+            Code::ServiceUnavailable => ("ServiceUnavailable", None, S::SERVICE_UNAVAILABLE),
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        self.row().0
+    }
+
+    pub fn code_n(self) -> Option<u32> {
+        self.row().1
+    }
+
+    pub fn status(self) -> StatusCode {
+        self.row().2
+    }
+}
+
+/// The standard `SignatureDoesNotMatch` message (gateway table).
+pub const SIGNATURE_MESSAGE: &str = "The request signature we calculated does not match the signature you provided. Check your Secret Access Key and signing method. Consult the service documentation for details.";
+
+/// A Volcengine error answer: a row of the table and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolcError {
+    pub code: Code,
+    pub message: String,
+}
+
+impl std::fmt::Display for VolcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.code(), self.message)
+    }
+}
+
+impl VolcError {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        VolcError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `MissingParameter`: `The request is missing <name> parameter.`
+    pub fn missing(name: &str) -> Self {
+        Self::new(
+            Code::MissingParameter,
+            format!("The request is missing {name} parameter."),
+        )
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(Code::InvalidParameter, message)
+    }
+
+    /// `InvalidActionOrVersion`: `Could not find operation <action> for version <version>.`
+    pub fn unknown_action(action: &str, version: &str) -> Self {
+        Self::new(
+            Code::InvalidActionOrVersion,
+            format!("Could not find operation {action} for version {version}."),
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            Code::InternalError,
+            "Service has some internal Error. Pls Contact With Admin.",
+        )
+    }
+
+    /// An authentication failure. The messages come from the table and from `AuthError`'s
+    /// own texts, which never contain a secret.
+    pub fn from_auth(e: &AuthError) -> Self {
+        let mismatch = |why: &dyn std::fmt::Display| {
+            Self::new(
+                Code::SignatureDoesNotMatch,
+                format!("{SIGNATURE_MESSAGE} ({why})"),
+            )
+        };
+        match e {
+            AuthError::Missing => Self::new(
+                Code::MissingRequestInfo,
+                "The request is missing the Authorization header.",
+            ),
+            AuthError::MissingHeader(name) => Self::new(
+                Code::MissingRequestInfo,
+                format!("The request is missing the {name} header."),
+            ),
+            AuthError::UnknownAccessKey => Self::new(
+                Code::InvalidAccessKey,
+                "The access key you provided does not exist in our records.",
+            ),
+            AuthError::SignatureMismatch => {
+                Self::new(Code::SignatureDoesNotMatch, SIGNATURE_MESSAGE)
+            }
+            AuthError::Expired | AuthError::NotYetValid | AuthError::TimeSkewed => Self::new(
+                Code::InvalidTimestamp,
+                "The Signature of the request is expired.",
+            ),
+            AuthError::ScopeMismatch => {
+                mismatch(&"the credential scope must be <date of X-Date>/<region>/nta/request")
+            }
+            other => mismatch(other),
+        }
+    }
+
+    /// A core (job store) failure: 503 when the store cannot write just now, else 500.
+    pub fn from_core(e: &JobError) -> Self {
+        match e {
+            JobError::Unavailable(_) => {
+                tracing::warn!(error = %e, "detection store unavailable");
+                Self::new(
+                    Code::ServiceUnavailable,
+                    "The service is temporarily unavailable. Please try again later.",
+                )
+            }
+            _ => {
+                tracing::error!(error = %e, "detection store error");
+                Self::internal()
+            }
+        }
+    }
+
+    /// The object store's refusal of a SignURL addressed to this server (see the module doc).
+    pub fn from_sign_url(e: &CosError) -> Self {
+        if e.status.is_server_error() {
+            return Self::internal();
+        }
+        let detail = format!("SignURL was refused: {}: {}", e.code, e.message);
+        if e.status == StatusCode::FORBIDDEN {
+            Self::new(Code::AccessDenied, detail)
+        } else {
+            Self::invalid(detail)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_matches_the_spec() {
+        let want = [
+            ("MissingParameter", Some(100_002), 400),
+            ("MissingRequestInfo", Some(100_004), 400),
+            ("InvalidTimestamp", Some(100_006), 400),
+            ("InvalidActionOrVersion", Some(100_008), 404),
+            ("InvalidAccessKey", Some(100_009), 401),
+            ("SignatureDoesNotMatch", Some(100_010), 401),
+            ("AccessDenied", Some(100_013), 403),
+            ("InternalError", Some(100_014), 500),
+            ("InvalidParameter", None, 400),
+            ("InvalidParameter", None, 413),
+            ("ServiceUnavailable", None, 503),
+        ];
+        for (code, (name, n, status)) in Code::ALL.iter().zip(want) {
+            assert_eq!(code.code(), name);
+            assert_eq!(code.code_n(), n);
+            assert_eq!(code.status().as_u16(), status, "{name}");
+        }
+    }
+
+    #[test]
+    fn auth_errors_map_to_gateway_codes() {
+        let cases = [
+            (AuthError::Missing, Code::MissingRequestInfo),
+            (AuthError::MissingHeader("x-date"), Code::MissingRequestInfo),
+            (AuthError::UnknownAccessKey, Code::InvalidAccessKey),
+            (AuthError::SignatureMismatch, Code::SignatureDoesNotMatch),
+            (AuthError::Expired, Code::InvalidTimestamp),
+            (AuthError::TimeSkewed, Code::InvalidTimestamp),
+            (AuthError::NotYetValid, Code::InvalidTimestamp),
+            (AuthError::ScopeMismatch, Code::SignatureDoesNotMatch),
+            (AuthError::Malformed("x"), Code::SignatureDoesNotMatch),
+            (AuthError::UnsupportedAlgorithm, Code::SignatureDoesNotMatch),
+            (AuthError::ContentHashMismatch, Code::SignatureDoesNotMatch),
+            (
+                AuthError::HeaderNotSigned("host"),
+                Code::SignatureDoesNotMatch,
+            ),
+            (
+                AuthError::MissingSignedHeader("x-a".into()),
+                Code::SignatureDoesNotMatch,
+            ),
+        ];
+        for (e, want) in cases {
+            let got = VolcError::from_auth(&e);
+            assert_eq!(got.code, want, "{e:?}");
+            assert!(!got.message.is_empty());
+        }
+        let m = VolcError::from_auth(&AuthError::SignatureMismatch);
+        assert_eq!(m.message, SIGNATURE_MESSAGE);
+    }
+
+    #[test]
+    fn core_errors() {
+        assert_eq!(
+            VolcError::from_core(&JobError::Unavailable("x".into())).code,
+            Code::ServiceUnavailable
+        );
+        assert_eq!(
+            VolcError::from_core(&JobError::NoSuchJob).code,
+            Code::InternalError
+        );
+    }
+
+    #[test]
+    fn sign_url_refusals() {
+        let e = |s: u16, c| CosError::new(StatusCode::from_u16(s).unwrap(), c, "m");
+        assert_eq!(
+            VolcError::from_sign_url(&e(403, "SignatureDoesNotMatch")).code,
+            Code::AccessDenied
+        );
+        assert_eq!(
+            VolcError::from_sign_url(&e(404, "NoSuchKey")).code,
+            Code::InvalidParameter
+        );
+        assert_eq!(
+            VolcError::from_sign_url(&e(500, "InternalError")).code,
+            Code::InternalError
+        );
+        let m = VolcError::from_sign_url(&e(404, "NoSuchKey")).message;
+        assert!(m.contains("NoSuchKey"), "{m}");
+    }
+}

@@ -1,0 +1,395 @@
+//! The Alibaba dialect's wire layer over real HTTP: a minimal axum app on an ephemeral loopback
+//! port wires `aliyun::auth`, `aliyun::guard`, `aliyun::params`, `aliyun::model` and
+//! `aliyun::upload` the way the handlers will, and a `reqwest` client sends what the SDKs send
+//! (V3- and V2-signed RPC calls, the `requests`-style PostObject form, streamed in small chunks).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::Request;
+use axum::response::Response;
+use hashscan_auth::time::format_acs_date;
+use hashscan_auth::{Secret, aliyun_v2, aliyun_v3};
+use hashscan_server::aliyun::auth::authenticate;
+use hashscan_server::aliyun::error::SasError;
+use hashscan_server::aliyun::guard::{NonceCache, RateLimiter};
+use hashscan_server::aliyun::model::{DetectResult, GetFileDetectResultResponse, json_response};
+use hashscan_server::aliyun::params::{RpcRequest, SasRequest};
+use hashscan_server::aliyun::upload::{
+    FormLimits, OssError, issue, new_oss_key, parse_form, success_response, verify,
+};
+use hashscan_server::http::now_unix;
+
+const AK: &str = "testAK";
+const SK: &str = "testSecret";
+const MD5: &str = "0a212417e65c26ff133cfff28f6c1234";
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+struct App {
+    keys: HashMap<String, Secret>,
+    nonces: NonceCache,
+    limiter: RateLimiter,
+    dir: tempfile::TempDir,
+}
+
+async fn rpc(State(app): State<Arc<App>>, req: Request<Body>) -> Response {
+    let (parts, body) = req.into_parts();
+    let host = parts
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let outcome = (|| {
+        let verified = authenticate(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &body,
+            &app.keys,
+            now_unix(),
+            &app.nonces,
+        )?;
+        app.limiter.check(&verified.access_key_id)?;
+        RpcRequest::parse(&parts.uri, &parts.headers)?.validate(verified.scheme)
+    })();
+    match outcome {
+        Ok(SasRequest::GetFileDetectResult(g)) => json_response(
+            &GetFileDetectResultResponse {
+                request_id: "rid".into(),
+                result_list: g.hash_keys.iter().map(DetectResult::pending).collect(),
+            },
+            "rid",
+        ),
+        Ok(_) => SasError::server_error().response("rid", &host),
+        Err(e) => e.response("rid", &host),
+    }
+}
+
+async fn upload(State(app): State<Arc<App>>, req: Request<Body>) -> Response {
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let outcome: Result<Response, OssError> = async {
+        let (form, mut file) = parse_form(
+            &content_type,
+            req.into_body().into_data_stream(),
+            &FormLimits::default(),
+        )
+        .await?;
+        let policy = verify(&form, &app.keys, now_unix() * 1000)?;
+        if let Some(max) = policy.max_size() {
+            file.limit(max);
+        }
+        let path = app.dir.path().join(form.key.replace('/', "_"));
+        let mut out = tokio::fs::File::create(&path).await.unwrap();
+        let size = file.write_to(&mut out).await?;
+        policy.check_size(size)?;
+        Ok(success_response(&form, "rid", "bucket", "loc", "etag"))
+    }
+    .await;
+    outcome.unwrap_or_else(|e| e.response("rid", "upload.local"))
+}
+
+async fn start(per_second: u32) -> (SocketAddr, Arc<App>) {
+    let app = Arc::new(App {
+        keys: HashMap::from([(AK.to_owned(), Secret::new(SK))]),
+        nonces: NonceCache::default(),
+        limiter: RateLimiter::new(
+            NonZeroU32::new(per_second).unwrap(),
+            NonZeroU32::new(per_second).unwrap(),
+        ),
+        dir: tempfile::tempdir().unwrap(),
+    });
+    let router = axum::Router::new()
+        .route("/", axum::routing::post(rpc))
+        .route("/upload", axum::routing::post(upload))
+        .with_state(app.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (addr, app)
+}
+
+/// A V3 request as the tea SDK builds it (§2.2), with a fresh nonce.
+fn v3_request(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    action: &str,
+    query: &[(&str, &str)],
+    nonce: &str,
+) -> reqwest::RequestBuilder {
+    let host = addr.to_string();
+    let date = format_acs_date(now_unix());
+    let headers: Vec<(String, String)> = vec![
+        ("host".into(), host),
+        ("x-acs-action".into(), action.into()),
+        ("x-acs-content-sha256".into(), EMPTY_SHA256.into()),
+        ("x-acs-date".into(), date),
+        ("x-acs-signature-nonce".into(), nonce.into()),
+        ("x-acs-version".into(), "2018-12-03".into()),
+    ];
+    let query: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let signed_headers: Vec<String> = headers.iter().map(|(k, _)| k.clone()).collect();
+    let signed = aliyun_v3::sign(
+        &Secret::new(SK),
+        &aliyun_v3::SignRequest {
+            method: "POST",
+            path: "/",
+            query: &query,
+            headers: &headers,
+            signed_headers: &signed_headers,
+            payload_hash: EMPTY_SHA256,
+        },
+    )
+    .unwrap();
+    let mut builder = client
+        .post(format!("http://{addr}/"))
+        .query(&query)
+        .header("authorization", signed.authorization(AK));
+    for (k, v) in &headers[1..] {
+        builder = builder.header(k, v);
+    }
+    builder
+}
+
+async fn json(r: reqwest::Response) -> serde_json::Value {
+    serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn v3_and_v2_calls_and_their_errors() {
+    let (addr, _app) = start(100).await;
+    let client = reqwest::Client::new();
+
+    let r = v3_request(
+        &client,
+        addr,
+        "GetFileDetectResult",
+        &[("HashKeyList.1", MD5), ("Type", "0")],
+        "nonce-1",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/json;charset=utf-8"
+    );
+    let v = json(r).await;
+    assert_eq!(v["ResultList"][0]["HashKey"], MD5);
+    assert_eq!(v["ResultList"][0]["Result"], 3);
+
+    // The same nonce again: a replay.
+    let r = v3_request(
+        &client,
+        addr,
+        "GetFileDetectResult",
+        &[("HashKeyList.1", MD5), ("Type", "0")],
+        "nonce-1",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let v = json(r).await;
+    assert_eq!(v["Code"], "SignatureNonceUsed");
+    assert_eq!(v["HostId"], addr.to_string());
+    assert_eq!(
+        v["Recommend"],
+        "https://api.aliyun.com/troubleshoot?q=SignatureNonceUsed&product=Sas"
+    );
+
+    // Signed but invalid: an unknown action, a bad Type.
+    let r = v3_request(&client, addr, "DescribeThings", &[], "nonce-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(json(r).await["Code"], "InvalidAction.NotFound");
+    let r = v3_request(
+        &client,
+        addr,
+        "GetFileDetectResult",
+        &[("HashKeyList.1", MD5), ("Type", "6")],
+        "nonce-3",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(json(r).await["Code"], "InvalidApiDetectType");
+
+    // V2, all in the query, `+` for a space in a value.
+    let mut params: Vec<(String, String)> = [
+        ("Action", "GetFileDetectResult"),
+        ("Format", "json"),
+        ("Version", "2018-12-03"),
+        ("SignatureNonce", "nonce-v2"),
+        ("HashKeyList.1", MD5),
+        ("Type", "0"),
+        ("SourceIp", "a b"),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("AccessKeyId", AK),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    params.push(("Timestamp".into(), format_acs_date(now_unix())));
+    let signed = aliyun_v2::sign(&Secret::new(SK), "POST", &params);
+    params.push(("Signature".into(), signed.signature));
+    let r = client
+        .post(format!("http://{addr}/"))
+        .query(&params)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Unsigned.
+    let r = client
+        .post(format!("http://{addr}/?Action=GetFileDetectResult"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(json(r).await["Code"], "MissingSignature");
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_request_too_frequently() {
+    let (addr, _app) = start(2).await;
+    let client = reqwest::Client::new();
+    let mut codes = Vec::new();
+    for i in 0..3 {
+        let r = v3_request(
+            &client,
+            addr,
+            "GetFileDetectResult",
+            &[("HashKeyList.1", MD5), ("Type", "0")],
+            &format!("rate-{i}"),
+        )
+        .send()
+        .await
+        .unwrap();
+        codes.push(r.status().as_u16());
+        if r.status() == 400 {
+            assert_eq!(json(r).await["Code"], "RequestTooFrequently");
+        }
+    }
+    assert_eq!(codes, [200, 200, 400]);
+}
+
+const BOUNDARY: &str = "9431149156168";
+
+fn form(fields: &[(&str, &str)], file: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in fields {
+        out.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    out.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(file);
+    out.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    out
+}
+
+async fn post_form(addr: SocketAddr, body: Vec<u8>, piece: usize) -> reqwest::Response {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(piece).map(|c| Ok(c.to_vec())).collect();
+    reqwest::Client::new()
+        .post(format!("http://{addr}/upload"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn post_object_upload_over_http() {
+    let (addr, app) = start(100).await;
+    let key = new_oss_key(now_unix() * 1000);
+    let ctx = issue(
+        AK,
+        &Secret::new(SK),
+        &key,
+        1 << 20,
+        (now_unix() + 3600) * 1000,
+    );
+    let fields = |status: &'static str| {
+        vec![
+            ("key", ctx.oss_key.clone()),
+            ("policy", ctx.policy_b64.clone()),
+            ("OSSAccessKeyId", ctx.access_id.clone()),
+            ("success_action_status", status.to_owned()),
+            ("Signature", ctx.signature_b64.clone()),
+        ]
+    };
+    let body_of = |f: &[(&str, String)], file: &[u8]| {
+        let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        form(&refs, file)
+    };
+
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7) as u8).collect();
+    let r = post_form(addr, body_of(&fields("200"), &data), 1000).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("x-oss-request-id"));
+    let stored = std::fs::read(app.dir.path().join(key.replace('/', "_"))).unwrap();
+    assert_eq!(stored, data);
+
+    // Default status 204.
+    let r = post_form(addr, body_of(&fields(""), b"abc"), 7).await;
+    assert_eq!(r.status(), 204);
+
+    // Wrong signature: OSS's XML AccessDenied.
+    let mut bad = fields("200");
+    bad[4].1 = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+    let r = post_form(addr, body_of(&bad, b"abc"), 64).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["content-type"], "application/xml");
+    let text = r.text().await.unwrap();
+    assert!(text.contains("<Code>AccessDenied</Code>"), "{text}");
+
+    // Over the policy's range.
+    let r = post_form(
+        addr,
+        body_of(&fields("200"), &vec![0u8; (1 << 20) + 1]),
+        64 * 1024,
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("<Code>EntityTooLarge</Code>")
+    );
+}
