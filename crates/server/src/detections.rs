@@ -673,3 +673,162 @@ fn insert_detection_in(
     ])?;
     Ok(job.id)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::jobs::SqliteJobStore;
+
+    /// A detection service over a temporary data dir with one rule file of our own, and a
+    /// running worker pool.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        rules: PathBuf,
+        detections: Detections,
+        _stop: tokio::sync::watch::Sender<bool>,
+    }
+
+    fn rule(marker: &str) -> String {
+        format!(
+            "rule Test_Marker {{ meta: score = 90 threat_type = \"Trojan\" strings: $a = \"{marker}\" condition: $a }}\n"
+        )
+    }
+
+    async fn fixture(retention: Duration) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules.yar");
+        std::fs::write(&rules, rule("MARKER_ONE")).unwrap();
+        let db = crate::db::open(dir.path()).await.unwrap();
+        let writer = Writer::open(dir.path()).await.unwrap();
+        let jobs: Arc<dyn JobStore> = Arc::new(SqliteJobStore::new(db.clone(), writer.clone()));
+        let (detector, _) = Detector::new(hashscan_detect::Config {
+            rules: hashscan_detect::RuleConfig {
+                paths: vec![rules.clone()],
+                default_pack: false,
+            },
+            ..hashscan_detect::Config::default()
+        })
+        .unwrap();
+        let work = WorkSignal::default();
+        let detections = Detections::new(
+            db.clone(),
+            writer,
+            jobs.clone(),
+            work.clone(),
+            FileStore::open(dir.path()).unwrap(),
+            Arc::new(detector),
+            retention,
+        );
+        let store = crate::store::ObjectStore::open(dir.path(), db, Default::default(), true)
+            .await
+            .unwrap();
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
+        let ctx = crate::detectjob::DetectCtx {
+            detections: detections.clone(),
+            fetcher: hashscan_fetch::Fetcher::new(hashscan_fetch::Policy::default()).unwrap(),
+            max_file: 1 << 20,
+        };
+        crate::hashjob::spawn_workers(2, "test", store, jobs, Some(ctx), work, stop_rx);
+        Fixture {
+            _dir: dir,
+            rules,
+            detections,
+            _stop: stop,
+        }
+    }
+
+    /// Keeps `data` in the file store and submits it.
+    async fn submit(f: &Fixture, data: &[u8]) -> (String, Detection) {
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data));
+        let temp = f.detections.files.temp_path();
+        std::fs::write(&temp, data).unwrap();
+        f.detections.files.keep(&temp, &sha).unwrap();
+        let d = f
+            .detections
+            .submit(NewDetection {
+                hash_key: None,
+                md5: None,
+                sha1: None,
+                sha256: Some(sha.clone()),
+                size: Some(data.len() as u64),
+                source: Source::File {
+                    sha256: sha.clone(),
+                },
+                options: Options::default(),
+                client_token: Some("token-1".into()),
+            })
+            .await
+            .unwrap();
+        (sha, d)
+    }
+
+    async fn done(f: &Fixture, id: &str) -> Detection {
+        for _ in 0..400 {
+            let d = f.detections.get(id).await.unwrap().unwrap();
+            if d.state != State::Detecting {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("detection {id} never finished");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_result_of_an_older_ruleset_is_rescanned_once_on_lookup() {
+        let f = fixture(DEFAULT_RETENTION).await;
+        let (sha, first) = submit(&f, b"xx MARKER_ONE xx").await;
+        let first = done(&f, &first.id).await;
+        let report = first.report.as_ref().unwrap();
+        assert_eq!(report.verdict, hashscan_detect::Verdict::Malicious);
+        assert_eq!(report.threat_name.as_deref(), Some("Test_Marker"));
+        // The same client token gives the same detection back.
+        let (_, again) = submit(&f, b"xx MARKER_ONE xx").await;
+        assert_eq!(again.id, first.id);
+
+        // New rules: the stored result is stale.
+        std::fs::write(&f.rules, rule("MARKER_TWO")).unwrap();
+        let rules = f.detections.detector.reload();
+        assert_ne!(Some(rules.version()), first.ruleset.as_deref());
+        let keys = vec![sha.clone(), first.md5.clone().unwrap()];
+        let (a, b) = tokio::join!(f.detections.lookup(&keys), f.detections.lookup(&keys));
+        let ids: Vec<String> = a
+            .unwrap()
+            .into_iter()
+            .chain(b.unwrap())
+            .map(|l| match l {
+                Lookup::Found(d) => d.id,
+                Lookup::Unknown => panic!("lost"),
+            })
+            .collect();
+        assert!(ids.iter().all(|id| id == &ids[0]), "one rescan: {ids:?}");
+        assert_ne!(ids[0], first.id);
+        let rescanned = done(&f, &ids[0]).await;
+        assert_eq!(
+            rescanned.report.as_ref().unwrap().verdict,
+            hashscan_detect::Verdict::Clean
+        );
+        assert_eq!(rescanned.ruleset.as_deref(), Some(rules.version()));
+        // Fresh now: a lookup answers it without another scan.
+        match &f.detections.lookup(&[sha]).await.unwrap()[0] {
+            Lookup::Found(d) => assert_eq!(d.id, rescanned.id),
+            Lookup::Unknown => panic!("lost"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn results_and_files_expire_after_the_retention() {
+        let f = fixture(Duration::from_millis(300)).await;
+        let (sha, d) = submit(&f, b"short-lived").await;
+        done(&f, &d.id).await;
+        assert!(f.detections.files.has(&sha));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(matches!(
+            f.detections.lookup(std::slice::from_ref(&sha)).await.unwrap()[0],
+            Lookup::Unknown
+        ));
+        assert_eq!(f.detections.sweep().await.unwrap(), 1);
+        assert!(!f.detections.files.has(&sha));
+        assert!(f.detections.get(&d.id).await.unwrap().is_none());
+    }
+}
