@@ -48,7 +48,10 @@ fuzz_target!(|data: &[u8]| {
     let mut lines = data.splitn(4, |&b| b == b'\n');
     let query = String::from_utf8_lossy(lines.next().unwrap_or_default()).into_owned();
     let mut headers = HeaderMap::new();
-    for (name, value) in ["x-acs-action", "x-acs-version"].into_iter().zip(lines.by_ref()) {
+    for (name, value) in ["x-acs-action", "x-acs-version"]
+        .into_iter()
+        .zip(lines.by_ref())
+    {
         if let Ok(v) = HeaderValue::from_bytes(value) {
             headers.append(name, v);
         }

@@ -824,7 +824,10 @@ mod tests {
         assert!(f.detections.files.has(&sha));
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert!(matches!(
-            f.detections.lookup(std::slice::from_ref(&sha)).await.unwrap()[0],
+            f.detections
+                .lookup(std::slice::from_ref(&sha))
+                .await
+                .unwrap()[0],
             Lookup::Unknown
         ));
         assert_eq!(f.detections.sweep().await.unwrap(), 1);

@@ -1411,4 +1411,67 @@ mod tests {
         }
         assert!(DetectType::from_code(6).is_none());
     }
+
+    /// A query made of the tokens the parsers look at, glued arbitrarily.
+    fn query_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let token = prop_oneof![
+            Just("HashKeyList".to_owned()),
+            Just("HashKeyContextList".to_owned()),
+            Just("HashKey".to_owned()),
+            Just("FileSize".to_owned()),
+            Just("Type".to_owned()),
+            Just("OssKey".to_owned()),
+            Just("DownloadUrl".to_owned()),
+            Just("Decompress".to_owned()),
+            Just("DecompressMaxLayer".to_owned()),
+            Just("CurrentPage".to_owned()),
+            Just("PageSize".to_owned()),
+            Just("Action".to_owned()),
+            Just("Version".to_owned()),
+            Just(MD5.to_owned()),
+            Just("https://h/x".to_owned()),
+            Just("2018-12-03".to_owned()),
+            Just("True".to_owned()),
+            "[.=&%+0-9a-fA-F]{1,3}",
+            "[0-9]{1,22}",
+            "\\PC{0,4}",
+        ];
+        proptest::collection::vec(token, 0..24).prop_map(|t| t.concat())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic_and_respect_bounds(
+            q in query_strategy(),
+            action in proptest::option::of("\\PC{0,30}"),
+        ) {
+            let mut h = HeaderMap::new();
+            if let Some(a) = action.and_then(|a| HeaderValue::from_str(&a).ok()) {
+                h.insert("x-acs-action", a);
+            }
+            if let Ok(params) = Params::from_query(&q) {
+                for a in Action::ALL {
+                    if let Ok(r) = SasRequest::parse(a, &params) {
+                        match r {
+                            SasRequest::GetFileDetectResult(g) => {
+                                proptest::prop_assert!((1..=MAX_HASH_KEYS).contains(&g.hash_keys.len()));
+                            }
+                            SasRequest::CreateFileDetect(c) => {
+                                proptest::prop_assert!(c.oss_key.is_some() != c.download_url.is_some());
+                            }
+                            SasRequest::ListCompressFileDetectResult(l) => {
+                                proptest::prop_assert!((1..=100).contains(&l.page_size));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            if let Ok(r) = RpcRequest::from_parts(&q, &h) {
+                let _ = r.validate(Scheme::AliyunV2);
+                let _ = r.validate(Scheme::AliyunV3);
+            }
+        }
+    }
 }

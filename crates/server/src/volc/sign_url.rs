@@ -76,7 +76,10 @@ pub fn classify(
         || VolcError::invalid("The parameter SignURL is not a URL this server can serve.");
     let uri: Uri = url.parse().map_err(|_| unservable())?;
     let authority = uri.authority().ok_or_else(unservable)?;
-    let uri_host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let uri_host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     let url_host = host.trim_start_matches('[').trim_end_matches(']');
     if !uri_host.eq_ignore_ascii_case(url_host) || authority.as_str().contains('@') {
         return Err(unservable());
@@ -234,7 +237,11 @@ mod tests {
     #[test]
     fn parser_disagreements_are_refused() {
         // The `url` crate reads these hosts as 127.0.0.1; a raw request line would not.
-        for url in ["http://0x7f.1:8080/b/k", "http://127.1:8080/b/k", "http://127.0.0.1:8080\\b/k"] {
+        for url in [
+            "http://0x7f.1:8080/b/k",
+            "http://127.1:8080/b/k",
+            "http://127.0.0.1:8080\\b/k",
+        ] {
             let e = classify(url, Some("127.0.0.1:8080"), &domains()).unwrap_err();
             assert_eq!(e.code, Code::InvalidParameter, "{url}");
         }
