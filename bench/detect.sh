@@ -22,7 +22,7 @@ VENV=${HASHSCAN_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hashscan-venv}
 PY=python3
 [ -x "$VENV/bin/python" ] && PY="$VENV/bin/python"
 
-cargo build --release -p hashscan >&2
+[ -n "${NO_BUILD:-}" ] || cargo build --release -p hashscan >&2
 HS="$CARGO_TARGET_DIR/release/hashscan"
 mkdir -p "$BENCH_DIR"
 FILE="$BENCH_DIR/detect-10M.bin"
