@@ -71,19 +71,26 @@ pub fn spawn_deliverers(
     node: &str,
     jobs: Arc<dyn JobStore>,
     render: Render,
+    metrics: Arc<crate::metrics::Metrics>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     (0..config.deliverers.max(1))
         .map(|i| {
             let owner = format!("{node}/cb{i}");
-            let (config, jobs, render, mut stop) =
-                (config.clone(), jobs.clone(), render.clone(), stop.clone());
+            let (config, jobs, render, metrics, mut stop) = (
+                config.clone(),
+                jobs.clone(),
+                render.clone(),
+                metrics.clone(),
+                stop.clone(),
+            );
             tokio::spawn(async move {
                 while !*stop.borrow() {
                     match jobs.claim_delivery(&owner, now_ms(), LEASE_MS).await {
                         Ok(Some(d)) => {
                             let outcome = attempt(&config, jobs.as_ref(), &render, &d).await;
                             log_outcome(&d, &outcome);
+                            metrics.delivery(&outcome);
                             if let Err(e) = jobs.delivery_attempted(&d.id, &owner, now_ms(), outcome).await {
                                 tracing::warn!(delivery = %d.id, error = %e, "cannot record a callback attempt");
                             }

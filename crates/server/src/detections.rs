@@ -729,7 +729,16 @@ mod tests {
             fetcher: hashscan_fetch::Fetcher::new(hashscan_fetch::Policy::default()).unwrap(),
             max_file: 1 << 20,
         };
-        crate::hashjob::spawn_workers(2, "test", store, jobs, Some(ctx), work, stop_rx);
+        crate::hashjob::spawn_workers(
+            2,
+            "test",
+            store,
+            jobs,
+            Some(ctx),
+            work,
+            Default::default(),
+            stop_rx,
+        );
         Fixture {
             _dir: dir,
             rules,

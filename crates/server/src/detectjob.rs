@@ -51,6 +51,7 @@ pub(crate) async fn execute(
     jobs: &dyn JobStore,
     job: &Job,
     owner: &str,
+    metrics: &crate::metrics::Metrics,
 ) -> Result<Value, Failure> {
     let detection = match ctx.detections.get(&job.id).await {
         Ok(Some(d)) => d,
@@ -63,6 +64,7 @@ pub(crate) async fn execute(
                 .complete(&job.id, &report)
                 .await
                 .map_err(|e| failed("InternalError", e.to_string()))?;
+            metrics.detection(&report);
             Ok(json!({
                 "md5": report.md5,
                 "sha256": report.sha256,

@@ -82,6 +82,7 @@ impl WorkSignal {
 }
 
 /// Starts `count` workers; they stop claiming when `stop` turns true.
+#[allow(clippy::too_many_arguments)]
 pub fn spawn_workers(
     count: usize,
     node: &str,
@@ -89,6 +90,7 @@ pub fn spawn_workers(
     jobs: Arc<dyn JobStore>,
     detect: Option<crate::detectjob::DetectCtx>,
     signal: WorkSignal,
+    metrics: Arc<crate::metrics::Metrics>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     // Detection jobs are claimed only by a node that has a detector.
@@ -100,11 +102,12 @@ pub fn spawn_workers(
     (0..count.max(1))
         .map(|i| {
             let owner = format!("{node}/{i}");
-            let (store, jobs, detect, signal, mut stop) = (
+            let (store, jobs, detect, signal, metrics, mut stop) = (
                 store.clone(),
                 jobs.clone(),
                 detect.clone(),
                 signal.clone(),
+                metrics.clone(),
                 stop.clone(),
             );
             tokio::spawn(async move {
@@ -126,6 +129,7 @@ pub fn spawn_workers(
                                     tags,
                                     job,
                                     &owner,
+                                    &metrics,
                                     &stop,
                                 )
                                 .await;
@@ -151,6 +155,7 @@ pub fn spawn_workers(
 
 /// Runs one claimed job to its end; returns the next job claimed with its finish, unless
 /// the pool is stopping.
+#[allow(clippy::too_many_arguments)]
 async fn run(
     store: &ObjectStore,
     jobs: &dyn JobStore,
@@ -158,13 +163,17 @@ async fn run(
     tags: &[&str],
     job: Job,
     owner: &str,
+    metrics: &crate::metrics::Metrics,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Option<Job> {
     let id = job.id.clone();
     let executed = match (job.tag.as_str(), detect) {
-        (TAG, _) => execute(store, jobs, &job, owner).await.map(|r| json!(r)),
+        (TAG, _) => execute(store, jobs, &job, owner)
+            .await
+            .inspect(|r| metrics.hashed(r.size))
+            .map(|r| json!(r)),
         (crate::detections::TAG, Some(ctx)) => {
-            crate::detectjob::execute(ctx, store, jobs, &job, owner).await
+            crate::detectjob::execute(ctx, store, jobs, &job, owner, metrics).await
         }
         (tag, _) => Err(failed_owned(
             "InternalError",
@@ -189,6 +198,7 @@ async fn run(
     };
     match finished {
         Ok((done, next)) => {
+            metrics.job_finished(&done.tag, done.state);
             tracing::info!(job = %id, state = %done.state, "job finished");
             next
         }

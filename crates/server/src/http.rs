@@ -33,8 +33,16 @@ pub async fn entry(State(state): State<AppState>, req: Request<Body>) -> Respons
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let (dialect, mut response) = if crate::volc::is_volc(&req) {
+        let probe = crate::metrics::Probe::of(&req);
+        let (dialect, mut response) = if let Some(ep) = crate::health::endpoint(&req, &state) {
+            ("ops", crate::health::handle(&state, ep, req).await)
+        } else if crate::volc::is_volc(&req) {
             ("volc", crate::volc::handle(&state, req, &request_id).await)
+        } else if crate::native::is_native(&req, &state.config.domains) {
+            (
+                "native",
+                crate::native::handle(&state, req, &request_id).await,
+            )
         } else if req.uri().path() == crate::aliyun::actions::UPLOAD_PATH {
             (
                 "aliyun-upload",
@@ -59,12 +67,15 @@ pub async fn entry(State(state): State<AppState>, req: Request<Body>) -> Respons
                 HeaderValue::from_static("1"),
             );
         }
+        let took = started.elapsed();
+        let status = response.status().as_u16();
+        state.metrics.request(dialect, &probe, status, took);
         tracing::info!(
             dialect,
             %method,
             path,
-            status = response.status().as_u16(),
-            ms = started.elapsed().as_millis() as u64,
+            status,
+            ms = took.as_millis() as u64,
             "request"
         );
         response

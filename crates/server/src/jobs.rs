@@ -345,7 +345,17 @@ pub trait JobStore: Send + Sync + 'static {
     fn cancel<'a>(&'a self, id: &'a str, now: i64) -> BoxFuture<'a, Result<Job, JobError>>;
     /// A page of a bucket's jobs and the token of the next page.
     fn list<'a>(&'a self, filter: &'a ListFilter) -> BoxFuture<'a, Result<JobPage, JobError>>;
+    /// How many jobs have not ended, by tag and state (Submitted, Running, Pause): one
+    /// aggregate read, for the metrics. Ended jobs are left out because they are never
+    /// deleted: counting them would cost a scan of every job ever submitted on each scrape.
+    fn counts(&self) -> BoxFuture<'_, Result<Vec<JobCount>, JobError>>;
+    /// Answers when the store can be read and written (a trivial query on each path), for
+    /// readiness probes.
+    fn ping(&self) -> BoxFuture<'_, Result<(), JobError>>;
 }
+
+/// A number of jobs of a tag in a state: (tag, state, count).
+pub type JobCount = (String, String, u64);
 
 /// `prefix` + 32 lower-case hex digits, as COS makes job (`f`) and queue (`p`) ids.
 pub fn new_id(prefix: char) -> String {
@@ -905,6 +915,40 @@ impl JobStore for SqliteJobStore {
             }
             Ok(job)
         })))
+    }
+
+    fn counts(&self) -> BoxFuture<'_, Result<Vec<JobCount>, JobError>> {
+        Box::pin(async move {
+            // Index range searches on jobs_runnable (state, seq), one per state: the cost
+            // follows the jobs waiting or running, not the jobs ever submitted.
+            let rows = sqlx::query(
+                "SELECT tag, state, COUNT(*) AS n FROM jobs
+                 WHERE state IN ('Submitted', 'Running', 'Pause')
+                 GROUP BY tag, state",
+            )
+            .fetch_all(&self.db)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("tag")?,
+                        r.try_get("state")?,
+                        r.try_get::<i64, _>("n")?.max(0) as u64,
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), JobError>> {
+        Box::pin(async move {
+            sqlx::query("SELECT 1").execute(&self.db).await?;
+            // The writer thread is alive and can begin a transaction (an empty one commits
+            // without writing anything).
+            self.writer
+                .write(op(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)))
+                .await
+        })
     }
 
     fn list<'a>(&'a self, f: &'a ListFilter) -> BoxFuture<'a, Result<JobPage, JobError>> {

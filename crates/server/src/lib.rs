@@ -13,9 +13,12 @@ pub mod db;
 pub mod detections;
 pub mod detectjob;
 pub mod hashjob;
+pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod keys;
+pub mod metrics;
+pub mod native;
 pub mod store;
 pub mod volc;
 pub mod wire_case;
@@ -46,6 +49,8 @@ pub struct AppState {
     pub detect: detectjob::DetectCtx,
     /// The Alibaba dialect's replay refusal and rate limit.
     pub aliyun: Arc<aliyun::actions::Guards>,
+    /// Counters and histograms shown at `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// Why the server cannot start.
@@ -165,6 +170,7 @@ impl Server {
                 work,
                 detect,
                 aliyun: Arc::new(aliyun::actions::Guards::new(rate_per_key)),
+                metrics: Arc::new(metrics::Metrics::new()),
             },
             listener,
             _lock: lock,
@@ -193,6 +199,7 @@ impl Server {
             self.state.jobs.clone(),
             Some(self.state.detect.clone()),
             self.state.work.clone(),
+            self.state.metrics.clone(),
             stop_rx.clone(),
         );
         let sweeper = self
@@ -207,6 +214,7 @@ impl Server {
             &node,
             self.state.jobs.clone(),
             render,
+            self.state.metrics.clone(),
             stop_tx.subscribe(),
         );
         let app = axum::Router::new()

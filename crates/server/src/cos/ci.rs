@@ -76,6 +76,7 @@ pub async fn filehash(
     .await
     .map_err(|e| crate::store::StoreError::Io(std::io::Error::other(e)))?
     .map_err(crate::store::StoreError::Io)?;
+    ctx.state.metrics.hashed(size);
     let hex = digest
         .get(algorithm)
         .map(|d| d.to_hex())

@@ -205,8 +205,9 @@ async fn dispatch(
 }
 
 /// Verifies the COS signature of a request (the `Authorization` header, or the `q-*` query
-/// parameters of a presigned URL); `path` is decoded, `raw_query` as received.
-fn verify_signature(
+/// parameters of a presigned URL); `path` is decoded, `raw_query` as received. The native
+/// `/v1` API authenticates with it too.
+pub(crate) fn verify_signature(
     state: &AppState,
     method: &str,
     path: &str,

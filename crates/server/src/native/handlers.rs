@@ -1,0 +1,743 @@
+//! The `/v1` operations. Each parses its request, asks the core, and renders the answer;
+//! the `#[utoipa::path]` attribute above each is its entry in the OpenAPI document.
+//!
+//! The 401/403 answers of signed operations are added to the document once, by
+//! [`super::openapi`], rather than repeated here.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use hashscan_digest::{Algorithm, AlgorithmSet, Hasher};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::io::AsyncWriteExt;
+
+use super::Cx;
+use super::error::ApiError;
+use super::model::{
+    DetectionRequest, DetectionView, ErrorBody, HashRequest, Health, JobList, JobSubmitted,
+    JobView, LookupRequest, LookupResponse, VersionInfo,
+};
+use crate::detections::{Lookup, NewDetection, Options, Source};
+use crate::hashjob::{self, HashJobInput};
+use crate::jobs::{JobState, ListFilter, NewJob};
+use crate::store::Bucket;
+
+/// Largest JSON request body (a lookup of 1000 SHA-256 digests is ~70 KB).
+pub const MAX_JSON_BODY: usize = 256 * 1024;
+/// Most hashes one lookup may name.
+pub const MAX_LOOKUP: usize = 1000;
+/// Longest URL accepted for a detection.
+pub const MAX_URL: usize = 8 * 1024;
+/// Default and largest page of a job listing.
+pub const DEFAULT_PAGE: usize = 20;
+pub const MAX_PAGE: usize = 100;
+/// Deepest archive nesting and most archive members a detection may ask for (the bounds
+/// the Alibaba dialect applies too).
+const MAX_LAYER: std::ops::RangeInclusive<u8> = 1..=5;
+const MAX_FILES: std::ops::RangeInclusive<u32> = 1..=1000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A JSON answer.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut r = (status, bytes).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn unsupported_media_type(expected: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UnsupportedMediaType",
+        format!("Send the body as {expected}."),
+    )
+}
+
+/// Reads and parses a JSON body (`Content-Type: application/json`, or none).
+async fn read_json<T: DeserializeOwned>(cx: &Cx<'_>, body: Body) -> Result<T, ApiError> {
+    match cx.content_type().as_deref() {
+        None | Some("application/json") => {}
+        Some(_) => return Err(unsupported_media_type("application/json")),
+    }
+    let bytes = axum::body::to_bytes(body, MAX_JSON_BODY)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BodyTooLarge",
+                format!("The JSON body is larger than {MAX_JSON_BODY} bytes or could not be read."),
+            )
+        })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        let mut message = format!("The body is not valid JSON for this request: {e}.");
+        if message.len() > 300 {
+            let mut end = 300;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push('…');
+        }
+        ApiError::bad_request("InvalidJson", message)
+    })
+}
+
+/// Refuses query parameters other than `allowed` (a presigned URL's `q-*` fields aside), so
+/// that a misspelt option is an error rather than silently ignored.
+fn check_params(cx: &Cx<'_>, allowed: &[&str]) -> Result<(), ApiError> {
+    match cx
+        .query
+        .iter()
+        .find(|(k, _)| !k.starts_with("q-") && !allowed.contains(&k.as_str()))
+    {
+        Some((k, _)) => Err(ApiError::bad_request(
+            "InvalidArgument",
+            format!(
+                "Unknown query parameter {:?}; this route takes {}.",
+                k.chars().take(40).collect::<String>(),
+                if allowed.is_empty() {
+                    "none".to_string()
+                } else {
+                    allowed.join(", ")
+                }
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A bucket of this server, by a valid name.
+async fn existing_bucket(cx: &Cx<'_>, name: &str) -> Result<Bucket, ApiError> {
+    crate::store::validate_bucket_name(name)?;
+    cx.state
+        .store
+        .bucket(name)
+        .await?
+        .ok_or_else(|| ApiError::from(crate::store::StoreError::NoSuchBucket))
+}
+
+fn detection_options(
+    decompress: bool,
+    max_layer: Option<u8>,
+    max_files: Option<u32>,
+) -> Result<Options, ApiError> {
+    if let Some(l) = max_layer.filter(|l| !MAX_LAYER.contains(l)) {
+        return Err(ApiError::bad_request(
+            "InvalidArgument",
+            format!("max_layer {l} is not in 1–5."),
+        ));
+    }
+    if let Some(f) = max_files.filter(|f| !MAX_FILES.contains(f)) {
+        return Err(ApiError::bad_request(
+            "InvalidArgument",
+            format!("max_files {f} is not in 1–1000."),
+        ));
+    }
+    Ok(Options {
+        decompress,
+        max_layer,
+        max_files,
+    })
+}
+
+/// A query parameter parsed as `T`.
+fn parse_param<T: std::str::FromStr>(cx: &Cx<'_>, name: &str) -> Result<Option<T>, ApiError> {
+    cx.param(name)
+        .map(|v| {
+            v.trim().parse::<T>().map_err(|_| {
+                ApiError::bad_request(
+                    "InvalidArgument",
+                    format!(
+                        "The query parameter {name} is not valid: {:?}.",
+                        v.chars().take(40).collect::<String>()
+                    ),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// Whether `s` (lower-case) is an MD5, SHA-1 or SHA-256 hex digest.
+fn is_hash(s: &str) -> bool {
+    matches!(s.len(), 32 | 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A detection key: a detection id or a hash, lower-cased.
+fn detection_key(key: &str) -> Result<String, ApiError> {
+    let key = key.trim().to_ascii_lowercase();
+    if is_hash(&key) || crate::cos::looks_like_id('f', &key) {
+        Ok(key)
+    } else {
+        Err(ApiError::bad_request(
+            "InvalidArgument",
+            format!(
+                "{:?} is neither a detection id (f + 32 hex) nor an MD5, SHA-1 or SHA-256 hex digest.",
+                key.chars().take(80).collect::<String>()
+            ),
+        ))
+    }
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "FileTooLarge",
+        format!("The file is larger than the {limit}-byte limit of detections."),
+    )
+}
+
+/// Submits a FileHashCode job on an object of this server: the same job, queue and worker
+/// as COS `POST /file_jobs` (the bucket's default queue).
+#[utoipa::path(
+    post,
+    path = "/v1/hash",
+    tag = "jobs",
+    request_body = HashRequest,
+    responses(
+        (status = 202, description = "The job was submitted; poll `GET /v1/jobs/{id}`.", body = JobSubmitted),
+        (status = 400, description = "Bad JSON, bucket name or key, or the object is over 50 GB.", body = ErrorBody),
+        (status = 404, description = "No such bucket or object.", body = ErrorBody),
+    ),
+    security(("cos_signature" = []))
+)]
+pub async fn submit_hash(cx: &Cx<'_>, body: Body) -> Result<Response, ApiError> {
+    check_params(cx, &[])?;
+    let req: HashRequest = read_json(cx, body).await?;
+    let bucket = existing_bucket(cx, &req.bucket).await?;
+    let state = cx.state;
+    state.store.validate_key(&req.key)?;
+    let object = state.store.head(&bucket.name, &req.key).await?;
+    if object.size > hashjob::MAX_JOB_OBJECT {
+        return Err(ApiError::bad_request(
+            "ObjectTooLarge",
+            "The object is larger than 50 GB, the limit of hash jobs.",
+        ));
+    }
+    let queue = state.jobs.default_queue(&bucket.name).await?;
+    let input = HashJobInput {
+        object: req.key,
+        region: bucket.region.clone(),
+        hash_type: req.hash_type.cos_name().to_string(),
+        add_to_header: req.add_to_header,
+        user_data: None,
+        callback: None,
+        callback_format: None,
+    };
+    let job = state
+        .jobs
+        .submit(NewJob {
+            tag: hashjob::TAG.to_string(),
+            queue_id: queue.id,
+            bucket: bucket.name,
+            input: serde_json::to_value(&input).map_err(ApiError::internal)?,
+            callback: None,
+        })
+        .await?;
+    state.work.notify();
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &JobSubmitted {
+            job_id: job.id,
+            state: job.state.as_str().to_string(),
+        },
+    ))
+}
+
+/// Submits a detection: of an object of this server or a URL (JSON body), or of the file
+/// sent as the body (`application/octet-stream`, options in the query). An upload is
+/// hashed as it arrives and kept by SHA-256 for the retention period, so it can be looked
+/// up by any of its hashes at once.
+#[utoipa::path(
+    post,
+    path = "/v1/detections",
+    tag = "detections",
+    request_body(
+        description = "A JSON source, or the file itself as `application/octet-stream` (at most the server's `detect.max_file_size`, 100 MiB by default).",
+        content(
+            (DetectionRequest = "application/json"),
+            ("application/octet-stream")
+        )
+    ),
+    params(
+        ("decompress" = Option<bool>, Query, description = "Uploads only: scan inside archives."),
+        ("max_layer" = Option<u8>, Query, description = "Uploads only: deepest archive nesting expanded, 1–5."),
+        ("max_files" = Option<u32>, Query, description = "Uploads only: most archive members scanned, 1–1000."),
+    ),
+    responses(
+        (status = 202, description = "The detection was submitted; poll `GET /v1/detections/{id}` (or by hash).", body = DetectionView),
+        (status = 400, description = "Bad JSON or options, neither or both sources, or a URL the server may not fetch (private address, bad form).", body = ErrorBody),
+        (status = 404, description = "No such bucket or object.", body = ErrorBody),
+        (status = 413, description = "The upload is over the size limit.", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor application/octet-stream.", body = ErrorBody),
+    ),
+    security(("cos_signature" = []))
+)]
+pub async fn submit_detection(cx: &Cx<'_>, body: Body) -> Result<Response, ApiError> {
+    let new = match cx.content_type().as_deref() {
+        Some("application/json") => {
+            check_params(cx, &[])?;
+            let req: DetectionRequest = read_json(cx, body).await?;
+            from_source(cx, req).await?
+        }
+        Some("application/octet-stream") => {
+            check_params(cx, &["decompress", "max_layer", "max_files"])?;
+            let options = detection_options(
+                parse_param(cx, "decompress")?.unwrap_or(false),
+                parse_param(cx, "max_layer")?,
+                parse_param(cx, "max_files")?,
+            )?;
+            receive(cx, body, options).await?
+        }
+        _ => {
+            return Err(unsupported_media_type(
+                "application/json (a bucket object or a URL) or application/octet-stream (the file)",
+            ));
+        }
+    };
+    let detection = cx.state.detect.detections.submit(new).await?;
+    Ok(json(StatusCode::ACCEPTED, &DetectionView::from(&detection)))
+}
+
+/// The detection of a JSON source.
+async fn from_source(cx: &Cx<'_>, req: DetectionRequest) -> Result<NewDetection, ApiError> {
+    let options = detection_options(req.decompress, req.max_layer, req.max_files)?;
+    let detect = &cx.state.detect;
+    let (source, size) = match (req.bucket, req.key, req.url) {
+        (Some(bucket), Some(key), None) => {
+            let bucket = existing_bucket(cx, &bucket).await?;
+            cx.state.store.validate_key(&key)?;
+            let object = cx.state.store.head(&bucket.name, &key).await?;
+            if object.size > detect.max_file {
+                return Err(ApiError::bad_request(
+                    "FileTooLarge",
+                    format!(
+                        "The object is larger than the {}-byte limit of detections.",
+                        detect.max_file
+                    ),
+                ));
+            }
+            (
+                Source::Object {
+                    bucket: bucket.name,
+                    key,
+                },
+                Some(object.size),
+            )
+        }
+        (None, None, Some(url)) => {
+            if url.len() > MAX_URL {
+                return Err(ApiError::bad_request(
+                    "InvalidUrl",
+                    format!("The URL is longer than {MAX_URL} bytes."),
+                ));
+            }
+            detect.fetcher.precheck(&url).await?;
+            (Source::Url { url }, None)
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "InvalidArgument",
+                "Give either bucket and key (an object of this server) or url.",
+            ));
+        }
+    };
+    Ok(NewDetection {
+        hash_key: None,
+        md5: None,
+        sha1: None,
+        sha256: None,
+        size,
+        source,
+        options,
+        client_token: None,
+    })
+}
+
+/// Streams an uploaded file into the detection file store, hashing it on the way.
+async fn receive(cx: &Cx<'_>, body: Body, options: Options) -> Result<NewDetection, ApiError> {
+    let max = cx.state.detect.max_file;
+    let length = cx
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|l| l > max) {
+        return Err(too_large(max));
+    }
+    let files = &cx.state.detect.detections.files;
+    let temp = files.temp_path();
+    let written = write_hashed(body, &temp, max, length).await;
+    let (size, md5, sha1, sha256) = match written {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(e);
+        }
+    };
+    let (store, t, s) = (files.clone(), temp.clone(), sha256.clone());
+    let kept = tokio::task::spawn_blocking(move || store.keep(&t, &s)).await;
+    if !matches!(kept, Ok(Ok(_))) {
+        let _ = tokio::fs::remove_file(&temp).await;
+        return Err(ApiError::internal(match kept {
+            Ok(Err(e)) => format!("cannot keep an upload: {e}"),
+            Err(e) => format!("cannot keep an upload: {e}"),
+            Ok(Ok(_)) => String::new(),
+        }));
+    }
+    tracing::info!(size, sha256 = %sha256, "detection file uploaded");
+    Ok(NewDetection {
+        hash_key: None,
+        md5: Some(md5),
+        sha1: Some(sha1),
+        sha256: Some(sha256.clone()),
+        size: Some(size),
+        source: Source::File { sha256 },
+        options,
+        client_token: None,
+    })
+}
+
+/// Writes `body` to `temp` while hashing it: size, MD5, SHA-1, SHA-256.
+async fn write_hashed(
+    body: Body,
+    temp: &std::path::Path,
+    max: u64,
+    length: Option<u64>,
+) -> Result<(u64, String, String, String), ApiError> {
+    let mut out = tokio::fs::File::create(temp)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot create an upload file: {e}")))?;
+    let mut set = AlgorithmSet::EMPTY;
+    for a in [Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256] {
+        set.insert(a);
+    }
+    let mut hasher = match length {
+        Some(l) => Hasher::with_options(set, &hashscan_digest::Options::new().size_hint(l)),
+        None => Hasher::new(set),
+    };
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::bad_request("IncompleteBody", "The upload could not be read to its end.")
+        })?;
+        if hasher.bytes_hashed() + chunk.len() as u64 > max {
+            return Err(too_large(max));
+        }
+        out.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::internal(format!("cannot write an upload file: {e}")))?;
+        hasher.update_bytes(chunk);
+    }
+    out.flush()
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot write an upload file: {e}")))?;
+    let digests = hasher.finish();
+    let hex = |a| digests.get(a).map(|d| d.to_hex()).unwrap_or_default();
+    Ok((
+        digests.size(),
+        hex(Algorithm::Md5),
+        hex(Algorithm::Sha1),
+        hex(Algorithm::Sha256),
+    ))
+}
+
+/// A detection by its id, or the newest of a file by its MD5, SHA-1 or SHA-256. A result
+/// made under older rules is rescanned when its file is still kept: the answer is then the
+/// new detection, `detecting`.
+#[utoipa::path(
+    get,
+    path = "/v1/detections/{id}",
+    tag = "detections",
+    params(("id" = String, Path, description = "A detection id (f + 32 hex), or an MD5, SHA-1 or SHA-256 hex digest of the file.")),
+    responses(
+        (status = 200, description = "The detection.", body = DetectionView),
+        (status = 400, description = "Neither an id nor a hex digest.", body = ErrorBody),
+        (status = 404, description = "Never submitted, or expired.", body = ErrorBody),
+    ),
+    security(("cos_signature" = []))
+)]
+pub async fn get_detection(cx: &Cx<'_>, key: &str) -> Result<Response, ApiError> {
+    check_params(cx, &[])?;
+    let key = detection_key(key)?;
+    let detections = &cx.state.detect.detections;
+    let found = if is_hash(&key) {
+        match detections
+            .lookup(std::slice::from_ref(&key))
+            .await?
+            .into_iter()
+            .next()
+        {
+            Some(Lookup::Found(d)) => Some(*d),
+            _ => None,
+        }
+    } else {
+        detections
+            .get(&key)
+            .await?
+            .filter(|d| d.expires_at > now_ms())
+    };
+    match found {
+        Some(d) => Ok(json(StatusCode::OK, &DetectionView::from(&d))),
+        None => Err(ApiError::not_found(
+            "NoSuchDetection",
+            "No detection of this id or hash (never submitted, or expired).",
+        )),
+    }
+}
+
+/// The newest detection of each of up to 1000 hashes (or detection ids).
+#[utoipa::path(
+    post,
+    path = "/v1/detections/lookup",
+    tag = "detections",
+    request_body = LookupRequest,
+    responses(
+        (status = 200, description = "Results keyed by the hashes as sent; `null` for unknown ones.", body = LookupResponse),
+        (status = 400, description = "Bad JSON, more than 1000 hashes, or one that is not a hex digest.", body = ErrorBody),
+    ),
+    security(("cos_signature" = []))
+)]
+pub async fn lookup_detections(cx: &Cx<'_>, body: Body) -> Result<Response, ApiError> {
+    check_params(cx, &[])?;
+    let req: LookupRequest = read_json(cx, body).await?;
+    if req.hashes.len() > MAX_LOOKUP {
+        return Err(ApiError::bad_request(
+            "InvalidArgument",
+            format!("At most {MAX_LOOKUP} hashes may be looked up at once."),
+        ));
+    }
+    let keys = req
+        .hashes
+        .iter()
+        .map(|h| detection_key(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let found = cx.state.detect.detections.lookup(&keys).await?;
+    let results = req
+        .hashes
+        .into_iter()
+        .zip(found)
+        .map(|(hash, l)| match l {
+            Lookup::Found(d) => (hash, Some(DetectionView::from(d.as_ref()))),
+            Lookup::Unknown => (hash, None),
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &LookupResponse { results }))
+}
+
+/// A page of a bucket's jobs, newest first. Detection jobs are listed under the bucket
+/// `_detect`.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs",
+    tag = "jobs",
+    params(
+        ("bucket" = String, Query, description = "The bucket whose jobs to list (`_detect` for detections)."),
+        ("tag" = Option<String>, Query, description = "`FileHashCode` or `FileDetect`."),
+        ("state" = Option<String>, Query, description = "Comma-separated states: Submitted, Running, Success, Failed, Pause, Cancel."),
+        ("size" = Option<usize>, Query, description = "Page size, 1–100 (default 20)."),
+        ("next_token" = Option<String>, Query, description = "The `next_token` of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "A page of jobs.", body = JobList),
+        (status = 400, description = "A missing bucket, or a bad tag, state, size or token.", body = ErrorBody),
+        (status = 404, description = "No such bucket.", body = ErrorBody),
+    ),
+    security(("cos_signature" = []))
+)]
+pub async fn list_jobs(cx: &Cx<'_>) -> Result<Response, ApiError> {
+    check_params(cx, &["bucket", "tag", "state", "size", "next_token"])?;
+    let bucket = cx
+        .param("bucket")
+        .ok_or_else(|| {
+            ApiError::bad_request("InvalidArgument", "The bucket parameter is required.")
+        })?
+        .to_string();
+    if bucket != crate::detections::QUEUE_BUCKET {
+        existing_bucket(cx, &bucket).await?;
+    }
+    let tag = match cx.param("tag") {
+        None => None,
+        Some(t) if t == hashjob::TAG || t == crate::detections::TAG => Some(t.to_string()),
+        Some(t) => {
+            return Err(ApiError::bad_request(
+                "InvalidArgument",
+                format!(
+                    "Unknown tag {:?}: FileHashCode or FileDetect.",
+                    t.chars().take(40).collect::<String>()
+                ),
+            ));
+        }
+    };
+    let states = match cx.param("state") {
+        None => Vec::new(),
+        Some(s) => s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(str::parse::<JobState>)
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let size = parse_param::<usize>(cx, "size")?.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&size) {
+        return Err(ApiError::bad_request(
+            "InvalidArgument",
+            format!("size {size} is not in 1–{MAX_PAGE}."),
+        ));
+    }
+    let filter = ListFilter {
+        bucket,
+        tag,
+        states,
+        size,
+        next_token: cx.param("next_token").map(str::to_string),
+        ..ListFilter::default()
+    };
+    let (jobs, next_token) = cx.state.jobs.list(&filter).await?;
+    Ok(json(
+        StatusCode::OK,
+        &JobList {
+            jobs: jobs.iter().map(JobView::from).collect(),
+            next_token,
+        },
+    ))
+}
+
+/// The job of `id`.
+async fn job(cx: &Cx<'_>, id: &str) -> Result<crate::jobs::Job, ApiError> {
+    cx.state
+        .jobs
+        .get(&[id.to_string()])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::from(crate::jobs::JobError::NoSuchJob))
+}
+
+/// A job by id.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job id (f + 32 hex).")),
+    responses(
+        (status = 200, description = "The job.", body = JobView),
+        (status = 404, description = "No such job.", body = ErrorBody),
+    ),
+    security(("cos_signature" = []))
+)]
+pub async fn get_job(cx: &Cx<'_>, id: &str) -> Result<Response, ApiError> {
+    check_params(cx, &[])?;
+    let job = job(cx, id).await?;
+    Ok(json(StatusCode::OK, &JobView::from(&job)))
+}
+
+/// Cancels a job that has not started (Submitted, or Pause in a paused queue).
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/cancel",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job id (f + 32 hex).")),
+    responses(
+        (status = 200, description = "The cancelled job.", body = JobView),
+        (status = 404, description = "No such job.", body = ErrorBody),
+        (status = 409, description = "The job is running or has ended, or is a detection's.", body = ErrorBody),
+    ),
+    security(("cos_signature" = []))
+)]
+pub async fn cancel_job(cx: &Cx<'_>, id: &str) -> Result<Response, ApiError> {
+    check_params(cx, &[])?;
+    let job = job(cx, id).await?;
+    // A cancelled FileDetect job would leave its detection `detecting` until it expires:
+    // the detection service has no cancel, so neither does this API.
+    if job.tag == crate::detections::TAG {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "NotCancellable",
+            "A detection's job cannot be cancelled; its result expires on its own.",
+        ));
+    }
+    let cancelled = cx.state.jobs.cancel(&job.id, now_ms()).await?;
+    Ok(json(StatusCode::OK, &JobView::from(&cancelled)))
+}
+
+/// hashscan's version and the rules it detects with.
+#[utoipa::path(
+    get,
+    path = "/v1/version",
+    tag = "service",
+    responses((status = 200, description = "Versions.", body = VersionInfo))
+)]
+pub fn version(cx: &Cx<'_>) -> Response {
+    let detector = &cx.state.detect.detections.detector;
+    json(
+        StatusCode::OK,
+        &VersionInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            ruleset: detector.version(),
+            rules: detector.ruleset().rule_count(),
+        },
+    )
+}
+
+/// Whether the server answers.
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    tag = "service",
+    responses((status = 200, description = "The server is up.", body = Health))
+)]
+pub fn health() -> Response {
+    json(
+        StatusCode::OK,
+        &Health {
+            status: "ok".to_string(),
+        },
+    )
+}
+
+/// This API's OpenAPI 3.1 document, generated from the code.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "service",
+    responses((status = 200, description = "The OpenAPI document.", content_type = "application/json"))
+)]
+pub fn openapi_json() -> Response {
+    let mut r = (StatusCode::OK, super::openapi::document()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_keys() {
+        let md5 = "44D88612FEA8A8F36DE82E1278ABB02F";
+        assert_eq!(detection_key(md5).ok(), Some(md5.to_ascii_lowercase()));
+        assert!(detection_key("f93984788066911ed89ed352d4d9d2084").is_ok());
+        assert!(detection_key("lookup").is_err());
+        assert!(detection_key(&"a".repeat(63)).is_err());
+    }
+
+    #[test]
+    fn archive_option_bounds() {
+        assert!(detection_options(true, Some(5), Some(1000)).is_ok());
+        assert!(detection_options(true, Some(0), None).is_err());
+        assert!(detection_options(true, Some(6), None).is_err());
+        assert!(detection_options(true, None, Some(1001)).is_err());
+    }
+}
