@@ -3,7 +3,6 @@
 //! (dropped uploads, restarts, graceful shutdown, limits, the data-directory lock).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,80 +12,10 @@ use hashscan_server::config::{BucketConfig, Config};
 use hashscan_server::{Server, StartError, StartOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const AK: &str = "AKIDrusttest00000000000000000000000";
-const SK: &str = "rusttestsecretrusttestsecret1234";
-const BUCKET: &str = "default-1250000000";
-
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
+mod common;
+use common::{AK, BUCKET, SK, TestServer};
 
 impl TestServer {
-    async fn start(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.to_path_buf(),
-            ..Config::default()
-        };
-        tweak(&mut config);
-        let server = Server::start(
-            config,
-            StartOptions {
-                initial_key: Some((AK.into(), SK.into())),
-            },
-        )
-        .await
-        .unwrap();
-        let addr = server.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        (&mut self.task).await.unwrap().unwrap();
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    /// A COS Authorization header for `method path` with the host signed.
-    fn auth(&self, method: &str, path: &str) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        let window = KeyTime::new(now - 60, now + 600);
-        let headers = vec![("host".to_string(), self.addr.to_string())];
-        let decoded = percent_encoding::percent_decode_str(path)
-            .decode_utf8()
-            .unwrap();
-        sign(
-            &Secret::new(SK),
-            &SignRequest {
-                method,
-                path: &decoded,
-                params: &[],
-                headers: &headers,
-                sign_time: &window,
-                key_time: &window,
-            },
-        )
-        .authorization(AK)
-    }
-
     async fn put(&self, path: &str, body: Vec<u8>) -> reqwest::Response {
         reqwest::Client::new()
             .put(self.url(path))
@@ -223,15 +152,15 @@ async fn shutdown_lets_an_upload_in_flight_finish() {
     sock.write_all(&vec![b'y'; 1_000_000]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let TestServer { stop, task, .. } = server;
-    stop.unwrap().send(()).unwrap();
+    let mut server = server;
+    server.begin_stop();
     tokio::time::sleep(Duration::from_millis(200)).await;
     sock.write_all(&vec![b'y'; 1_000_000]).await.unwrap();
     let mut response = String::new();
     sock.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("ETag: \""), "{response}");
-    task.await.unwrap().unwrap();
+    server.stop().await;
 
     let again = TestServer::start(dir.path(), |_| {}).await;
     let r = again.get(&path).await;

@@ -3,26 +3,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use hashscan_auth::Secret;
-use hashscan_auth::cos::{KeyTime, SignRequest, sign};
-use hashscan_server::config::Config;
 use hashscan_server::jobs::{JobStore, NewJob, QueueState, SqliteJobStore};
-use hashscan_server::{Server, StartOptions};
 
-const AK: &str = "AKIDrusttest00000000000000000000000";
-const SK: &str = "rusttestsecretrusttestsecret1234";
-const BUCKET: &str = "default-1250000000";
+mod common;
+use common::{BUCKET, TestServer};
+
 const RULE: &str = "rule metrics_test { strings: $a = \"metrics-test-marker\" condition: $a }\n";
-
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
 
 /// The detection configuration of these tests: one small rule file, no default pack.
 fn rules(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -31,70 +20,18 @@ fn rules(dir: &Path) -> Vec<std::path::PathBuf> {
     vec![path]
 }
 
-impl TestServer {
-    async fn start(data: &Path, rules_dir: &Path) -> TestServer {
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: data.to_path_buf(),
-            ..Config::default()
-        };
+/// A server with one small rule file and no default pack.
+async fn start(data: &Path, rules_dir: &Path) -> TestServer {
+    TestServer::start(data, |config| {
         config.detect.rules = rules(rules_dir);
         config.detect.no_default_rules = true;
         // Callbacks go to a closed loopback port.
         config.callbacks.allow_private = true;
-        let server = Server::start(
-            config,
-            StartOptions {
-                initial_key: Some((AK.into(), SK.into())),
-            },
-        )
-        .await
-        .unwrap();
-        let addr = server.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
+    })
+    .await
+}
 
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        (&mut self.task).await.unwrap().unwrap();
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    /// A COS Authorization header for `method path` with the host signed.
-    fn auth(&self, method: &str, path: &str) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        let window = KeyTime::new(now - 60, now + 600);
-        let headers = vec![("host".to_string(), self.addr.to_string())];
-        sign(
-            &Secret::new(SK),
-            &SignRequest {
-                method,
-                path,
-                params: &[],
-                headers: &headers,
-                sign_time: &window,
-                key_time: &window,
-            },
-        )
-        .authorization(AK)
-    }
-
+impl TestServer {
     /// A signed COS request (`path_and_query`: the query is not signed).
     async fn send(&self, method: &str, path_and_query: &str, body: &str) -> reqwest::Response {
         let path = path_and_query.split('?').next().unwrap();
@@ -272,7 +209,7 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
 async fn metrics_show_requests_jobs_and_the_ruleset() {
     let data = tempfile::tempdir().unwrap();
     let rules_dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(data.path(), rules_dir.path()).await;
+    let server = start(data.path(), rules_dir.path()).await;
 
     // Requests: an upload (200) and a missing object (404).
     let r = server.send("PUT", &format!("/{BUCKET}/in"), "abc").await;
@@ -452,7 +389,7 @@ async fn metrics_show_requests_jobs_and_the_ruleset() {
 async fn openmetrics_is_served_to_who_asks_for_it() {
     let data = tempfile::tempdir().unwrap();
     let rules_dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(data.path(), rules_dir.path()).await;
+    let server = start(data.path(), rules_dir.path()).await;
     let r = reqwest::Client::new()
         .get(server.url("/metrics"))
         .header(
@@ -479,7 +416,7 @@ async fn openmetrics_is_served_to_who_asks_for_it() {
 async fn a_virtual_hosted_bucket_keeps_its_object_named_metrics() {
     let data = tempfile::tempdir().unwrap();
     let rules_dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(data.path(), rules_dir.path()).await;
+    let server = start(data.path(), rules_dir.path()).await;
     let r = reqwest::Client::new()
         .get(server.url("/metrics"))
         .header("host", format!("{BUCKET}.cos.ap-guangzhou.myqcloud.com"))
@@ -496,7 +433,7 @@ async fn a_virtual_hosted_bucket_keeps_its_object_named_metrics() {
 async fn health_and_readiness() {
     let data = tempfile::tempdir().unwrap();
     let rules_dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(data.path(), rules_dir.path()).await;
+    let server = start(data.path(), rules_dir.path()).await;
 
     let r = server.get_plain("/healthz").await;
     assert_eq!(r.status(), 200);
@@ -548,7 +485,7 @@ async fn not_ready_without_a_data_directory() {
     let parent = tempfile::tempdir().unwrap();
     let data = parent.path().join("data");
     let rules_dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&data, rules_dir.path()).await;
+    let server = start(&data, rules_dir.path()).await;
     assert_eq!(server.get_plain("/readyz").await.status(), 200);
     std::fs::rename(&data, parent.path().join("moved")).unwrap();
     let r = server.get_plain("/readyz").await;

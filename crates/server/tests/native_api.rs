@@ -3,19 +3,14 @@
 //! bucket objects and URLs, hash jobs, authentication, errors, and the OpenAPI document.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use hashscan_auth::Secret;
-use hashscan_auth::cos::{KeyTime, SignRequest, sign};
-use hashscan_server::config::{Config, DEFAULT_BUCKET};
-use hashscan_server::{Server, StartOptions};
+use hashscan_server::config::DEFAULT_BUCKET;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-const AK: &str = "AKIDnativetest0000000000000000000000";
-const SK: &str = "nativetestsecretnativetestsecret";
+mod common;
+use common::{AK, SK, TestServer};
 
 /// The EICAR test file, assembled at run time so that this source is not one.
 fn eicar() -> Vec<u8> {
@@ -28,68 +23,9 @@ fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
 }
 
-struct TestServer {
-    addr: SocketAddr,
-    client: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
 impl TestServer {
-    async fn start(dir: &Path) -> TestServer {
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.to_path_buf(),
-            ..Config::default()
-        };
-        let server = Server::start(
-            config,
-            StartOptions {
-                initial_key: Some((AK.into(), SK.into())),
-            },
-        )
-        .await
-        .unwrap();
-        let addr = server.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            addr,
-            client: reqwest::Client::new(),
-            _stop: stop,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    /// A COS `Authorization` for `method path` (path without its query), host signed.
-    fn auth_with(&self, secret: &str, method: &str, path: &str) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        let window = KeyTime::new(now - 60, now + 600);
-        let headers = vec![("host".to_string(), self.addr.to_string())];
-        let path = path.split('?').next().unwrap();
-        sign(
-            &Secret::new(secret),
-            &SignRequest {
-                method,
-                path,
-                params: &[],
-                headers: &headers,
-                sign_time: &window,
-                key_time: &window,
-            },
-        )
-        .authorization(AK)
-    }
-
     fn signed(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
-        self.client
+        reqwest::Client::new()
             .request(method.parse().unwrap(), self.url(path))
             .header("authorization", self.auth_with(SK, method, path))
     }
@@ -186,7 +122,7 @@ fn error_code(body: &Value) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detections_of_uploads_objects_and_urls() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(dir.path(), |_| {}).await;
 
     // EICAR, uploaded: hashed on arrival, so it can be polled by its SHA-256 at once.
     let data = eicar();
@@ -322,7 +258,7 @@ fn md5_hex(data: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hash_jobs_run_and_finished_ones_cannot_be_cancelled() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(dir.path(), |_| {}).await;
     let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     server.put_object("data/blob.bin", &data).await;
 
@@ -407,11 +343,10 @@ async fn hash_jobs_run_and_finished_ones_cannot_be_cancelled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authentication_and_error_shapes() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(dir.path(), |_| {}).await;
 
     // Unsigned.
-    let r = server
-        .client
+    let r = reqwest::Client::new()
         .get(server.url("/v1/jobs/f00000000000000000000000000000000"))
         .send()
         .await
@@ -419,8 +354,7 @@ async fn authentication_and_error_shapes() {
     let (status, body) = read(r).await;
     assert_eq!((status, error_code(&body)), (401, "MissingAuthorization"));
     // A secret on the wire is not a credential.
-    let r = server
-        .client
+    let r = reqwest::Client::new()
         .get(server.url("/v1/jobs/f00000000000000000000000000000000"))
         .header("authorization", format!("Bearer {AK}:{SK}"))
         .send()
@@ -428,16 +362,14 @@ async fn authentication_and_error_shapes() {
         .unwrap();
     assert_eq!(r.status(), 401);
     // Signed with the wrong secret.
-    let r = server
-        .client
+    let r = reqwest::Client::new()
         .get(server.url("/v1/version"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "version is public");
     let path = "/v1/detections/lookup";
-    let r = server
-        .client
+    let r = reqwest::Client::new()
         .post(server.url(path))
         .header(
             "authorization",
@@ -450,8 +382,7 @@ async fn authentication_and_error_shapes() {
     let (status, body) = read(r).await;
     assert_eq!((status, error_code(&body)), (403, "SignatureDoesNotMatch"));
     // Signed for another path.
-    let r = server
-        .client
+    let r = reqwest::Client::new()
         .post(server.url(path))
         .header("authorization", server.auth_with(SK, "POST", "/v1/hash"))
         .body(r#"{"hashes":[]}"#)
@@ -503,10 +434,9 @@ async fn authentication_and_error_shapes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_covers_every_route() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TestServer::start(dir.path(), |_| {}).await;
 
-    let r = server
-        .client
+    let r = reqwest::Client::new()
         .get(server.url("/v1/openapi.json"))
         .send()
         .await
@@ -550,8 +480,7 @@ async fn the_openapi_document_covers_every_route() {
     }
 
     // The unsigned service routes.
-    let r = server
-        .client
+    let r = reqwest::Client::new()
         .get(server.url("/v1/version"))
         .send()
         .await
@@ -561,8 +490,7 @@ async fn the_openapi_document_covers_every_route() {
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
     assert!(v["ruleset"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
     assert!(v["rules"].as_u64().unwrap() > 0, "{v}");
-    let r = server
-        .client
+    let r = reqwest::Client::new()
         .get(server.url("/v1/health"))
         .send()
         .await

@@ -1,0 +1,105 @@
+//! The real server on an ephemeral loopback port for the integration tests, and a COS signer
+//! for their requests (shared by cos_server.rs, metrics.rs and native_api.rs).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hashscan_auth::Secret;
+use hashscan_auth::cos::{KeyTime, SignRequest, sign};
+use hashscan_server::config::Config;
+use hashscan_server::{Server, StartOptions};
+
+pub const AK: &str = "AKIDrusttest00000000000000000000000";
+pub const SK: &str = "rusttestsecretrusttestsecret1234";
+pub const BUCKET: &str = "default-1250000000";
+
+/// A started server; [`TestServer::stop`] shuts it down gracefully and checks it exited well.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    /// Starts a server on `dir` with the key pair [`AK`]/[`SK`] and the configuration
+    /// `tweak` makes of the defaults.
+    pub async fn start(dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.to_path_buf(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let server = Server::start(
+            config,
+            StartOptions {
+                initial_key: Some((AK.into(), SK.into())),
+            },
+        )
+        .await
+        .unwrap();
+        let addr = server.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Asks the server to stop (it finishes the requests in flight); [`stop`](Self::stop)
+    /// then waits for it.
+    pub fn begin_stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        (&mut self.task).await.unwrap().unwrap();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A COS Authorization header for `method path` (a percent-encoded path, its query
+    /// left out and unsigned) with the host signed, under `secret`.
+    pub fn auth_with(&self, secret: &str, method: &str, path: &str) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let window = KeyTime::new(now - 60, now + 600);
+        let headers = vec![("host".to_string(), self.addr.to_string())];
+        let path = path.split('?').next().unwrap();
+        let decoded = percent_encoding::percent_decode_str(path)
+            .decode_utf8()
+            .unwrap();
+        sign(
+            &Secret::new(secret),
+            &SignRequest {
+                method,
+                path: &decoded,
+                params: &[],
+                headers: &headers,
+                sign_time: &window,
+                key_time: &window,
+            },
+        )
+        .authorization(AK)
+    }
+
+    /// [`auth_with`](Self::auth_with) under the right secret.
+    pub fn auth(&self, method: &str, path: &str) -> String {
+        self.auth_with(SK, method, path)
+    }
+}
