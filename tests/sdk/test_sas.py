@@ -9,9 +9,7 @@ reused nonce). Spec: shared/specs/detection-apis.md §1–§2.
 import base64
 import hashlib
 import hmac
-import http.server
 import io
-import threading
 import time
 import urllib.parse
 import uuid
@@ -127,46 +125,6 @@ def upload_and_detect(client, data, **detect_args):
     ).body
     assert body.hash_key == key
     return key
-
-
-class FileServer:
-    """A tiny HTTP server on loopback serving fixed bodies by path."""
-
-    def __init__(self):
-        files = self.files = {}
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = files.get(self.path)
-                if body is None:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path, body):
-        self.files[path] = body
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self):
-        self.httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def file_server():
-    fs = FileServer()
-    yield fs
-    fs.close()
 
 
 def error_of(call):

@@ -237,6 +237,15 @@ pub struct Upload {
     pub size: Option<u64>,
 }
 
+/// A file kept for detection, with the hashes recorded when it arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptFile {
+    pub size: u64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+}
+
 /// What a lookup found for one key.
 #[derive(Debug, Clone)]
 pub enum Lookup {
@@ -554,22 +563,31 @@ impl Detections {
     }
 
     /// Whether a file of this hash (MD5 or SHA-256) is kept, by an upload or a detection:
-    /// its SHA-256 when it is.
-    pub async fn kept_file(&self, hash: &str) -> Result<Option<String>, JobError> {
+    /// its size, MD5, SHA-1 and SHA-256 as recorded when it arrived.
+    pub async fn kept_file(&self, hash: &str) -> Result<Option<KeptFile>, JobError> {
         let now = now_ms();
-        let sha: Option<String> = sqlx::query_scalar(
-            "SELECT sha256 FROM detect_uploads WHERE (md5 = ?1 OR sha256 = ?1) AND expires_at > ?2
-               AND sha256 IS NOT NULL
+        let row = sqlx::query(
+            "SELECT size, md5, sha1, sha256 FROM detect_uploads
+             WHERE (md5 = ?1 OR sha256 = ?1) AND expires_at > ?2 AND sha256 IS NOT NULL
+               AND md5 IS NOT NULL AND sha1 IS NOT NULL AND size IS NOT NULL
              UNION ALL
-             SELECT sha256 FROM detections WHERE (md5 = ?1 OR sha256 = ?1) AND expires_at > ?2
-               AND sha256 IS NOT NULL
+             SELECT size, md5, sha1, sha256 FROM detections
+             WHERE (md5 = ?1 OR sha256 = ?1) AND expires_at > ?2 AND sha256 IS NOT NULL
+               AND md5 IS NOT NULL AND sha1 IS NOT NULL AND size IS NOT NULL
              LIMIT 1",
         )
         .bind(hash)
         .bind(now)
         .fetch_optional(&self.db)
         .await?;
-        Ok(sha.filter(|s| self.files.has(s)))
+        let Some(r) = row else { return Ok(None) };
+        let kept = KeptFile {
+            size: r.try_get::<i64, _>("size")?.max(0) as u64,
+            md5: r.try_get("md5")?,
+            sha1: r.try_get("sha1")?,
+            sha256: r.try_get("sha256")?,
+        };
+        Ok(self.files.has(&kept.sha256).then_some(kept))
     }
 
     /// Deletes expired detections and upload slots, and the files no longer referenced.

@@ -368,11 +368,9 @@ async fn upload_slot(
         .await
         .map_err(core_error)?;
     let kept = detections.kept_file(hash_key).await.map_err(core_error)?;
-    if let Some(sha256) = &kept
-        && let Some(known) = known_hashes(state, sha256).await?
-    {
+    if let Some(k) = &kept {
         detections
-            .upload_received(&key, known.0, &known.1, &known.2, sha256)
+            .upload_received(&key, k.size, &k.md5, &k.sha1, &k.sha256)
             .await
             .map_err(core_error)?;
     }
@@ -380,39 +378,6 @@ async fn upload_slot(
     let mut item = UploadUrl::upload(hash_key, url.clone(), url, ctx.expire_ms, ctx.to_model());
     item.file_exist = kept.is_some();
     Ok(item)
-}
-
-/// Size, MD5 and SHA-1 of a kept file (computed again: it is on local disk).
-async fn known_hashes(
-    state: &AppState,
-    sha256: &str,
-) -> Result<Option<(u64, String, String)>, SasError> {
-    let path = state.detect.detections.files.path(sha256);
-    let hashed = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-        let mut file = std::fs::File::open(path)?;
-        let mut h = Hasher::new(
-            "md5,sha1"
-                .parse::<AlgorithmSet>()
-                .map_err(std::io::Error::other)?,
-        );
-        h.update_from_reader(&mut file)?;
-        let d = h.finish();
-        Ok((d.size(), d))
-    })
-    .await
-    .map_err(|_| SasError::server_error())?;
-    match hashed {
-        Ok((size, d)) => Ok(Some((
-            size,
-            d.get(hashscan_digest::Algorithm::Md5)
-                .map(|x| x.to_hex())
-                .unwrap_or_default(),
-            d.get(hashscan_digest::Algorithm::Sha1)
-                .map(|x| x.to_hex())
-                .unwrap_or_default(),
-        ))),
-        Err(_) => Ok(None),
-    }
 }
 
 /// The emulated OSS upload host: a PostObject form with the credentials of
