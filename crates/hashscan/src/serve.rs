@@ -50,7 +50,7 @@ pub struct ServeArgs {
     )]
     buckets: Vec<String>,
 
-    /// Job workers of this node [default: the number of cores].
+    /// Job workers of this node [default: 16 per core, at most 64].
     #[arg(long, env = "HASHSCAN_WORKERS", value_name = "N")]
     workers: Option<usize>,
 

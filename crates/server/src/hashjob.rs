@@ -2,12 +2,11 @@
 //!
 //! Workers claim jobs from the [`JobStore`] with a lease, renew it while hashing (reporting
 //! progress), and finish the job only while they hold it; a worker or node that dies only
-//! delays its jobs until the lease expires. Hashing streams the object through the digest
-//! engine on a blocking thread; with AddToHeader the digest is written into the object's
+//! delays its jobs until the lease expires. Each worker is a thread of its own, on which
+//! a hash job streams the object through the digest engine; with AddToHeader the digest is written into the object's
 //! metadata without rewriting its data.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hashscan_digest::{Algorithm, AlgorithmSet, Hasher, Options};
@@ -81,7 +80,15 @@ impl WorkSignal {
     }
 }
 
-/// Starts `count` workers; they stop claiming when `stop` turns true.
+/// Starts `count` workers; they stop claiming when `stop` turns true (or its sender is
+/// dropped). The handles complete when the workers have stopped.
+///
+/// A worker is an OS thread of its own, not a task: a hash job's metadata lookup, file open,
+/// hashing and lease renewals all run on it, and its only hand-off per job is the store's
+/// write (for SQLite, the group-commit writer, `crate::db::Writer`). As tasks, each job
+/// crossed threads five or six times (runtime, database pool, blocking pool), which on a
+/// 2-core machine cost more than hashing a 1 MiB object. Asynchronous work (the job store,
+/// detection jobs) is driven from the thread with the runtime's `Handle::block_on`.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_workers(
     count: usize,
@@ -99,112 +106,153 @@ pub fn spawn_workers(
     } else {
         &[TAG]
     };
+    let rt = tokio::runtime::Handle::current();
     (0..count.max(1))
         .map(|i| {
-            let owner = format!("{node}/{i}");
-            let (store, jobs, detect, signal, metrics, mut stop) = (
-                store.clone(),
-                jobs.clone(),
-                detect.clone(),
-                signal.clone(),
-                metrics.clone(),
-                stop.clone(),
-            );
+            let worker = Worker {
+                owner: format!("{node}/{i}"),
+                rt: rt.clone(),
+                store: store.clone(),
+                jobs: jobs.clone(),
+                detect: detect.clone(),
+                signal: signal.clone(),
+                metrics: metrics.clone(),
+                stop: stop.clone(),
+                tags,
+            };
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            let spawned = std::thread::Builder::new()
+                .name(format!("job-worker-{i}"))
+                .spawn(move || {
+                    worker.run();
+                    let _ = done_tx.send(());
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a job worker thread");
+            }
+            // Not `spawn_blocking`: a runtime being dropped waits for its blocking tasks,
+            // and a worker must never hold one up.
             tokio::spawn(async move {
-                while !*stop.borrow() {
-                    // Listen for submissions before looking for work, so that a job
-                    // submitted between an empty claim and the wait still wakes us.
-                    let wake = signal.0.notified();
-                    tokio::pin!(wake);
-                    wake.as_mut().enable();
-                    match jobs.claim(&owner, tags, now_ms(), LEASE_MS).await {
-                        Ok(Some(job)) => {
-                            // While busy, each finish claims the next job in the same write.
-                            let mut next = Some(job);
-                            while let Some(job) = next.take() {
-                                next = run(
-                                    &store,
-                                    jobs.as_ref(),
-                                    detect.as_ref(),
-                                    tags,
-                                    job,
-                                    &owner,
-                                    &metrics,
-                                    &stop,
-                                )
-                                .await;
-                            }
-                        }
-                        Ok(None) => {
-                            tokio::select! {
-                                () = wake => {}
-                                () = tokio::time::sleep(IDLE_POLL) => {}
-                                _ = stop.changed() => {}
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot claim jobs");
-                            tokio::time::sleep(IDLE_POLL).await;
-                        }
-                    }
-                }
+                let _ = done_rx.await;
             })
         })
         .collect()
 }
 
-/// Runs one claimed job to its end; returns the next job claimed with its finish, unless
-/// the pool is stopping.
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    store: &ObjectStore,
-    jobs: &dyn JobStore,
-    detect: Option<&crate::detectjob::DetectCtx>,
-    tags: &[&str],
-    job: Job,
-    owner: &str,
-    metrics: &crate::metrics::Metrics,
-    stop: &tokio::sync::watch::Receiver<bool>,
-) -> Option<Job> {
-    let id = job.id.clone();
-    let executed = match (job.tag.as_str(), detect) {
-        (TAG, _) => execute(store, jobs, &job, owner)
-            .await
-            .inspect(|r| metrics.hashed(r.size))
-            .map(|r| json!(r)),
-        (crate::detections::TAG, Some(ctx)) => {
-            crate::detectjob::execute(ctx, store, jobs, &job, owner, metrics).await
+/// One job worker: what its thread needs.
+struct Worker {
+    owner: String,
+    rt: tokio::runtime::Handle,
+    store: ObjectStore,
+    jobs: Arc<dyn JobStore>,
+    detect: Option<crate::detectjob::DetectCtx>,
+    signal: WorkSignal,
+    metrics: Arc<crate::metrics::Metrics>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    tags: &'static [&'static str],
+}
+
+impl Worker {
+    fn stopping(&self) -> bool {
+        *self.stop.borrow() || self.stop.has_changed().is_err()
+    }
+
+    /// Claims and runs jobs until the pool stops.
+    fn run(mut self) {
+        while !self.stopping() {
+            let claimed = self.rt.clone().block_on(self.claim_or_wait());
+            let mut next = claimed;
+            while let Some(job) = next.take() {
+                next = self.run_job(job);
+            }
         }
-        (tag, _) => Err(failed_owned(
-            "InternalError",
-            format!("this node cannot run jobs of tag {tag}"),
-        )),
-    };
-    let outcome = match executed {
-        Ok(result) => Outcome::Success(result),
-        Err(Failure::LeaseLost) => {
-            tracing::warn!(job = %id, "lease lost while running; another worker has the job");
-            return None;
-        }
-        Err(Failure::Job { code, message }) => Outcome::Failed { code, message },
-    };
-    let finished = if *stop.borrow() {
-        jobs.finish(&id, owner, now_ms(), outcome)
+    }
+
+    /// Claims a job; when there is none, waits for a submission, the poll interval or the
+    /// stop before answering `None`.
+    async fn claim_or_wait(&mut self) -> Option<Job> {
+        // Listen for submissions before looking for work, so that a job submitted between
+        // an empty claim and the wait still wakes us.
+        let wake = self.signal.0.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        match self
+            .jobs
+            .claim(&self.owner, self.tags, now_ms(), LEASE_MS)
             .await
-            .map(|done| (done, None))
-    } else {
-        jobs.finish_and_claim(&id, owner, now_ms(), outcome, tags, LEASE_MS)
-            .await
-    };
-    match finished {
-        Ok((done, next)) => {
-            metrics.job_finished(&done.tag, done.state);
-            tracing::info!(job = %id, state = %done.state, "job finished");
-            next
+        {
+            Ok(Some(job)) => return Some(job),
+            Ok(None) => {
+                tokio::select! {
+                    () = wake => {}
+                    () = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = self.stop.changed() => {}
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim jobs");
+                tokio::select! {
+                    () = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = self.stop.changed() => {}
+                }
+            }
         }
-        Err(e) => {
-            tracing::warn!(job = %id, error = %e, "cannot finish job");
-            None
+        None
+    }
+
+    /// Runs one claimed job to its end; returns the next job claimed with its finish, unless
+    /// the pool is stopping.
+    fn run_job(&self, job: Job) -> Option<Job> {
+        let id = job.id.clone();
+        let executed = match (job.tag.as_str(), &self.detect) {
+            (TAG, _) => execute(self, &job)
+                .inspect(|r| self.metrics.hashed(r.size))
+                .map(|r| json!(r)),
+            (crate::detections::TAG, Some(ctx)) => self.rt.block_on(crate::detectjob::execute(
+                ctx,
+                &self.store,
+                self.jobs.as_ref(),
+                &job,
+                &self.owner,
+                &self.metrics,
+            )),
+            (tag, _) => Err(failed_owned(
+                "InternalError",
+                format!("this node cannot run jobs of tag {tag}"),
+            )),
+        };
+        let outcome = match executed {
+            Ok(result) => Outcome::Success(result),
+            Err(Failure::LeaseLost) => {
+                tracing::warn!(job = %id, "lease lost while running; another worker has the job");
+                return None;
+            }
+            Err(Failure::Job { code, message }) => Outcome::Failed { code, message },
+        };
+        let finished = if self.stopping() {
+            self.rt
+                .block_on(self.jobs.finish(&id, &self.owner, now_ms(), outcome))
+                .map(|done| (done, None))
+        } else {
+            self.rt.block_on(self.jobs.finish_and_claim(
+                &id,
+                &self.owner,
+                now_ms(),
+                outcome,
+                self.tags,
+                LEASE_MS,
+            ))
+        };
+        match finished {
+            Ok((done, next)) => {
+                self.metrics.job_finished(&done.tag, done.state);
+                tracing::info!(job = %id, state = %done.state, "job finished");
+                next
+            }
+            Err(e) => {
+                tracing::warn!(job = %id, error = %e, "cannot finish job");
+                None
+            }
         }
     }
 }
@@ -258,12 +306,8 @@ pub(crate) async fn renewing<T>(
     }
 }
 
-async fn execute(
-    store: &ObjectStore,
-    jobs: &dyn JobStore,
-    job: &Job,
-    owner: &str,
-) -> Result<HashJobResult, Failure> {
+/// Runs a hash job on the worker's thread.
+fn execute(w: &Worker, job: &Job) -> Result<HashJobResult, Failure> {
     let input: HashJobInput = serde_json::from_value(job.input.clone())
         .map_err(|e| failed("InternalError", format!("unreadable job input: {e}")))?;
     let alg = algorithm(&input.hash_type)
@@ -274,7 +318,7 @@ async fn execute(
     let mut attempts = 0;
     let (meta, digests) = loop {
         attempts += 1;
-        let meta = match store.head(&job.bucket, &input.object).await {
+        let meta = match w.store.head_blocking(&job.bucket, &input.object) {
             Ok(meta) => meta,
             Err(StoreError::NoSuchKey | StoreError::NoSuchBucket) => return Err(not_found()),
             Err(e) => {
@@ -293,7 +337,7 @@ async fn execute(
                 ),
             ));
         }
-        match hash_object(store, jobs, job, owner, &meta, alg).await? {
+        match hash_object(w, job, &meta, alg)? {
             Some(digests) => break (meta, digests),
             None if attempts < 3 => continue,
             None => return Err(not_found()),
@@ -305,7 +349,7 @@ async fn execute(
         updated
             .user_meta
             .insert(format!("x-cos-meta-{}", alg.name()), digest.clone());
-        match store.rewrite_meta(&updated).await {
+        match w.rt.block_on(w.store.rewrite_meta(&updated)) {
             Ok(()) => {}
             Err(StoreError::NoSuchKey) => {
                 return Err(failed(
@@ -329,53 +373,82 @@ async fn execute(
     })
 }
 
-/// Hashes the content of `meta` on a blocking thread (opened there), renewing the lease and
-/// reporting progress meanwhile; `None` when the content is gone (the object was replaced).
-async fn hash_object(
-    store: &ObjectStore,
-    jobs: &dyn JobStore,
+/// Hashes the content of `meta` on the worker's thread, renewing the lease and reporting
+/// progress every few seconds from the read loop; `None` when the content is gone (the
+/// object was replaced).
+fn hash_object(
+    w: &Worker,
     job: &Job,
-    owner: &str,
     meta: &crate::store::ObjectMeta,
     alg: Algorithm,
 ) -> Result<Option<hashscan_digest::Digests>, Failure> {
-    let done = Arc::new(AtomicU64::new(0));
-    let (size, counter, store2, meta2) = (meta.size, done.clone(), store.clone(), meta.clone());
-    let hashing = tokio::task::spawn_blocking(move || {
-        let mut file = match store2.open_content_blocking(&meta2) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        // One algorithm over a small object: hashing on this thread beats handing chunks
-        // to a lane thread.
-        let mut options = Options::new().size_hint(size);
-        if size <= SMALL_OBJECT {
-            options = options.lanes(1);
+    let mut file = match w.store.open_content_blocking(meta) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(failed(
+                "InternalError",
+                format!("cannot read the object: {e}"),
+            ));
         }
-        let mut h = Hasher::with_options(AlgorithmSet::one(alg), &options);
-        let mut reader = Progress {
-            inner: &mut file,
-            done: &counter,
-        };
-        h.update_from_reader(&mut reader).map(|_| Some(h.finish()))
-    });
-    let progress = || (done.load(Ordering::Relaxed).saturating_mul(100) / size.max(1)) as u8;
-    renewing(jobs, job, owner, progress, hashing)
-        .await?
-        .map_err(|e| failed("InternalError", format!("cannot read the object: {e}")))
+    };
+    // One algorithm over a small object: hashing on this thread beats handing chunks to a
+    // lane thread.
+    let mut options = Options::new().size_hint(meta.size);
+    if meta.size <= SMALL_OBJECT {
+        options = options.lanes(1);
+    }
+    let mut h = Hasher::with_options(AlgorithmSet::one(alg), &options);
+    let mut reader = Renewing {
+        inner: &mut file,
+        worker: w,
+        job,
+        size: meta.size,
+        done: 0,
+        renewed: std::time::Instant::now(),
+    };
+    match h.update_from_reader(&mut reader) {
+        Ok(_) => Ok(Some(h.finish())),
+        Err(e) if e.get_ref().is_some_and(|e| e.is::<LeaseLost>()) => Err(Failure::LeaseLost),
+        Err(e) => Err(failed(
+            "InternalError",
+            format!("cannot read the object: {e}"),
+        )),
+    }
 }
 
-/// A reader that counts what it read, for progress reports.
-struct Progress<'a, R> {
+/// The read error that stops hashing when the job's lease was lost.
+#[derive(Debug, thiserror::Error)]
+#[error("the worker no longer holds the job's lease")]
+struct LeaseLost;
+
+/// A reader that renews the job's lease, with its progress, every [`RENEW_EVERY`].
+struct Renewing<'a, R> {
     inner: &'a mut R,
-    done: &'a AtomicU64,
+    worker: &'a Worker,
+    job: &'a Job,
+    size: u64,
+    done: u64,
+    renewed: std::time::Instant,
 }
 
-impl<R: std::io::Read> std::io::Read for Progress<'_, R> {
+impl<R: std::io::Read> std::io::Read for Renewing<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.done.fetch_add(n as u64, Ordering::Relaxed);
+        self.done += n as u64;
+        if self.renewed.elapsed() >= RENEW_EVERY {
+            self.renewed = std::time::Instant::now();
+            let progress = (self.done.saturating_mul(100) / self.size.max(1)).min(99) as u8;
+            let w = self.worker;
+            match w.rt.block_on(
+                w.jobs
+                    .renew(&self.job.id, &w.owner, now_ms(), LEASE_MS, progress),
+            ) {
+                Ok(()) => {}
+                Err(JobError::LeaseLost) => return Err(std::io::Error::other(LeaseLost)),
+                Err(e) => tracing::warn!(job = %self.job.id, error = %e, "cannot renew lease"),
+            }
+        }
         Ok(n)
     }
 }

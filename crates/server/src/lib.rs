@@ -111,7 +111,7 @@ impl Server {
         if lock.try_lock().is_err() {
             return Err(StartError::Locked(dir.display().to_string()));
         }
-        let fresh = !dir.join("hashscan.db").exists();
+        let fresh = !dir.join(db::DB_FILE).exists();
         let db = db::open(&dir).await?;
         let writer = db::Writer::open(&dir).await?;
         let (db_pool, writer2) = (db.clone(), writer.clone());

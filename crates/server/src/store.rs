@@ -16,11 +16,13 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use hashscan_digest::{Algorithm, AlgorithmSet, Hasher};
+use rusqlite::OptionalExtension;
 use sqlx::{Row, SqlitePool};
 
 use crate::config::Limits;
@@ -56,6 +58,8 @@ pub enum StoreError {
     Io(#[from] io::Error),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
 }
 
 /// A bucket.
@@ -137,6 +141,8 @@ pub const MAX_LIST_KEYS: usize = 1000;
 #[derive(Clone)]
 pub struct ObjectStore {
     db: SqlitePool,
+    /// Connections for reads from plain threads (the job workers), see [`Self::head_blocking`].
+    readers: Arc<Readers>,
     blobs: PathBuf,
     tmp: PathBuf,
     limits: Limits,
@@ -164,6 +170,10 @@ impl ObjectStore {
         std::fs::create_dir_all(&tmp)?;
         let store = ObjectStore {
             db,
+            readers: Arc::new(Readers {
+                path: data_dir.join(crate::db::DB_FILE),
+                idle: std::sync::Mutex::new(Vec::new()),
+            }),
             blobs,
             tmp,
             limits,
@@ -540,16 +550,39 @@ impl ObjectStore {
         self.bucket(bucket).await?.ok_or(StoreError::NoSuchBucket)
     }
 
+    /// An object's metadata, read on the calling thread: for code on a plain thread (the job
+    /// workers), where [`Self::head`] would be two hand-offs to the async driver's thread.
+    pub fn head_blocking(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
+        self.readers.with(|conn| {
+            let found = conn
+                .prepare_cached(HEAD_SQL)?
+                .query_row(rusqlite::params![bucket, key.as_bytes()], |r| {
+                    Ok(object_from_row(r))
+                })
+                .optional()?;
+            match found {
+                Some(meta) => meta,
+                None => {
+                    let bucket_exists = conn
+                        .prepare_cached("SELECT 1 FROM buckets WHERE name = ?")?
+                        .exists([bucket])?;
+                    Err(if bucket_exists {
+                        StoreError::NoSuchKey
+                    } else {
+                        StoreError::NoSuchBucket
+                    })
+                }
+            }
+        })
+    }
+
     /// An object's metadata.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
-        let row = sqlx::query(
-            "SELECT bucket, key, blob, size, etag, crc64, content_type, headers, user_meta,
-                    last_modified FROM objects WHERE bucket = ? AND key = ?",
-        )
-        .bind(bucket)
-        .bind(key.as_bytes())
-        .fetch_optional(&self.db)
-        .await?;
+        let row = sqlx::query(HEAD_SQL)
+            .bind(bucket)
+            .bind(key.as_bytes())
+            .fetch_optional(&self.db)
+            .await?;
         match row {
             Some(r) => object_from_row(&r),
             None => {
@@ -873,30 +906,144 @@ fn bucket_from_row(r: &sqlx::sqlite::SqliteRow) -> Bucket {
     }
 }
 
-fn object_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ObjectMeta, StoreError> {
-    let key: Vec<u8> = r.try_get("key")?;
-    let crc64: String = r.try_get("crc64")?;
-    let headers: String = r.try_get("headers")?;
-    let user_meta: String = r.try_get("user_meta")?;
-    let size: i64 = r.try_get("size")?;
+const HEAD_SQL: &str = "SELECT bucket, key, blob, size, etag, crc64, content_type, headers, \
+    user_meta, last_modified FROM objects WHERE bucket = ? AND key = ?";
+
+/// Column access shared by the async reads (sqlx) and the worker threads' reads (rusqlite),
+/// so that an object row is mapped in one place.
+trait Columns {
+    fn col<T: ColumnType>(&self, name: &str) -> Result<T, StoreError>;
+}
+
+/// The column types an object row has.
+trait ColumnType:
+    for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + rusqlite::types::FromSql
+{
+}
+impl ColumnType for String {}
+impl ColumnType for Vec<u8> {}
+impl ColumnType for i64 {}
+
+impl Columns for sqlx::sqlite::SqliteRow {
+    fn col<T: ColumnType>(&self, name: &str) -> Result<T, StoreError> {
+        Ok(self.try_get(name)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn col<T: ColumnType>(&self, name: &str) -> Result<T, StoreError> {
+        Ok(self.get(name)?)
+    }
+}
+
+fn object_from_row(r: &impl Columns) -> Result<ObjectMeta, StoreError> {
+    let key: Vec<u8> = r.col("key")?;
+    let crc64: String = r.col("crc64")?;
+    let headers: String = r.col("headers")?;
+    let user_meta: String = r.col("user_meta")?;
+    let size: i64 = r.col("size")?;
     Ok(ObjectMeta {
-        bucket: r.try_get("bucket")?,
+        bucket: r.col("bucket")?,
         key: String::from_utf8(key)
             .map_err(|_| StoreError::InvalidKey("stored key is not UTF-8"))?,
-        blob: r.try_get("blob")?,
+        blob: r.col("blob")?,
         size: size.max(0) as u64,
-        etag: r.try_get("etag")?,
+        etag: r.col("etag")?,
         crc64: crc64.parse().unwrap_or(0),
-        content_type: r.try_get("content_type")?,
+        content_type: r.col("content_type")?,
         headers: serde_json::from_str(&headers).unwrap_or_default(),
         user_meta: serde_json::from_str(&user_meta).unwrap_or_default(),
-        last_modified: r.try_get("last_modified")?,
+        last_modified: r.col("last_modified")?,
     })
 }
 
+/// Idle read-only connections for [`ObjectStore::head_blocking`], opened on demand.
+struct Readers {
+    path: PathBuf,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// Idle read connections kept.
+const MAX_IDLE_READERS: usize = 16;
+
+impl Readers {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = rusqlite::Connection::open_with_flags(
+                    &self.path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                conn
+            }
+        };
+        let result = f(&conn);
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < MAX_IDLE_READERS
+        {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn head_blocking_reads_what_head_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::open(dir.path()).await.unwrap();
+        let store = ObjectStore::open(dir.path(), db, Limits::default(), true)
+            .await
+            .unwrap();
+        store
+            .ensure_bucket("b-1250000000", "ap-guangzhou", false)
+            .await
+            .unwrap();
+        let mut meta = NewMeta::default();
+        meta.user_meta
+            .insert("x-cos-meta-owner".into(), "ops".into());
+        let body = futures_util::stream::iter([Ok::<_, io::Error>(Bytes::from_static(b"hello"))]);
+        let put = store
+            .put("b-1250000000", "dir/k\u{e9}y", meta, body, None)
+            .await
+            .unwrap();
+        let (s2, s3) = (store.clone(), store.clone());
+        let got = tokio::task::spawn_blocking(move || {
+            (
+                s2.head_blocking("b-1250000000", "dir/k\u{e9}y"),
+                s2.head_blocking("b-1250000000", "missing"),
+                s2.head_blocking("nobucket-1250000000", "dir/k\u{e9}y"),
+            )
+        })
+        .await
+        .unwrap();
+        let found = got.0.unwrap();
+        assert_eq!(found, put);
+        assert_eq!(
+            found,
+            s3.head("b-1250000000", "dir/k\u{e9}y").await.unwrap()
+        );
+        assert_eq!(found.size, 5);
+        assert_eq!(found.etag, "5d41402abc4b2a76b9719d911017c592");
+        assert_eq!(found.user_meta["x-cos-meta-owner"], "ops");
+        assert!(matches!(got.1, Err(StoreError::NoSuchKey)), "{:?}", got.1);
+        assert!(
+            matches!(got.2, Err(StoreError::NoSuchBucket)),
+            "{:?}",
+            got.2
+        );
+    }
 
     #[test]
     fn bucket_names() {

@@ -94,7 +94,7 @@ impl From<StoreError> for CosError {
             ),
             StoreError::InvalidRequest(_) => Self::new(S::BAD_REQUEST, "InvalidRequest", msg),
             StoreError::Body(_) => Self::new(S::BAD_REQUEST, "IncompleteBody", msg),
-            StoreError::Io(_) | StoreError::Db(_) => {
+            StoreError::Io(_) | StoreError::Db(_) | StoreError::Sql(_) => {
                 tracing::error!(error = %e, "internal error");
                 Self::new(
                     S::INTERNAL_SERVER_ERROR,

@@ -285,6 +285,11 @@ async fn update_queue(
         .jobs
         .update_queue(id, update.name.as_deref(), state, notify)
         .await?;
+    if state == Some(QueueState::Active) {
+        // Resuming released the queue's held jobs: wake idle workers now rather than at
+        // their next poll.
+        ctx.state.work.notify();
+    }
     let mut w = XmlWriter::new();
     w.open("Response")
         .leaf("RequestId", &ctx.request_id)

@@ -174,7 +174,8 @@ impl From<StoreError> for ApiError {
             | StoreError::BadDigest
             | StoreError::Body(_)
             | StoreError::Io(_)
-            | StoreError::Db(_) => ApiError::internal(e),
+            | StoreError::Db(_)
+            | StoreError::Sql(_) => ApiError::internal(e),
         }
     }
 }
