@@ -38,6 +38,63 @@ pub async fn open(dir: &Path) -> Result<SqlitePool, sqlx::Error> {
     Ok(pool)
 }
 
+/// Read-only connections for reads on plain threads (the job workers, blocking tasks),
+/// opened on demand and kept idle for reuse. A read through the async pool ([`open`]) hands
+/// each statement, and each row, to the driver's thread and back; on a small machine those
+/// hand-offs cost more than the reads.
+#[derive(Clone)]
+pub struct ReadPool {
+    inner: std::sync::Arc<ReadPoolInner>,
+}
+
+struct ReadPoolInner {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// Idle read connections kept.
+const MAX_IDLE_READERS: usize = 16;
+
+impl ReadPool {
+    /// Reads `<dir>/hashscan.db` (which [`open`] has created).
+    pub fn new(dir: &Path) -> ReadPool {
+        ReadPool {
+            inner: std::sync::Arc::new(ReadPoolInner {
+                path: dir.join(DB_FILE),
+                idle: std::sync::Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Runs `f` on an idle connection (or a new one). Blocks: call it from a plain thread
+    /// or a blocking task, never from an async task.
+    pub fn with<T, E: From<rusqlite::Error>>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let idle = self.inner.idle.lock().ok().and_then(|mut v| v.pop());
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = rusqlite::Connection::open_with_flags(
+                    &self.inner.path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(Duration::from_secs(10))?;
+                conn
+            }
+        };
+        let result = f(&conn);
+        if let Ok(mut idle) = self.inner.idle.lock()
+            && idle.len() < MAX_IDLE_READERS
+        {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
 async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let version: i64 = sqlx::query_scalar("PRAGMA user_version")

@@ -25,9 +25,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 
-use crate::db::Writer;
+use crate::db::{ReadPool, Writer};
 use crate::hashjob::WorkSignal;
 use crate::jobs::{JobError, JobStore, NewJob, insert_job_in, op};
+use crate::rows::Columns;
 
 /// The tag of detection jobs.
 pub const TAG: &str = "FileDetect";
@@ -142,29 +143,29 @@ fn now_ms() -> i64 {
 const COLUMNS: &str = "id, hash_key, md5, sha1, sha256, size, state, report, ruleset, \
     error_code, error_message, source, options, created_at, finished_at, expires_at";
 
-fn from_sqlx(r: &sqlx::sqlite::SqliteRow) -> Result<Detection, JobError> {
-    let report: Option<String> = r.try_get("report")?;
-    let source: String = r.try_get("source")?;
-    let options: String = r.try_get("options")?;
-    let state: String = r.try_get("state")?;
-    let size: Option<i64> = r.try_get("size")?;
+fn from_row(r: &impl Columns) -> Result<Detection, JobError> {
+    let report: Option<String> = r.col("report")?;
+    let source: String = r.col("source")?;
+    let options: String = r.col("options")?;
+    let state: String = r.col("state")?;
+    let size: Option<i64> = r.col("size")?;
     Ok(Detection {
-        id: r.try_get("id")?,
-        hash_key: r.try_get("hash_key")?,
-        md5: r.try_get("md5")?,
-        sha1: r.try_get("sha1")?,
-        sha256: r.try_get("sha256")?,
+        id: r.col("id")?,
+        hash_key: r.col("hash_key")?,
+        md5: r.col("md5")?,
+        sha1: r.col("sha1")?,
+        sha256: r.col("sha256")?,
         size: size.map(|s| s.max(0) as u64),
         state: State::parse(&state),
         report: report.and_then(|r| serde_json::from_str(&r).ok()),
-        ruleset: r.try_get("ruleset")?,
-        error_code: r.try_get("error_code")?,
-        error_message: r.try_get("error_message")?,
+        ruleset: r.col("ruleset")?,
+        error_code: r.col("error_code")?,
+        error_message: r.col("error_message")?,
         source: serde_json::from_str(&source).unwrap_or(Source::Url { url: String::new() }),
         options: serde_json::from_str(&options).unwrap_or_default(),
-        created_at: r.try_get("created_at")?,
-        finished_at: r.try_get("finished_at")?,
-        expires_at: r.try_get("expires_at")?,
+        created_at: r.col("created_at")?,
+        finished_at: r.col("finished_at")?,
+        expires_at: r.col("expires_at")?,
     })
 }
 
@@ -259,6 +260,7 @@ pub enum Lookup {
 #[derive(Clone)]
 pub struct Detections {
     db: SqlitePool,
+    readers: ReadPool,
     writer: Writer,
     jobs: Arc<dyn JobStore>,
     work: WorkSignal,
@@ -268,8 +270,10 @@ pub struct Detections {
 }
 
 impl Detections {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: SqlitePool,
+        readers: ReadPool,
         writer: Writer,
         jobs: Arc<dyn JobStore>,
         work: WorkSignal,
@@ -279,6 +283,7 @@ impl Detections {
     ) -> Detections {
         Detections {
             db,
+            readers,
             writer,
             jobs,
             work,
@@ -326,7 +331,7 @@ impl Detections {
             .bind(id)
             .fetch_optional(&self.db)
             .await?;
-        row.as_ref().map(from_sqlx).transpose()
+        row.as_ref().map(from_row).transpose()
     }
 
     /// The newest unexpired detection of each key (an MD5, SHA-1 or SHA-256 of the file, the
@@ -336,21 +341,31 @@ impl Detections {
     pub async fn lookup(&self, keys: &[String]) -> Result<Vec<Lookup>, JobError> {
         let now = now_ms();
         let wanted = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM detections
-             WHERE expires_at > ?1
-               AND (md5 IN (SELECT value FROM json_each(?2))
-                    OR sha256 IN (SELECT value FROM json_each(?2))
-                    OR sha1 IN (SELECT value FROM json_each(?2))
-                    OR hash_key IN (SELECT value FROM json_each(?2))
-                    OR id IN (SELECT value FROM json_each(?2)))
-             ORDER BY created_at DESC"
-        ))
-        .bind(now)
-        .bind(&wanted)
-        .fetch_all(&self.db)
-        .await?;
-        let found: Vec<Detection> = rows.iter().map(from_sqlx).collect::<Result<_, _>>()?;
+        // On a blocking thread over rusqlite: through the async pool every one of up to
+        // 100 rows was a hand-off between threads (docs/benchmarks.md, issue 6).
+        let readers = self.readers.clone();
+        let found: Vec<Detection> = tokio::task::spawn_blocking(move || {
+            readers.with(|conn| -> Result<Vec<Detection>, JobError> {
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM detections
+                     WHERE expires_at > ?1
+                       AND (md5 IN (SELECT value FROM json_each(?2))
+                            OR sha256 IN (SELECT value FROM json_each(?2))
+                            OR sha1 IN (SELECT value FROM json_each(?2))
+                            OR hash_key IN (SELECT value FROM json_each(?2))
+                            OR id IN (SELECT value FROM json_each(?2)))
+                     ORDER BY created_at DESC"
+                ))?;
+                let mut rows = stmt.query(params![now, wanted])?;
+                let mut found = Vec::new();
+                while let Some(row) = rows.next()? {
+                    found.push(from_row(row)?);
+                }
+                Ok(found)
+            })
+        })
+        .await
+        .map_err(|e| JobError::Unavailable(format!("the lookup stopped: {e}")))??;
         let mut newest: HashMap<&str, &Detection> = HashMap::new();
         for key in keys {
             // Rows are newest first: the first that answers the key is its newest.
@@ -731,6 +746,7 @@ mod tests {
         let work = WorkSignal::default();
         let detections = Detections::new(
             db.clone(),
+            ReadPool::new(dir.path()),
             writer,
             jobs.clone(),
             work.clone(),

@@ -87,14 +87,11 @@ pub async fn handle(state: &AppState, endpoint: Endpoint, req: Request<Body>) ->
     }
 }
 
-/// Why the server is not ready, if it is not: the job store must answer and the data
-/// directory must take a new file.
+/// Why the server is not ready, if it is not: the data directory must take a new file and
+/// the job store must answer. The directory is checked first: when it is gone (unmounted,
+/// moved), the database fails too — but only once it needs to open a file, which depends on
+/// its connections — and the directory is the cause an operator needs to see.
 async fn ready(state: &AppState) -> Result<(), String> {
-    match tokio::time::timeout(READY_TIMEOUT, state.jobs.ping()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("database: {e}")),
-        Err(_) => return Err("database: no answer in time".into()),
-    }
     let dir = state.config.data_dir.clone();
     let probe = tokio::task::spawn_blocking(move || {
         let path = dir.join(format!(".readyz-{}", uuid::Uuid::new_v4().simple()));
@@ -102,10 +99,15 @@ async fn ready(state: &AppState) -> Result<(), String> {
         std::fs::remove_file(&path)
     });
     match tokio::time::timeout(READY_TIMEOUT, probe).await {
-        Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(e))) => Err(format!("data directory not writable: {}", e.kind())),
-        Ok(Err(e)) => Err(format!("data directory check failed: {e}")),
-        Err(_) => Err("data directory: no answer in time".into()),
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => return Err(format!("data directory not writable: {}", e.kind())),
+        Ok(Err(e)) => return Err(format!("data directory check failed: {e}")),
+        Err(_) => return Err("data directory: no answer in time".into()),
+    }
+    match tokio::time::timeout(READY_TIMEOUT, state.jobs.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("database: {e}")),
+        Err(_) => Err("database: no answer in time".into()),
     }
 }
 

@@ -20,6 +20,7 @@ use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 
 use crate::db::{WriteError, WriteOp, Writer};
+use crate::rows::{ColumnError, Columns};
 
 /// The state of a job, as COS names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -242,6 +243,15 @@ pub enum JobError {
     Unavailable(String),
 }
 
+impl From<ColumnError> for JobError {
+    fn from(e: ColumnError) -> Self {
+        match e {
+            ColumnError::Sqlx(e) => JobError::Db(e),
+            ColumnError::Sql(e) => JobError::Sql(e),
+        }
+    }
+}
+
 impl From<WriteError> for JobError {
     fn from(e: WriteError) -> Self {
         match e {
@@ -378,35 +388,6 @@ impl SqliteJobStore {
 const JOB_COLUMNS: &str = "id, seq, tag, queue_id, bucket, state, input, result, error_code, \
     error_message, progress, created_at, started_at, ended_at, attempts, lease_owner, lease_expires";
 const QUEUE_COLUMNS: &str = "id, bucket, name, state, is_default, notify, created_at, updated_at";
-
-/// Column access shared by the async reads (sqlx) and the writer's statements (rusqlite), so
-/// that a job or queue row is mapped in one place.
-trait Columns {
-    fn col<T: ColumnType>(&self, name: &str) -> Result<T, JobError>;
-}
-
-/// The column types the job store reads.
-trait ColumnType:
-    for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + rusqlite::types::FromSql
-{
-}
-impl ColumnType for String {}
-impl ColumnType for Option<String> {}
-impl ColumnType for i64 {}
-impl ColumnType for Option<i64> {}
-impl ColumnType for bool {}
-
-impl Columns for sqlx::sqlite::SqliteRow {
-    fn col<T: ColumnType>(&self, name: &str) -> Result<T, JobError> {
-        Ok(self.try_get(name)?)
-    }
-}
-
-impl Columns for rusqlite::Row<'_> {
-    fn col<T: ColumnType>(&self, name: &str) -> Result<T, JobError> {
-        Ok(self.get(name)?)
-    }
-}
 
 fn job_from_row(r: &impl Columns) -> Result<Job, JobError> {
     let state: String = r.col("state")?;

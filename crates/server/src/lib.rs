@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod keys;
 pub mod metrics;
 pub mod native;
+mod rows;
 pub mod store;
 pub mod volc;
 pub mod wire_case;
@@ -285,6 +286,7 @@ async fn detect_ctx(
     Ok(detectjob::DetectCtx {
         detections: detections::Detections::new(
             db,
+            db::ReadPool::new(&config.data_dir),
             writer,
             jobs,
             work,

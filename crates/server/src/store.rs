@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -26,6 +25,8 @@ use rusqlite::OptionalExtension;
 use sqlx::{Row, SqlitePool};
 
 use crate::config::Limits;
+use crate::db::ReadPool;
+use crate::rows::{ColumnError, Columns};
 
 /// Why an object or bucket operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,15 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+}
+
+impl From<ColumnError> for StoreError {
+    fn from(e: ColumnError) -> Self {
+        match e {
+            ColumnError::Sqlx(e) => StoreError::Db(e),
+            ColumnError::Sql(e) => StoreError::Sql(e),
+        }
+    }
 }
 
 /// A bucket.
@@ -142,7 +152,7 @@ pub const MAX_LIST_KEYS: usize = 1000;
 pub struct ObjectStore {
     db: SqlitePool,
     /// Connections for reads from plain threads (the job workers), see [`Self::head_blocking`].
-    readers: Arc<Readers>,
+    readers: ReadPool,
     blobs: PathBuf,
     tmp: PathBuf,
     limits: Limits,
@@ -170,10 +180,7 @@ impl ObjectStore {
         std::fs::create_dir_all(&tmp)?;
         let store = ObjectStore {
             db,
-            readers: Arc::new(Readers {
-                path: data_dir.join(crate::db::DB_FILE),
-                idle: std::sync::Mutex::new(Vec::new()),
-            }),
+            readers: ReadPool::new(data_dir),
             blobs,
             tmp,
             limits,
@@ -909,33 +916,6 @@ fn bucket_from_row(r: &sqlx::sqlite::SqliteRow) -> Bucket {
 const HEAD_SQL: &str = "SELECT bucket, key, blob, size, etag, crc64, content_type, headers, \
     user_meta, last_modified FROM objects WHERE bucket = ? AND key = ?";
 
-/// Column access shared by the async reads (sqlx) and the worker threads' reads (rusqlite),
-/// so that an object row is mapped in one place.
-trait Columns {
-    fn col<T: ColumnType>(&self, name: &str) -> Result<T, StoreError>;
-}
-
-/// The column types an object row has.
-trait ColumnType:
-    for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + rusqlite::types::FromSql
-{
-}
-impl ColumnType for String {}
-impl ColumnType for Vec<u8> {}
-impl ColumnType for i64 {}
-
-impl Columns for sqlx::sqlite::SqliteRow {
-    fn col<T: ColumnType>(&self, name: &str) -> Result<T, StoreError> {
-        Ok(self.try_get(name)?)
-    }
-}
-
-impl Columns for rusqlite::Row<'_> {
-    fn col<T: ColumnType>(&self, name: &str) -> Result<T, StoreError> {
-        Ok(self.get(name)?)
-    }
-}
-
 fn object_from_row(r: &impl Columns) -> Result<ObjectMeta, StoreError> {
     let key: Vec<u8> = r.col("key")?;
     let crc64: String = r.col("crc64")?;
@@ -955,43 +935,6 @@ fn object_from_row(r: &impl Columns) -> Result<ObjectMeta, StoreError> {
         user_meta: serde_json::from_str(&user_meta).unwrap_or_default(),
         last_modified: r.col("last_modified")?,
     })
-}
-
-/// Idle read-only connections for [`ObjectStore::head_blocking`], opened on demand.
-struct Readers {
-    path: PathBuf,
-    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
-}
-
-/// Idle read connections kept.
-const MAX_IDLE_READERS: usize = 16;
-
-impl Readers {
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
-        let conn = match idle {
-            Some(conn) => conn,
-            None => {
-                let conn = rusqlite::Connection::open_with_flags(
-                    &self.path,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                conn.busy_timeout(std::time::Duration::from_secs(10))?;
-                conn
-            }
-        };
-        let result = f(&conn);
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < MAX_IDLE_READERS
-        {
-            idle.push(conn);
-        }
-        result
-    }
 }
 
 #[cfg(test)]
