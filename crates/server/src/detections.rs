@@ -28,7 +28,7 @@ use sqlx::{Row, SqlitePool};
 use crate::db::{ReadPool, Writer};
 use crate::hashjob::WorkSignal;
 use crate::jobs::{JobError, JobStore, NewJob, insert_job_in, op};
-use crate::rows::Columns;
+use crate::rows::{self, Columns};
 
 /// The tag of detection jobs.
 pub const TAG: &str = "FileDetect";
@@ -356,10 +356,11 @@ impl Detections {
                             OR id IN (SELECT value FROM json_each(?2)))
                      ORDER BY created_at DESC"
                 ))?;
+                let positions = rows::positions(&stmt);
                 let mut rows = stmt.query(params![now, wanted])?;
                 let mut found = Vec::new();
                 while let Some(row) = rows.next()? {
-                    found.push(from_row(row)?);
+                    found.push(from_row(&rows::Indexed::new(row, &positions))?);
                 }
                 Ok(found)
             })

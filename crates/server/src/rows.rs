@@ -39,3 +39,40 @@ impl Columns for rusqlite::Row<'_> {
         Ok(self.get(name)?)
     }
 }
+
+/// A rusqlite row with its statement's column positions looked up once: `Row::get` by name
+/// compares the name with every column's (case-insensitively) on each call, which for a
+/// lookup of 100 detections was a tenth of the server's time.
+pub(crate) struct Indexed<'a, 'r> {
+    row: &'a rusqlite::Row<'r>,
+    positions: &'a std::collections::HashMap<String, usize>,
+}
+
+/// The column positions of `stmt`, for [`Indexed`].
+pub(crate) fn positions(
+    stmt: &rusqlite::Statement<'_>,
+) -> std::collections::HashMap<String, usize> {
+    stmt.column_names()
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| (name.to_string(), i))
+        .collect()
+}
+
+impl<'a, 'r> Indexed<'a, 'r> {
+    pub(crate) fn new(
+        row: &'a rusqlite::Row<'r>,
+        positions: &'a std::collections::HashMap<String, usize>,
+    ) -> Self {
+        Indexed { row, positions }
+    }
+}
+
+impl Columns for Indexed<'_, '_> {
+    fn col<T: ColumnType>(&self, name: &str) -> Result<T, ColumnError> {
+        match self.positions.get(name) {
+            Some(&i) => Ok(self.row.get(i)?),
+            None => Ok(self.row.get(name)?),
+        }
+    }
+}
