@@ -56,7 +56,8 @@ pub struct DetectConfig {
     /// an SSRF tool). `HASHSCAN_FETCH_ALLOW_PRIVATE=1` turns it on too.
     pub fetch_allow_private: bool,
     /// Requests per second each access key may make to the detection APIs (Alibaba answers
-    /// `RequestTooFrequently` past it); 0: no limit.
+    /// `RequestTooFrequently` past it); 0: no limit. Default 100: Alibaba's enterprise
+    /// edition allows 20 (spec §1.8), but a self-hosted server is the user's own capacity.
     pub rate_per_key: u32,
 }
 

@@ -13,7 +13,6 @@
 //!   `FileExist=true` (the file is kept here already), so that `CreateFileDetect` with that
 //!   `OssKey` works whether or not the client uploads.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
@@ -486,6 +485,3 @@ async fn receive(
         &md5,
     ))
 }
-
-/// Shared handle to the dialect's guards.
-pub type SharedGuards = Arc<Guards>;

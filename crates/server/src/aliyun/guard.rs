@@ -135,13 +135,6 @@ impl Inner {
     }
 }
 
-/// Requests per second allowed per access key by default: the enterprise edition's 20 QPS
-/// (spec §1.8; the trial's is 10).
-pub const DEFAULT_PER_SECOND: NonZeroU32 = match NonZeroU32::new(20) {
-    Some(n) => n,
-    None => NonZeroU32::MIN,
-};
-
 /// Above this many tracked keys, idle ones are dropped on the next check.
 const PRUNE_ABOVE: usize = 10_000;
 
@@ -325,7 +318,7 @@ mod tests {
 
     #[test]
     fn rate_limit_on_the_real_clock() {
-        let limiter = RateLimiter::new(DEFAULT_PER_SECOND, NonZeroU32::new(2).unwrap());
+        let limiter = RateLimiter::new(NonZeroU32::new(20).unwrap(), NonZeroU32::new(2).unwrap());
         limiter.check("ak").unwrap();
         limiter.check("ak").unwrap();
         assert!(limiter.check("ak").is_err());
