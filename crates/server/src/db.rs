@@ -356,6 +356,43 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_checkpoint_thread_copies_the_log_into_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = open(dir.path()).await.unwrap();
+        sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY, pad BLOB)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let writer = Writer::open(dir.path()).await.unwrap();
+        let db_file = dir.path().join(DB_FILE);
+        let before = std::fs::metadata(&db_file).unwrap().len();
+        // About 2 MiB, 500 pages: far below the writer's own checkpoint threshold, so only
+        // the checkpoint thread can bring these pages from the log into the database file.
+        writer
+            .write(Box::new(|conn: &rusqlite::Connection| {
+                for n in 0..500 {
+                    conn.prepare_cached("INSERT INTO t (n, pad) VALUES (?, zeroblob(4000))")?
+                        .execute([n])?;
+                }
+                Ok::<_, TestError>(())
+            }))
+            .await
+            .unwrap();
+        let mut size = before;
+        for _ in 0..100 {
+            size = std::fs::metadata(&db_file).unwrap().len();
+            if size >= 2_000_000 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            size >= 2_000_000,
+            "database file still {size} bytes (was {before}) after 10 s"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writes_commit_together_and_a_failed_one_leaves_no_trace() {
         let dir = tempfile::tempdir().unwrap();
         let pool = open(dir.path()).await.unwrap();

@@ -766,12 +766,14 @@ mod tests {
         };
         crate::hashjob::spawn_workers(
             2,
-            "test",
-            store,
-            jobs,
-            Some(ctx),
-            work,
-            Default::default(),
+            crate::hashjob::Pool {
+                node: "test".into(),
+                store,
+                jobs,
+                detect: Some(ctx),
+                signal: work,
+                metrics: Default::default(),
+            },
             stop_rx,
         );
         Fixture {

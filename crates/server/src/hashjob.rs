@@ -2,9 +2,9 @@
 //!
 //! Workers claim jobs from the [`JobStore`] with a lease, renew it while hashing (reporting
 //! progress), and finish the job only while they hold it; a worker or node that dies only
-//! delays its jobs until the lease expires. Each worker is a thread of its own, on which
-//! a hash job streams the object through the digest engine; with AddToHeader the digest is written into the object's
-//! metadata without rewriting its data.
+//! delays its jobs until the lease expires. Each worker is a thread of its own, on which a
+//! hash job streams the object through the digest engine; with AddToHeader the digest is
+//! written into the object's metadata without rewriting its data.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,34 +89,25 @@ impl WorkSignal {
 /// crossed threads five or six times (runtime, database pool, blocking pool), which on a
 /// 2-core machine cost more than hashing a 1 MiB object. Asynchronous work (the job store,
 /// detection jobs) is driven from the thread with the runtime's `Handle::block_on`.
-#[allow(clippy::too_many_arguments)]
 pub fn spawn_workers(
     count: usize,
-    node: &str,
-    store: ObjectStore,
-    jobs: Arc<dyn JobStore>,
-    detect: Option<crate::detectjob::DetectCtx>,
-    signal: WorkSignal,
-    metrics: Arc<crate::metrics::Metrics>,
+    pool: Pool,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     // Detection jobs are claimed only by a node that has a detector.
-    let tags: &'static [&'static str] = if detect.is_some() {
+    let tags: &'static [&'static str] = if pool.detect.is_some() {
         &[TAG, crate::detections::TAG]
     } else {
         &[TAG]
     };
     let rt = tokio::runtime::Handle::current();
+    let pool = Arc::new(pool);
     (0..count.max(1))
         .map(|i| {
             let worker = Worker {
-                owner: format!("{node}/{i}"),
+                owner: format!("{}/{i}", pool.node),
                 rt: rt.clone(),
-                store: store.clone(),
-                jobs: jobs.clone(),
-                detect: detect.clone(),
-                signal: signal.clone(),
-                metrics: metrics.clone(),
+                pool: pool.clone(),
                 stop: stop.clone(),
                 tags,
             };
@@ -139,15 +130,23 @@ pub fn spawn_workers(
         .collect()
 }
 
+/// What the job workers of a node share.
+pub struct Pool {
+    /// This node's name; a worker's lease owner is `<node>/<n>`.
+    pub node: String,
+    pub store: ObjectStore,
+    pub jobs: Arc<dyn JobStore>,
+    /// The detection engine and service; without it the node runs hash jobs only.
+    pub detect: Option<crate::detectjob::DetectCtx>,
+    pub signal: WorkSignal,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
 /// One job worker: what its thread needs.
 struct Worker {
     owner: String,
     rt: tokio::runtime::Handle,
-    store: ObjectStore,
-    jobs: Arc<dyn JobStore>,
-    detect: Option<crate::detectjob::DetectCtx>,
-    signal: WorkSignal,
-    metrics: Arc<crate::metrics::Metrics>,
+    pool: Arc<Pool>,
     stop: tokio::sync::watch::Receiver<bool>,
     tags: &'static [&'static str],
 }
@@ -173,10 +172,11 @@ impl Worker {
     async fn claim_or_wait(&mut self) -> Option<Job> {
         // Listen for submissions before looking for work, so that a job submitted between
         // an empty claim and the wait still wakes us.
-        let wake = self.signal.0.notified();
+        let wake = self.pool.signal.0.notified();
         tokio::pin!(wake);
         wake.as_mut().enable();
         match self
+            .pool
             .jobs
             .claim(&self.owner, self.tags, now_ms(), LEASE_MS)
             .await
@@ -204,17 +204,17 @@ impl Worker {
     /// the pool is stopping.
     fn run_job(&self, job: Job) -> Option<Job> {
         let id = job.id.clone();
-        let executed = match (job.tag.as_str(), &self.detect) {
+        let executed = match (job.tag.as_str(), &self.pool.detect) {
             (TAG, _) => execute(self, &job)
-                .inspect(|r| self.metrics.hashed(r.size))
+                .inspect(|r| self.pool.metrics.hashed(r.size))
                 .map(|r| json!(r)),
             (crate::detections::TAG, Some(ctx)) => self.rt.block_on(crate::detectjob::execute(
                 ctx,
-                &self.store,
-                self.jobs.as_ref(),
+                &self.pool.store,
+                self.pool.jobs.as_ref(),
                 &job,
                 &self.owner,
-                &self.metrics,
+                &self.pool.metrics,
             )),
             (tag, _) => Err(failed_owned(
                 "InternalError",
@@ -231,10 +231,10 @@ impl Worker {
         };
         let finished = if self.stopping() {
             self.rt
-                .block_on(self.jobs.finish(&id, &self.owner, now_ms(), outcome))
+                .block_on(self.pool.jobs.finish(&id, &self.owner, now_ms(), outcome))
                 .map(|done| (done, None))
         } else {
-            self.rt.block_on(self.jobs.finish_and_claim(
+            self.rt.block_on(self.pool.jobs.finish_and_claim(
                 &id,
                 &self.owner,
                 now_ms(),
@@ -245,7 +245,7 @@ impl Worker {
         };
         match finished {
             Ok((done, next)) => {
-                self.metrics.job_finished(&done.tag, done.state);
+                self.pool.metrics.job_finished(&done.tag, done.state);
                 tracing::info!(job = %id, state = %done.state, "job finished");
                 next
             }
@@ -318,7 +318,7 @@ fn execute(w: &Worker, job: &Job) -> Result<HashJobResult, Failure> {
     let mut attempts = 0;
     let (meta, digests) = loop {
         attempts += 1;
-        let meta = match w.store.head_blocking(&job.bucket, &input.object) {
+        let meta = match w.pool.store.head_blocking(&job.bucket, &input.object) {
             Ok(meta) => meta,
             Err(StoreError::NoSuchKey | StoreError::NoSuchBucket) => return Err(not_found()),
             Err(e) => {
@@ -349,7 +349,7 @@ fn execute(w: &Worker, job: &Job) -> Result<HashJobResult, Failure> {
         updated
             .user_meta
             .insert(format!("x-cos-meta-{}", alg.name()), digest.clone());
-        match w.rt.block_on(w.store.rewrite_meta(&updated)) {
+        match w.rt.block_on(w.pool.store.rewrite_meta(&updated)) {
             Ok(()) => {}
             Err(StoreError::NoSuchKey) => {
                 return Err(failed(
@@ -382,7 +382,7 @@ fn hash_object(
     meta: &crate::store::ObjectMeta,
     alg: Algorithm,
 ) -> Result<Option<hashscan_digest::Digests>, Failure> {
-    let mut file = match w.store.open_content_blocking(meta) {
+    let mut file = match w.pool.store.open_content_blocking(meta) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
@@ -440,10 +440,13 @@ impl<R: std::io::Read> std::io::Read for Renewing<'_, R> {
             self.renewed = std::time::Instant::now();
             let progress = (self.done.saturating_mul(100) / self.size.max(1)).min(99) as u8;
             let w = self.worker;
-            match w.rt.block_on(
-                w.jobs
-                    .renew(&self.job.id, &w.owner, now_ms(), LEASE_MS, progress),
-            ) {
+            match w.rt.block_on(w.pool.jobs.renew(
+                &self.job.id,
+                &w.owner,
+                now_ms(),
+                LEASE_MS,
+                progress,
+            )) {
                 Ok(()) => {}
                 Err(JobError::LeaseLost) => return Err(std::io::Error::other(LeaseLost)),
                 Err(e) => tracing::warn!(job = %self.job.id, error = %e, "cannot renew lease"),

@@ -195,12 +195,14 @@ impl Server {
         let node = format!("{}-{}", hostname(), std::process::id());
         let workers = hashjob::spawn_workers(
             self.state.config.workers,
-            &node,
-            self.state.store.clone(),
-            self.state.jobs.clone(),
-            Some(self.state.detect.clone()),
-            self.state.work.clone(),
-            self.state.metrics.clone(),
+            hashjob::Pool {
+                node: node.clone(),
+                store: self.state.store.clone(),
+                jobs: self.state.jobs.clone(),
+                detect: Some(self.state.detect.clone()),
+                signal: self.state.work.clone(),
+                metrics: self.state.metrics.clone(),
+            },
             stop_rx.clone(),
         );
         let sweeper = self
