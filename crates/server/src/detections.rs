@@ -124,16 +124,6 @@ pub struct Detection {
     pub expires_at: i64,
 }
 
-impl Detection {
-    /// Whether `key` (lower-case hex) names this detection's file or the detection itself.
-    pub fn answers(&self, key: &str) -> bool {
-        [&self.md5, &self.sha1, &self.sha256, &self.hash_key]
-            .iter()
-            .any(|h| h.as_deref() == Some(key))
-            || self.id == key
-    }
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -167,6 +157,123 @@ fn from_row(r: &impl Columns) -> Result<Detection, JobError> {
         finished_at: r.col("finished_at")?,
         expires_at: r.col("expires_at")?,
     })
+}
+
+/// The newest unexpired detection of each key, from one snapshot (one read transaction).
+///
+/// Per key, one index seek per column the key's form can name ([`NEWEST_BY`]) finds the
+/// newest row's id and finish time; a finished detection is taken from `finished` when its
+/// finish time matches, so the stored report is read and parsed once, not on every lookup.
+fn newest_of(
+    conn: &rusqlite::Connection,
+    finished: &FinishedCache,
+    keys: Vec<String>,
+    now: i64,
+) -> Result<HashMap<String, Arc<Detection>>, JobError> {
+    let tx = conn.unchecked_transaction()?;
+    let mut newest: HashMap<String, Arc<Detection>> = HashMap::with_capacity(keys.len());
+    for key in keys {
+        if newest.contains_key(&key) {
+            continue;
+        }
+        // (created_at, id, state, finished_at) of the newest row over the key's columns.
+        let mut best: Option<(i64, String, String, Option<i64>)> = None;
+        for sql in key_columns(&key) {
+            let row = tx
+                .prepare_cached(sql)?
+                .query_row(params![key, now], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            if let Some(row) = row
+                && best.as_ref().is_none_or(|b| row.0 > b.0)
+            {
+                best = Some(row);
+            }
+        }
+        let Some((_, id, state, finished_at)) = best else {
+            continue;
+        };
+        let done = State::parse(&state) != State::Detecting;
+        let detection = match finished.get(&id, finished_at).filter(|_| done) {
+            Some(d) => d,
+            None => {
+                let mut stmt =
+                    tx.prepare_cached(&format!("SELECT {COLUMNS} FROM detections WHERE id = ?1"))?;
+                let positions = rows::positions(&stmt);
+                let mut rows = stmt.query([&id])?;
+                let Some(row) = rows.next()? else {
+                    continue;
+                };
+                let d = Arc::new(from_row(&rows::Indexed::new(row, &positions))?);
+                if d.state != State::Detecting {
+                    finished.put(d.clone());
+                }
+                d
+            }
+        };
+        newest.insert(key, detection);
+    }
+    tx.commit()?;
+    Ok(newest)
+}
+
+/// The statements that find a key's newest unexpired row, one per column the key's form can
+/// name: an MD5 is also a client's hash key, as is a SHA-256; a detection id is `f` + 32
+/// hex. A key of no known form is looked for in every column. Each is one seek down the
+/// column's `(column, created_at)` index (or the id's primary key).
+fn key_columns(key: &str) -> &'static [&'static str] {
+    macro_rules! newest_by {
+        ($column:literal) => {
+            concat!(
+                "SELECT created_at, id, state, finished_at FROM detections WHERE ",
+                $column,
+                " = ?1 AND expires_at > ?2 ORDER BY created_at DESC LIMIT 1"
+            )
+        };
+    }
+    const MD5: &str = newest_by!("md5");
+    const SHA1: &str = newest_by!("sha1");
+    const SHA256: &str = newest_by!("sha256");
+    const HASH_KEY: &str = newest_by!("hash_key");
+    const ID: &str = newest_by!("id");
+    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+    match key.len() {
+        32 if hex(key) => &[MD5, HASH_KEY],
+        40 if hex(key) => &[SHA1],
+        64 if hex(key) => &[SHA256, HASH_KEY],
+        33 if key.starts_with('f') && key.get(1..).is_some_and(hex) => &[ID],
+        _ => &[MD5, SHA1, SHA256, HASH_KEY, ID],
+    }
+}
+
+/// Finished detections (Done or Failed) as last read, by id, so that lookups do not read
+/// and parse the same stored reports again and again. An entry is used only while the row's
+/// `finished_at` still matches (a job that lost its lease may be finished again by another
+/// worker), and only for a row the lookup found unexpired; bounded to
+/// [`FinishedCache::CAPACITY`] entries, emptied when full.
+#[derive(Clone, Default)]
+struct FinishedCache(Arc<std::sync::Mutex<HashMap<String, Arc<Detection>>>>);
+
+impl FinishedCache {
+    /// Most detections kept.
+    const CAPACITY: usize = 16_384;
+
+    fn get(&self, id: &str, finished_at: Option<i64>) -> Option<Arc<Detection>> {
+        let map = self.0.lock().ok()?;
+        map.get(id)
+            .filter(|d| d.finished_at == finished_at)
+            .cloned()
+    }
+
+    fn put(&self, detection: Arc<Detection>) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= Self::CAPACITY {
+                map.clear();
+            }
+            map.insert(detection.id.clone(), detection);
+        }
+    }
 }
 
 /// Files kept for detection, content-addressed by SHA-256.
@@ -253,7 +360,7 @@ pub enum Lookup {
     /// Never submitted, or expired.
     Unknown,
     /// A result (Done), a failure (Failed) or a scan under way (Detecting).
-    Found(Box<Detection>),
+    Found(Arc<Detection>),
 }
 
 /// The detection service: submissions, lookups, rescans of stale results, expiry.
@@ -264,6 +371,7 @@ pub struct Detections {
     writer: Writer,
     jobs: Arc<dyn JobStore>,
     work: WorkSignal,
+    finished: FinishedCache,
     pub files: FileStore,
     pub detector: Arc<Detector>,
     pub retention: Duration,
@@ -287,6 +395,7 @@ impl Detections {
             writer,
             jobs,
             work,
+            finished: FinishedCache::default(),
             files,
             detector,
             retention,
@@ -340,45 +449,21 @@ impl Detections {
     /// file is still kept) and answered as the new, Detecting, detection.
     pub async fn lookup(&self, keys: &[String]) -> Result<Vec<Lookup>, JobError> {
         let now = now_ms();
-        let wanted = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
-        // On a blocking thread over rusqlite: through the async pool every one of up to
-        // 100 rows was a hand-off between threads (docs/benchmarks.md, issue 6).
+        // On a blocking thread over rusqlite: through the async pool every row was a
+        // hand-off between threads (docs/benchmarks.md, issue 6).
+        let wanted: Vec<String> = keys.to_vec();
         let readers = self.readers.clone();
-        let found: Vec<Detection> = tokio::task::spawn_blocking(move || {
-            readers.with(|conn| -> Result<Vec<Detection>, JobError> {
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM detections
-                     WHERE expires_at > ?1
-                       AND (md5 IN (SELECT value FROM json_each(?2))
-                            OR sha256 IN (SELECT value FROM json_each(?2))
-                            OR sha1 IN (SELECT value FROM json_each(?2))
-                            OR hash_key IN (SELECT value FROM json_each(?2))
-                            OR id IN (SELECT value FROM json_each(?2)))
-                     ORDER BY created_at DESC"
-                ))?;
-                let positions = rows::positions(&stmt);
-                let mut rows = stmt.query(params![now, wanted])?;
-                let mut found = Vec::new();
-                while let Some(row) = rows.next()? {
-                    found.push(from_row(&rows::Indexed::new(row, &positions))?);
-                }
-                Ok(found)
-            })
+        let finished = self.finished.clone();
+        let newest: HashMap<String, Arc<Detection>> = tokio::task::spawn_blocking(move || {
+            readers.with(|conn| newest_of(conn, &finished, wanted, now))
         })
         .await
         .map_err(|e| JobError::Unavailable(format!("the lookup stopped: {e}")))??;
-        let mut newest: HashMap<&str, &Detection> = HashMap::new();
-        for key in keys {
-            // Rows are newest first: the first that answers the key is its newest.
-            if let Some(d) = found.iter().find(|d| d.answers(key)) {
-                newest.insert(key.as_str(), d);
-            }
-        }
         let current = self.detector.version();
         let mut out = Vec::with_capacity(keys.len());
-        let mut rescanned: HashMap<String, Detection> = HashMap::new();
+        let mut rescanned: HashMap<String, Arc<Detection>> = HashMap::new();
         for key in keys {
-            let Some(d) = newest.get(key.as_str()) else {
+            let Some(d) = newest.get(key) else {
                 out.push(Lookup::Unknown);
                 continue;
             };
@@ -387,15 +472,15 @@ impl Detections {
                 let again = match rescanned.get(&sha256) {
                     Some(again) => again.clone(),
                     None => {
-                        let again = self.rescan(d, &sha256).await?;
+                        let again = Arc::new(self.rescan(d, &sha256).await?);
                         rescanned.insert(sha256, again.clone());
                         again
                     }
                 };
-                out.push(Lookup::Found(Box::new(again)));
+                out.push(Lookup::Found(again));
                 continue;
             }
-            out.push(Lookup::Found(Box::new((*d).clone())));
+            out.push(Lookup::Found(d.clone()));
         }
         Ok(out)
     }
@@ -843,7 +928,7 @@ mod tests {
             .into_iter()
             .chain(b.unwrap())
             .map(|l| match l {
-                Lookup::Found(d) => d.id,
+                Lookup::Found(d) => d.id.clone(),
                 Lookup::Unknown => panic!("lost"),
             })
             .collect();
@@ -860,6 +945,74 @@ mod tests {
             Lookup::Found(d) => assert_eq!(d.id, rescanned.id),
             Lookup::Unknown => panic!("lost"),
         }
+    }
+
+    fn found(l: &Lookup) -> &Detection {
+        match l {
+            Lookup::Found(d) => d,
+            Lookup::Unknown => panic!("not found"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lookup_answers_every_key_of_a_detection_and_sees_a_new_finish() {
+        let f = fixture(DEFAULT_RETENTION).await;
+        let (sha, d) = submit(&f, b"xx MARKER_ONE xx").await;
+        let d = done(&f, &d.id).await;
+        let (md5, sha1) = (d.md5.clone().unwrap(), d.sha1.clone().unwrap());
+        // The name a client gave the file (Alibaba's HashKey) need not be its MD5.
+        let named = "0123456789abcdef0123456789abcdef".to_string();
+        let other = f
+            .detections
+            .submit(NewDetection {
+                hash_key: Some(named.clone()),
+                md5: None,
+                sha1: None,
+                sha256: Some(sha.clone()),
+                size: None,
+                source: Source::File {
+                    sha256: sha.clone(),
+                },
+                options: Options::default(),
+                client_token: Some("token-2".into()),
+            })
+            .await
+            .unwrap();
+        let other = done(&f, &other.id).await;
+        let keys = [
+            md5.clone(),
+            sha1,
+            sha.clone(),
+            d.id.clone(),
+            named,
+            "ffffffffffffffffffffffffffffffff".into(),
+            "not a key".into(),
+            md5.clone(),
+        ]
+        .to_vec();
+        let got = f.detections.lookup(&keys).await.unwrap();
+        assert_eq!(got.len(), keys.len());
+        // By file hash: the newest detection of the file (the second).
+        for l in [&got[0], &got[1], &got[2], &got[7]] {
+            assert_eq!(found(l).id, other.id);
+        }
+        assert_eq!(found(&got[3]).id, d.id, "by id");
+        assert_eq!(found(&got[4]).id, other.id, "by the client's hash key");
+        assert!(matches!(got[5], Lookup::Unknown));
+        assert!(matches!(got[6], Lookup::Unknown));
+        assert_eq!(found(&got[0]).state, State::Done);
+
+        // A finished detection finished again (a worker that lost its lease, another that
+        // ran the job again) is answered as it is now, not as first read.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        f.detections
+            .fail(&other.id, "InternalError", "finished again")
+            .await
+            .unwrap();
+        let again = f.detections.lookup(&[md5]).await.unwrap();
+        let again = found(&again[0]);
+        assert_eq!(again.state, State::Failed);
+        assert_eq!(again.error_message.as_deref(), Some("finished again"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

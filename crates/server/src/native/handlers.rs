@@ -477,7 +477,7 @@ pub async fn get_detection(cx: &Cx<'_>, key: &str) -> Result<Response, ApiError>
             .into_iter()
             .next()
         {
-            Some(Lookup::Found(d)) => Some(*d),
+            Some(Lookup::Found(d)) => Some(std::sync::Arc::unwrap_or_clone(d)),
             _ => None,
         }
     } else {

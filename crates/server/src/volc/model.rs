@@ -325,7 +325,7 @@ mod tests {
     }
 
     fn of(state: State, rep: Option<Report>) -> FileDetection {
-        FileDetection::of(&Lookup::Found(Box::new(detection(state, rep))))
+        FileDetection::of(&Lookup::Found(std::sync::Arc::new(detection(state, rep))))
     }
 
     #[test]
