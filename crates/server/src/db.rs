@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_file_processing.sql"),
     include_str!("../migrations/0004_callbacks.sql"),
     include_str!("../migrations/0005_detections.sql"),
+    include_str!("../migrations/0006_job_leases.sql"),
 ];
 
 /// The database's file name in the data directory.
@@ -119,8 +120,9 @@ const MAX_BATCH: usize = 256;
 /// which sleeps whole milliseconds. Jobs are submitted, claimed and finished by many tasks
 /// at once, so their writes queue here instead: the writer takes every operation waiting,
 /// runs each inside its own savepoint (an operation that fails leaves no trace and does not
-/// disturb the others), commits once, and only then answers each caller. No caller hears
-/// "done" before its write is durable.
+/// disturb the others), commits once, and only then answers each caller. No caller of
+/// [`write`](Writer::write) hears "done" before its write is durable; a group made only of
+/// [`write_relaxed`](Writer::write_relaxed) operations commits without the fsync.
 ///
 /// The writer drives SQLite directly (rusqlite) on its own thread: an operation's statements
 /// run back to back, microseconds each. Through an async driver every statement would be a
@@ -194,8 +196,32 @@ impl Writer {
         T: Send + 'static,
         E: From<WriteError> + Send + 'static,
     {
+        self.send(op, true).await
+    }
+
+    /// Like [`write`](Writer::write), but the commit need not reach the disk before the
+    /// caller hears "done": when every operation of a group is relaxed, the group commits
+    /// without an fsync (`synchronous = NORMAL`). It is as safe as a durable write against a
+    /// crash of the process (the log is in the operating system's cache) and it stays in
+    /// order: the next durable commit, or the checkpoint thread within
+    /// [`CHECKPOINT_EVERY`], makes it durable with everything before it. Only a power loss
+    /// within that time can undo it, so use it only for writes whose loss is harmless — a
+    /// worker's claim, lease renewal or finish, which the lease makes safe to run again.
+    pub async fn write_relaxed<T, E>(&self, op: WriteOp<T, E>) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<WriteError> + Send + 'static,
+    {
+        self.send(op, false).await
+    }
+
+    async fn send<T, E>(&self, op: WriteOp<T, E>, durable: bool) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<WriteError> + Send + 'static,
+    {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let call: Box<dyn Pending> = Box::new(Call { op, reply });
+        let call: Box<dyn Pending> = Box::new(Call { op, reply, durable });
         if self.ops.send(call).await.is_err() {
             return Err(WriteError::Stopped.into());
         }
@@ -216,6 +242,8 @@ trait Pending: Send {
     fn run(self: Box<Self>, conn: &rusqlite::Connection) -> (Box<dyn Settle>, bool);
     /// Answers without running (the transaction could not begin).
     fn fail(self: Box<Self>, error: &str);
+    /// Whether its commit must reach the disk before it is answered.
+    fn durable(&self) -> bool;
 }
 
 /// An operation that ran, waiting for the commit to answer its caller.
@@ -226,6 +254,7 @@ trait Settle: Send {
 struct Call<T, E> {
     op: WriteOp<T, E>,
     reply: tokio::sync::oneshot::Sender<Result<T, E>>,
+    durable: bool,
 }
 
 struct Ran<T, E> {
@@ -235,7 +264,7 @@ struct Ran<T, E> {
 
 impl<T: Send + 'static, E: From<WriteError> + Send + 'static> Pending for Call<T, E> {
     fn run(self: Box<Self>, conn: &rusqlite::Connection) -> (Box<dyn Settle>, bool) {
-        let Call { op, reply } = *self;
+        let Call { op, reply, .. } = *self;
         if let Err(e) = exec_cached(conn, "SAVEPOINT op") {
             let ran = Ran::<T, E> {
                 result: Err(WriteError::Sql(e).into()),
@@ -256,6 +285,10 @@ impl<T: Send + 'static, E: From<WriteError> + Send + 'static> Pending for Call<T
         let _ = self
             .reply
             .send(Err(WriteError::Commit(error.to_string()).into()));
+    }
+
+    fn durable(&self) -> bool {
+        self.durable
     }
 }
 
@@ -293,12 +326,23 @@ fn run_checkpointer(conn: rusqlite::Connection, writer_gone: std::sync::mpsc::Re
 
 fn run_writer(conn: rusqlite::Connection, mut ops: tokio::sync::mpsc::Receiver<Box<dyn Pending>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // The connection is opened with synchronous = FULL.
+    let mut synchronous_full = true;
     while let Some(first) = ops.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match ops.try_recv() {
                 Ok(op) => batch.push(op),
                 Err(_) => break,
+            }
+        }
+        // An fsync per commit only when someone waits for durability (`write_relaxed`).
+        let durable = batch.iter().any(|op| op.durable());
+        if durable != synchronous_full {
+            let mode = if durable { "FULL" } else { "NORMAL" };
+            match conn.pragma_update(None, "synchronous", mode) {
+                Ok(()) => synchronous_full = durable,
+                Err(e) => tracing::error!(error = %e, "cannot set synchronous = {mode}"),
             }
         }
         if let Err(e) = exec_cached(&conn, "BEGIN IMMEDIATE") {
@@ -353,6 +397,42 @@ mod tests {
             }
             Ok(n)
         })
+    }
+
+    /// The `synchronous` setting an operation's group commits with.
+    fn synchronous() -> WriteOp<i64, TestError> {
+        Box::new(|conn| Ok(conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_a_group_of_relaxed_writes_commits_without_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        open(dir.path()).await.unwrap();
+        let writer = Writer::open(dir.path()).await.unwrap();
+        // One operation per group (each awaited): 2 is FULL (fsync per commit), 1 NORMAL.
+        assert_eq!(writer.write(synchronous()).await.unwrap(), 2);
+        assert_eq!(writer.write_relaxed(synchronous()).await.unwrap(), 1);
+        assert_eq!(writer.write_relaxed(synchronous()).await.unwrap(), 1);
+        assert_eq!(writer.write(synchronous()).await.unwrap(), 2);
+        // A group with one durable operation commits durably for all.
+        let (a, b) = tokio::join!(
+            writer.write_relaxed(synchronous()),
+            writer.write(synchronous())
+        );
+        a.unwrap(); // in the same group or the one before: either setting
+        assert_eq!(b.unwrap(), 2);
+        // A relaxed write is committed (visible to readers) when it is answered.
+        writer
+            .write_relaxed(Box::new(|conn| -> Result<(), TestError> {
+                conn.execute_batch("CREATE TABLE r (n INTEGER); INSERT INTO r VALUES (7);")?;
+                Ok(())
+            }))
+            .await
+            .unwrap();
+        let n: i64 = ReadPool::new(dir.path())
+            .with(|c| c.query_row("SELECT n FROM r", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(n, 7);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -290,8 +290,12 @@ pub trait JobStore: Send + Sync + 'static {
     fn submit(&self, job: NewJob) -> BoxFuture<'_, Result<Job, JobError>>;
     /// The jobs among `ids` that exist, in the order asked.
     fn get<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<Vec<Job>, JobError>>;
-    /// Claims the oldest runnable job of `tags` for `owner` until `now + ttl_ms`: a Submitted
-    /// job of an active queue, or a Running job whose lease expired.
+    /// Claims a runnable job of `tags` for `owner` until `now + ttl_ms`: the oldest Running
+    /// job whose lease expired, or else the oldest Submitted job (of an active queue).
+    ///
+    /// Claims, renewals and finishes may be answered before they are durable (SQLite:
+    /// [`Writer::write_relaxed`]): a power loss can undo the last of them, which only returns
+    /// a job to an earlier state whose lease then expires, and the job runs again.
     fn claim<'a>(
         &'a self,
         owner: &'a str,
@@ -370,6 +374,14 @@ pub type JobCount = (String, String, u64);
 /// `prefix` + 32 lower-case hex digits, as COS makes job (`f`) and queue (`p`) ids.
 pub fn new_id(prefix: char) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The id of the callback delivery of job `job_id`: `d` and the job id's hex. A job ends
+/// once, so it has at most one delivery; and should a power loss undo a finish (a relaxed
+/// write, [`Writer::write_relaxed`]) after its callback went out, the job's second finish
+/// delivers under the same id, which receivers de-duplicate.
+pub fn delivery_id(job_id: &str) -> String {
+    format!("d{}", job_id.get(1..).unwrap_or(job_id))
 }
 
 /// The embedded job store: reads on the pool, writes through the group-commit [`Writer`].
@@ -519,34 +531,65 @@ fn claim_in(
     now: i64,
     ttl_ms: i64,
 ) -> Result<Option<Job>, JobError> {
-    let tags_json = serde_json::to_string(tags).unwrap_or_else(|_| "[]".into());
-    // Two index searches on (state, seq), each stopping at its first row: an `OR` of the two
-    // states makes SQLite collect and sort every queued job on each claim.
-    let id: Option<String> = conn
-        .prepare_cached(
-            "SELECT id FROM (
-                 SELECT * FROM (SELECT id, seq FROM jobs
-                                WHERE state = 'Submitted' AND tag IN (SELECT value FROM json_each(?1))
-                                ORDER BY seq LIMIT 1)
-                 UNION ALL
-                 SELECT * FROM (SELECT id, seq FROM jobs
-                                WHERE state = 'Running' AND lease_expires < ?2
-                                  AND tag IN (SELECT value FROM json_each(?1))
-                                ORDER BY seq LIMIT 1))
-             ORDER BY seq LIMIT 1",
-        )?
-        .query_row(params![tags_json, now], |r| r.get(0))
-        .optional()?;
+    // A job whose lease expired first (it was started before anything still queued), then
+    // the oldest Submitted one: each one seek, on `jobs_leases` and on `jobs_runnable`
+    // (state, seq). In one statement, the two searches cost a sort on every claim.
+    let mut id = None;
+    for sql in [
+        "SELECT seq, id FROM jobs INDEXED BY jobs_leases
+         WHERE state = 'Running' AND lease_expires < ?1 AND tag IN (?2, ?3)
+         ORDER BY seq LIMIT 1",
+        "SELECT seq, id FROM jobs WHERE state = 'Submitted' AND tag IN (?2, ?3)
+         ORDER BY seq LIMIT 1",
+    ] {
+        // Tags two at a time (a node has one or two), the oldest job over all of them.
+        let mut best: Option<(i64, String)> = None;
+        for pair in tags.chunks(2) {
+            let (a, b) = (&pair[0], pair.get(1).unwrap_or(&pair[0]));
+            let found: Option<(i64, String)> = conn
+                .prepare_cached(sql)?
+                .query_row(params![now, a, b], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some(found) = found
+                && best.as_ref().is_none_or(|b| found.0 < b.0)
+            {
+                best = Some(found);
+            }
+        }
+        if let Some((_, found)) = best {
+            id = Some(found);
+            break;
+        }
+    }
     let Some(id) = id else {
         return Ok(None);
     };
-    conn.prepare_cached(
-        "UPDATE jobs SET state = 'Running', lease_owner = ?, lease_expires = ?,
-                attempts = attempts + 1, started_at = COALESCE(started_at, ?)
-         WHERE id = ?",
-    )?
-    .execute(params![owner, now + ttl_ms, now, id])?;
-    job_in(conn, &id).map(Some)
+    job_returning(
+        conn,
+        &format!(
+            "UPDATE jobs SET state = 'Running', lease_owner = ?, lease_expires = ?,
+                    attempts = attempts + 1, started_at = COALESCE(started_at, ?)
+             WHERE id = ?
+             RETURNING {JOB_COLUMNS}"
+        ),
+        params![owner, now + ttl_ms, now, id],
+    )
+}
+
+/// Runs an `UPDATE … RETURNING` of at most one job row and answers the row as it is now,
+/// without reading it again.
+fn job_returning(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<Job>, JobError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let job = rows.next()?.map(job_from_row).transpose()?;
+    // Run the statement to its end (an UPDATE's changes are all made by its first step,
+    // but the statement stays active until then).
+    while rows.next()?.is_some() {}
+    Ok(job)
 }
 
 /// Ends a job `owner` holds and queues its callback (see [`JobStore::finish`]).
@@ -561,17 +604,20 @@ fn finish_in(
         Outcome::Success(r) => ("Success", Some(r.to_string()), None, None),
         Outcome::Failed { code, message } => ("Failed", None, Some(code), Some(message)),
     };
-    let done = conn
-        .prepare_cached(
+    let Some(done) = job_returning(
+        conn,
+        &format!(
             "UPDATE jobs SET state = ?1, result = ?2, error_code = ?3, error_message = ?4,
                     progress = CASE ?1 WHEN 'Success' THEN 100 ELSE progress END,
                     ended_at = ?5, lease_owner = NULL, lease_expires = NULL
-             WHERE id = ?6 AND state = 'Running' AND lease_owner = ?7",
-        )?
-        .execute(params![state, result, code, message, now, id, owner])?;
-    if done == 0 {
+             WHERE id = ?6 AND state = 'Running' AND lease_owner = ?7
+             RETURNING {JOB_COLUMNS}"
+        ),
+        params![state, result, code, message, now, id, owner],
+    )?
+    else {
         return Err(JobError::LeaseLost);
-    }
+    };
     // The callback is due in the same transaction: a crash cannot lose it.
     conn.prepare_cached(
         "INSERT INTO deliveries (id, job_id, url, format, state, next_at, created_at)
@@ -587,8 +633,8 @@ fn finish_in(
                 OR (json_extract(q.notify, '$.state') = 'On'
                     AND json_extract(q.notify, '$.url') IS NOT NULL))",
     )?
-    .execute(params![new_id('d'), now, id])?;
-    job_in(conn, id)
+    .execute(params![delivery_id(id), now, id])?;
+    Ok(done)
 }
 
 impl JobStore for SqliteJobStore {
@@ -714,7 +760,7 @@ impl JobStore for SqliteJobStore {
         let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
         Box::pin(
             self.writer
-                .write(op(move |conn| claim_in(conn, &owner, &tags, now, ttl_ms))),
+                .write_relaxed(op(move |conn| claim_in(conn, &owner, &tags, now, ttl_ms))),
         )
     }
 
@@ -727,7 +773,7 @@ impl JobStore for SqliteJobStore {
         progress: u8,
     ) -> BoxFuture<'a, Result<(), JobError>> {
         let (id, owner) = (id.to_string(), owner.to_string());
-        Box::pin(self.writer.write(op(move |conn| {
+        Box::pin(self.writer.write_relaxed(op(move |conn| {
             let done = conn
                 .prepare_cached(
                     "UPDATE jobs SET lease_expires = ?, progress = ?
@@ -756,7 +802,7 @@ impl JobStore for SqliteJobStore {
         let (id, owner) = (id.to_string(), owner.to_string());
         Box::pin(
             self.writer
-                .write(op(move |conn| finish_in(conn, &id, &owner, now, outcome))),
+                .write_relaxed(op(move |conn| finish_in(conn, &id, &owner, now, outcome))),
         )
     }
 
@@ -771,7 +817,7 @@ impl JobStore for SqliteJobStore {
     ) -> BoxFuture<'a, Result<(Job, Option<Job>), JobError>> {
         let (id, owner) = (id.to_string(), owner.to_string());
         let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
-        Box::pin(self.writer.write(op(move |conn| {
+        Box::pin(self.writer.write_relaxed(op(move |conn| {
             let done = finish_in(conn, &id, &owner, now, outcome)?;
             let next = claim_in(conn, &owner, &tags, now, ttl_ms)?;
             Ok((done, next))
@@ -1270,6 +1316,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_claim_takes_an_expired_lease_first_then_the_oldest_job_of_any_of_its_tags() {
+        let (_d, s) = store().await;
+        let q = s.default_queue("b-1").await.unwrap();
+        let tagged = |n: u32, tag: &str| NewJob {
+            tag: tag.into(),
+            ..new_job(&q, n)
+        };
+        let a = s.submit(tagged(0, "A")).await.unwrap();
+        let b = s.submit(tagged(1, "B")).await.unwrap();
+        let c = s.submit(tagged(2, "C")).await.unwrap();
+        let a2 = s.submit(tagged(3, "A")).await.unwrap();
+        let claim = |now: i64, tags: &'static [&'static str]| {
+            let s = s.clone();
+            async move { s.claim("w", tags, now, 100).await.unwrap().map(|j| j.id) }
+        };
+        // Oldest over every tag asked for, two at a time or more.
+        assert_eq!(claim(10, &["C", "B", "A"]).await, Some(a.id.clone()));
+        assert_eq!(claim(10, &["C", "B"]).await, Some(b.id.clone()));
+        assert_eq!(claim(10, &["Z"]).await, None);
+        // `a` and `b` hold leases until 110. Before that the oldest queued job comes next;
+        // after it, an expired lease comes before anything queued.
+        assert_eq!(claim(50, &["C"]).await, Some(c.id.clone()));
+        assert_eq!(claim(200, &["A"]).await, Some(a.id.clone()));
+        assert_eq!(claim(200, &["A", "B"]).await, Some(b.id.clone()));
+        assert_eq!(claim(200, &["A"]).await, Some(a2.id.clone()));
+    }
+
+    #[tokio::test]
     async fn finishing_a_job_queues_its_callback_durably() {
         let (_d, s) = store().await;
         let q = s.default_queue("b-1").await.unwrap();
@@ -1304,7 +1378,8 @@ mod tests {
             ),
             (with_cb.id.as_str(), "http://example.com/cb", "XML", 0)
         );
-        assert!(d.id.starts_with('d'));
+        // `d` and the job's hex: a second finish of the job delivers under the same id.
+        assert_eq!(d.id, format!("d{}", &with_cb.id[1..]));
         assert!(
             s.claim_delivery("cb2", 21, 1000).await.unwrap().is_none(),
             "leased"
