@@ -203,10 +203,11 @@ impl Writer {
     /// caller hears "done": when every operation of a group is relaxed, the group commits
     /// without an fsync (`synchronous = NORMAL`). It is as safe as a durable write against a
     /// crash of the process (the log is in the operating system's cache) and it stays in
-    /// order: the next durable commit, or the checkpoint thread within
-    /// [`CHECKPOINT_EVERY`], makes it durable with everything before it. Only a power loss
-    /// within that time can undo it, so use it only for writes whose loss is harmless — a
-    /// worker's claim, lease renewal or finish, which the lease makes safe to run again.
+    /// order: the next durable commit makes it durable with everything before it, and one
+    /// comes at least every [`RELAXED_AT_MOST`] while writes go on (or the checkpoint
+    /// thread's next checkpoint when they stop). Only a power loss within that time can undo
+    /// it, so use it only for writes whose loss is harmless — a worker's claim, lease
+    /// renewal or finish, which the lease makes safe to run again.
     pub async fn write_relaxed<T, E>(&self, op: WriteOp<T, E>) -> Result<T, E>
     where
         T: Send + 'static,
@@ -302,6 +303,10 @@ impl<T: Send + 'static, E: From<WriteError> + Send + 'static> Settle for Ran<T, 
     }
 }
 
+/// How long relaxed commits may go without a durable one while writes go on (when they
+/// stop, the checkpoint thread's next checkpoint syncs the log).
+const RELAXED_AT_MOST: Duration = Duration::from_millis(500);
+
 /// How often the checkpoint thread copies the write-ahead log into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// Log size (pages) at which the writer checkpoints by itself, should the checkpoint thread
@@ -328,6 +333,7 @@ fn run_writer(conn: rusqlite::Connection, mut ops: tokio::sync::mpsc::Receiver<B
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // The connection is opened with synchronous = FULL.
     let mut synchronous_full = true;
+    let mut last_durable = std::time::Instant::now();
     while let Some(first) = ops.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -336,8 +342,14 @@ fn run_writer(conn: rusqlite::Connection, mut ops: tokio::sync::mpsc::Receiver<B
                 Err(_) => break,
             }
         }
-        // An fsync per commit only when someone waits for durability (`write_relaxed`).
-        let durable = batch.iter().any(|op| op.durable());
+        // An fsync per commit only when someone waits for durability (`write_relaxed`), or
+        // when the last one is older than RELAXED_AT_MOST: relaxed writes are never left
+        // undurable for longer while writes go on.
+        let durable =
+            batch.iter().any(|op| op.durable()) || last_durable.elapsed() >= RELAXED_AT_MOST;
+        if durable {
+            last_durable = std::time::Instant::now();
+        }
         if durable != synchronous_full {
             let mode = if durable { "FULL" } else { "NORMAL" };
             match conn.pragma_update(None, "synchronous", mode) {
@@ -421,6 +433,10 @@ mod tests {
         );
         a.unwrap(); // in the same group or the one before: either setting
         assert_eq!(b.unwrap(), 2);
+        // Relaxed writes go without an fsync for at most RELAXED_AT_MOST.
+        tokio::time::sleep(RELAXED_AT_MOST + Duration::from_millis(100)).await;
+        assert_eq!(writer.write_relaxed(synchronous()).await.unwrap(), 2);
+        assert_eq!(writer.write_relaxed(synchronous()).await.unwrap(), 1);
         // A relaxed write is committed (visible to readers) when it is answered.
         writer
             .write_relaxed(Box::new(|conn| -> Result<(), TestError> {
