@@ -11,6 +11,7 @@
 #   bench/jobs.sh            (SIZE_MIB=1024 JOBS=1000 MILLION=1000000 bench/jobs.sh)
 #   ONLY_DRAIN=1 bench/jobs.sh   the 1 MiB drain alone
 #   SERVE_ARGS="--workers 4" bench/jobs.sh   extra arguments to `hashscan serve`
+#   NO_BUILD=1 HS=/path/to/hashscan bench/jobs.sh   another build, as it is (A/B runs)
 #
 # Installs wrk and curl from Debian's packages if missing. Work files in $BENCH_DIR.
 set -euo pipefail
@@ -28,8 +29,8 @@ if ((${#need[@]})); then
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo build --release -p hashscan >&2
-HS="$CARGO_TARGET_DIR/release/hashscan"
+[ -n "${NO_BUILD:-}" ] || cargo build --release -p hashscan >&2
+HS=${HS:-"$CARGO_TARGET_DIR/release/hashscan"}
 mkdir -p "$BENCH_DIR"
 BIG="$BENCH_DIR/big-${SIZE_MIB}M.bin"
 [ -n "${ONLY_DRAIN:-}" ] || [ -f "$BIG" ] || head -c "$((SIZE_MIB << 20))" /dev/urandom >"$BIG"

@@ -820,7 +820,11 @@ mod tests {
         std::fs::write(&rules, rule("MARKER_ONE")).unwrap();
         let db = crate::db::open(dir.path()).await.unwrap();
         let writer = Writer::open(dir.path()).await.unwrap();
-        let jobs: Arc<dyn JobStore> = Arc::new(SqliteJobStore::new(db.clone(), writer.clone()));
+        let jobs: Arc<dyn JobStore> = Arc::new(SqliteJobStore::new(
+            db.clone(),
+            writer.clone(),
+            ReadPool::new(dir.path()),
+        ));
         let (detector, _) = Detector::new(hashscan_detect::Config {
             rules: hashscan_detect::RuleConfig {
                 paths: vec![rules.clone()],

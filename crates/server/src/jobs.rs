@@ -19,7 +19,7 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 
-use crate::db::{WriteError, WriteOp, Writer};
+use crate::db::{ReadPool, WriteError, WriteOp, Writer};
 use crate::rows::{ColumnError, Columns};
 
 /// The state of a job, as COS names it.
@@ -389,11 +389,17 @@ pub fn delivery_id(job_id: &str) -> String {
 pub struct SqliteJobStore {
     db: SqlitePool,
     writer: Writer,
+    readers: ReadPool,
 }
 
 impl SqliteJobStore {
-    pub fn new(db: SqlitePool, writer: Writer) -> Self {
-        SqliteJobStore { db, writer }
+    /// `readers` serves the point reads of jobs by id (`get`).
+    pub fn new(db: SqlitePool, writer: Writer, readers: ReadPool) -> Self {
+        SqliteJobStore {
+            db,
+            writer,
+            readers,
+        }
     }
 }
 
@@ -462,19 +468,6 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-impl SqliteJobStore {
-    async fn job(&self, id: &str) -> Result<Job, JobError> {
-        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.db)
-            .await?;
-        row.as_ref()
-            .map(job_from_row)
-            .transpose()?
-            .ok_or(JobError::NoSuchJob)
-    }
 }
 
 /// A job read inside a write.
@@ -736,16 +729,26 @@ impl JobStore for SqliteJobStore {
     }
 
     fn get<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<Vec<Job>, JobError>> {
+        // On a blocking thread over rusqlite, all ids at once: through the async pool each
+        // id was several hand-offs between threads, which under load cost more than the
+        // reads (GET /file_jobs, docs/benchmarks.md, issue 4).
+        let (readers, ids) = (self.readers.clone(), ids.to_vec());
         Box::pin(async move {
-            let mut jobs = Vec::with_capacity(ids.len());
-            for id in ids {
-                match self.job(id).await {
-                    Ok(j) => jobs.push(j),
-                    Err(JobError::NoSuchJob) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(jobs)
+            tokio::task::spawn_blocking(move || {
+                readers.with(|conn| {
+                    let mut jobs = Vec::with_capacity(ids.len());
+                    for id in &ids {
+                        match job_in(conn, id) {
+                            Ok(j) => jobs.push(j),
+                            Err(JobError::NoSuchJob) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Ok(jobs)
+                })
+            })
+            .await
+            .map_err(|e| JobError::Unavailable(format!("the read stopped: {e}")))?
         })
     }
 
@@ -1044,7 +1047,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::db::open(dir.path()).await.unwrap();
         let writer = crate::db::Writer::open(dir.path()).await.unwrap();
-        (dir, SqliteJobStore::new(db, writer))
+        let readers = ReadPool::new(dir.path());
+        (dir, SqliteJobStore::new(db, writer, readers))
     }
 
     fn new_job(q: &Queue, n: u32) -> NewJob {
@@ -1288,6 +1292,7 @@ mod tests {
         let other = SqliteJobStore::new(
             crate::db::open(dir.path()).await.unwrap(),
             crate::db::Writer::open(dir.path()).await.unwrap(),
+            ReadPool::new(dir.path()),
         );
         let run = |store: SqliteJobStore, name: &'static str| {
             tokio::spawn(async move {

@@ -116,7 +116,11 @@ impl Server {
         let db = db::open(&dir).await?;
         let writer = db::Writer::open(&dir).await?;
         let (db_pool, writer2) = (db.clone(), writer.clone());
-        let jobs: Arc<dyn JobStore> = Arc::new(SqliteJobStore::new(db.clone(), writer));
+        let jobs: Arc<dyn JobStore> = Arc::new(SqliteJobStore::new(
+            db.clone(),
+            writer,
+            db::ReadPool::new(&dir),
+        ));
         // We hold the data directory's lock: Running jobs are leftovers of a dead run.
         let orphans = jobs.expire_all_leases().await.map_err(|e| match e {
             jobs::JobError::Db(e) => StartError::Db(e),

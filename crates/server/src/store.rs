@@ -22,7 +22,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use hashscan_digest::{Algorithm, AlgorithmSet, Hasher};
 use rusqlite::OptionalExtension;
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use crate::config::Limits;
 use crate::db::ReadPool;
@@ -296,12 +296,21 @@ impl ObjectStore {
 
     /// A bucket by name.
     pub async fn bucket(&self, name: &str) -> Result<Option<Bucket>, StoreError> {
-        let row =
-            sqlx::query("SELECT name, region, created_at, public_read, file_processing FROM buckets WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&self.db)
-                .await?;
-        Ok(row.map(|r| bucket_from_row(&r)))
+        // Every request of a bucket asks this: on a blocking thread over rusqlite, one
+        // hand-off instead of the async pool's several (docs/benchmarks.md, issue 4).
+        let (readers, name) = (self.readers.clone(), name.to_string());
+        tokio::task::spawn_blocking(move || {
+            readers.with(|conn| -> Result<Option<Bucket>, StoreError> {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT name, region, created_at, public_read, file_processing
+                     FROM buckets WHERE name = ?",
+                )?;
+                let mut rows = stmt.query([&name])?;
+                rows.next()?.map(bucket_from_row).transpose()
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(format!("the read stopped: {e}"))))?
     }
 
     /// Every bucket, by name.
@@ -312,7 +321,7 @@ impl ObjectStore {
             )
                 .fetch_all(&self.db)
                 .await?;
-        Ok(rows.iter().map(bucket_from_row).collect())
+        rows.iter().map(bucket_from_row).collect()
     }
 
     /// Turns COS file processing on or off for a bucket.
@@ -903,14 +912,14 @@ fn json(map: &BTreeMap<String, String>) -> String {
     serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string())
 }
 
-fn bucket_from_row(r: &sqlx::sqlite::SqliteRow) -> Bucket {
-    Bucket {
-        name: r.get("name"),
-        region: r.get("region"),
-        created_at: r.get("created_at"),
-        public_read: r.get("public_read"),
-        file_processing: r.get("file_processing"),
-    }
+fn bucket_from_row(r: &impl Columns) -> Result<Bucket, StoreError> {
+    Ok(Bucket {
+        name: r.col("name")?,
+        region: r.col("region")?,
+        created_at: r.col("created_at")?,
+        public_read: r.col("public_read")?,
+        file_processing: r.col("file_processing")?,
+    })
 }
 
 const HEAD_SQL: &str = "SELECT bucket, key, blob, size, etag, crc64, content_type, headers, \

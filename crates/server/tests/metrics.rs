@@ -509,7 +509,7 @@ async fn job_counts_are_of_unfinished_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let db = hashscan_server::db::open(dir.path()).await.unwrap();
     let writer = hashscan_server::db::Writer::open(dir.path()).await.unwrap();
-    let store = SqliteJobStore::new(db, writer);
+    let store = SqliteJobStore::new(db, writer, hashscan_server::db::ReadPool::new(dir.path()));
     store.ping().await.unwrap();
     assert!(store.counts().await.unwrap().is_empty());
     let q = store.default_queue("b-1250000000").await.unwrap();
@@ -625,7 +625,11 @@ async fn counts_with_many_jobs() {
         conn.execute_batch("COMMIT").unwrap();
     }
     let writer = hashscan_server::db::Writer::open(dir.path()).await.unwrap();
-    let store = SqliteJobStore::new(db.clone(), writer);
+    let store = SqliteJobStore::new(
+        db.clone(),
+        writer,
+        hashscan_server::db::ReadPool::new(dir.path()),
+    );
     let mut best = Duration::MAX;
     for _ in 0..5 {
         let t = Instant::now();
