@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import io
+import os
 import time
 import urllib.parse
 import uuid
@@ -404,6 +405,31 @@ def test_form_upload_refuses_a_bad_signature(server):
         )
     )
     assert (code, status) == ("GetFileError", 400)
+
+
+def test_form_upload_error_reaches_a_client_still_sending(server):
+    """An error found before the file part is read (here a bad signature) is answered after
+    reading the rest of the body (up to 8 MiB): a client still sending a few MB gets the XML
+    error, not a reset connection. (urllib3 2 also reads a response that arrives while it is
+    still sending, so this passes without the drain too; other clients need it.)"""
+    client = make_client(server)
+    data = os.urandom(6 << 20)
+    urls = client.create_file_detect_upload_url(
+        sas.CreateFileDetectUploadUrlRequest(hash_key_list=[md5(data)], type=0)
+    ).body.upload_url_list
+    ctx = urls[0].context
+    r = requests.post(
+        urls[0].public_url,
+        data={
+            "key": ctx.oss_key,
+            "policy": ctx.policy,
+            "OSSAccessKeyId": ctx.access_id,
+            "success_action_status": "200",
+            "Signature": base64.b64encode(b"y" * 20).decode(),
+        },
+        files={"file": data},
+    )
+    assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text
 
 
 # --- Alibaba's own detection SDK ----------------------------------------------------------------

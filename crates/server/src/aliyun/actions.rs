@@ -411,7 +411,25 @@ async fn receive(
     };
     let (form, mut file) =
         upload::parse_form(&content_type, req.into_body().into_data_stream(), &limits).await?;
-    let policy = upload::verify(&form, state.keys.as_ref(), now_ms())?;
+    let accepted = accept(state, &form, &mut file, request_id).await;
+    if accepted.is_err() {
+        file.discard(DRAIN_LIMIT).await;
+    }
+    accepted
+}
+
+/// Most bytes of an upload read and dropped after an error, so that the error reaches a
+/// client still sending (as the COS dialect does, `cos::drain`).
+const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// Checks a parsed form and keeps its file.
+async fn accept(
+    state: &AppState,
+    form: &upload::PostForm,
+    file: &mut upload::FilePart,
+    request_id: &str,
+) -> Result<Response, OssError> {
+    let policy = upload::verify(form, state.keys.as_ref(), now_ms())?;
     let detections = &state.detect.detections;
     let slot = detections
         .upload(&form.key)
@@ -478,7 +496,7 @@ async fn receive(
         .map_err(|_| OssError::internal_error())?;
     tracing::info!(oss_key = %form.key, size, "detection file uploaded");
     Ok(upload::success_response(
-        &form,
+        form,
         request_id,
         "hashscan-detect",
         UPLOAD_PATH,

@@ -454,6 +454,35 @@ impl FilePart {
         }
     }
 
+    /// Reads and drops what is left of the body, at most `budget` bytes (the limit does not
+    /// apply). Answering an error with the body unread makes the connection close, and a
+    /// client still sending then sees a reset instead of the answer; a body longer than
+    /// `budget` is left unread all the same.
+    pub async fn discard(&mut self, budget: u64) {
+        let mut left = budget;
+        loop {
+            if self.field.is_none() {
+                match self.multipart.next_field().await {
+                    Ok(Some(field)) => self.field = Some(field),
+                    _ => return,
+                }
+            }
+            let Some(field) = self.field.as_mut() else {
+                return;
+            };
+            match field.chunk().await {
+                Ok(Some(bytes)) => {
+                    left = left.saturating_sub(bytes.len() as u64);
+                    if left == 0 {
+                        return;
+                    }
+                }
+                Ok(None) => self.field = None,
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Copies the whole file to `sink` (flushed); returns its size.
     pub async fn write_to<W: AsyncWrite + Unpin>(&mut self, sink: &mut W) -> Result<u64, OssError> {
         while let Some(bytes) = self.chunk().await? {
