@@ -1471,4 +1471,41 @@ mod tests {
             "{text}"
         );
     }
+
+    #[tokio::test]
+    async fn discard_reads_the_rest_of_the_body_within_its_budget() {
+        use futures_util::StreamExt;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let ctx = ctx(1 << 30);
+        let fields = sdk_fields(&ctx);
+        let file = vec![7u8; 1 << 20];
+        let bytes = body(&as_pairs(&fields), Some(&file), &[]);
+        let total = bytes.len();
+        for (budget, whole) in [(u64::MAX, true), (64 * 1024, false)] {
+            let read = Arc::new(AtomicUsize::new(0));
+            let counted = {
+                let read = read.clone();
+                stream(bytes.clone(), 16 * 1024).inspect(move |c| {
+                    if let Ok(c) = c {
+                        read.fetch_add(c.len(), Ordering::Relaxed);
+                    }
+                })
+            };
+            let (_, mut part) = parse_form(&content_type(), counted, &FormLimits::default())
+                .await
+                .unwrap();
+            // An error in the middle of the file: the rest is still unread.
+            part.limit(100);
+            assert_eq!(part.chunk().await.unwrap_err().code(), "EntityTooLarge");
+            assert!(read.load(Ordering::Relaxed) < total);
+            part.discard(budget).await;
+            let after = read.load(Ordering::Relaxed);
+            if whole {
+                assert_eq!(after, total, "the whole body was read");
+            } else {
+                assert!(after < total, "{after} of {total}: the budget was kept");
+            }
+        }
+    }
 }
