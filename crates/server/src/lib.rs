@@ -116,11 +116,10 @@ impl Server {
         let db = db::open(&dir).await?;
         let writer = db::Writer::open(&dir).await?;
         let (db_pool, writer2) = (db.clone(), writer.clone());
-        let jobs: Arc<dyn JobStore> = Arc::new(SqliteJobStore::new(
-            db.clone(),
-            writer,
-            db::ReadPool::new(&dir),
-        ));
+        // One pool of read-only connections for the point reads of every store.
+        let readers = db::ReadPool::new(&dir);
+        let jobs: Arc<dyn JobStore> =
+            Arc::new(SqliteJobStore::new(db.clone(), writer, readers.clone()));
         // We hold the data directory's lock: Running jobs are leftovers of a dead run.
         let orphans = jobs.expire_all_leases().await.map_err(|e| match e {
             jobs::JobError::Db(e) => StartError::Db(e),
@@ -130,7 +129,9 @@ impl Server {
         if orphans > 0 {
             tracing::info!(jobs = orphans, "resuming jobs of a previous run");
         }
-        let store = ObjectStore::open(&dir, db, config.limits.clone(), true).await?;
+        let store = ObjectStore::open(&dir, db, config.limits.clone(), true)
+            .await?
+            .with_readers(readers.clone());
 
         let mut keys = Keys::default();
         let mut created_key = None;
@@ -157,7 +158,15 @@ impl Server {
         }
 
         let work = WorkSignal::default();
-        let detect = detect_ctx(&config, db_pool, writer2, jobs.clone(), work.clone()).await?;
+        let detect = detect_ctx(
+            &config,
+            db_pool,
+            readers,
+            writer2,
+            jobs.clone(),
+            work.clone(),
+        )
+        .await?;
 
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -242,6 +251,7 @@ impl Server {
 async fn detect_ctx(
     config: &Config,
     db: sqlx::SqlitePool,
+    readers: db::ReadPool,
     writer: db::Writer,
     jobs: Arc<dyn JobStore>,
     work: WorkSignal,
@@ -292,7 +302,7 @@ async fn detect_ctx(
     Ok(detectjob::DetectCtx {
         detections: detections::Detections::new(
             db,
-            db::ReadPool::new(&config.data_dir),
+            readers,
             writer,
             jobs,
             work,

@@ -615,6 +615,13 @@ impl ObjectStore {
         std::fs::File::open(self.blob_path(&meta.blob))
     }
 
+    /// Reads through `readers` (a pool shared with the other stores of the database)
+    /// instead of a pool of its own.
+    pub fn with_readers(mut self, readers: ReadPool) -> Self {
+        self.readers = readers;
+        self
+    }
+
     /// An object's metadata and an open handle on its content. The handle stays valid even
     /// if the object is replaced or deleted meanwhile.
     pub async fn open_object(
