@@ -379,9 +379,9 @@ def test_stale_timestamp_reused_nonce_unknown_action(server):
     assert "DescribeEverything" not in body["Recommend"] and "InvalidAction.NotFound" in body["Recommend"]
 
 
-def test_form_upload_refuses_a_bad_signature(server):
-    client = make_client(server)
-    data = b"form " + uuid.uuid4().bytes
+def upload_with_a_bad_signature(client, data):
+    """Issues an upload slot for `data` and posts the form with a wrong Signature; returns
+    the response and the slot's context."""
     urls = client.create_file_detect_upload_url(
         sas.CreateFileDetectUploadUrlRequest(hash_key_list=[md5(data)], type=0)
     ).body.upload_url_list
@@ -397,6 +397,13 @@ def test_form_upload_refuses_a_bad_signature(server):
         },
         files={"file": data},
     )
+    return r, ctx
+
+
+def test_form_upload_refuses_a_bad_signature(server):
+    client = make_client(server)
+    data = b"form " + uuid.uuid4().bytes
+    r, ctx = upload_with_a_bad_signature(client, data)
     assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text
     # Nothing was kept: CreateFileDetect with that key is GetFileError.
     code, status, _ = error_of(
@@ -412,23 +419,7 @@ def test_form_upload_error_reaches_a_client_still_sending(server):
     reading the rest of the body (up to 8 MiB): a client still sending a few MB gets the XML
     error, not a reset connection. (urllib3 2 also reads a response that arrives while it is
     still sending, so this passes without the drain too; other clients need it.)"""
-    client = make_client(server)
-    data = os.urandom(6 << 20)
-    urls = client.create_file_detect_upload_url(
-        sas.CreateFileDetectUploadUrlRequest(hash_key_list=[md5(data)], type=0)
-    ).body.upload_url_list
-    ctx = urls[0].context
-    r = requests.post(
-        urls[0].public_url,
-        data={
-            "key": ctx.oss_key,
-            "policy": ctx.policy,
-            "OSSAccessKeyId": ctx.access_id,
-            "success_action_status": "200",
-            "Signature": base64.b64encode(b"y" * 20).decode(),
-        },
-        files={"file": data},
-    )
+    r, _ = upload_with_a_bad_signature(make_client(server), os.urandom(6 << 20))
     assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text
 
 
