@@ -10,15 +10,14 @@
 //!     --concurrency 8 --duration 10
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use base64::Engine as _;
 use clap::{Parser, Subcommand};
-use hmac::{Hmac, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use hashscan_auth::Secret;
+use hashscan_auth::aliyun_v2;
+use hashscan_auth::encode::rfc3986;
 
 #[derive(Parser)]
 #[command(version, about = "Load generator for hashscan's benchmarks")]
@@ -69,45 +68,34 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// RFC 3986 unreserved characters stay; everything else is percent-encoded (Alibaba's
-/// `percentEncode`).
-const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-fn enc(s: &str) -> String {
-    utf8_percent_encode(s, RFC3986).to_string()
-}
-
-/// The query string of a V2-signed (HMAC-SHA1) RPC request, `Signature` included.
-fn sign_v2(ak: &str, sk: &str, params: &[(String, String)]) -> anyhow::Result<String> {
+/// The query string of a V2-signed (HMAC-SHA1) RPC request, `Signature` included, signed
+/// with hashscan-auth's signer (the one the server verifies against).
+fn sign_v2(ak: &str, sk: &Secret, params: &[(String, String)]) -> anyhow::Result<String> {
     let timestamp = time::OffsetDateTime::now_utc().format(&time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
     ))?;
-    let nonce = format!("{:032x}", rand::random::<u128>());
-    let mut q: BTreeMap<&str, &str> = BTreeMap::new();
-    q.insert("Format", "JSON");
-    q.insert("Version", "2018-12-03");
-    q.insert("Timestamp", &timestamp);
-    q.insert("SignatureNonce", &nonce);
-    q.insert("SignatureMethod", "HMAC-SHA1");
-    q.insert("SignatureVersion", "1.0");
-    q.insert("AccessKeyId", ak);
-    for (k, v) in params {
-        q.insert(k, v);
-    }
-    let canonical = q
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let to_sign = format!("POST&%2F&{}", enc(&canonical));
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(format!("{sk}&").as_bytes())?;
-    mac.update(to_sign.as_bytes());
-    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    Ok(format!("{canonical}&Signature={}", enc(&signature)))
+    let mut all: Vec<(String, String)> = [
+        ("Format", "JSON"),
+        ("Version", "2018-12-03"),
+        ("Timestamp", timestamp.as_str()),
+        (
+            "SignatureNonce",
+            &format!("{:032x}", rand::random::<u128>()),
+        ),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("AccessKeyId", ak),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    all.extend_from_slice(params);
+    let signed = aliyun_v2::sign(sk, "POST", &all);
+    Ok(format!(
+        "{}&Signature={}",
+        signed.canonicalized_query_string,
+        rfc3986(&signed.signature)
+    ))
 }
 
 /// What one connection saw.
@@ -151,7 +139,7 @@ async fn sas_lookup(args: SasLookup) -> anyhow::Result<()> {
             let (client, base, params) = (client.clone(), base.clone(), params.clone());
             let (ak, sk, want) = (
                 args.access_key_id.clone(),
-                args.secret_access_key.clone(),
+                Secret::new(args.secret_access_key.clone()),
                 keys.len(),
             );
             tokio::spawn(async move {
@@ -236,15 +224,5 @@ fn report(t: &mut Tally, elapsed: f64) {
     println!("max_ms {:.3}", ms(1.0));
     if let Some(e) = &t.first_error {
         eprintln!("first error: {e}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encoding_keeps_only_unreserved_characters() {
-        assert_eq!(enc("a-b_c.d~e f/g+h*i"), "a-b_c.d~e%20f%2Fg%2Bh%2Ai");
     }
 }
