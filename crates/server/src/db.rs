@@ -96,6 +96,31 @@ impl ReadPool {
     }
 }
 
+/// A read on a blocking thread ended without an answer (its thread panicked, or the runtime
+/// is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("the read stopped: {0}")]
+pub struct ReadStopped(String);
+
+impl ReadPool {
+    /// Runs `f` like [`with`](ReadPool::with), on a blocking thread: for async code. One
+    /// hand-off between threads for the whole read, where the async pool hands over each
+    /// statement and each row.
+    pub async fn read<T, E>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<rusqlite::Error> + From<ReadStopped> + Send + 'static,
+    {
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || pool.with(f))
+            .await
+            .map_err(|e| E::from(ReadStopped(e.to_string())))?
+    }
+}
+
 async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let version: i64 = sqlx::query_scalar("PRAGMA user_version")

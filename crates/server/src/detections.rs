@@ -161,7 +161,7 @@ fn from_row(r: &impl Columns) -> Result<Detection, JobError> {
 
 /// The newest unexpired detection of each key, from one snapshot (one read transaction).
 ///
-/// Per key, one index seek per column the key's form can name ([`NEWEST_BY`]) finds the
+/// Per key, one index seek per column the key's form can name ([`key_columns`]) finds the
 /// newest row's id and finish time; a finished detection is taken from `finished` when its
 /// finish time matches, so the stored report is read and parsed once, not on every lookup.
 fn newest_of(
@@ -451,14 +451,11 @@ impl Detections {
         let now = now_ms();
         // On a blocking thread over rusqlite: through the async pool every row was a
         // hand-off between threads (docs/benchmarks.md, issue 6).
-        let wanted: Vec<String> = keys.to_vec();
-        let readers = self.readers.clone();
-        let finished = self.finished.clone();
-        let newest: HashMap<String, Arc<Detection>> = tokio::task::spawn_blocking(move || {
-            readers.with(|conn| newest_of(conn, &finished, wanted, now))
-        })
-        .await
-        .map_err(|e| JobError::Unavailable(format!("the lookup stopped: {e}")))??;
+        let (wanted, finished) = (keys.to_vec(), self.finished.clone());
+        let newest = self
+            .readers
+            .read(move |conn| newest_of(conn, &finished, wanted, now))
+            .await?;
         let current = self.detector.version();
         let mut out = Vec::with_capacity(keys.len());
         let mut rescanned: HashMap<String, Arc<Detection>> = HashMap::new();

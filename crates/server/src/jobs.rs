@@ -19,7 +19,7 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 
-use crate::db::{ReadPool, WriteError, WriteOp, Writer};
+use crate::db::{ReadPool, ReadStopped, WriteError, WriteOp, Writer};
 use crate::rows::{ColumnError, Columns};
 
 /// The state of a job, as COS names it.
@@ -249,6 +249,12 @@ impl From<ColumnError> for JobError {
             ColumnError::Sqlx(e) => JobError::Db(e),
             ColumnError::Sql(e) => JobError::Sql(e),
         }
+    }
+}
+
+impl From<ReadStopped> for JobError {
+    fn from(e: ReadStopped) -> Self {
+        JobError::Unavailable(e.to_string())
     }
 }
 
@@ -732,24 +738,18 @@ impl JobStore for SqliteJobStore {
         // On a blocking thread over rusqlite, all ids at once: through the async pool each
         // id was several hand-offs between threads, which under load cost more than the
         // reads (GET /file_jobs, docs/benchmarks.md, issue 4).
-        let (readers, ids) = (self.readers.clone(), ids.to_vec());
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                readers.with(|conn| {
-                    let mut jobs = Vec::with_capacity(ids.len());
-                    for id in &ids {
-                        match job_in(conn, id) {
-                            Ok(j) => jobs.push(j),
-                            Err(JobError::NoSuchJob) => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    Ok(jobs)
-                })
-            })
-            .await
-            .map_err(|e| JobError::Unavailable(format!("the read stopped: {e}")))?
-        })
+        let ids = ids.to_vec();
+        Box::pin(self.readers.read(move |conn| {
+            let mut jobs = Vec::with_capacity(ids.len());
+            for id in &ids {
+                match job_in(conn, id) {
+                    Ok(j) => jobs.push(j),
+                    Err(JobError::NoSuchJob) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(jobs)
+        }))
     }
 
     fn claim<'a>(

@@ -25,7 +25,7 @@ use rusqlite::OptionalExtension;
 use sqlx::SqlitePool;
 
 use crate::config::Limits;
-use crate::db::ReadPool;
+use crate::db::{ReadPool, ReadStopped};
 use crate::rows::{ColumnError, Columns};
 
 /// Why an object or bucket operation failed.
@@ -61,6 +61,12 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+}
+
+impl From<ReadStopped> for StoreError {
+    fn from(e: ReadStopped) -> Self {
+        StoreError::Io(io::Error::other(e))
+    }
 }
 
 impl From<ColumnError> for StoreError {
@@ -298,9 +304,9 @@ impl ObjectStore {
     pub async fn bucket(&self, name: &str) -> Result<Option<Bucket>, StoreError> {
         // Every request of a bucket asks this: on a blocking thread over rusqlite, one
         // hand-off instead of the async pool's several (docs/benchmarks.md, issue 4).
-        let (readers, name) = (self.readers.clone(), name.to_string());
-        tokio::task::spawn_blocking(move || {
-            readers.with(|conn| -> Result<Option<Bucket>, StoreError> {
+        let name = name.to_string();
+        self.readers
+            .read(move |conn| -> Result<Option<Bucket>, StoreError> {
                 let mut stmt = conn.prepare_cached(
                     "SELECT name, region, created_at, public_read, file_processing
                      FROM buckets WHERE name = ?",
@@ -308,9 +314,7 @@ impl ObjectStore {
                 let mut rows = stmt.query([&name])?;
                 rows.next()?.map(bucket_from_row).transpose()
             })
-        })
-        .await
-        .map_err(|e| StoreError::Io(std::io::Error::other(format!("the read stopped: {e}"))))?
+            .await
     }
 
     /// Every bucket, by name.
