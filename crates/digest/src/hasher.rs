@@ -188,7 +188,6 @@ impl Hasher {
     /// Reads `reader` to its end and feeds every byte; returns the number of bytes read.
     /// Reads go straight into the buffers shared with the lanes: no extra copy.
     pub fn update_from_reader<R: Read + ?Sized>(&mut self, reader: &mut R) -> io::Result<u64> {
-        let before = self.size;
         match &mut self.engine {
             Engine::Inline {
                 group,
@@ -198,26 +197,36 @@ impl Hasher {
                 if buf.is_empty() {
                     buf.resize(*buf_len, 0);
                 }
+                read_into(group, reader, buf, &mut self.size)
+            }
+            Engine::Lanes(lanes) => {
+                let before = self.size;
                 loop {
-                    let n = match reader.read(buf) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(e),
-                    };
-                    group.update(&buf[..n]);
+                    let n = lanes.read_into_current(reader)?;
+                    if n == 0 {
+                        return Ok(self.size - before);
+                    }
                     self.size += n as u64;
                 }
             }
-            Engine::Lanes(lanes) => loop {
-                let n = lanes.read_into_current(reader)?;
-                if n == 0 {
-                    break;
-                }
-                self.size += n as u64;
-            },
         }
-        Ok(self.size - before)
+    }
+
+    /// Like [`update_from_reader`](Hasher::update_from_reader), but a hasher without lanes
+    /// reads through `buf` instead of a buffer of its own: for callers that hash many inputs
+    /// one after another and keep one buffer (a fresh one per input is allocated and zeroed
+    /// each time). A hasher with lanes, or an empty `buf`, reads as `update_from_reader`.
+    pub fn update_from_reader_with<R: Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+        buf: &mut [u8],
+    ) -> io::Result<u64> {
+        match &mut self.engine {
+            Engine::Inline { group, .. } if !buf.is_empty() => {
+                read_into(group, reader, buf, &mut self.size)
+            }
+            _ => self.update_from_reader(reader),
+        }
     }
 
     /// Finishes every algorithm and returns the digests.
@@ -238,6 +247,27 @@ impl io::Write for Hasher {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Reads `reader` to its end through `buf` into `group`, counting into `size`; returns the
+/// number of bytes read.
+fn read_into<R: Read + ?Sized>(
+    group: &mut Group,
+    reader: &mut R,
+    buf: &mut [u8],
+    size: &mut u64,
+) -> io::Result<u64> {
+    let before = *size;
+    loop {
+        let n = match reader.read(buf) {
+            Ok(0) => return Ok(*size - before),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        group.update(&buf[..n]);
+        *size += n as u64;
     }
 }
 
@@ -517,5 +547,25 @@ mod tests {
             Options::new().lanes(4).size_hint(1 << 30).lane_count(set),
             4
         );
+    }
+
+    #[test]
+    fn a_caller_buffer_serves_many_inputs_without_lanes_and_is_ignored_with_them() {
+        let set = AlgorithmSet::all();
+        let mut buf = vec![0u8; 1000];
+        for len in [0usize, 1, 999, 1000, 1001, 250_000] {
+            let data: Vec<u8> = (0..len as u32).map(|i| (i * 13 % 251) as u8).collect();
+            let want = crate::hash_bytes(set, &data);
+            for lanes in [1, 3] {
+                let mut h = Hasher::with_options(set, &Options::new().lanes(lanes));
+                let n = h.update_from_reader_with(&mut &data[..], &mut buf).unwrap();
+                assert_eq!(n, len as u64);
+                assert_eq!(h.finish(), want, "{len} bytes, {lanes} lanes");
+            }
+            // An empty buffer reads as update_from_reader.
+            let mut h = Hasher::with_options(set, &Options::new().lanes(1));
+            h.update_from_reader_with(&mut &data[..], &mut []).unwrap();
+            assert_eq!(h.finish(), want);
+        }
     }
 }
