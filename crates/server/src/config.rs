@@ -127,11 +127,12 @@ const MAX_DEFAULT_WORKERS: usize = 64;
 /// The default number of job workers: 16 per core, between 4 and 64.
 ///
 /// A worker is a thread that runs one job at a time, and between two jobs it waits for the
-/// job store to commit the finish (an fsync). With small objects that wait is as long as the
-/// hashing, so one worker per core leaves the cores idle half the time: draining 1,000 jobs
-/// of 1 MiB on 2 cores took 1.0 s with 2 workers, 0.61 s with 8, 0.52 s with 16 and 0.49 s
-/// with 32 (`hashscan hash` of the same files: 0.42 s). Concurrent finishes also share one
-/// commit. Large objects lose nothing: the cores are shared either way.
+/// job store to finish the job and claim the next. When finishes waited for an fsync, one
+/// worker per core left the cores idle half the time with small objects (1,000 jobs of 1 MiB
+/// on 2 cores: 1.0 s with 2 workers, 0.49 s with 32). Since they are relaxed writes
+/// (`db::Writer::write_relaxed`) 4, 8 and 32 workers measure the same; the default keeps
+/// room for jobs that wait on a slow disk or a URL. Large objects lose nothing: the cores
+/// are shared either way.
 pub fn default_workers() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     (cores * WORKERS_PER_CORE).clamp(4, MAX_DEFAULT_WORKERS)

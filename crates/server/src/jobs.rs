@@ -409,8 +409,15 @@ impl SqliteJobStore {
     }
 }
 
-const JOB_COLUMNS: &str = "id, seq, tag, queue_id, bucket, state, input, result, error_code, \
-    error_message, progress, created_at, started_at, ended_at, attempts, lease_owner, lease_expires";
+/// The columns of a job row, as a literal so that statements on the workers' path can be
+/// built at compile time (`concat!`) rather than formatted per job.
+macro_rules! job_columns {
+    () => {
+        "id, seq, tag, queue_id, bucket, state, input, result, error_code, error_message, \
+         progress, created_at, started_at, ended_at, attempts, lease_owner, lease_expires"
+    };
+}
+const JOB_COLUMNS: &str = job_columns!();
 const QUEUE_COLUMNS: &str = "id, bucket, name, state, is_default, notify, created_at, updated_at";
 
 fn job_from_row(r: &impl Columns) -> Result<Job, JobError> {
@@ -480,7 +487,7 @@ fn now_ms() -> i64 {
 pub(crate) fn job_in(conn: &rusqlite::Connection, id: &str) -> Result<Job, JobError> {
     one_in(
         conn,
-        &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"),
+        concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = ?"),
         [id],
         |r| job_from_row(r),
     )?
@@ -565,11 +572,12 @@ fn claim_in(
     };
     job_returning(
         conn,
-        &format!(
+        concat!(
             "UPDATE jobs SET state = 'Running', lease_owner = ?, lease_expires = ?,
                     attempts = attempts + 1, started_at = COALESCE(started_at, ?)
              WHERE id = ?
-             RETURNING {JOB_COLUMNS}"
+             RETURNING ",
+            job_columns!()
         ),
         params![owner, now + ttl_ms, now, id],
     )
@@ -605,12 +613,13 @@ fn finish_in(
     };
     let Some(done) = job_returning(
         conn,
-        &format!(
+        concat!(
             "UPDATE jobs SET state = ?1, result = ?2, error_code = ?3, error_message = ?4,
                     progress = CASE ?1 WHEN 'Success' THEN 100 ELSE progress END,
                     ended_at = ?5, lease_owner = NULL, lease_expires = NULL
              WHERE id = ?6 AND state = 'Running' AND lease_owner = ?7
-             RETURNING {JOB_COLUMNS}"
+             RETURNING ",
+            job_columns!()
         ),
         params![state, result, code, message, now, id, owner],
     )?
