@@ -211,17 +211,15 @@ def test_url_download_missing_file_fails(nta, file_server):
 
 
 def test_private_url_refused_by_default(make_nta, strict_server, file_server):
-    """The default address policy: a loopback URL is never fetched (SSRF); the detection
-    fails, and says so with Finish -1, still as a 200 answer."""
+    """The default address policy: a loopback URL is never fetched (SSRF); it is refused at
+    submission with 400 InvalidParameter, as Alibaba's dialect refuses it, and nothing is
+    downloaded."""
     api = make_nta(strict_server)
     url = file_server.url("/files/eicar-ssrf.com", EICAR)
-    created = create(api, url)
-    r = poll(api, created.query_key)
-    assert r.finish == -1, r
-    assert r.file_sec_type == 0
-    assert r.virus_desc == ""
-    assert any("refused" in line and "127.0.0.1" in line for line in strict_server.stderr_lines), \
-        "the server's log does not say why the download failed"
+    with pytest.raises(Exception) as info:
+        create(api, url)
+    error = assert_error(info.value, 400, "InvalidParameter", "CreateFileDetection")
+    assert "SignURL" in error["Message"], error
 
 
 def test_same_invocation_id_is_the_same_detection(server, file_server):

@@ -239,5 +239,7 @@ pub fn verify(
         security_token: auth.security_token,
         region: None,
         service: None,
+        signed_params: Vec::new(),
+        signed_headers: Vec::new(),
     })
 }

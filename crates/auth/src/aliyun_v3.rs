@@ -269,6 +269,8 @@ pub fn verify(
         security_token: req.header_joined("x-acs-security-token"),
         region: None,
         service: None,
+        signed_params: Vec::new(),
+        signed_headers: Vec::new(),
     })
 }
 

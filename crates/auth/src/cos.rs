@@ -484,9 +484,11 @@ pub fn verify(
     let (http_parameters, _) = join_sorted(params);
 
     let mut headers = Vec::new();
+    let mut signed_headers = Vec::with_capacity(auth.header_list.len());
     let mut host_alternative = None;
     for name in &auth.header_list {
         let header = decode_component(name, Plus::Literal).to_ascii_lowercase();
+        signed_headers.push(header.clone());
         let value = req
             .header_joined(&header)
             .ok_or_else(|| AuthError::MissingSignedHeader(name.clone()))?;
@@ -534,6 +536,12 @@ pub fn verify(
         security_token: security_token(req, auth.source),
         region: None,
         service: None,
+        signed_params: auth
+            .url_param_list
+            .iter()
+            .map(|p| decode_component(p, Plus::Literal).to_ascii_lowercase())
+            .collect(),
+        signed_headers,
     })
 }
 

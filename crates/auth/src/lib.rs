@@ -108,6 +108,35 @@ pub struct Verified {
     pub region: Option<String>,
     /// Volcengine only: the service of the credential scope.
     pub service: Option<String>,
+    /// COS only: the query parameters the signature covers (`q-url-param-list`, lower-case,
+    /// decoded). The other schemes sign every parameter, so it stays empty for them.
+    pub signed_params: Vec<String>,
+    /// COS only: the headers the signature covers (`q-header-list`, lower-case, decoded).
+    pub signed_headers: Vec<String>,
+}
+
+impl Verified {
+    /// Whether the signature covers the query parameter `name` (any case). Always true for
+    /// the schemes that sign every parameter (Alibaba V2/V3, Volcengine).
+    #[must_use]
+    pub fn covers_param(&self, name: &str) -> bool {
+        self.scheme != Scheme::Cos
+            || self
+                .signed_params
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether the signature covers the header `name` (any case). Always true for the
+    /// other schemes, whose verifiers already require the headers they need signed.
+    #[must_use]
+    pub fn covers_header(&self, name: &str) -> bool {
+        self.scheme != Scheme::Cos
+            || self
+                .signed_headers
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+    }
 }
 
 impl fmt::Debug for Verified {
@@ -124,6 +153,8 @@ impl fmt::Debug for Verified {
             )
             .field("region", &self.region)
             .field("service", &self.service)
+            .field("signed_params", &self.signed_params)
+            .field("signed_headers", &self.signed_headers)
             .finish()
     }
 }

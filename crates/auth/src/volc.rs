@@ -360,5 +360,7 @@ pub fn verify(
         security_token: req.header_joined("x-security-token"),
         region: Some(auth.scope.region),
         service: Some(auth.scope.service),
+        signed_params: Vec::new(),
+        signed_headers: Vec::new(),
     })
 }

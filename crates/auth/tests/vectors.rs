@@ -1,6 +1,8 @@
-//! Every vector of `shared/specs/signature-vectors.json`: the signature and every published or
-//! derived intermediate string recomputed from the inputs, then the request rebuilt (as decoded
-//! pairs and as the raw wire query) and verified.
+//! Every vector of `tests/data/signature-vectors.json` (a copy of the project's verified
+//! `shared/specs/signature-vectors.json`, kept in the repository so that a clone alone runs
+//! the tests): the signature and every published or derived intermediate string recomputed
+//! from the inputs, then the request rebuilt (as decoded pairs and as the raw wire query) and
+//! verified.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -17,18 +19,13 @@ fn vectors_path() -> PathBuf {
     // other paths that share a target directory reuse an unchanged test binary.
     let dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
-    dir.join("../../../shared/specs/signature-vectors.json")
+    dir.join("tests/data/signature-vectors.json")
 }
 
 fn load() -> Vec<Value> {
     let path = vectors_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "signature vectors not found at {} ({e}); the repository must be checked out next to \
-             shared/ (shared/specs/signature-vectors.json)",
-            path.display()
-        )
-    });
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("signature vectors not found at {} ({e})", path.display()));
     let doc: Value = serde_json::from_str(&text).expect("signature-vectors.json is not JSON");
     doc["vectors"].as_array().expect("no vectors array").clone()
 }

@@ -31,6 +31,7 @@ const PRIVATE_V4: &[Ipv4Net] = &[
     v4(172, 16, 0, 0, 12),   // private (RFC 1918)
     v4(192, 0, 0, 0, 24),    // IETF protocol assignments
     v4(192, 0, 2, 0, 24),    // documentation TEST-NET-1
+    v4(192, 88, 99, 0, 24),  // 6to4 relay anycast (deprecated, RFC 7526)
     v4(192, 168, 0, 0, 16),  // private (RFC 1918)
     v4(198, 18, 0, 0, 15),   // benchmarking
     v4(198, 51, 100, 0, 24), // documentation TEST-NET-2
@@ -38,8 +39,15 @@ const PRIVATE_V4: &[Ipv4Net] = &[
     v4(240, 0, 0, 0, 4),     // reserved
 ];
 
-/// IPv6 ranges refused unless `allow_private`. Ranges that embed an IPv4 address are not
-/// here: they are judged by that address (see [`embedded_v4`]).
+/// The IPv6 global unicast space (RFC 4291 §2.4). Every address outside it that is not
+/// loopback and does not embed an IPv4 address (see [`embedded_v4`]) is reserved,
+/// unallocated, local or multicast: nothing a public destination can be.
+const GLOBAL_UNICAST_V6: Ipv6Net = v6([0x2000, 0, 0, 0, 0, 0, 0, 0], 3);
+
+/// IPv6 ranges refused unless `allow_private`, besides everything outside
+/// [`GLOBAL_UNICAST_V6`]. Ranges that embed an IPv4 address are not here: they are judged
+/// by that address (see [`embedded_v4`]). The ranges outside 2000::/3 are listed anyway,
+/// as documentation of what they are.
 const PRIVATE_V6: &[Ipv6Net] = &[
     v6([0x0064, 0xff9b, 0x0001, 0, 0, 0, 0, 0], 48), // local-use NAT64 (RFC 8215)
     v6([0x0100, 0, 0, 0, 0, 0, 0, 0], 64),           // discard-only
@@ -58,13 +66,15 @@ const PRIVATE_V6: &[Ipv6Net] = &[
 /// Whether `addr` is refused by the default policy (`allow_private = false`).
 ///
 /// Refused: IPv4 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24,
-/// 192.0.2/24, 192.168/16, 198.18/15, 198.51.100/24, 203.0.113/24, 224/4, 240/4 and
-/// 255.255.255.255; IPv6 `::`, `::1`, multicast `ff00::/8`, ULA `fc00::/7`, link-local
-/// `fe80::/10`, site-local `fec0::/10`, documentation `2001:db8::/32` and `3fff::/20`,
-/// Teredo `2001::/32`, benchmarking, ORCHID, discard-only `100::/64`, SRv6 `5f00::/16`
-/// and local-use NAT64 `64:ff9b:1::/48`. IPv6 forms that carry an IPv4 address
-/// (mapped `::ffff:0:0/96`, compatible `::/96`, translated `::ffff:0:0:0/96`, NAT64
-/// `64:ff9b::/96`, 6to4 `2002::/16`) are judged by that IPv4 address.
+/// 192.0.2/24, 192.88.99/24, 192.168/16, 198.18/15, 198.51.100/24, 203.0.113/24, 224/4,
+/// 240/4 and 255.255.255.255; IPv6 `::`, `::1`, multicast `ff00::/8`, everything outside
+/// the global unicast space `2000::/3` (ULA `fc00::/7`, link-local `fe80::/10`, site-local
+/// `fec0::/10`, discard-only `100::/64`, SRv6 `5f00::/16`, local-use NAT64
+/// `64:ff9b:1::/48`, the rest of `::/8`, ...) and inside it documentation `2001:db8::/32`
+/// and `3fff::/20`, Teredo `2001::/32`, benchmarking and ORCHID. IPv6 forms that carry an
+/// IPv4 address (mapped `::ffff:0:0/96`, compatible `::/96`, translated
+/// `::ffff:0:0:0/96`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged by that IPv4
+/// address.
 pub fn is_refused(addr: IpAddr) -> bool {
     refused(addr, false)
 }
@@ -95,7 +105,7 @@ fn refused_v6(a: Ipv6Addr, allow_private: bool) -> bool {
     if let Some(v4) = embedded_v4(a) {
         return refused_v4(v4, allow_private);
     }
-    !allow_private && PRIVATE_V6.iter().any(|n| n.contains(&a))
+    !allow_private && (!GLOBAL_UNICAST_V6.contains(&a) || PRIVATE_V6.iter().any(|n| n.contains(&a)))
 }
 
 /// The IPv4 address that an IPv6 address stands for or tunnels to, for the forms whose
@@ -131,6 +141,7 @@ mod tests {
         // IPv4 ranges, first and last address where it matters
         ("0.0.0.0", true, true),
         ("0.255.255.255", true, true),
+        ("0.1.2.3", true, true),
         ("10.0.0.0", true, false),
         ("10.255.255.255", true, false),
         ("100.64.0.0", true, false),
@@ -145,7 +156,10 @@ mod tests {
         ("172.31.255.255", true, false),
         ("172.15.255.255", false, false),
         ("172.32.0.0", false, false),
+        ("192.0.0.1", true, false),
         ("192.0.0.8", true, false),
+        ("192.0.0.255", true, false),
+        ("192.88.99.1", true, false),
         ("192.0.2.1", true, false),
         ("192.168.0.1", true, false),
         ("192.168.255.255", true, false),
@@ -157,7 +171,9 @@ mod tests {
         ("203.0.113.9", true, false),
         ("224.0.0.1", true, true),
         ("239.255.255.250", true, true),
+        ("240.0.0.0", true, false),
         ("240.0.0.1", true, false),
+        ("255.255.255.254", true, false),
         ("254.255.255.255", true, false),
         ("255.255.255.255", true, true),
         // public IPv4
@@ -166,6 +182,9 @@ mod tests {
         ("93.184.216.34", false, false),
         ("11.0.0.1", false, false),
         ("192.0.3.1", false, false),
+        ("192.0.1.255", false, false),
+        ("192.88.98.255", false, false),
+        ("192.88.100.0", false, false),
         ("192.169.0.1", false, false),
         ("223.255.255.255", false, false),
         // IPv6
@@ -188,6 +207,24 @@ mod tests {
         ("100::1", true, false),
         ("5f00::1", true, false),
         ("64:ff9b:1::1", true, false),
+        ("64:ff9b:1::7f00:1", true, false),
+        ("64:ff9b:1:ffff::1", true, false),
+        // Teredo, the RFC 4380 example (server 65.54.227.120, client 192.0.2.45 obfuscated)
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", true, false),
+        // outside the global unicast space 2000::/3, not embedding an IPv4 address
+        ("::1:0:0:1", true, false),
+        ("::fffe:7f00:1", true, false),
+        ("::ffff:1:7f00:1", true, false),
+        ("0:0:0:1::1", true, false),
+        ("64:ff9b:0:0:1::7f00:1", true, false),
+        ("64:ff9a::7f00:1", true, false),
+        ("1::1", true, false),
+        ("4000::1", true, false),
+        ("8000::1", true, false),
+        ("c000::1", true, false),
+        ("e000::1", true, false),
+        ("1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true, false),
+        ("4000::", true, false),
         // IPv6 forms with an embedded IPv4, judged by it
         ("::ffff:127.0.0.1", true, false),
         ("::ffff:169.254.169.254", true, false),
@@ -199,19 +236,52 @@ mod tests {
         ("::8.8.8.8", false, false),
         ("::ffff:0:127.0.0.1", true, false),
         ("::ffff:0:8.8.8.8", false, false),
+        ("::127.0.0.2", true, false),
+        ("::2", true, true),
+        ("::0.1.2.3", true, true),
         ("64:ff9b::127.0.0.1", true, false),
+        ("64:ff9b::7f00:1", true, false),
+        ("64:ff9b::ffff:ffff", true, true),
+        ("64:ff9b::0.0.0.0", true, true),
+        ("64:ff9b::e000:1", true, true),
         ("64:ff9b::a9fe:a9fe", true, false),
         ("64:ff9b::8.8.8.8", false, false),
         ("2002:7f00:0001::", true, false),
         ("2002:c0a8:0101:1::1", true, false),
         ("2002:0808:0808::1", false, false),
         ("2002:e000:0001::1", true, true),
+        ("2002:7f00:1::1", true, false),
+        ("2002:0000:0001::", true, true),
+        ("2002:ffff:ffff::1", true, true),
+        // the ranges the review found let through elsewhere, in every IPv4-carrying form
+        ("::ffff:198.18.0.1", true, false),
+        ("::198.18.0.1", true, false),
+        ("::ffff:0:198.18.0.1", true, false),
+        ("64:ff9b::c612:1", true, false),
+        ("2002:c612:0001::", true, false),
+        ("::ffff:192.0.0.1", true, false),
+        ("::192.0.0.1", true, false),
+        ("::ffff:0:192.0.0.1", true, false),
+        ("64:ff9b::c000:1", true, false),
+        ("2002:c000:0001::", true, false),
+        ("::ffff:100.64.0.1", true, false),
+        ("64:ff9b::6440:1", true, false),
+        ("::ffff:240.0.0.1", true, false),
+        ("::ffff:0.1.2.3", true, true),
+        ("::ffff:0:0.0.0.0", true, true),
+        ("::ffff:255.255.255.255", true, true),
+        ("::ffff:0:255.255.255.255", true, true),
+        ("::ffff:0:224.0.0.1", true, true),
         // public IPv6
         ("2606:4700::1111", false, false),
         ("2001:4860:4860::8888", false, false),
         ("2a00:1450:4001:80b::200e", false, false),
         ("2001:db7:ffff::1", false, false),
         ("2001:1::1", false, false),
+        ("2c0f:f248::1", false, false),
+        ("3ffe::1", false, false),
+        ("2002:0808:0808:1::1", false, false),
+        ("64:ff9b::808:808", false, false),
     ];
 
     #[test]

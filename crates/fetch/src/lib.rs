@@ -1,15 +1,20 @@
-//! Downloads user-given URLs (Alibaba's `DownloadUrl`, Volcengine's `SignURL`) to files
-//! without letting the server be used for server-side request forgery (SSRF).
+//! The one place the server makes outbound HTTP requests to user-given URLs, without
+//! letting it be used for server-side request forgery (SSRF): downloads (Alibaba's
+//! `DownloadUrl`, Volcengine's `SignURL`, [`Fetcher::fetch_to_file`]) and job callbacks
+//! ([`Fetcher::post`]) go through one [`Fetcher`], that is one HTTP client configuration
+//! and one address [`Policy`].
 //!
 //! - Only `http` and `https`, and no user info in the URL.
 //! - Every address connected to is checked against the address policy ([`is_refused`]):
 //!   IP literals before connecting, DNS names inside the resolver that reqwest connects
 //!   through, so a name cannot pass a check and then resolve elsewhere (DNS rebinding).
-//! - Redirects are followed here, not by reqwest, and each `Location` is checked again.
+//! - Redirects are never followed by reqwest. Downloads follow them here, checking each
+//!   `Location` again; a POST does not follow them at all (its answer is the 3xx).
 //! - Proxies from the environment are ignored, so `HTTP(S)_PROXY` cannot route around
 //!   the policy.
-//! - The body is limited in size (Content-Length first, then counted while streaming)
-//!   and the whole fetch, redirects and body included, in time.
+//! - A download's body is limited in size (Content-Length first, then counted while
+//!   streaming) and the whole fetch, redirects and body included, in time. A POST has its
+//!   own total time limit, and at most [`MAX_POST_ANSWER`] bytes of its answer are read.
 //! - No `Accept-Encoding` but `identity`, and nothing is decoded: the file holds the
 //!   bytes as served.
 
@@ -23,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT_ENCODING, CONTENT_TYPE, LOCATION};
+use reqwest::header::{ACCEPT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
 use tokio::io::AsyncWriteExt;
 use url::{Host, Url};
 
@@ -35,12 +40,13 @@ use resolve::GuardedResolver;
 /// `allow_private`.
 pub const ALLOW_PRIVATE_ENV: &str = "HASHSCAN_FETCH_ALLOW_PRIVATE";
 
-/// Limits and the one knob of the address policy.
+/// Limits and the one knob of the address policy, for every outbound connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
-    /// Largest body accepted, in bytes. Default 100 MiB.
+    /// Largest body a download accepts, in bytes. Default 100 MiB.
     pub max_bytes: u64,
-    /// Time for the whole fetch: connections, redirects and body. Default 60 s.
+    /// Time for a whole download: connections, redirects and body. Default 60 s. A
+    /// [`Post`] carries its own.
     pub timeout: Duration,
     /// Time for each DNS lookup and TCP/TLS connection. Default 10 s.
     pub connect_timeout: Duration,
@@ -97,6 +103,34 @@ pub struct Fetched {
     pub content_type: Option<String>,
 }
 
+/// Most bytes of a POST's answer that [`Fetcher::post`] reads; the rest is not read (the
+/// connection is dropped rather than reused).
+pub const MAX_POST_ANSWER: usize = 64 << 10;
+
+/// A POST of a small body to a user-given URL (a job callback).
+#[derive(Debug, Clone)]
+pub struct Post {
+    /// `Content-Type` of the body.
+    pub content_type: String,
+    /// Further headers, such as `("x-hashscan-delivery-id", id)`. A `user-agent` here
+    /// replaces the client's.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Time for the whole request: connection, sending, the answer's head and the part of
+    /// its body that is read.
+    pub timeout: Duration,
+}
+
+/// The answer to a [`Post`], whatever its status (redirects are not followed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: StatusCode,
+    /// At most [`MAX_POST_ANSWER`] bytes of the body.
+    pub body: Vec<u8>,
+    /// Whether the body went on past what was read.
+    pub truncated: bool,
+}
+
 /// Why a fetch failed. Messages never contain the URL's path or query (signed URLs
 /// carry credentials there).
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +165,10 @@ pub enum FetchError {
     /// The HTTP client could not be built (from [`Fetcher::new`] only).
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// A header of a [`Post`] is not a valid HTTP header (the caller's fault, not the
+    /// URL's).
+    #[error("invalid request header: {0}")]
+    InvalidHeader(String),
     /// Creating or writing the local file failed.
     #[error("writing the file: {0}")]
     Io(#[from] std::io::Error),
@@ -138,9 +176,22 @@ pub enum FetchError {
 
 impl FetchError {
     /// True when the URL or its target is at fault, false for local failures
-    /// ([`FetchError::Io`], [`FetchError::Client`]).
+    /// ([`FetchError::Io`], [`FetchError::Client`], [`FetchError::InvalidHeader`]).
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, FetchError::Io(_) | FetchError::Client(_))
+        !matches!(
+            self,
+            FetchError::Io(_) | FetchError::Client(_) | FetchError::InvalidHeader(_)
+        )
+    }
+
+    /// True when trying the same URL again can never succeed under this policy: the URL
+    /// is malformed or its host is (or resolves only to) a refused address. A name that
+    /// resolves only to refused addresses counts, although its records may change.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            FetchError::InvalidUrl(_) | FetchError::Forbidden { .. } | FetchError::InvalidHeader(_)
+        )
     }
 
     fn from_reqwest(e: reqwest::Error) -> FetchError {
@@ -188,8 +239,8 @@ fn chain(e: &dyn Error) -> String {
     out
 }
 
-/// Downloads URLs under a [`Policy`]. Cheap to clone: clones share one HTTP client and
-/// its connection pool.
+/// Makes outbound requests to user-given URLs under a [`Policy`]: downloads and POSTs.
+/// Cheap to clone: clones share one HTTP client and its connection pool.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     inner: Arc<Inner>,
@@ -203,7 +254,8 @@ struct Inner {
 
 impl Fetcher {
     /// A fetcher with one HTTP client set up for `policy`: the guarding resolver, no
-    /// automatic redirects, no proxies.
+    /// automatic redirects, no proxies (neither configured nor from the environment), the
+    /// policy's connect and total timeouts.
     pub fn new(policy: Policy) -> Result<Fetcher, FetchError> {
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(GuardedResolver {
@@ -228,9 +280,10 @@ impl Fetcher {
         &self.inner.policy
     }
 
-    /// Checks `url` before accepting it for a later fetch: its scheme and form, and that its
-    /// host (an IP literal, or a name resolved now) has an address the policy allows. A
-    /// later fetch checks again at connect time (the name may resolve differently then).
+    /// Checks `url` before accepting it for a later fetch or POST: its scheme and form,
+    /// and that its host (an IP literal, or a name resolved now) has an address the policy
+    /// allows. The request checks again at connect time (the name may resolve differently
+    /// then). Every dialect that takes a URL checks it here, at submission.
     pub async fn precheck(&self, url: &str) -> Result<(), FetchError> {
         let policy = &self.inner.policy;
         let parsed = parse_url(url, policy.allow_private)?;
@@ -265,6 +318,55 @@ impl Fetcher {
             tracing::warn!(path = %dest.display(), error = %e, "fetch: cannot remove a partial file");
         }
         result
+    }
+
+    /// POSTs `request` to `url` under the policy, without following redirects, and
+    /// returns the answer whatever its status. The URL is checked as a download's is (an
+    /// IP-literal host before connecting, a name in the resolver); a refused host is
+    /// [`FetchError::Forbidden`] and nothing is sent. At most [`MAX_POST_ANSWER`] bytes of
+    /// the answer are read, all within `request.timeout`.
+    pub async fn post(&self, url: &str, request: Post) -> Result<Answer, FetchError> {
+        let timeout = request.timeout;
+        tokio::time::timeout(timeout, self.post_inner(url, request))
+            .await
+            .unwrap_or(Err(FetchError::Timeout))
+    }
+
+    async fn post_inner(&self, url: &str, request: Post) -> Result<Answer, FetchError> {
+        let url = parse_url(url, self.inner.policy.allow_private)?;
+        let mut builder = self
+            .inner
+            .client
+            .post(url)
+            .timeout(request.timeout)
+            .header(CONTENT_TYPE, header_value(&request.content_type)?);
+        for (name, value) in &request.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| FetchError::InvalidHeader(format!("name {name:?}")))?;
+            builder = builder.header(name, header_value(value)?);
+        }
+        let mut response = builder
+            .body(request.body)
+            .send()
+            .await
+            .map_err(FetchError::from_reqwest)?;
+        let status = response.status();
+        let mut body = Vec::new();
+        let mut truncated = false;
+        while let Some(chunk) = response.chunk().await.map_err(FetchError::from_reqwest)? {
+            let room = MAX_POST_ANSWER - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                truncated = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Answer {
+            status,
+            body,
+            truncated,
+        })
     }
 
     async fn fetch_inner(
@@ -340,6 +442,11 @@ impl Fetcher {
             content_type,
         })
     }
+}
+
+fn header_value(value: &str) -> Result<HeaderValue, FetchError> {
+    HeaderValue::from_str(value)
+        .map_err(|_| FetchError::InvalidHeader("a value with control or non-ASCII bytes".into()))
 }
 
 /// The statuses whose `Location` is followed (always with GET).

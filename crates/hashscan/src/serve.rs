@@ -163,9 +163,6 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     config
         .buckets
         .extend(args.buckets.iter().map(|b| parse_bucket(b)));
-    if std::env::var("HASHSCAN_FETCH_ALLOW_PRIVATE").is_ok_and(|v| v == "1") {
-        config.callbacks.allow_private = true;
-    }
     if let Some(n) = args.workers {
         config.workers = n.max(1);
     }

@@ -9,13 +9,19 @@
 //! de-duplicate. Deliverers run apart from the job workers: a receiver that never answers
 //! holds one deliverer for at most the request timeout and never stalls hashing.
 //!
-//! Destinations are user-given URLs: private, loopback and link-local addresses are refused
-//! unless configuration allows them, and the address checked is the address connected to.
+//! Destinations are user-given URLs. They are reached through the server's one outbound
+//! client, [`hashscan_fetch::Fetcher::post`], under the same address policy as downloads
+//! of user-given URLs: private, loopback, link-local and other non-public addresses (in
+//! every IPv6 spelling that carries one) are refused unless `[outbound] allow_private` (or
+//! `HASHSCAN_FETCH_ALLOW_PRIVATE=1`) allows them; the address checked is the address
+//! connected to; proxies from the environment are not used; redirects are not followed (a
+//! 3xx answer is a failed attempt). A destination the policy refuses is given up at once:
+//! it would be refused on every retry.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hashscan_fetch::{FetchError, Fetcher, Post};
 use serde::Deserialize;
 
 use crate::jobs::{Delivery, DeliveryOutcome, Job, JobStore};
@@ -24,8 +30,9 @@ use crate::jobs::{Delivery, DeliveryOutcome, Job, JobStore};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CallbackConfig {
-    /// Allow destinations on private, loopback and link-local addresses (also set by
-    /// `HASHSCAN_FETCH_ALLOW_PRIVATE=1`).
+    /// The older name of `[outbound] allow_private` (see
+    /// [`Config::outbound_allow_private`](crate::config::Config::outbound_allow_private)):
+    /// true turns on the one switch, for callbacks and downloads alike.
     pub allow_private: bool,
     /// Time allowed for one attempt.
     pub timeout_ms: u64,
@@ -65,9 +72,11 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Starts the deliverers; they stop when `stop` turns true.
+/// Starts the deliverers, which POST through `outbound` (the server's one outbound client,
+/// whose policy decides which destinations are allowed); they stop when `stop` turns true.
 pub fn spawn_deliverers(
     config: CallbackConfig,
+    outbound: Fetcher,
     node: &str,
     jobs: Arc<dyn JobStore>,
     render: Render,
@@ -77,8 +86,9 @@ pub fn spawn_deliverers(
     (0..config.deliverers.max(1))
         .map(|i| {
             let owner = format!("{node}/cb{i}");
-            let (config, jobs, render, metrics, mut stop) = (
+            let (config, outbound, jobs, render, metrics, mut stop) = (
                 config.clone(),
+                outbound.clone(),
                 jobs.clone(),
                 render.clone(),
                 metrics.clone(),
@@ -88,7 +98,7 @@ pub fn spawn_deliverers(
                 while !*stop.borrow() {
                     match jobs.claim_delivery(&owner, now_ms(), LEASE_MS).await {
                         Ok(Some(d)) => {
-                            let outcome = attempt(&config, jobs.as_ref(), &render, &d).await;
+                            let outcome = attempt(&config, &outbound, jobs.as_ref(), &render, &d).await;
                             log_outcome(&d, &outcome);
                             metrics.delivery(&outcome);
                             if let Err(e) = jobs.delivery_attempted(&d.id, &owner, now_ms(), outcome).await {
@@ -129,11 +139,12 @@ fn log_outcome(d: &Delivery, outcome: &DeliveryOutcome) {
 /// One attempt, and what to do next.
 async fn attempt(
     config: &CallbackConfig,
+    outbound: &Fetcher,
     jobs: &dyn JobStore,
     render: &Render,
     d: &Delivery,
 ) -> DeliveryOutcome {
-    let failure = match try_once(config, jobs, render, d).await {
+    let failure = match try_once(config, outbound, jobs, render, d).await {
         Ok(()) => return DeliveryOutcome::Delivered,
         Err(Failure::Permanent(error)) => return DeliveryOutcome::GiveUp { error },
         Err(Failure::Transient(error)) => error,
@@ -162,6 +173,7 @@ enum Failure {
 
 async fn try_once(
     config: &CallbackConfig,
+    outbound: &Fetcher,
     jobs: &dyn JobStore,
     render: &Render,
     d: &Delivery,
@@ -181,81 +193,41 @@ async fn try_once(
             url.scheme()
         )));
     }
-    let host = url
-        .host_str()
-        .ok_or_else(|| Failure::Permanent("the URL has no host".into()))?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = url.port_or_known_default().unwrap_or(80);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|e| Failure::Transient(format!("cannot resolve {host}: {e}")))?
-        .collect();
-    let addr = addrs
-        .iter()
-        .copied()
-        .find(|a| config.allow_private || is_public(a.ip()))
-        .ok_or_else(|| {
-            Failure::Permanent(format!(
-                "{host} resolves only to private, loopback or link-local addresses, which are not allowed"
-            ))
-        })?;
-    // Connect to the address that was checked, not to a second lookup's answer.
-    let client = reqwest::Client::builder()
-        .resolve(&host, addr)
-        .timeout(Duration::from_millis(config.timeout_ms))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("hashscan/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Failure::Transient(e.to_string()))?;
     let (content_type, body) = render(&job, &d.format);
-    let response = client
-        .post(url)
-        .header("content-type", content_type)
-        .header("x-hashscan-delivery-id", &d.id)
-        .header("x-hashscan-attempt", (d.attempts + 1).to_string())
-        .body(body)
-        .send()
+    let request = Post {
+        content_type: content_type.to_string(),
+        headers: vec![
+            ("x-hashscan-delivery-id".into(), d.id.clone()),
+            ("x-hashscan-attempt".into(), (d.attempts + 1).to_string()),
+            (
+                "user-agent".into(),
+                concat!("hashscan/", env!("CARGO_PKG_VERSION")).into(),
+            ),
+        ],
+        body,
+        timeout: Duration::from_millis(config.timeout_ms.max(1)),
+    };
+    let answer = outbound
+        .post(url.as_str(), request)
         .await
-        .map_err(|e| Failure::Transient(format!("request failed: {e}")))?;
-    if response.status().is_success() {
+        .map_err(failure)?;
+    if answer.status.is_success() {
         Ok(())
     } else {
         Err(Failure::Transient(format!(
             "the receiver answered {}",
-            response.status()
+            answer.status
         )))
     }
 }
 
-/// Whether an address is reachable on the public internet (not loopback, private,
-/// link-local, unique-local, CGNAT, unspecified, multicast or broadcast).
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || (o[0] == 100 && (o[1] & 0xc0) == 64)
-                || o[0] == 0)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let seg = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00
-                || (seg[0] & 0xffc0) == 0xfe80)
-        }
+/// A failed request: permanent when no retry can succeed under the policy (a malformed
+/// URL, a refused address). The message names the host at most, never the path or query.
+fn failure(e: FetchError) -> Failure {
+    if e.is_permanent() {
+        Failure::Permanent(e.to_string())
+    } else {
+        Failure::Transient(e.to_string())
     }
 }
 
@@ -264,24 +236,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn private_addresses_are_not_public() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
+    fn refused_and_malformed_destinations_are_permanent() {
+        let forbidden = FetchError::Forbidden {
+            host: "[::ffff:127.0.0.1]".into(),
+            addr: "::ffff:127.0.0.1".parse().unwrap(),
+        };
+        assert!(matches!(failure(forbidden), Failure::Permanent(m) if m.contains("refused")));
+        assert!(matches!(
+            failure(FetchError::InvalidUrl("no host".into())),
+            Failure::Permanent(_)
+        ));
+        for transient in [
+            FetchError::Timeout,
+            FetchError::Resolve("example.invalid: no address".into()),
+            FetchError::Connect("connection refused".into()),
+            FetchError::Transfer("reset".into()),
         ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["1.1.1.1", "8.8.8.8", "2606:4700:4700::1111"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
+            assert!(matches!(failure(transient), Failure::Transient(_)));
         }
     }
 }

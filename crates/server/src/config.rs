@@ -25,12 +25,28 @@ pub struct Config {
     pub keys: Vec<KeyConfig>,
     /// Job workers of this node (default: [`default_workers`]).
     pub workers: usize,
+    /// Outbound connections to user-given URLs: downloads and callbacks.
+    pub outbound: OutboundConfig,
     /// Job-finished callbacks.
     pub callbacks: crate::callbacks::CallbackConfig,
     /// Limits.
     pub limits: Limits,
+    /// Connection limits and timeouts (`[http]`).
+    pub http: crate::listen::HttpConfig,
     /// File detection (Alibaba Sas, Volcengine nta, `/v1`).
     pub detect: DetectConfig,
+}
+
+/// Outbound connection settings (`[outbound]`): one address policy for every connection
+/// the server makes to a user-given URL (downloads for detections, job callbacks).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Let outbound connections reach private, loopback, link-local, CGNAT, documentation
+    /// and reserved addresses (off: the server must not be an SSRF tool). Unspecified,
+    /// multicast and broadcast addresses stay refused. See
+    /// [`Config::outbound_allow_private`] for the older names and the environment.
+    pub allow_private: bool,
 }
 
 /// File detection settings (`[detect]`).
@@ -52,8 +68,9 @@ pub struct DetectConfig {
     pub max_file_size: u64,
     /// Longest download of a user-given URL, in seconds.
     pub fetch_timeout_secs: u64,
-    /// Allow URLs of private, loopback and link-local addresses (off: the server must not be
-    /// an SSRF tool). `HASHSCAN_FETCH_ALLOW_PRIVATE=1` turns it on too.
+    /// The older name of `[outbound] allow_private` (see
+    /// [`Config::outbound_allow_private`]): true turns on the one switch, for downloads and
+    /// callbacks alike.
     pub fetch_allow_private: bool,
     /// Requests per second each access key may make to the detection APIs (Alibaba answers
     /// `RequestTooFrequently` past it); 0: no limit. Default 100: Alibaba's enterprise
@@ -118,6 +135,12 @@ pub struct Limits {
     pub max_object_size: u64,
     /// Longest accepted object key, in bytes (COS: 850).
     pub max_key_len: usize,
+    /// Most bytes of user metadata (`x-cos-meta-*` names and values together) on one object
+    /// (COS: 2 KB).
+    pub max_user_meta: usize,
+    /// Free space the data directory must keep for the server to report itself ready
+    /// (`/readyz`), in bytes.
+    pub min_free_bytes: u64,
 }
 
 /// Job workers per core by default, and at most this many in all.
@@ -143,6 +166,8 @@ impl Default for Limits {
         Limits {
             max_object_size: 50 << 30,
             max_key_len: 850,
+            max_user_meta: 2048,
+            min_free_bytes: 256 << 20,
         }
     }
 }
@@ -162,8 +187,10 @@ impl Default for Config {
             buckets: Vec::new(),
             keys: Vec::new(),
             workers: default_workers(),
+            outbound: OutboundConfig::default(),
             callbacks: crate::callbacks::CallbackConfig::default(),
             limits: Limits::default(),
+            http: crate::listen::HttpConfig::default(),
             detect: DetectConfig::default(),
         }
     }
@@ -187,6 +214,18 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The one switch of the outbound address policy, for downloads of user-given URLs and
+    /// callbacks alike: `[outbound] allow_private`, or either of its older names
+    /// `[callbacks] allow_private` and `[detect] fetch_allow_private` (kept so that existing
+    /// files still load; any of the three turns it on). `HASHSCAN_FETCH_ALLOW_PRIVATE=1`
+    /// turns it on too, when the server builds its outbound client
+    /// (`hashscan_fetch::Policy::with_env_override`).
+    pub fn outbound_allow_private(&self) -> bool {
+        self.outbound.allow_private
+            || self.callbacks.allow_private
+            || self.detect.fetch_allow_private
+    }
+
     /// Reads a TOML file; fields it leaves out keep their defaults.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -223,6 +262,23 @@ mod tests {
         assert_eq!(c.buckets[0].region.as_deref(), Some("ap-beijing"));
         assert_eq!(c.limits.max_object_size, 1024);
         assert_eq!(c.limits.max_key_len, 850);
+    }
+
+    #[test]
+    fn one_switch_for_outbound_addresses() {
+        let c: Config = toml::from_str("").unwrap();
+        assert!(!c.outbound_allow_private());
+        for text in [
+            "[outbound]\nallow_private = true",
+            "[callbacks]\nallow_private = true",
+            "[detect]\nfetch_allow_private = true",
+        ] {
+            let c: Config = toml::from_str(text).unwrap();
+            assert!(c.outbound_allow_private(), "{text}");
+        }
+        let c: Config = toml::from_str("[outbound]\nallow_private = false").unwrap();
+        assert!(!c.outbound_allow_private());
+        assert!(toml::from_str::<Config>("[outbound]\nallow_privat = true").is_err());
     }
 
     #[test]

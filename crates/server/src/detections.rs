@@ -159,11 +159,24 @@ fn from_row(r: &impl Columns) -> Result<Detection, JobError> {
     })
 }
 
-/// The newest unexpired detection of each key, from one snapshot (one read transaction).
+/// The detection that answers each key, from one snapshot (one read transaction).
 ///
-/// Per key, one index seek per column the key's form can name ([`key_columns`]) finds the
-/// newest row's id and finish time; a finished detection is taken from `finished` when its
-/// finish time matches, so the stored report is read and parsed once, not on every lookup.
+/// A verdict is only ever found under hashes computed from the bytes that were scanned: the
+/// `md5`, `sha1` and `sha256` columns are written by the server (from an upload, an object or
+/// the scanned file), never taken from a client. The hash a client named its file by
+/// (`hash_key`) only finds that client's own detection while it runs or after it failed, and
+/// only when no detection of a file with that hash exists. So, per key, the first of these
+/// tiers that has a row answers, its newest row ([`key_tiers`]):
+/// 1. a finished (Done) detection of a file with this hash;
+/// 2. a running detection of a file with this hash (a rescan, an upload being scanned);
+/// 3. a detection submitted under this `hash_key` (Detecting or Failed), or a failed
+///    detection of a file with this hash.
+///
+/// A forged `HashKey` (a harmless file named by a malware's hash) therefore never hides a
+/// real result, and its own detection fails when the file's hashes do not match
+/// ([`hash_key_matches`]). Each tier is one index seek per column; a finished detection is
+/// taken from `finished` when its finish time matches, so the stored report is read and
+/// parsed once, not on every lookup.
 fn newest_of(
     conn: &rusqlite::Connection,
     finished: &FinishedCache,
@@ -176,19 +189,24 @@ fn newest_of(
         if newest.contains_key(&key) {
             continue;
         }
-        // (created_at, id, state, finished_at) of the newest row over the key's columns.
+        // (created_at, id, state, finished_at) of the newest row of the first tier with one.
         let mut best: Option<(i64, String, String, Option<i64>)> = None;
-        for sql in key_columns(&key) {
-            let row = tx
-                .prepare_cached(sql)?
-                .query_row(params![key, now], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()?;
-            if let Some(row) = row
-                && best.as_ref().is_none_or(|b| row.0 > b.0)
-            {
-                best = Some(row);
+        for tier in key_tiers(&key) {
+            for sql in *tier {
+                let row = tx
+                    .prepare_cached(sql)?
+                    .query_row(params![key, now], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .optional()?;
+                if let Some(row) = row
+                    && best.as_ref().is_none_or(|b| row.0 > b.0)
+                {
+                    best = Some(row);
+                }
+            }
+            if best.is_some() {
+                break;
             }
         }
         let Some((_, id, state, finished_at)) = best else {
@@ -218,34 +236,69 @@ fn newest_of(
     Ok(newest)
 }
 
-/// The statements that find a key's newest unexpired row, one per column the key's form can
-/// name: an MD5 is also a client's hash key, as is a SHA-256; a detection id is `f` + 32
-/// hex. A key of no known form is looked for in every column. Each is one seek down the
-/// column's `(column, created_at)` index (or the id's primary key).
-fn key_columns(key: &str) -> &'static [&'static str] {
+/// The tiers of statements that find a key's answer (see [`newest_of`]): the columns a
+/// key's form can name (an MD5 is 32 hex, a SHA-1 40, a SHA-256 64, a detection id `f` + 32
+/// hex; a key of no known form is looked for in every column), tier by tier. Each statement
+/// is one seek down the column's `(column, created_at)` index (or the id's primary key).
+fn key_tiers(key: &str) -> &'static [&'static [&'static str]] {
     macro_rules! newest_by {
-        ($column:literal) => {
+        ($column:literal, $state:literal) => {
             concat!(
                 "SELECT created_at, id, state, finished_at FROM detections WHERE ",
                 $column,
-                " = ?1 AND expires_at > ?2 ORDER BY created_at DESC LIMIT 1"
+                " = ?1 AND expires_at > ?2",
+                $state,
+                " ORDER BY created_at DESC LIMIT 1"
             )
         };
     }
-    const MD5: &str = newest_by!("md5");
-    const SHA1: &str = newest_by!("sha1");
-    const SHA256: &str = newest_by!("sha256");
-    const HASH_KEY: &str = newest_by!("hash_key");
-    const ID: &str = newest_by!("id");
+    const MD5: [&str; 3] = [
+        newest_by!("md5", " AND state = 'Done'"),
+        newest_by!("md5", " AND state = 'Detecting'"),
+        newest_by!("md5", " AND state = 'Failed'"),
+    ];
+    const SHA1: [&str; 3] = [
+        newest_by!("sha1", " AND state = 'Done'"),
+        newest_by!("sha1", " AND state = 'Detecting'"),
+        newest_by!("sha1", " AND state = 'Failed'"),
+    ];
+    const SHA256: [&str; 3] = [
+        newest_by!("sha256", " AND state = 'Done'"),
+        newest_by!("sha256", " AND state = 'Detecting'"),
+        newest_by!("sha256", " AND state = 'Failed'"),
+    ];
+    const HASH_KEY: &str = newest_by!("hash_key", " AND state != 'Done'");
+    const ID: &str = newest_by!("id", "");
     let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
     match key.len() {
-        32 if hex(key) => &[MD5, HASH_KEY],
-        40 if hex(key) => &[SHA1],
-        64 if hex(key) => &[SHA256, HASH_KEY],
-        33 if key.starts_with('f') && key.get(1..).is_some_and(hex) => &[ID],
-        _ => &[MD5, SHA1, SHA256, HASH_KEY, ID],
+        32 if hex(key) => &[&[MD5[0]], &[MD5[1]], &[MD5[2], HASH_KEY]],
+        40 if hex(key) => &[&[SHA1[0]], &[SHA1[1]], &[SHA1[2]]],
+        64 if hex(key) => &[&[SHA256[0]], &[SHA256[1]], &[SHA256[2], HASH_KEY]],
+        33 if key.starts_with('f') && key.get(1..).is_some_and(hex) => &[&[ID]],
+        _ => &[
+            &[MD5[0], SHA1[0], SHA256[0]],
+            &[MD5[1], SHA1[1], SHA256[1]],
+            &[MD5[2], SHA1[2], SHA256[2], HASH_KEY, ID],
+        ],
     }
 }
+
+/// Whether the hash a client named its file by (`hash_key`, an MD5 or SHA-256 in lower-case
+/// hex) is a hash of the bytes that were scanned. A detection whose file does not match fails
+/// ([`MISMATCH_CODE`]) and records no result, so that nobody can file a verdict under another
+/// file's hash.
+pub fn hash_key_matches(hash_key: Option<&str>, report: &Report) -> bool {
+    match hash_key {
+        None => true,
+        Some(k) => {
+            let k = k.to_ascii_lowercase();
+            k == report.md5 || k == report.sha256 || k == report.sha1
+        }
+    }
+}
+
+/// The failure code of a detection whose file does not have the hash it was submitted under.
+pub const MISMATCH_CODE: &str = "HashKeyMismatch";
 
 /// Finished detections (Done or Failed) as last read, by id, so that lookups do not read
 /// and parse the same stored reports again and again. An entry is used only while the row's
@@ -283,10 +336,35 @@ pub struct FileStore {
 }
 
 impl FileStore {
-    /// Uses (creating) `<data>/detect`.
+    /// Uses (creating) `<data>/detect`, and empties its `tmp/`: what is there was being
+    /// received or downloaded by a server that stopped (the caller holds the data
+    /// directory's lock, so no other server is writing there).
     pub fn open(data_dir: &Path) -> io::Result<FileStore> {
         let dir = data_dir.join("detect");
-        std::fs::create_dir_all(dir.join("tmp"))?;
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp)?;
+        let mut removed = 0u64;
+        for entry in std::fs::read_dir(&tmp)? {
+            let entry = entry?;
+            let path = entry.path();
+            let gone = if entry.file_type()?.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            match gone {
+                Ok(()) => removed += 1,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot remove a leftover detection upload")
+                }
+            }
+        }
+        if removed > 0 {
+            tracing::info!(
+                files = removed,
+                "removed detection uploads left by a previous run"
+            );
+        }
         Ok(FileStore { dir })
     }
 
@@ -870,12 +948,18 @@ mod tests {
         }
     }
 
-    /// Keeps `data` in the file store and submits it.
-    async fn submit(f: &Fixture, data: &[u8]) -> (String, Detection) {
+    /// Keeps `data` in the file store; its SHA-256.
+    fn keep(f: &Fixture, data: &[u8]) -> String {
         let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data));
         let temp = f.detections.files.temp_path();
         std::fs::write(&temp, data).unwrap();
         f.detections.files.keep(&temp, &sha).unwrap();
+        sha
+    }
+
+    /// Keeps `data` in the file store and submits it.
+    async fn submit(f: &Fixture, data: &[u8]) -> (String, Detection) {
+        let sha = keep(f, data);
         let d = f
             .detections
             .submit(NewDetection {
@@ -955,37 +1039,40 @@ mod tests {
         }
     }
 
+    fn file_detection(sha: &str, hash_key: Option<&str>) -> NewDetection {
+        NewDetection {
+            hash_key: hash_key.map(str::to_string),
+            md5: None,
+            sha1: None,
+            sha256: Some(sha.to_string()),
+            size: None,
+            source: Source::File {
+                sha256: sha.to_string(),
+            },
+            options: Options::default(),
+            client_token: None,
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lookup_answers_every_key_of_a_detection_and_sees_a_new_finish() {
         let f = fixture(DEFAULT_RETENTION).await;
         let (sha, d) = submit(&f, b"xx MARKER_ONE xx").await;
         let d = done(&f, &d.id).await;
         let (md5, sha1) = (d.md5.clone().unwrap(), d.sha1.clone().unwrap());
-        // The name a client gave the file (Alibaba's HashKey) need not be its MD5.
-        let named = "0123456789abcdef0123456789abcdef".to_string();
+        // A second detection of the same file, named by its MD5 (Alibaba's HashKey).
         let other = f
             .detections
-            .submit(NewDetection {
-                hash_key: Some(named.clone()),
-                md5: None,
-                sha1: None,
-                sha256: Some(sha.clone()),
-                size: None,
-                source: Source::File {
-                    sha256: sha.clone(),
-                },
-                options: Options::default(),
-                client_token: Some("token-2".into()),
-            })
+            .submit(file_detection(&sha, Some(&md5)))
             .await
             .unwrap();
         let other = done(&f, &other.id).await;
+        assert_eq!(other.state, State::Done);
         let keys = [
             md5.clone(),
             sha1,
             sha.clone(),
             d.id.clone(),
-            named,
             "ffffffffffffffffffffffffffffffff".into(),
             "not a key".into(),
             md5.clone(),
@@ -994,26 +1081,94 @@ mod tests {
         let got = f.detections.lookup(&keys).await.unwrap();
         assert_eq!(got.len(), keys.len());
         // By file hash: the newest detection of the file (the second).
-        for l in [&got[0], &got[1], &got[2], &got[7]] {
+        for l in [&got[0], &got[1], &got[2], &got[6]] {
             assert_eq!(found(l).id, other.id);
         }
         assert_eq!(found(&got[3]).id, d.id, "by id");
-        assert_eq!(found(&got[4]).id, other.id, "by the client's hash key");
+        assert!(matches!(got[4], Lookup::Unknown));
         assert!(matches!(got[5], Lookup::Unknown));
-        assert!(matches!(got[6], Lookup::Unknown));
         assert_eq!(found(&got[0]).state, State::Done);
 
         // A finished detection finished again (a worker that lost its lease, another that
         // ran the job again) is answered as it is now, not as first read.
         tokio::time::sleep(Duration::from_millis(5)).await;
-        f.detections
-            .fail(&other.id, "InternalError", "finished again")
+        let mut again = other.report.clone().unwrap();
+        again.threat_name = Some("Finished.Again".into());
+        f.detections.complete(&other.id, &again).await.unwrap();
+        let now = f
+            .detections
+            .lookup(std::slice::from_ref(&md5))
             .await
             .unwrap();
-        let again = f.detections.lookup(&[md5]).await.unwrap();
-        let again = found(&again[0]);
-        assert_eq!(again.state, State::Failed);
-        assert_eq!(again.error_message.as_deref(), Some("finished again"));
+        let now = found(&now[0]);
+        assert_eq!(now.id, other.id);
+        assert_eq!(
+            now.report.as_ref().unwrap().threat_name.as_deref(),
+            Some("Finished.Again")
+        );
+    }
+
+    /// A detection submitted under another file's hash: it fails, and neither that hash nor
+    /// the file's own answers with its (non-)result; a failure never hides a verdict.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_forged_hash_key_fails_and_hides_no_verdict() {
+        let f = fixture(DEFAULT_RETENTION).await;
+        let (bad_sha, bad) = submit(&f, b"xx MARKER_ONE xx").await;
+        let bad = done(&f, &bad.id).await;
+        let bad_md5 = bad.md5.clone().unwrap();
+        assert_eq!(
+            bad.report.as_ref().unwrap().verdict,
+            hashscan_detect::Verdict::Malicious
+        );
+        // A harmless file, named by the malicious file's MD5 and SHA-256.
+        let harmless_sha = keep(&f, b"harmless");
+        for forged in [&bad_md5, &bad_sha] {
+            let x = f
+                .detections
+                .submit(file_detection(&harmless_sha, Some(forged)))
+                .await
+                .unwrap();
+            let x = done(&f, &x.id).await;
+            assert_eq!(x.state, State::Failed);
+            assert_eq!(x.error_code.as_deref(), Some(MISMATCH_CODE));
+            assert!(x.report.is_none());
+        }
+        // And one whose object vanished: Failed, with the malicious file's MD5 known.
+        let vanished = f
+            .detections
+            .submit(NewDetection {
+                md5: Some(bad_md5.clone()),
+                source: Source::Object {
+                    bucket: "no-such-1250000000".into(),
+                    key: "gone".into(),
+                },
+                ..file_detection(&bad_sha, None)
+            })
+            .await
+            .unwrap();
+        assert_eq!(done(&f, &vanished.id).await.state, State::Failed);
+        for key in [&bad_md5, &bad_sha] {
+            let got = f
+                .detections
+                .lookup(std::slice::from_ref(key))
+                .await
+                .unwrap();
+            let d = found(&got[0]);
+            assert_eq!(d.id, bad.id, "{key}");
+            assert_eq!(d.state, State::Done);
+        }
+        // The hash a client named its file by finds its own failed detection only when no
+        // file of that hash was ever detected.
+        let unrelated = "0123456789abcdef0123456789abcdef";
+        let x = f
+            .detections
+            .submit(file_detection(&harmless_sha, Some(unrelated)))
+            .await
+            .unwrap();
+        done(&f, &x.id).await;
+        let got = f.detections.lookup(&[unrelated.to_string()]).await.unwrap();
+        assert_eq!(found(&got[0]).id, x.id);
+        assert_eq!(found(&got[0]).state, State::Failed);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

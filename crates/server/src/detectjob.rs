@@ -58,7 +58,23 @@ pub(crate) async fn execute(
         Ok(None) => return Err(failed("InternalError", "the detection's record is missing")),
         Err(e) => return Err(failed("InternalError", e.to_string())),
     };
-    match scan(ctx, store, jobs, job, owner, &detection).await {
+    let scanned = match scan(ctx, store, jobs, job, owner, &detection).await {
+        Ok(report)
+            if !crate::detections::hash_key_matches(detection.hash_key.as_deref(), &report) =>
+        {
+            Err(failed_owned(
+                crate::detections::MISMATCH_CODE,
+                format!(
+                    "the file's hashes (MD5 {}, SHA-256 {}) do not match the HashKey it was submitted under ({}); no result was recorded",
+                    report.md5,
+                    report.sha256,
+                    detection.hash_key.as_deref().unwrap_or_default()
+                ),
+            ))
+        }
+        other => other,
+    };
+    match scanned {
         Ok(report) => {
             ctx.detections
                 .complete(&job.id, &report)
@@ -174,11 +190,16 @@ async fn scan(
             };
             tracing::debug!(detection = %job.id, bytes = fetched.size, "downloaded");
             let files = ctx.detections.files.clone();
+            let hash_key = d.hash_key.clone();
             let task = tokio::task::spawn_blocking(move || {
                 let report = detector.scan_file_with(&temp, &options);
+                // A file that is not what it was submitted as is not kept: its detection
+                // fails and records no hash that would name it.
                 let kept = match &report {
-                    Ok(r) => files.keep(&temp, &r.sha256).map(|_| ()),
-                    Err(_) => Ok(()),
+                    Ok(r) if crate::detections::hash_key_matches(hash_key.as_deref(), r) => {
+                        files.keep(&temp, &r.sha256).map(|_| ())
+                    }
+                    _ => Ok(()),
                 };
                 let _ = std::fs::remove_file(&temp);
                 (report, kept)

@@ -345,11 +345,9 @@ fn execute(w: &Worker, job: &Job) -> Result<HashJobResult, Failure> {
     };
     let digest = digests.get(alg).map(|d| d.to_hex()).unwrap_or_default();
     if input.add_to_header {
-        let mut updated = meta.clone();
-        updated
-            .user_meta
-            .insert(format!("x-cos-meta-{}", alg.name()), digest.clone());
-        match w.rt.block_on(w.pool.store.rewrite_meta(&updated)) {
+        let name = format!("x-cos-meta-{}", alg.name());
+        let set = w.pool.store.set_user_meta(&meta, &name, &digest);
+        match w.rt.block_on(set) {
             Ok(()) => {}
             Err(StoreError::NoSuchKey) => {
                 return Err(failed(

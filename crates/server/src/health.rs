@@ -104,11 +104,39 @@ async fn ready(state: &AppState) -> Result<(), String> {
         Ok(Err(e)) => return Err(format!("data directory check failed: {e}")),
         Err(_) => return Err("data directory: no answer in time".into()),
     }
+    // A disk that still takes one small file may be too full for any upload.
+    let dir = state.config.data_dir.clone();
+    let min_free = state.config.limits.min_free_bytes;
+    let free = tokio::task::spawn_blocking(move || free_bytes(&dir));
+    match tokio::time::timeout(READY_TIMEOUT, free).await {
+        Ok(Ok(Ok(free))) if free < min_free => {
+            return Err(format!(
+                "data directory: {} MiB free, below limits.min_free_bytes ({} MiB)",
+                free >> 20,
+                min_free >> 20
+            ));
+        }
+        Ok(Ok(Ok(_))) => {}
+        Ok(Ok(Err(e))) => {
+            return Err(format!(
+                "data directory: cannot read free space: {}",
+                e.kind()
+            ));
+        }
+        Ok(Err(e)) => return Err(format!("data directory check failed: {e}")),
+        Err(_) => return Err("data directory: no answer in time".into()),
+    }
     match tokio::time::timeout(READY_TIMEOUT, state.jobs.ping()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("database: {e}")),
         Err(_) => Err("database: no answer in time".into()),
     }
+}
+
+/// Bytes available to this (unprivileged) process on the file system of `dir`.
+fn free_bytes(dir: &std::path::Path) -> std::io::Result<u64> {
+    let st = rustix::fs::statvfs(dir)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 fn text(status: StatusCode, content_type: &'static str, body: String) -> Response {

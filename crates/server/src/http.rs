@@ -60,6 +60,12 @@ pub async fn entry(State(state): State<AppState>, req: Request<Body>) -> Respons
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             headers.insert("x-cos-request-id", v);
         }
+        // Objects are served with the type their uploader chose; a browser must not guess
+        // another (an uploaded script "sniffed" as HTML).
+        headers.insert(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
         if method == axum::http::Method::HEAD {
             // hyper sends no body for HEAD; tell the header-case layer (see wire_case).
             headers.insert(
@@ -82,6 +88,16 @@ pub async fn entry(State(state): State<AppState>, req: Request<Body>) -> Respons
     }
     .instrument(span)
     .await
+}
+
+/// Whether the client sent `Expect: 100-continue`: it sends the body only once the server
+/// starts reading it (hyper then answers `100 Continue`), so an error decided from the head
+/// alone must be answered without reading the body.
+pub fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
 }
 
 /// A request id in the shape COS uses: base64 of `<hex seconds>_<hex random>`.

@@ -17,6 +17,7 @@ pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod keys;
+pub mod listen;
 pub mod metrics;
 pub mod native;
 mod rows;
@@ -227,18 +228,19 @@ impl Server {
         let render: callbacks::Render = Arc::new(cos::file_jobs::callback_body);
         let deliverers = callbacks::spawn_deliverers(
             self.state.config.callbacks.clone(),
+            // The one outbound client: callbacks go out under the downloads' address policy.
+            self.state.detect.fetcher.clone(),
             &node,
             self.state.jobs.clone(),
             render,
             self.state.metrics.clone(),
             stop_tx.subscribe(),
         );
+        let http_config = self.state.config.http.clone();
         let app = axum::Router::new()
             .fallback(http::entry)
             .with_state(self.state);
-        let served = axum::serve(wire_case::CaseListener(self.listener), app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = listen::serve(self.listener, app, &http_config, shutdown).await;
         let _ = stop_tx.send(true);
         for w in workers.into_iter().chain(deliverers).chain([sweeper]) {
             let _ = w.await;
@@ -290,13 +292,19 @@ async fn detect_ctx(
             path: config.data_dir.join("detect").display().to_string(),
             source,
         })?;
+    // The server's one outbound client, for downloads of user-given URLs and callbacks.
     let policy = hashscan_fetch::Policy {
         max_bytes: c.max_file_size,
         timeout: std::time::Duration::from_secs(c.fetch_timeout_secs.max(1)),
-        allow_private: c.fetch_allow_private,
+        allow_private: config.outbound_allow_private(),
         ..hashscan_fetch::Policy::default()
     }
     .with_env_override();
+    if policy.allow_private {
+        tracing::warn!(
+            "outbound connections (downloads, callbacks) may reach private and loopback addresses"
+        );
+    }
     let fetcher =
         hashscan_fetch::Fetcher::new(policy).map_err(|e| StartError::Detect(e.to_string()))?;
     Ok(detectjob::DetectCtx {

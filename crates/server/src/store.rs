@@ -49,6 +49,8 @@ pub enum StoreError {
     KeyTooLong { limit: usize },
     #[error("the object is larger than the {limit}-byte limit")]
     EntityTooLarge { limit: u64 },
+    #[error("the user metadata is larger than {limit} bytes (names and values together)")]
+    MetadataTooLarge { limit: usize },
     #[error("the Content-MD5 does not match the body")]
     BadDigest,
     #[error("{0}")]
@@ -378,6 +380,13 @@ impl ObjectStore {
         if key.contains('\0') {
             return Err(StoreError::InvalidKey("the key contains a NUL byte"));
         }
+        // Listings are XML: a key must be text XML 1.0 can carry (no C0 control but tab,
+        // line feed and carriage return; no U+FFFE or U+FFFF).
+        if !key.chars().all(crate::xml::xml_char) {
+            return Err(StoreError::InvalidKey(
+                "the key contains a control character that XML cannot carry",
+            ));
+        }
         if key.split('/').any(|segment| segment == "..") {
             return Err(StoreError::InvalidKey("the key contains a '..' segment"));
         }
@@ -399,6 +408,7 @@ impl ObjectStore {
         S: Stream<Item = Result<Bytes, io::Error>> + Send,
     {
         self.validate_key(key)?;
+        self.validate_user_meta(&meta.user_meta)?;
         self.require_bucket(bucket).await?;
         let tmp = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
         let written = self.write_temp(&tmp, body).await;
@@ -686,6 +696,7 @@ impl ObjectStore {
             }
             MetadataDirective::Copy => {}
             MetadataDirective::Replace(meta) => {
+                self.validate_user_meta(&meta.user_meta)?;
                 dst.content_type = meta
                     .content_type
                     .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string());
@@ -705,6 +716,61 @@ impl ObjectStore {
             .map_err(io::Error::other)??;
         self.commit(&dst).await?;
         Ok(dst)
+    }
+
+    /// Checks user metadata against [`Limits::max_user_meta`].
+    pub fn validate_user_meta(
+        &self,
+        user_meta: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        let limit = self.limits.max_user_meta;
+        let size: usize = user_meta.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if size > limit {
+            return Err(StoreError::MetadataTooLarge { limit });
+        }
+        Ok(())
+    }
+
+    /// Sets one user-metadata entry of the object at `object`'s key if it still holds the
+    /// same content (blob),
+    /// keeping every other entry as it is now: read, change and write in one write
+    /// transaction, so that two writers (three AddToHeader jobs on one object) never undo
+    /// each other. The data, ETag and Last-Modified stay. [`StoreError::NoSuchKey`] when the
+    /// object was deleted or replaced by other content.
+    pub async fn set_user_meta(
+        &self,
+        object: &ObjectMeta,
+        name: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
+        let (bucket, key, blob) = (&object.bucket, &object.key, &object.blob);
+        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT user_meta FROM objects WHERE bucket = ? AND key = ? AND blob = ?",
+        )
+        .bind(bucket)
+        .bind(key.as_bytes())
+        .bind(blob)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(current) = current else {
+            return Err(StoreError::NoSuchKey);
+        };
+        let mut user_meta: BTreeMap<String, String> =
+            serde_json::from_str(&current).unwrap_or_default();
+        if user_meta.get(name).is_some_and(|v| v == value) {
+            return Ok(());
+        }
+        user_meta.insert(name.to_string(), value.to_string());
+        sqlx::query("UPDATE objects SET user_meta = ? WHERE bucket = ? AND key = ? AND blob = ?")
+            .bind(json(&user_meta))
+            .bind(bucket)
+            .bind(key.as_bytes())
+            .bind(blob)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Rewrites the metadata of the object at `meta`'s key if it still holds the same blob.

@@ -288,34 +288,6 @@ impl<T: AsyncRead + Unpin> AsyncRead for CaseIo<T> {
     }
 }
 
-/// A TCP listener whose connections are [`CaseIo`]s, for `axum::serve`.
-pub struct CaseListener(pub tokio::net::TcpListener);
-
-impl axum::serve::Listener for CaseListener {
-    type Io = CaseIo<tokio::net::TcpStream>;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
-                    return (CaseIo::new(stream), addr);
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: wait instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

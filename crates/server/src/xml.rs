@@ -47,7 +47,7 @@ impl XmlWriter {
             self.out.push('<');
             self.out.push_str(name);
             self.out.push('>');
-            self.out.push_str(&escape(text));
+            push_text(&mut self.out, text);
             self.out.push_str("</");
             self.out.push_str(name);
             self.out.push('>');
@@ -62,6 +62,35 @@ impl XmlWriter {
         }
         self.out
     }
+}
+
+/// Appends `text` escaped: markup characters as entities, a carriage return as `&#13;` (a
+/// parser would turn a bare one into a line feed), and a character XML 1.0 cannot carry at
+/// all (other C0 controls, U+FFFE, U+FFFF) as U+FFFD, so that a document stays well-formed
+/// whatever it quotes. Keys with such characters are refused when stored; this covers what a
+/// message quotes from a request.
+fn push_text(out: &mut String, text: &str) {
+    if text.chars().all(|c| c != '\r' && xml_char(c)) {
+        out.push_str(&escape(text));
+        return;
+    }
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#13;"),
+            c if !xml_char(c) => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Whether XML 1.0 can carry `c` in text (the `Char` production).
+pub fn xml_char(c: char) -> bool {
+    !matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
 /// A document written element by element: XML ([`XmlWriter`]) or the same tree as JSON
@@ -145,6 +174,17 @@ impl Default for XmlWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_xml_cannot_carry_is_replaced_and_cr_kept() {
+        let mut w = XmlWriter::new();
+        w.leaf("K", "a\u{1}b\rc\td\ne&\u{FFFF}");
+        let doc = w.finish();
+        assert!(
+            doc.ends_with("<K>a\u{FFFD}b&#13;c\td\ne&amp;\u{FFFD}</K>"),
+            "{doc}"
+        );
+    }
 
     #[test]
     fn the_same_tree_as_json() {

@@ -24,10 +24,30 @@ fn sha256_hex(data: &[u8]) -> String {
 }
 
 impl TestServer {
+    /// A request whose signature covers the host and every query parameter, without a body.
     fn signed(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
         reqwest::Client::new()
             .request(method.parse().unwrap(), self.url(path))
-            .header("authorization", self.auth_with(SK, method, path))
+            .header("authorization", self.auth_covering(SK, method, path, &[]))
+    }
+
+    /// A request with `body`, its SHA-256 in a signed `x-cos-content-sha256` header.
+    fn signed_body(
+        &self,
+        method: &str,
+        path: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> reqwest::RequestBuilder {
+        let body = body.into();
+        let digest = sha256_hex(&body);
+        reqwest::Client::new()
+            .request(method.parse().unwrap(), self.url(path))
+            .header(
+                "authorization",
+                self.auth_covering(SK, method, path, &[("x-cos-content-sha256", &digest)]),
+            )
+            .header("x-cos-content-sha256", digest)
+            .body(body)
     }
 
     async fn get_json(&self, path: &str) -> (u16, Value) {
@@ -36,9 +56,8 @@ impl TestServer {
 
     async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
         read(
-            self.signed("POST", path)
+            self.signed_body("POST", path, body.to_string())
                 .header("content-type", "application/json")
-                .body(body.to_string())
                 .send()
                 .await
                 .unwrap(),
@@ -48,9 +67,8 @@ impl TestServer {
 
     async fn upload(&self, data: &[u8]) -> (u16, Value) {
         read(
-            self.signed("POST", "/v1/detections")
+            self.signed_body("POST", "/v1/detections", data.to_vec())
                 .header("content-type", "application/octet-stream")
-                .body(data.to_vec())
                 .send()
                 .await
                 .unwrap(),
@@ -238,9 +256,8 @@ async fn detections_of_uploads_objects_and_urls() {
 
     // Other bodies than JSON and octet-stream.
     let r = server
-        .signed("POST", "/v1/detections")
+        .signed_body("POST", "/v1/detections", "hello")
         .header("content-type", "text/plain")
-        .body("hello")
         .send()
         .await
         .unwrap();
@@ -393,9 +410,8 @@ async fn authentication_and_error_shapes() {
 
     // Bad JSON.
     let r = server
-        .signed("POST", "/v1/hash")
+        .signed_body("POST", "/v1/hash", "{not json")
         .header("content-type", "application/json")
-        .body("{not json")
         .send()
         .await
         .unwrap();
@@ -403,9 +419,12 @@ async fn authentication_and_error_shapes() {
     assert_eq!((status, error_code(&body)), (400, "InvalidJson"));
     // Too large a JSON body.
     let r = server
-        .signed("POST", "/v1/detections/lookup")
+        .signed_body(
+            "POST",
+            "/v1/detections/lookup",
+            format!(r#"{{"hashes":["{}"]}}"#, "a".repeat(300 * 1024)),
+        )
         .header("content-type", "application/json")
-        .body(format!(r#"{{"hashes":["{}"]}}"#, "a".repeat(300 * 1024)))
         .send()
         .await
         .unwrap();
@@ -496,4 +515,129 @@ async fn the_openapi_document_covers_every_route() {
         .await
         .unwrap();
     assert_eq!(read(r).await, (200, json!({ "status": "ok" })));
+}
+
+/// A `/v1` signature covers the whole request: a signature over method and path alone is
+/// not reusable for other parameters or another body, and its window is bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signature_covers_the_query_the_body_and_a_bounded_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), |_| {}).await;
+    server.put_object("bound.bin", b"bound").await;
+    let client = reqwest::Client::new();
+
+    // Parameters the signature does not list.
+    let path = format!("/v1/jobs?bucket={DEFAULT_BUCKET}");
+    let r = client
+        .get(server.url(&path))
+        .header("authorization", server.auth_with(SK, "GET", &path))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(r).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (403, "SignatureDoesNotCover"),
+        "{body}"
+    );
+
+    // A signed digest of one body, sent with another: refused, nothing submitted.
+    let signed_for =
+        json!({ "bucket": DEFAULT_BUCKET, "key": "bound.bin", "type": "md5" }).to_string();
+    let sent =
+        json!({ "bucket": DEFAULT_BUCKET, "key": "bound.bin", "type": "sha256" }).to_string();
+    let digest = sha256_hex(signed_for.as_bytes());
+    let r = client
+        .post(server.url("/v1/hash"))
+        .header(
+            "authorization",
+            server.auth_covering(SK, "POST", "/v1/hash", &[("x-cos-content-sha256", &digest)]),
+        )
+        .header("x-cos-content-sha256", &digest)
+        .header("content-type", "application/json")
+        .body(sent.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(r).await;
+    assert_eq!((status, error_code(&body)), (400, "BadDigest"), "{body}");
+    // A body without a signed digest.
+    let r = client
+        .post(server.url("/v1/hash"))
+        .header(
+            "authorization",
+            server.auth_covering(SK, "POST", "/v1/hash", &[]),
+        )
+        .header("content-type", "application/json")
+        .body(sent.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(r).await;
+    assert_eq!((status, error_code(&body)), (400, "BadDigest"), "{body}");
+    // A digest header that is sent but not signed.
+    let r = client
+        .post(server.url("/v1/hash"))
+        .header(
+            "authorization",
+            server.auth_covering(SK, "POST", "/v1/hash", &[]),
+        )
+        .header("x-cos-content-sha256", sha256_hex(sent.as_bytes()))
+        .header("content-type", "application/json")
+        .body(sent.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(r).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (403, "SignatureDoesNotCover"),
+        "{body}"
+    );
+    let (status, page) = server
+        .get_json(&format!("/v1/jobs?bucket={DEFAULT_BUCKET}"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 0, "{page}");
+
+    // A window that never ends.
+    let window = hashscan_auth::cos::KeyTime::new(0, 9_999_999_999);
+    let headers = vec![("host".to_string(), server.addr.to_string())];
+    let auth = hashscan_auth::cos::sign(
+        &hashscan_auth::Secret::new(SK),
+        &hashscan_auth::cos::SignRequest {
+            method: "GET",
+            path: "/v1/jobs/f00000000000000000000000000000000",
+            params: &[],
+            headers: &headers,
+            sign_time: &window,
+            key_time: &window,
+        },
+    )
+    .authorization(AK);
+    let r = client
+        .get(server.url("/v1/jobs/f00000000000000000000000000000000"))
+        .header("authorization", auth)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(r).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (403, "SignatureWindowTooLong"),
+        "{body}"
+    );
+
+    // The detections' internal queue is no bucket of the jobs API, and a detection's job is
+    // read as a detection only.
+    let (status, body) = server.get_json("/v1/jobs?bucket=_detect").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, d) = server.upload(b"a detected file").await;
+    assert_eq!(status, 202, "{d}");
+    let id = d["id"].as_str().unwrap().to_string();
+    let (status, body) = server.get_json(&format!("/v1/jobs/{id}")).await;
+    assert_eq!((status, error_code(&body)), (404, "NoSuchJob"), "{body}");
+    let (status, _) = server.get_json(&format!("/v1/detections/{id}")).await;
+    assert_eq!(status, 200);
+    server.stop().await;
 }

@@ -51,7 +51,12 @@ pub async fn bucket(ctx: &Ctx<'_>, name: &str, region: Option<&str>) -> Result<R
     match ctx.method {
         Method::PUT => {
             let region = region.unwrap_or(&ctx.state.config.default_region);
-            store.create_bucket(name, region, false).await?;
+            // The one bucket ACL hashscan has: public-read (unsigned GET and HEAD).
+            let public_read = match super::subresource::canned_acl(&ctx.headers)? {
+                None | Some(super::subresource::CannedAcl::Private) => false,
+                Some(super::subresource::CannedAcl::PublicRead) => true,
+            };
+            store.create_bucket(name, region, public_read).await?;
             Ok(StatusCode::OK.into_response())
         }
         Method::HEAD => {

@@ -82,13 +82,11 @@ pub async fn filehash(
         .map(|d| d.to_hex())
         .unwrap_or_default();
     if add_to_header {
-        let mut updated = meta.clone();
-        updated
-            .user_meta
-            .insert(format!("x-cos-meta-{}", algorithm.name()), hex.clone());
-        // Only the metadata changes: the data, its ETag and Last-Modified stay. If the object
+        let name = format!("x-cos-meta-{}", algorithm.name());
+        // Only this entry changes: the data, its ETag and Last-Modified stay. If the object
         // was replaced meanwhile, the digest belongs to the old content and is not written.
-        match ctx.state.store.rewrite_meta(&updated).await {
+        let set = ctx.state.store.set_user_meta(&meta, &name, &hex);
+        match set.await {
             Ok(()) | Err(crate::store::StoreError::NoSuchKey) => {}
             Err(e) => return Err(e.into()),
         }

@@ -87,6 +87,9 @@ impl From<StoreError> for CosError {
             StoreError::InvalidKey(_) => Self::invalid_argument(msg),
             StoreError::KeyTooLong { .. } => Self::new(S::BAD_REQUEST, "KeyTooLong", msg),
             StoreError::EntityTooLarge { .. } => Self::new(S::BAD_REQUEST, "EntityTooLarge", msg),
+            StoreError::MetadataTooLarge { .. } => {
+                Self::new(S::BAD_REQUEST, "MetadataTooLarge", msg)
+            }
             StoreError::BadDigest => Self::new(
                 S::BAD_REQUEST,
                 "InvalidDigest",
@@ -94,6 +97,14 @@ impl From<StoreError> for CosError {
             ),
             StoreError::InvalidRequest(_) => Self::new(S::BAD_REQUEST, "InvalidRequest", msg),
             StoreError::Body(_) => Self::new(S::BAD_REQUEST, "IncompleteBody", msg),
+            StoreError::Io(ref io) if io.kind() == std::io::ErrorKind::StorageFull => {
+                tracing::error!(error = %e, "storage full");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    "The server's storage is full; nothing was stored. Please try again later.",
+                )
+            }
             StoreError::Io(_) | StoreError::Db(_) | StoreError::Sql(_) => {
                 tracing::error!(error = %e, "internal error");
                 Self::new(

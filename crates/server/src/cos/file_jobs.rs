@@ -83,6 +83,9 @@ async fn submit(
 ) -> Result<Response, CosError> {
     let bytes = super::read_ci_body(body).await?;
     let job = ci_xml::parse_hash_job(&bytes)?;
+    if let Some(url) = &job.callback {
+        super::check_callback_url(ctx, url).await?;
+    }
     let object = match ctx.state.store.head(bucket, &job.object).await {
         Ok(o) => o,
         Err(StoreError::NoSuchKey) => {

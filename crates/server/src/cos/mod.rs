@@ -15,6 +15,7 @@ mod objects;
 pub mod parse;
 pub mod queues;
 pub mod route;
+pub mod subresource;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request};
@@ -34,6 +35,8 @@ pub struct Ctx<'a> {
     pub query: Vec<(String, String)>,
     /// The access key that signed the request; `None` for anonymous public reads.
     pub access_key: Option<String>,
+    /// The verified signature (what it covers), `None` for anonymous requests.
+    pub signature: Option<hashscan_auth::Verified>,
     /// The request id sent back as `x-cos-request-id`.
     pub request_id: String,
     /// Host and path, as error bodies name them.
@@ -64,6 +67,7 @@ impl Ctx<'_> {
 
 /// Handles a request addressed to the COS dialect.
 pub async fn handle(state: &AppState, req: Request<Body>, request_id: &str) -> Response {
+    let expects_continue = crate::http::expects_continue(req.headers());
     let uri = req.uri().clone();
     let host = uri.authority().map(|a| a.as_str().to_string()).or_else(|| {
         req.headers()
@@ -87,8 +91,10 @@ pub async fn handle(state: &AppState, req: Request<Body>, request_id: &str) -> R
         Ok(r) => r,
         Err(e) => {
             // Answering before the body is read makes hyper close the connection, and a
-            // client still sending sees a reset instead of the error: read it first.
-            if let Some(unread) = body.take() {
+            // client still sending sees a reset instead of the error: read it first —
+            // unless the client waits for `100 Continue` before sending it: then it
+            // sends nothing, and reading would ask it for the body.
+            if let Some(unread) = body.take().filter(|_| !expects_continue) {
                 drain(unread).await;
             }
             e.render(&resource, request_id)
@@ -132,8 +138,8 @@ async fn dispatch(
         &parts.headers,
     );
     let ci = is_ci_call(&target, &path);
-    let access_key = match verified {
-        Ok(v) => Some(v.access_key_id),
+    let signature = match verified {
+        Ok(v) => Some(v),
         Err(hashscan_auth::AuthError::Missing) => None,
         Err(e) if ci => return Err(CosError::ci_auth(e)),
         Err(e) => return Err(e.into()),
@@ -145,7 +151,8 @@ async fn dispatch(
         method: parts.method,
         headers: parts.headers,
         query,
-        access_key,
+        access_key: signature.as_ref().map(|v| v.access_key_id.clone()),
+        signature,
         request_id: request_id.to_string(),
         resource: resource.to_string(),
         ci,
@@ -194,6 +201,14 @@ async fn dispatch(
                 ctx.require_signed()?;
                 return queues::handle(&ctx, &bucket, region.as_deref(), &key, body).await;
             }
+            // An operation selected by a parameter hashscan does not implement is refused
+            // here, before anything is read or written.
+            let level = if key.is_empty() {
+                subresource::Level::Bucket
+            } else {
+                subresource::Level::Object
+            };
+            subresource::check(level, &ctx.method, &ctx.query)?;
             if key.is_empty() {
                 ctx.require_signed()?;
                 buckets::bucket(&ctx, &bucket, region.as_deref()).await
@@ -300,6 +315,30 @@ async fn readable_bucket(
         return Err(CosError::access_denied("Access Denied."));
     }
     Ok(bucket)
+}
+
+/// Refuses, at submission, a callback URL the outbound address policy would refuse at
+/// delivery (a private or loopback address, unless allowed; a malformed URL), so that the
+/// client learns it now instead of from a job whose callback is silently given up.
+pub(crate) async fn check_callback_url(ctx: &Ctx<'_>, url: &str) -> Result<(), CosError> {
+    match ctx.state.detect.fetcher.precheck(url).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            tracing::info!(error = %e, "callback URL refused at submission");
+            Err(CosError::invalid_argument(match e {
+                hashscan_fetch::FetchError::Forbidden { host, .. } => format!(
+                    "The callback URL's host {host} is, or resolves to, an address this server may not call."
+                ),
+                hashscan_fetch::FetchError::InvalidUrl(why) => {
+                    format!("The callback URL is not valid: {why}.")
+                }
+                hashscan_fetch::FetchError::Resolve(host) => {
+                    format!("The callback URL's host {host} cannot be resolved.")
+                }
+                _ => "The callback URL cannot be checked.".to_string(),
+            }))
+        }
+    }
 }
 
 /// A 200 answer with an XML body.

@@ -13,6 +13,7 @@ use tokio_util::io::ReaderStream;
 use super::Ctx;
 use super::error::CosError;
 use super::parse::{RangeSpec, parse_content_md5, parse_copy_source, parse_range};
+use super::subresource;
 use crate::http::{http_date, iso8601_ms};
 use crate::store::{MetadataDirective, NewMeta, ObjectMeta};
 use crate::xml::XmlWriter;
@@ -38,10 +39,29 @@ pub async fn object(
 ) -> Result<Response, CosError> {
     let read_only = ctx.method == Method::GET || ctx.method == Method::HEAD;
     let found = ctx.bucket(bucket, region, read_only).await?;
+    // Overriding the response headers (say, serving an upload as text/html) is for whoever
+    // signed the URL, not for anyone who holds it or reads a public bucket.
+    subresource::require_signed(
+        ctx.signature.as_ref(),
+        &ctx.query,
+        subresource::RESPONSE_OVERRIDES,
+    )?;
     ctx.state.store.validate_key(key)?;
     if let Some(process) = ctx.param("ci-process") {
         return match (process, &ctx.method) {
             ("filehash", &Method::GET) => {
+                // Writing the digest into the metadata is a write: whoever may only read
+                // (anonymously, or with a presigned GET made for something else) must not
+                // be able to add it.
+                if ctx.param("addtoheader").and_then(super::ci::parse_bool) != Some(false)
+                    && ctx.has_param("addtoheader")
+                {
+                    subresource::require_signed(
+                        ctx.signature.as_ref(),
+                        &ctx.query,
+                        &["ci-process", "type", "addtoheader"],
+                    )?;
+                }
                 super::ci::filehash(ctx, bucket, &found.region, key).await
             }
             ("filehash", _) => Err(CosError::method_not_allowed()),
@@ -51,6 +71,19 @@ pub async fn object(
                 format!("ci-process={process} is not supported by hashscan"),
             )),
         };
+    }
+    if ctx.method == Method::PUT {
+        // Objects have no ACL of their own: they follow their bucket.
+        match subresource::canned_acl(&ctx.headers)? {
+            None | Some(subresource::CannedAcl::Private) => {}
+            Some(subresource::CannedAcl::PublicRead) => {
+                return Err(CosError::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "NotImplemented",
+                    "Objects have no ACL of their own in hashscan: they follow their bucket (create it public-read instead). Nothing was stored.",
+                ));
+            }
+        }
     }
     match ctx.method {
         Method::PUT if ctx.header("x-cos-copy-source").is_some() => copy(ctx, bucket, key).await,

@@ -259,6 +259,9 @@ async fn update_queue(
 ) -> Result<Response, CosError> {
     let bytes = super::read_ci_body(body).await?;
     let update = ci_xml::parse_valid_queue_update(&bytes)?;
+    if let Some(url) = update.notify.as_ref().and_then(|n| n.url.as_deref()) {
+        super::check_callback_url(ctx, url).await?;
+    }
     match ctx.state.jobs.queue(id).await? {
         Some(q) if q.bucket == bucket => {}
         _ => {

@@ -161,6 +161,7 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidBucketName(_)
             | StoreError::InvalidKey(_)
             | StoreError::KeyTooLong { .. }
+            | StoreError::MetadataTooLarge { .. }
             | StoreError::InvalidRequest(_) => {
                 ApiError::bad_request("InvalidArgument", e.to_string())
             }
@@ -183,7 +184,18 @@ impl From<StoreError> for ApiError {
 /// A URL the fetcher refuses at submission (private address, bad form, unresolvable).
 impl From<hashscan_fetch::FetchError> for ApiError {
     fn from(e: hashscan_fetch::FetchError) -> Self {
-        ApiError::bad_request("InvalidUrl", format!("The URL cannot be fetched: {e}."))
+        use hashscan_fetch::FetchError as F;
+        // Never the address a name resolved to: that would tell a client what internal
+        // names resolve to. The log has it.
+        let why = match &e {
+            F::Forbidden { host, .. } => {
+                format!("{host} is, or resolves to, an address this server may not fetch from")
+            }
+            F::InvalidUrl(_) | F::Resolve(_) => e.to_string(),
+            _ => "it could not be checked".to_string(),
+        };
+        tracing::info!(error = %e, "URL refused at submission");
+        ApiError::bad_request("InvalidUrl", format!("The URL cannot be fetched: {why}."))
     }
 }
 
@@ -191,6 +203,17 @@ impl From<hashscan_fetch::FetchError> for ApiError {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_url_does_not_tell_where_its_host_resolves() {
+        let e = ApiError::from(hashscan_fetch::FetchError::Forbidden {
+            host: "intranet.example".into(),
+            addr: "10.1.2.3".parse().unwrap(),
+        });
+        assert_eq!(e.code, "InvalidUrl");
+        assert!(e.message.contains("intranet.example"), "{}", e.message);
+        assert!(!e.message.contains("10.1.2.3"), "{}", e.message);
+    }
 
     #[test]
     fn auth_errors() {

@@ -69,15 +69,16 @@ async fn read_json<T: DeserializeOwned>(cx: &Cx<'_>, body: Body) -> Result<T, Ap
         None | Some("application/json") => {}
         Some(_) => return Err(unsupported_media_type("application/json")),
     }
-    let bytes = axum::body::to_bytes(body, MAX_JSON_BODY)
-        .await
-        .map_err(|_| {
-            ApiError::new(
+    let bytes =
+        axum::body::to_bytes(body, MAX_JSON_BODY)
+            .await
+            .map_err(|e| {
+                super::binding::mismatch(&e).unwrap_or_else(|| ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "BodyTooLarge",
                 format!("The JSON body is larger than {MAX_JSON_BODY} bytes or could not be read."),
-            )
-        })?;
+            ))
+            })?;
     serde_json::from_slice(&bytes).map_err(|e| {
         let mut message = format!("The body is not valid JSON for this request: {e}.");
         if message.len() > 300 {
@@ -427,8 +428,10 @@ async fn write_hashed(
     };
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| {
-            ApiError::bad_request("IncompleteBody", "The upload could not be read to its end.")
+        let chunk = chunk.map_err(|e| {
+            super::binding::mismatch(&e).unwrap_or_else(|| {
+                ApiError::bad_request("IncompleteBody", "The upload could not be read to its end.")
+            })
         })?;
         if hasher.bytes_hashed() + chunk.len() as u64 > max {
             return Err(too_large(max));
@@ -534,14 +537,13 @@ pub async fn lookup_detections(cx: &Cx<'_>, body: Body) -> Result<Response, ApiE
     Ok(json(StatusCode::OK, &LookupResponse { results }))
 }
 
-/// A page of a bucket's jobs, newest first. Detection jobs are listed under the bucket
-/// `_detect`.
+/// A page of a bucket's jobs, newest first. Detections are not listed (see `job`).
 #[utoipa::path(
     get,
     path = "/v1/jobs",
     tag = "jobs",
     params(
-        ("bucket" = String, Query, description = "The bucket whose jobs to list (`_detect` for detections)."),
+        ("bucket" = String, Query, description = "The bucket whose jobs to list."),
         ("tag" = Option<String>, Query, description = "`FileHashCode` or `FileDetect`."),
         ("state" = Option<String>, Query, description = "Comma-separated states: Submitted, Running, Success, Failed, Pause, Cancel."),
         ("size" = Option<usize>, Query, description = "Page size, 1–100 (default 20)."),
@@ -562,9 +564,9 @@ pub async fn list_jobs(cx: &Cx<'_>) -> Result<Response, ApiError> {
             ApiError::bad_request("InvalidArgument", "The bucket parameter is required.")
         })?
         .to_string();
-    if bucket != crate::detections::QUEUE_BUCKET {
-        existing_bucket(cx, &bucket).await?;
-    }
+    // Internal buckets (the detections' queue) are not listed: their jobs hold what other
+    // clients submitted (URLs among them); a detection is read by its id or hash instead.
+    existing_bucket(cx, &bucket).await?;
     let tag = match cx.param("tag") {
         None => None,
         Some(t) if t == hashjob::TAG || t == crate::detections::TAG => Some(t.to_string()),
@@ -612,6 +614,8 @@ pub async fn list_jobs(cx: &Cx<'_>) -> Result<Response, ApiError> {
 }
 
 /// The job of `id`.
+/// The hash job of `id`. A detection's job is not one: it is read through
+/// `/v1/detections/{id}`, which shows what its submitter may see.
 async fn job(cx: &Cx<'_>, id: &str) -> Result<crate::jobs::Job, ApiError> {
     cx.state
         .jobs
@@ -619,6 +623,7 @@ async fn job(cx: &Cx<'_>, id: &str) -> Result<crate::jobs::Job, ApiError> {
         .await?
         .into_iter()
         .next()
+        .filter(|j| j.bucket != crate::detections::QUEUE_BUCKET)
         .ok_or_else(|| ApiError::from(crate::jobs::JobError::NoSuchJob))
 }
 
@@ -649,22 +654,14 @@ pub async fn get_job(cx: &Cx<'_>, id: &str) -> Result<Response, ApiError> {
     responses(
         (status = 200, description = "The cancelled job.", body = JobView),
         (status = 404, description = "No such job.", body = ErrorBody),
-        (status = 409, description = "The job is running or has ended, or is a detection's.", body = ErrorBody),
+        (status = 409, description = "The job is running or has ended.", body = ErrorBody),
     ),
     security(("cos_signature" = []))
 )]
 pub async fn cancel_job(cx: &Cx<'_>, id: &str) -> Result<Response, ApiError> {
     check_params(cx, &[])?;
+    // A detection's job is not found here (see `job`): the detection service has no cancel.
     let job = job(cx, id).await?;
-    // A cancelled FileDetect job would leave its detection `detecting` until it expires:
-    // the detection service has no cancel, so neither does this API.
-    if job.tag == crate::detections::TAG {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "NotCancellable",
-            "A detection's job cannot be cancelled; its result expires on its own.",
-        ));
-    }
     let cancelled = cx.state.jobs.cancel(&job.id, now_ms()).await?;
     Ok(json(StatusCode::OK, &JobView::from(&cancelled)))
 }

@@ -11,10 +11,12 @@
 //! answer types are in [`model`], the error table in [`error`], the generated OpenAPI
 //! document in [`openapi`].
 //!
-//! Authentication is the COS `q-sign-algorithm=sha1` scheme over method and path, verified
-//! by the COS dialect's own function: no secret ever travels, and the COS SDKs and tools
-//! can sign these requests.
+//! Authentication is the COS `q-sign-algorithm=sha1` scheme, verified by the COS dialect's
+//! own function: no secret ever travels, and the COS SDKs and tools can sign these requests.
+//! Unlike COS, a `/v1` signature must cover the whole request — every query parameter and
+//! the body by a signed digest header — within a bounded window ([`binding`]).
 
+pub mod binding;
 pub mod error;
 pub mod handlers;
 pub mod model;
@@ -147,14 +149,17 @@ impl Cx<'_> {
 
 /// Handles a request [`is_native`] accepted.
 pub async fn handle(state: &AppState, req: Request<Body>, request_id: &str) -> Response {
+    let expects_continue = crate::http::expects_continue(req.headers());
     let (parts, body) = req.into_parts();
     let mut body = Some(body);
     match dispatch(state, parts, &mut body).await {
         Ok(r) => r,
         Err(e) => {
             // Answering before the body is read makes hyper close the connection, and a
-            // client still sending sees a reset instead of the error: read it first.
-            if let Some(unread) = body.take() {
+            // client still sending sees a reset instead of the error: read it first —
+            // unless the client waits for `100 Continue` before sending it: then it
+            // sends nothing, and reading would ask it for the body.
+            if let Some(unread) = body.take().filter(|_| !expects_continue) {
                 drain(unread).await;
             }
             e.render(request_id)
@@ -228,6 +233,7 @@ async fn dispatch(
         Miss::MethodNotAllowed(allowed) => ApiError::method_not_allowed(&allowed),
     })?;
     let raw_query = parts.uri.query().unwrap_or("");
+    let query = hashscan_auth::encode::decode_query(raw_query, hashscan_auth::encode::Plus::Space);
     let access_key = if route.signed {
         let verified = crate::cos::verify_signature(
             state,
@@ -237,6 +243,11 @@ async fn dispatch(
             &parts.headers,
         )
         .map_err(ApiError::from)?;
+        // The signature must cover the whole request: every parameter and the body.
+        let expect = binding::check(&verified, &query, &parts.headers)?;
+        if let Some(b) = body.take() {
+            *body = Some(binding::verify(b, expect));
+        }
         Some(verified.access_key_id)
     } else {
         None
@@ -244,7 +255,7 @@ async fn dispatch(
     let cx = Cx {
         state,
         headers: parts.headers,
-        query: hashscan_auth::encode::decode_query(raw_query, hashscan_auth::encode::Plus::Space),
+        query,
         access_key,
     };
     let id = params.into_iter().next().unwrap_or_default();

@@ -80,6 +80,14 @@ pub(super) async fn create(
             md5.unwrap_or(submitted.id)
         }
         SignUrl::Remote(url) => {
+            // The check every dialect makes of a URL at submission (the Alibaba dialect's
+            // DownloadUrl too): refused now rather than a failed detection later.
+            state
+                .detect
+                .fetcher
+                .precheck(&url)
+                .await
+                .map_err(|e| refused_sign_url(&e))?;
             detections
                 .submit(NewDetection {
                     hash_key: None,
@@ -111,6 +119,25 @@ pub(super) async fn get(state: &AppState, body: &[u8]) -> Result<Value, VolcErro
         .map_err(|e| VolcError::from_core(&e))?;
     let found = found.into_iter().next().unwrap_or(Lookup::Unknown);
     Ok(FileDetection::of(&found).to_json())
+}
+
+/// A `SignURL` that the outbound policy refuses at submission, as `InvalidParameter`. The
+/// message says why without the addresses the host resolved to (which would tell a client
+/// about the server's network); the server's log has them.
+fn refused_sign_url(e: &hashscan_fetch::FetchError) -> VolcError {
+    use hashscan_fetch::FetchError as F;
+    let why = match e {
+        F::Forbidden { .. } => "names an address this server may not download from",
+        F::Resolve(_) | F::Timeout => "has a host that cannot be resolved",
+        F::InvalidUrl(_) => "is not an http or https URL this server can download",
+        other if !other.is_client_error() => {
+            tracing::error!(error = %other, "cannot check a SignURL");
+            return VolcError::internal();
+        }
+        _ => "cannot be downloaded",
+    };
+    tracing::info!(error = %e, "SignURL refused at submission");
+    VolcError::invalid(format!("The parameter SignURL {why}."))
 }
 
 /// The host the request was sent to: the absolute-form authority, else `Host`.
@@ -169,6 +196,22 @@ mod tests {
         h.insert("x-sdk-invocation-id", HeaderValue::from_static("one"));
         h.append("x-sdk-invocation-id", HeaderValue::from_static("two"));
         assert_eq!(invocation_id(&h), None);
+    }
+
+    #[test]
+    fn refused_sign_urls_do_not_tell_resolved_addresses() {
+        let e = hashscan_fetch::FetchError::Forbidden {
+            host: "intranet.example".into(),
+            addr: "10.1.2.3".parse().unwrap(),
+        };
+        let v = refused_sign_url(&e);
+        assert_eq!(v.code, super::super::error::Code::InvalidParameter);
+        assert!(!v.message.contains("10.1.2.3"), "{}", v.message);
+        let local = hashscan_fetch::FetchError::Client("no TLS".into());
+        assert_eq!(
+            refused_sign_url(&local).code,
+            super::super::error::Code::InternalError
+        );
     }
 
     #[test]

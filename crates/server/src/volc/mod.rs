@@ -25,8 +25,9 @@
 //! authorised exactly as a GET of it through the COS dialect would be (the COS presignature,
 //! or a public-read bucket), and the object is read from local storage: an unknown bucket or
 //! object, or a refused presignature, is an error now rather than a failed detection later.
-//! Any other `http`/`https` URL is downloaded by the worker with the SSRF-safe fetcher
-//! (private and loopback addresses refused unless `detect.fetch_allow_private`). Archives are
+//! Any other `http`/`https` URL is checked now against the outbound address policy (a
+//! private or loopback address is refused at once, unless `[outbound] allow_private`) and
+//! downloaded by the worker with the SSRF-safe fetcher, which checks again. Archives are
 //! expanded with the default limits.
 //!
 //! * QueryKey (spec §5 item 7, UNCONFIRMED whether it is always the MD5): for an object of
