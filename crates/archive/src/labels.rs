@@ -36,11 +36,17 @@ pub fn labels(data: &[u8]) -> Vec<&'static str> {
     out
 }
 
-/// [`labels`] plus `encrypted` when `report` (a [`crate::walk`] of the same data) met an
-/// encrypted member or an archive with an encrypted directory.
+/// [`labels`] plus the walk's archive format when the first bytes did not show it (a zip behind
+/// a prefix, such as a self-extractor), and `encrypted` when `report` (a [`crate::walk`] of the
+/// same data) met an encrypted member or an archive with an encrypted directory.
 #[must_use]
 pub fn labels_with_report(data: &[u8], report: &Report) -> Vec<&'static str> {
     let mut out = labels(data);
+    if let Some(format) = report.format
+        && !out.contains(&format.label())
+    {
+        out.push(format.label());
+    }
     if !report.encrypted.is_empty() && !out.contains(&ENCRYPTED_LABEL) {
         out.push(ENCRYPTED_LABEL);
     }

@@ -8,6 +8,8 @@
 //!   nested), gzip bombs, lying size fields, huge member counts and self-containing archives
 //!   stop early with [`Report::exceeded`] set. No input makes it panic, hang or allocate
 //!   without bound.
+//! * [`walk_named_in`] does the same with every buffer reserved from a [`MemoryBudget`] shared
+//!   by all the walks of a process, so that many scans at once stay within one bound.
 //! * [`labels`] names what a buffer looks like from its content (executables, archives,
 //!   documents, server-side scripts), in the label vocabulary of Alibaba Cloud's FileLabel
 //!   for archives (`Zip`, `RAR`, `7-Zip`, `XAR`, `ZLib`, `GZip`, `tar`, plus `encrypted`).
@@ -24,13 +26,16 @@
 //! ```
 
 mod labels;
+mod memory;
 mod sevenz_guard;
 mod sniff;
 mod walk;
+mod zipscan;
 
 pub use labels::{ENCRYPTED_LABEL, labels, labels_with_report};
-pub use sniff::sniff;
-pub use walk::{walk, walk_named};
+pub use memory::{MemoryBudget, MemoryError, Reservation, ScanMemory};
+pub use sniff::{sniff, sniff_buffer};
+pub use walk::{walk, walk_named, walk_named_in};
 
 use std::fmt;
 
@@ -142,7 +147,8 @@ pub struct Entry<'a> {
     /// The member's decompressed bytes (a prefix when `truncated`).
     pub data: &'a [u8],
     /// `data` is not the whole member: it was larger than [`Limits::max_member_bytes`], a
-    /// limit cut it, or it is corrupt past `data.len()` (then [`Report::errors`] says so).
+    /// limit (or the memory budget) cut it, or it is corrupt past `data.len()` (then
+    /// [`Report::errors`] says so).
     pub truncated: bool,
     /// The member's own archive format, when it is one. It is then expanded after this call
     /// (depth and other limits permitting), so its members follow.
@@ -174,6 +180,11 @@ pub enum Limit {
     /// A member is byte-for-byte an archive that encloses it (a zip quine such as `r.zip`):
     /// it was visited but not expanded again, since that would only repeat until `max_depth`.
     Cycle,
+    /// The scan's [`MemoryBudget`] could not hold a buffer: the member was visited with what
+    /// fit (`truncated`; a streaming format is still expanded from the rest of the stream, a
+    /// zip or 7z is not), or a 7z header was not read. Not a property of the file: the walk
+    /// goes on, and the scan is incomplete.
+    Memory,
 }
 
 impl Limit {
@@ -220,7 +231,9 @@ pub struct Report {
     /// Limits reached, in order. Empty when the walk was complete as far as limits go.
     pub exceeded: Vec<LimitExceeded>,
     /// Corrupt or unreadable archives and members: `(path, message)`. The rest of the
-    /// archive is still walked where its format allows.
+    /// archive is still walked where its format allows (a zip whose central directory is
+    /// damaged from its local headers, a tar past a damaged header); an entry here means
+    /// something could not be read, so a scan that found nothing is incomplete.
     pub errors: Vec<(String, String)>,
     /// Archives recognised but not expanded, and why: `(path, reason)` (RAR, a 7z or zip
     /// member too big to hold, an unsupported layout…).

@@ -25,8 +25,9 @@ const MAX_STREAMS: u64 = 64;
 pub(crate) enum Verdict {
     /// A plain header: parsed by `sevenz-rust2` from the bytes in the file.
     Plain,
-    /// A compressed header whose decoded size is within the bound.
-    Encoded,
+    /// A compressed header whose decoded size is within the bound: `decoded` bytes (the sum
+    /// of its coders' outputs) once decoded.
+    Encoded { decoded: u64 },
     /// The header is encrypted: names and contents need the password.
     EncryptedHeader,
     /// Valid but not expanded (a limit, or a layout that is not supported).
@@ -107,6 +108,7 @@ fn encoded_header(r: &mut Reader<'_>, max_header: u64) -> Option<Verdict> {
         ));
     }
     let mut outputs = 0u64;
+    let mut decoded = 0u64;
     let mut encrypted = false;
     for _ in 0..folders {
         let (outs, aes) = folder(r)?;
@@ -124,11 +126,12 @@ fn encoded_header(r: &mut Reader<'_>, max_header: u64) -> Option<Verdict> {
                  ({max_header})"
             )));
         }
+        decoded = decoded.saturating_add(size);
     }
     Some(if encrypted {
         Verdict::EncryptedHeader
     } else {
-        Verdict::Encoded
+        Verdict::Encoded { decoded }
     })
 }
 
@@ -279,7 +282,7 @@ mod tests {
             .unwrap();
         }
         let data = w.finish().unwrap().into_inner();
-        assert_eq!(check(&data, 1 << 20), Verdict::Encoded);
+        assert!(matches!(check(&data, 1 << 20), Verdict::Encoded { decoded } if decoded > 0));
         assert!(matches!(check(&data, 16), Verdict::Refuse(_)));
     }
 
@@ -311,7 +314,12 @@ mod tests {
             "{:?}",
             check(&data, 1 << 30)
         );
-        assert_eq!(check(&data, u64::MAX), Verdict::Encoded);
+        assert_eq!(
+            check(&data, u64::MAX),
+            Verdict::Encoded {
+                decoded: 0xFFFF_FFFF
+            }
+        );
         let report = crate::walk(&data, &crate::Limits::default(), &mut |_| {
             crate::Flow::Continue
         });

@@ -1,6 +1,7 @@
-//! Archive format detection from magic bytes.
+//! Archive format detection from magic bytes (and, for a whole buffer, from a zip's end
+//! record: self-extractors).
 
-use crate::Format;
+use crate::{Format, zipscan};
 
 const SEVEN_Z_MAGIC: &[u8] = b"7z\xBC\xAF\x27\x1C";
 const XZ_MAGIC: &[u8] = b"\xFD7zXZ\x00";
@@ -43,6 +44,15 @@ pub fn sniff(head: &[u8]) -> Option<Format> {
     None
 }
 
+/// The archive format of a whole buffer: [`sniff`] of its first bytes, else a zip that ends
+/// `data` behind a prefix (a self-extracting executable, or anything with a zip appended),
+/// found from its end record and checked against its central directory and first local
+/// header.
+#[must_use]
+pub fn sniff_buffer(data: &[u8]) -> Option<Format> {
+    sniff(data).or_else(|| zipscan::zip_at_end(data).then_some(Format::Zip))
+}
+
 fn is_bzip2(head: &[u8]) -> bool {
     head.len() >= 10
         && head.starts_with(b"BZh")
@@ -79,6 +89,32 @@ pub(crate) fn is_tar(head: &[u8]) -> bool {
         .sum();
     // 8 spaces alone sum to 256: a header of zeros with a checksum of 256 is no tar.
     stored == sum && sum > 256 && parse_octal(&header[124..136]).is_some()
+}
+
+/// A tar header block whose checksum adds up (unsigned sum, the checksum field counted as
+/// spaces), with a name: where a damaged tar can be walked on from.
+pub(crate) fn tar_header_valid(block: &[u8]) -> bool {
+    let Some(header) = block.get(..512) else {
+        return false;
+    };
+    if header[0] == 0 {
+        return false;
+    }
+    let Some(stored) = parse_octal(&header[148..156]) else {
+        return false;
+    };
+    let sum: u64 = header
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u64::from(b)
+            }
+        })
+        .sum();
+    stored == sum
 }
 
 /// An octal number field: optional leading spaces, octal digits, then NULs or spaces.

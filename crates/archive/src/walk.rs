@@ -3,20 +3,29 @@
 //! Every member is read through a [`Meter`], which counts the bytes against the walk's
 //! [`Budget`] and fails the read once a limit is reached, so a decoder stops producing
 //! output as soon as a limit trips. A member is read into one buffer of at most
-//! `max_member_bytes`; when it is itself an archive it is expanded from that buffer (or, when
-//! it was larger and its format streams, from the buffer followed by the rest of the member).
+//! `max_member_bytes`, reserved from the scan's [`ScanMemory`] as it grows. A stored member
+//! of an archive held in memory (a zip's stored entry, a tar's file) is not copied: its bytes
+//! are a slice of the archive's buffer. When a member is itself an archive it is expanded from
+//! that buffer (or, when it was larger and its format streams, from the buffer followed by the
+//! rest of the member). A zip whose central directory cannot be read is walked from its local
+//! headers, and a tar goes on past a damaged header from the next valid one: what can be read
+//! is scanned, and the report's `errors` say the rest could not be.
 
 use std::cell::Cell;
 use std::io::{self, Read, Seek, SeekFrom};
 
+use crate::memory::{MemoryBudget, MemoryError, ScanMemory};
+use crate::zipscan::{self, LocalHeader};
 use crate::{
     Entry, Flow, Format, Limit, LimitExceeded, Limits, Report, join_path, sevenz_guard, sniff,
+    sniff_buffer,
 };
 
 /// Most tar header bytes (headers, GNU long names, pax records, sparse maps) read between two
 /// members. The `tar` crate reads long names and pax records whole into memory.
 const TAR_HEADER_BUDGET: u64 = 4 << 20;
-/// Largest buffer reserved up front from a member's declared size.
+/// Largest buffer reserved up front from a member's declared size, when that size is not
+/// bounded by the member's compressed size.
 const MAX_PREALLOC: u64 = 1 << 20;
 /// Granularity of the member buffer's growth.
 const MIN_GROWTH: u64 = 64 << 10;
@@ -25,6 +34,13 @@ const MIN_GROWTH: u64 = 64 << 10;
 const READ_CHUNK: usize = 128 << 10;
 /// The 7z AES-256 + SHA-256 coder.
 const SEVENZ_AES: &[u8] = &[0x06, 0xF1, 0x07, 0x01];
+/// Memory a decoder keeps besides the member buffer, at most (counted against the memory
+/// budget as it fills, up to the bytes decoded): bzip2's block arrays, zstd's window (its
+/// default maximum), and the LZMA dictionary of 7-Zip's largest preset (LZMA/LZMA2 windows grow
+/// with the output in `lzma-rust2`).
+const BZIP2_STATE: u64 = 4 << 20;
+const ZSTD_WINDOW: u64 = 128 << 20;
+const LZMA_WINDOW: u64 = 64 << 20;
 
 /// Errors met while walking; their messages end up in [`Report::errors`].
 #[derive(Debug, thiserror::Error)]
@@ -65,23 +81,40 @@ pub fn walk(data: &[u8], limits: &Limits, visit: &mut dyn FnMut(&Entry<'_>) -> F
 /// gzip/bzip2/xz stream when the stream does not (`"x.tar.gz"` → `"x.tar"`, `"x.tgz"` →
 /// `"x.tar"`). `name` is not part of the member paths.
 ///
-/// `data` is sniffed ([`crate::sniff`]); when it is no archive the report has `format: None`
-/// and `visit` is never called. Otherwise every member that is a file (not a directory, link or
-/// device) is visited with its decompressed bytes; members that are archives are visited, then
-/// expanded while their depth is below [`Limits::max_depth`]. Memory stays around one member
-/// buffer plus decoder state per nesting level.
+/// `data` is sniffed ([`crate::sniff_buffer`]); when it is no archive the report has
+/// `format: None` and `visit` is never called. Otherwise every member that is a file (not a
+/// directory, link or device) is visited with its decompressed bytes; members that are
+/// archives are visited, then expanded while their depth is below [`Limits::max_depth`].
+/// Memory stays around one member buffer plus decoder state per nesting level, without a
+/// bound across walks: see [`walk_named_in`] for that.
 pub fn walk_named(
     name: &str,
     data: &[u8],
     limits: &Limits,
     visit: &mut dyn FnMut(&Entry<'_>) -> Flow,
 ) -> Report {
+    let unlimited = MemoryBudget::unlimited();
+    walk_named_in(name, data, limits, &unlimited.scan(), visit)
+}
+
+/// Like [`walk_named`], with every member buffer (and decoder window) reserved from `memory`,
+/// a scan's share of a [`MemoryBudget`] shared by every walk of the process. A buffer that
+/// cannot be reserved ends the member there: it is visited with what fit, `truncated`, and
+/// [`Limit::Memory`] is recorded (a streaming format goes on from the rest of the member; a
+/// zip or 7z cut that way is not expanded); the walk goes on.
+pub fn walk_named_in(
+    name: &str,
+    data: &[u8],
+    limits: &Limits,
+    memory: &ScanMemory,
+    visit: &mut dyn FnMut(&Entry<'_>) -> Flow,
+) -> Report {
     let mut report = Report::default();
-    let Some(format) = sniff(data) else {
+    let Some(format) = sniff_buffer(data) else {
         return report;
     };
     report.format = Some(format);
-    let budget = Budget::new(limits);
+    let budget = Budget::new(limits, memory);
     let mut walker = Walker {
         budget: &budget,
         visit,
@@ -109,6 +142,7 @@ pub fn walk_named(
 /// Shared counters of one walk. Cells, so that meters deep in a decoder stack can update them.
 struct Budget<'l> {
     limits: &'l Limits,
+    memory: &'l ScanMemory,
     total: Cell<u64>,
     members: Cell<u32>,
     /// Bumped by every read refused for a limit: an error that follows such a read is a
@@ -120,9 +154,10 @@ struct Budget<'l> {
 }
 
 impl<'l> Budget<'l> {
-    fn new(limits: &'l Limits) -> Self {
+    fn new(limits: &'l Limits, memory: &'l ScanMemory) -> Self {
         Self {
             limits,
+            memory,
             total: Cell::new(0),
             members: Cell::new(0),
             trips: Cell::new(0),
@@ -157,6 +192,14 @@ impl<'l> Budget<'l> {
     /// Whether an error met since `generation` is explained by a limit (or a stop).
     fn limit_since(&self, generation: u64) -> bool {
         self.trips.get() != generation || self.stop.get()
+    }
+
+    /// The message of the total-bytes limit.
+    fn total_message(&self) -> String {
+        format!(
+            "total decompressed bytes reached max_total_bytes ({}); the walk stopped",
+            self.limits.max_total_bytes
+        )
     }
 }
 
@@ -239,10 +282,7 @@ impl Read for Meter<'_, '_> {
             if self.inner_read(&mut probe)? == 0 {
                 return Ok(0);
             }
-            let message = format!(
-                "total decompressed bytes reached max_total_bytes ({}); the walk stopped",
-                limits.max_total_bytes
-            );
+            let message = self.budget.total_message();
             return Err(self.trip(Limit::TotalBytes, message));
         }
         let cap = usize::try_from(room).map_or(buf.len(), |r| r.min(buf.len()));
@@ -335,41 +375,87 @@ enum Src<'s> {
     },
 }
 
+/// Where a member's bytes come from.
+enum Body<'r> {
+    /// Decoded (or copied) through a reader.
+    Reader(&'r mut dyn Read),
+    /// Already in memory: the member, a slice of its archive's buffer; `true` when the slice
+    /// is only what the archive still holds of a longer member.
+    Slice(&'r [u8], bool),
+}
+
 /// A member to read.
 struct MemberSrc<'r, 'i> {
-    reader: &'r mut dyn Read,
+    body: Body<'r>,
+    how: How<'i>,
+}
+
+impl<'r, 'i> MemberSrc<'r, 'i> {
+    fn reader(reader: &'r mut dyn Read, how: How<'i>) -> Self {
+        Self {
+            body: Body::Reader(reader),
+            how,
+        }
+    }
+
+    fn slice(bytes: &'r [u8]) -> Self {
+        Self {
+            body: Body::Slice(bytes, false),
+            how: How::default(),
+        }
+    }
+
+    /// The part of a member that the archive still holds (it was cut short).
+    fn short_slice(bytes: &'r [u8]) -> Self {
+        Self {
+            body: Body::Slice(bytes, true),
+            how: How::default(),
+        }
+    }
+}
+
+/// How a member is read through a reader.
+#[derive(Clone, Copy, Default)]
+struct How<'i> {
     /// Where the compressed input is counted, for decompressing readers.
     ratio: Option<Ratio<'i>>,
-    /// Declared size: sizes the first allocation.
+    /// Declared size: sizes the first allocation (up to [`MAX_PREALLOC`] unless
+    /// `hint_bounded`).
     size_hint: u64,
+    /// `size_hint` is bounded by what the compressed size can yield under the ratio limit, so
+    /// it sizes the first allocation whole.
+    hint_bounded: bool,
     /// `size_hint` is exact and the reader does not check it (tar): a shorter member is
     /// reported truncated.
     exact_size: bool,
     /// Read and drop the rest of a member cut short (7z solid blocks, where the next member
     /// starts after it: the decoder would otherwise decode the rest itself, unmetered).
     drain: bool,
-}
-
-impl<'r> MemberSrc<'r, '_> {
-    fn plain(reader: &'r mut dyn Read) -> Self {
-        Self {
-            reader,
-            ratio: None,
-            size_hint: 0,
-            exact_size: false,
-            drain: false,
-        }
-    }
+    /// The most memory the decoder keeps besides the output (its window), counted against the
+    /// memory budget up to the bytes decoded.
+    window: u64,
 }
 
 /// How reading a member ended.
+#[derive(Default)]
 struct MemberEnd {
+    /// The member was counted and visited (not refused by `max_members` or a stop).
+    visited: bool,
+    /// Every byte of the member was read, without error or limit.
+    whole: bool,
     /// Bytes read out of the member (through its meter).
     out: u64,
     /// A limit tripped on the member's own meter.
     dead: bool,
     /// The member's reader failed.
     failed: bool,
+}
+
+/// A member's bytes in a buffer of its own, and their share of the memory budget (given back
+/// after the buffer is freed: fields drop in order).
+struct Held<'m> {
+    buf: Vec<u8>,
+    _reservation: crate::memory::Reservation<'m>,
 }
 
 struct Walker<'b, 'v> {
@@ -424,6 +510,14 @@ impl Walker<'_, '_> {
         true
     }
 
+    /// Counts a member that cannot be read and records why.
+    fn unreadable(&mut self, name: &str, message: String) {
+        if self.enter(name) {
+            let path = self.child(name);
+            self.error(path, message);
+        }
+    }
+
     /// Expands an archive of format `format` whose path is `self.path`.
     fn expand(&mut self, format: Format, src: Src<'_>, anc: Option<&Anc<'_>>) {
         if self.stopped() {
@@ -434,8 +528,9 @@ impl Walker<'_, '_> {
             (Format::SevenZip, Src::Full(data)) => self.sevenz(data, anc),
             (Format::Zip | Format::SevenZip, Src::Stream { .. }) => {
                 let reason = format!(
-                    "{format} archive not held whole in memory (larger than max_member_bytes, or \
-                     cut by a limit): its directory cannot be read from a prefix"
+                    "{format} archive not held whole in memory (larger than max_member_bytes, \
+                     cut by a limit, or no room in the memory budget): its directory cannot be \
+                     read from a prefix"
                 );
                 self.not_expanded(self.here(), reason);
             }
@@ -445,11 +540,12 @@ impl Walker<'_, '_> {
                     .to_owned();
                 self.not_expanded(self.here(), reason);
             }
-            (Format::Tar, Src::Full(data)) => {
-                let mut reader = data;
-                self.tar(&mut reader, anc);
+            (Format::Tar, Src::Full(data)) => self.tar_full(data, anc),
+            (Format::Tar, Src::Stream { reader, .. }) => {
+                if let Some((_, message)) = self.tar(reader, None, anc) {
+                    self.error(self.here(), message);
+                }
             }
-            (Format::Tar, Src::Stream { reader, .. }) => self.tar(reader, anc),
             (single, Src::Full(data)) => {
                 let mut reader = data;
                 self.single(single, data, &mut reader, anc);
@@ -460,61 +556,202 @@ impl Walker<'_, '_> {
 
     /// Reads one member, visits it, expands it when it is an archive.
     fn member(&mut self, name: String, src: MemberSrc<'_, '_>, anc: Option<&Anc<'_>>) -> MemberEnd {
-        let MemberSrc {
-            reader,
-            ratio,
-            size_hint,
-            exact_size,
-            drain,
-        } = src;
-        let mut end = MemberEnd {
-            out: 0,
-            dead: false,
-            failed: false,
-        };
         if !self.enter(&name) {
-            return end;
+            return MemberEnd::default();
         }
         self.path.push(name);
         let path = self.here();
+        let mut end = match src.body {
+            Body::Slice(bytes, short) => self.member_slice(bytes, short, &path, anc),
+            Body::Reader(reader) => self.member_read(reader, src.how, &path, anc),
+        };
+        end.visited = true;
+        self.path.pop();
+        end
+    }
+
+    /// A member read through a decoder into a buffer of its own.
+    fn member_read(
+        &mut self,
+        reader: &mut dyn Read,
+        how: How<'_>,
+        path: &str,
+        anc: Option<&Anc<'_>>,
+    ) -> MemberEnd {
         let budget = self.budget;
         let limits = budget.limits;
-        let mut meter = Meter::new(reader, budget, &path, ratio);
-
+        let mut meter = Meter::new(reader, budget, path, how.ratio);
         let generation = budget.generation();
-        let (buf, probe, err) = read_prefix(&mut meter, limits.max_member_bytes, size_hint);
+
+        // Every growth of the buffer is reserved first, with the decoder's window as it fills.
+        let decoded_before = how.ratio.map_or(0, |r| r.out_before);
+        let mut reservation = budget.memory.reservation();
+        let mut refused: Option<MemoryError> = None;
+        let first = if how.hint_bounded {
+            how.size_hint
+        } else {
+            how.size_hint.min(MAX_PREALLOC)
+        };
+        let prefix = read_prefix(
+            &mut meter,
+            limits.max_member_bytes,
+            first,
+            &mut |capacity| {
+                let window = how.window.min(decoded_before.saturating_add(capacity));
+                match reservation.grow_to(capacity.saturating_add(window)) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        // The first refusal says why (later ones only follow from it).
+                        refused.get_or_insert(e);
+                        false
+                    }
+                }
+            },
+        );
+        let Prefix {
+            buf,
+            probe,
+            err,
+            cut_by_memory,
+        } = prefix;
+        let held = Held {
+            buf,
+            _reservation: reservation,
+        };
+        let buf = &held.buf;
         let mut truncated = probe.is_some();
-        if let Some(e) = err {
+        if let Some(e) = &err {
             truncated = true;
             if !budget.limit_since(generation) {
-                self.report.errors.push((path.clone(), e.to_string()));
+                self.error(path.to_owned(), e.to_string());
             }
-        } else if exact_size && probe.is_none() && (buf.len() as u64) < size_hint {
+        } else if how.exact_size && probe.is_none() && (buf.len() as u64) < how.size_hint {
             truncated = true;
-            self.report.errors.push((
-                path.clone(),
+            self.error(
+                path.to_owned(),
                 format!(
-                    "member ends after {} of its {size_hint} declared bytes",
-                    buf.len()
-                ),
-            ));
-        }
-        if probe.is_some() {
-            budget.note(
-                Limit::MemberBytes,
-                &path,
-                format!(
-                    "member larger than max_member_bytes ({}): visited its first {} bytes",
-                    limits.max_member_bytes,
-                    buf.len()
+                    "member ends after {} of its {} declared bytes",
+                    buf.len(),
+                    how.size_hint
                 ),
             );
         }
-        let format = sniff(&buf);
+        if probe.is_some() {
+            match refused.filter(|_| cut_by_memory) {
+                Some(e) => budget.note(
+                    Limit::Memory,
+                    path,
+                    format!("{e}: visited the member's first {} bytes", buf.len()),
+                ),
+                None => budget.note(
+                    Limit::MemberBytes,
+                    path,
+                    format!(
+                        "member larger than max_member_bytes ({}): visited its first {} bytes",
+                        limits.max_member_bytes,
+                        buf.len()
+                    ),
+                ),
+            }
+        }
+        {
+            // The member from its start, for a streaming format cut short: the buffer, then
+            // the rest of the stream.
+            let tail: &[u8] = match &probe {
+                Some(b) => std::slice::from_ref(b),
+                None => &[],
+            };
+            let mut rest = (&buf[..]).chain(tail).chain(&mut meter);
+            self.visit_and_expand(path, buf, truncated, &mut rest, anc);
+        }
+        if how.drain && !meter.dead && !meter.failed && !self.stopped() {
+            let generation = budget.generation();
+            if let Err(e) = io::copy(&mut meter, &mut io::sink())
+                && !budget.limit_since(generation)
+            {
+                self.error(path.to_owned(), e.to_string());
+            }
+        }
+        MemberEnd {
+            visited: true,
+            whole: !truncated && err.is_none(),
+            out: meter.out,
+            dead: meter.dead,
+            failed: meter.failed,
+        }
+    }
+
+    /// A member whose bytes are a slice of its archive's buffer: nothing is copied or
+    /// reserved, but its bytes count against `max_total_bytes` and `max_member_bytes` as if
+    /// they were read. `short`: the slice is only the start of the member.
+    fn member_slice(
+        &mut self,
+        bytes: &[u8],
+        short: bool,
+        path: &str,
+        anc: Option<&Anc<'_>>,
+    ) -> MemberEnd {
+        let budget = self.budget;
+        let limits = budget.limits;
+        let total = budget.total.get();
+        let room = limits.max_total_bytes.saturating_sub(total);
+        let len = bytes.len() as u64;
+        let allowed = len.min(limits.max_member_bytes);
+        let take = allowed.min(room);
+        let cut = usize::try_from(take).map_or(bytes.len(), |t| t.min(bytes.len()));
+        budget.total.set(total.saturating_add(cut as u64));
+        let (view, tail) = bytes.split_at(cut);
+        let truncated = short || !tail.is_empty();
+        if take < allowed {
+            let message = budget.total_message();
+            budget.note(Limit::TotalBytes, path, message);
+        } else if truncated {
+            budget.note(
+                Limit::MemberBytes,
+                path,
+                format!(
+                    "member larger than max_member_bytes ({}): visited its first {} bytes",
+                    limits.max_member_bytes,
+                    view.len()
+                ),
+            );
+        }
+        let mut tail_reader = tail;
+        let mut meter = Meter::new(&mut tail_reader, budget, path, None);
+        let mut rest = view.chain(&mut meter);
+        self.visit_and_expand(path, view, truncated, &mut rest, anc);
+        MemberEnd {
+            visited: true,
+            whole: !truncated,
+            out: cut as u64,
+            dead: false,
+            failed: false,
+        }
+    }
+
+    /// Visits a member's bytes `data` (all of it, or a prefix when `truncated`), then expands
+    /// it when it is an archive: from `data` when whole, else from `rest` (the member from its
+    /// start) for streaming formats.
+    fn visit_and_expand(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        truncated: bool,
+        rest: &mut dyn Read,
+        anc: Option<&Anc<'_>>,
+    ) {
+        let budget = self.budget;
+        let limits = budget.limits;
+        // A prefix has no end record: only its first bytes tell.
+        let format = if truncated {
+            sniff(data)
+        } else {
+            sniff_buffer(data)
+        };
         let entry = Entry {
             path: &self.path,
             depth: u32::try_from(self.path.len()).unwrap_or(u32::MAX),
-            data: &buf,
+            data,
             truncated,
             format,
         };
@@ -522,69 +759,48 @@ impl Walker<'_, '_> {
             budget.stop.set(true);
             self.report.stopped = true;
         }
-
-        if let Some(format) = format
-            && !self.stopped()
-        {
-            let depth = self.path.len();
-            if u64::try_from(depth).unwrap_or(u64::MAX) >= u64::from(limits.max_depth) {
+        let Some(format) = format else {
+            return;
+        };
+        if self.stopped() {
+            return;
+        }
+        let depth = self.path.len();
+        if u64::try_from(depth).unwrap_or(u64::MAX) >= u64::from(limits.max_depth) {
+            budget.note(
+                Limit::Depth,
+                path,
+                format!(
+                    "{format} archive at depth {depth} = max_depth ({}): not expanded",
+                    limits.max_depth
+                ),
+            );
+        } else if !truncated {
+            if is_enclosing(anc, data) {
                 budget.note(
-                    Limit::Depth,
-                    &path,
+                    Limit::Cycle,
+                    path,
                     format!(
-                        "{format} archive at depth {depth} = max_depth ({}): not expanded",
-                        limits.max_depth
+                        "{format} archive identical to an archive enclosing it \
+                         (self-reproducing): not expanded again"
                     ),
                 );
-            } else if !truncated {
-                if is_enclosing(anc, &buf) {
-                    budget.note(
-                        Limit::Cycle,
-                        &path,
-                        format!(
-                            "{format} archive identical to an archive enclosing it \
-                             (self-reproducing): not expanded again"
-                        ),
-                    );
-                } else {
-                    let me = Anc {
-                        data: &buf,
-                        parent: anc,
-                    };
-                    self.expand(format, Src::Full(&buf), Some(&me));
-                }
             } else {
-                // The member's buffer is only a prefix. Streaming formats go on reading the
-                // rest of the member; zip and 7z need the whole archive.
-                let tail: &[u8] = match &probe {
-                    Some(b) => std::slice::from_ref(b),
-                    None => &[],
-                };
-                let mut rest = (&buf[..]).chain(tail).chain(&mut meter);
-                self.expand(
-                    format,
-                    Src::Stream {
-                        head: &buf,
-                        reader: &mut rest,
-                    },
-                    anc,
-                );
+                let me = Anc { data, parent: anc };
+                self.expand(format, Src::Full(data), Some(&me));
             }
+        } else {
+            // Only a prefix is held. Streaming formats go on reading the rest of the member;
+            // zip and 7z need the whole archive.
+            self.expand(
+                format,
+                Src::Stream {
+                    head: data,
+                    reader: rest,
+                },
+                anc,
+            );
         }
-
-        if drain && !meter.dead && !meter.failed && !self.stopped() {
-            let generation = budget.generation();
-            if let Err(e) = io::copy(&mut meter, &mut io::sink())
-                && !budget.limit_since(generation)
-            {
-                self.report.errors.push((path.clone(), e.to_string()));
-            }
-        }
-        end.out = meter.out;
-        end.dead = meter.dead;
-        end.failed = meter.failed;
-        self.path.pop();
-        end
     }
 
     fn zip(&mut self, data: &[u8], anc: Option<&Anc<'_>>) {
@@ -596,27 +812,53 @@ impl Walker<'_, '_> {
         let mut archive = match zip::ZipArchive::new(source) {
             Ok(archive) => archive,
             Err(e) => {
-                self.error(self.here(), format!("zip: {e}"));
+                self.error(
+                    self.here(),
+                    format!(
+                        "zip: central directory unreadable ({e}); members read from their local \
+                         headers instead"
+                    ),
+                );
+                self.zip_local(data, anc);
                 return;
             }
         };
+        if archive.offset() > 0 && data.starts_with(zipscan::LOCAL_SIG) {
+            // The directory found describes an archive further in (a zip stored inside whose
+            // own end record is the last one left, or zips concatenated): the archive that
+            // starts at 0 has lost its directory.
+            self.error(
+                self.here(),
+                format!(
+                    "zip: the central directory found belongs to an archive at offset {}, not                      to the one at offset 0; members read from their local headers instead",
+                    archive.offset()
+                ),
+            );
+            drop(archive);
+            self.zip_local(data, anc);
+            return;
+        }
+        let limits = self.budget.limits;
         for index in 0..archive.len() {
             if self.stopped() {
                 break;
             }
-            let (name, skip, encrypted, size) = match archive.by_index_data(index) {
-                Ok(meta) => (
-                    String::from_utf8_lossy(meta.name_raw()).into_owned(),
-                    // A "directory" that holds data is visited all the same.
-                    meta.is_dir() && meta.size() == 0,
-                    meta.encrypted(),
-                    meta.size(),
-                ),
-                Err(e) => {
-                    self.error(self.here(), format!("zip member #{index}: {e}"));
-                    continue;
-                }
-            };
+            let (name, skip, encrypted, size, compressed, method) =
+                match archive.by_index_data(index) {
+                    Ok(meta) => (
+                        String::from_utf8_lossy(meta.name_raw()).into_owned(),
+                        // A "directory" that holds data is visited all the same.
+                        meta.is_dir() && meta.size() == 0,
+                        meta.encrypted(),
+                        meta.size(),
+                        meta.compressed_size(),
+                        meta.compression(),
+                    ),
+                    Err(e) => {
+                        self.error(self.here(), format!("zip: member #{index}: {e}"));
+                        continue;
+                    }
+                };
             if skip {
                 continue;
             }
@@ -627,33 +869,59 @@ impl Walker<'_, '_> {
                 }
                 continue;
             }
+            if method == zip::CompressionMethod::Stored && compressed == size {
+                // The member's bytes are in `data`: visit them there, without a copy.
+                let span = archive.by_index_raw(index).ok().and_then(|file| {
+                    let start = usize::try_from(file.data_start()?).ok()?;
+                    let end = start.checked_add(usize::try_from(size).ok()?)?;
+                    Some((start, end, file.crc32()))
+                });
+                if let Some((start, end, crc)) = span
+                    && let Some(bytes) = data.get(start..end)
+                {
+                    self.stored_member(name, bytes, crc, anc);
+                    continue;
+                }
+            }
             let in_start = input.get();
-            let opened = archive.by_index(index);
-            match opened {
+            match archive.by_index(index) {
                 Ok(mut file) => {
-                    let ratio = Ratio {
-                        input: &input,
-                        in_start,
-                        out_before: 0,
+                    let how = How {
+                        ratio: Some(Ratio {
+                            input: &input,
+                            in_start,
+                            out_before: 0,
+                        }),
+                        size_hint: bounded_hint(size, compressed, limits),
+                        hint_bounded: true,
+                        window: zip_method_window(method),
+                        ..How::default()
                     };
-                    let src = MemberSrc {
-                        ratio: Some(ratio),
-                        size_hint: size,
-                        ..MemberSrc::plain(&mut file)
-                    };
-                    self.member(name, src, anc);
+                    self.member(name, MemberSrc::reader(&mut file, how), anc);
                 }
-                Err(e) => {
-                    if self.enter(&name) {
-                        let path = self.child(&name);
-                        self.error(path, format!("zip: {e}"));
-                    }
-                }
+                Err(e) => self.unreadable(&name, format!("zip: {e}")),
             }
         }
         if archive.has_duplicate_names() {
             self.zip_shadowed(data, &archive, anc);
         }
+    }
+
+    /// A stored zip member held in `bytes` (a slice of the archive), checked against `crc`.
+    fn stored_member(
+        &mut self,
+        name: String,
+        bytes: &[u8],
+        crc: u32,
+        anc: Option<&Anc<'_>>,
+    ) -> MemberEnd {
+        let path = self.child(&name);
+        let mut end = self.member(name, MemberSrc::slice(bytes), anc);
+        if end.visited && crc32(bytes) != crc {
+            end.whole = false;
+            self.error(path, "zip: invalid checksum (CRC-32 mismatch)".to_owned());
+        }
+        end
     }
 
     /// Members that the `zip` crate hides: it indexes members by name, so of several central
@@ -690,69 +958,295 @@ impl Walker<'_, '_> {
                 }
                 continue;
             }
-            let Some(local) = usize::try_from(start).ok().and_then(|s| data.get(s..)) else {
-                if self.enter(&name) {
-                    let path = self.child(&name);
-                    self.error(path, "zip: local header offset out of range".to_owned());
-                }
+            let Some(at) = usize::try_from(start).ok().filter(|&s| s < data.len()) else {
+                self.unreadable(&name, "zip: local header offset out of range".to_owned());
                 continue;
             };
+            let Some(header) = LocalHeader::parse(data, at) else {
+                self.unreadable(
+                    &name,
+                    "zip: no local header at the member's offset".to_owned(),
+                );
+                continue;
+            };
+            let sizes = zipscan::Descriptor {
+                crc: record.crc,
+                compressed_size: record.compressed_size,
+                size: record.size,
+            };
+            self.zip_from_local(name, data, at, &header, Some(sizes), anc);
+        }
+    }
+
+    /// Members of a zip whose central directory cannot be read, found by their local headers
+    /// (as `unzip` and Python's `zipfile` extract a zip whose end record is damaged, and
+    /// streaming extractors one without a central directory). Headers are taken in order, each
+    /// once; the search goes on past a member's data only when that member was read whole and
+    /// checked, else just past its header, so a lying size hides nothing. Every member counts
+    /// against the same limits as any other.
+    fn zip_local(&mut self, data: &[u8], anc: Option<&Anc<'_>>) {
+        // Bytes the data-descriptor searches may look at, all members together.
+        let mut search = (data.len() as u64)
+            .saturating_mul(4)
+            .saturating_add(1 << 20);
+        let mut pos = 0usize;
+        let mut found = 0u32;
+        while !self.stopped() {
+            let Some(at) = zipscan::find(data, zipscan::LOCAL_SIG, pos) else {
+                break;
+            };
+            pos = at + 4;
+            let Some(header) = LocalHeader::parse(data, at) else {
+                continue;
+            };
+            found += 1;
+            pos = header.data_start;
+            let name = header.name.clone();
+            if header.is_directory() {
+                continue;
+            }
+            if header.encrypted() {
+                if self.enter(&name) {
+                    let path = self.child(&name);
+                    self.report.encrypted.push(path);
+                }
+                continue;
+            }
+            let sizes = if header.sizes_known() {
+                Some(zipscan::Descriptor {
+                    crc: header.crc,
+                    compressed_size: header.compressed_size,
+                    size: header.size,
+                })
+            } else {
+                zipscan::find_descriptor(data, header.data_start, &mut search)
+            };
+            let end = self.zip_from_local(name, data, at, &header, sizes, anc);
+            if end.whole
+                && let Some(sizes) = sizes
+                && let Some(next) = usize::try_from(sizes.compressed_size)
+                    .ok()
+                    .and_then(|c| header.data_start.checked_add(c))
+            {
+                pos = pos.max(next);
+            }
+        }
+        if found == 0 {
+            self.error(self.here(), "zip: no local file header found".to_owned());
+        }
+    }
+
+    /// Reads the member whose local header `header` is at `at`, with the CRC and sizes of
+    /// `sizes` (from the central directory, the local header or a data descriptor; `None` when
+    /// unknown).
+    fn zip_from_local(
+        &mut self,
+        name: String,
+        data: &[u8],
+        at: usize,
+        header: &LocalHeader,
+        sizes: Option<zipscan::Descriptor>,
+        anc: Option<&Anc<'_>>,
+    ) -> MemberEnd {
+        let start = header.data_start;
+        let Some(sizes) = sizes else {
+            if header.method == zipscan::STORED {
+                self.unreadable(
+                    &name,
+                    "zip: stored member whose size is only in a data descriptor, which was not \
+                     found: its end is unknown"
+                        .to_owned(),
+                );
+                return MemberEnd::default();
+            }
+            // A compressed stream ends by itself: read it to its end, unchecked.
+            let path = self.child(&name);
             let input = Cell::new(0u64);
             let mut source = Counted {
-                inner: local,
+                inner: data.get(at..).unwrap_or_default(),
                 count: &input,
             };
+            let remaining = data.len().saturating_sub(start) as u64;
             let options = zip::read::ZipReadOptions::new()
-                .override_compressed_size(record.compressed_size)
-                .override_uncompressed_size(record.size)
-                .override_crc(record.crc);
-            match zip::read::read_zipfile_from_stream_with_options(&mut source, options) {
+                .override_compressed_size(remaining)
+                .ignore_crc32(true);
+            return match zip::read::read_zipfile_from_stream_with_options(&mut source, options) {
                 Ok(Some(mut file)) => {
-                    let ratio = Ratio {
-                        input: &input,
-                        in_start: 0,
-                        out_before: 0,
+                    let how = How {
+                        ratio: Some(Ratio {
+                            input: &input,
+                            in_start: 0,
+                            out_before: 0,
+                        }),
+                        window: zip_window(header.method),
+                        ..How::default()
                     };
-                    let src = MemberSrc {
-                        ratio: Some(ratio),
-                        size_hint: record.size,
-                        ..MemberSrc::plain(&mut file)
-                    };
-                    self.member(name, src, anc);
-                }
-                Ok(None) => {
-                    if self.enter(&name) {
-                        let path = self.child(&name);
+                    let mut end = self.member(name, MemberSrc::reader(&mut file, how), anc);
+                    if end.visited {
+                        end.whole = false;
                         self.error(
                             path,
-                            "zip: no local header at the member's offset".to_owned(),
+                            "zip: member size unknown (no data descriptor found): read to the \
+                             end of its compressed stream, unchecked"
+                                .to_owned(),
                         );
                     }
+                    end
+                }
+                Ok(None) => {
+                    self.unreadable(&name, "zip: no local header".to_owned());
+                    MemberEnd::default()
                 }
                 Err(e) => {
-                    if self.enter(&name) {
-                        let path = self.child(&name);
-                        self.error(path, format!("zip: {e}"));
-                    }
+                    self.unreadable(&name, format!("zip: {e}"));
+                    MemberEnd::default()
+                }
+            };
+        };
+        let declared_end = usize::try_from(sizes.compressed_size)
+            .ok()
+            .and_then(|c| start.checked_add(c));
+        let Some(end) = declared_end.filter(|&e| e <= data.len()) else {
+            // Cut short (a truncated download): scan what is there.
+            let path = self.child(&name);
+            let bytes = data.get(start..).unwrap_or_default();
+            let mut end = if header.method == zipscan::STORED {
+                self.member(name, MemberSrc::short_slice(bytes), anc)
+            } else {
+                self.zip_read_local(name, data, at, header, sizes, anc)
+            };
+            if end.visited {
+                end.whole = false;
+                self.error(
+                    path,
+                    format!(
+                        "zip: member data ends after {} of its {} bytes",
+                        bytes.len(),
+                        sizes.compressed_size
+                    ),
+                );
+            }
+            return end;
+        };
+        if header.method == zipscan::STORED && sizes.compressed_size == sizes.size {
+            let bytes = data.get(start..end).unwrap_or_default();
+            return self.stored_member(name, bytes, sizes.crc, anc);
+        }
+        self.zip_read_local(name, data, at, header, sizes, anc)
+    }
+
+    /// Decodes a member from its local header with the given CRC and sizes.
+    fn zip_read_local(
+        &mut self,
+        name: String,
+        data: &[u8],
+        at: usize,
+        header: &LocalHeader,
+        sizes: zipscan::Descriptor,
+        anc: Option<&Anc<'_>>,
+    ) -> MemberEnd {
+        let limits = self.budget.limits;
+        let input = Cell::new(0u64);
+        let mut source = Counted {
+            inner: data.get(at..).unwrap_or_default(),
+            count: &input,
+        };
+        let options = zip::read::ZipReadOptions::new()
+            .override_compressed_size(sizes.compressed_size)
+            .override_uncompressed_size(sizes.size)
+            .override_crc(sizes.crc);
+        match zip::read::read_zipfile_from_stream_with_options(&mut source, options) {
+            Ok(Some(mut file)) => {
+                let how = How {
+                    ratio: Some(Ratio {
+                        input: &input,
+                        in_start: input.get(),
+                        out_before: 0,
+                    }),
+                    size_hint: bounded_hint(sizes.size, sizes.compressed_size, limits),
+                    hint_bounded: true,
+                    window: zip_window(header.method),
+                    ..How::default()
+                };
+                self.member(name, MemberSrc::reader(&mut file, how), anc)
+            }
+            Ok(None) => {
+                self.unreadable(
+                    &name,
+                    "zip: no local header at the member's offset".to_owned(),
+                );
+                MemberEnd::default()
+            }
+            Err(e) => {
+                self.unreadable(&name, format!("zip: {e}"));
+                MemberEnd::default()
+            }
+        }
+    }
+
+    /// A tar held whole in `data`: its files are slices of it, and a damaged header does not
+    /// end the walk: it goes on from the next header whose checksum adds up (GNU tar skips
+    /// to the next header likewise, with a warning).
+    fn tar_full(&mut self, data: &[u8], anc: Option<&Anc<'_>>) {
+        let mut start = 0usize;
+        loop {
+            let mut reader = data.get(start..).unwrap_or_default();
+            let Some((consumed, message)) = self.tar(&mut reader, Some((data, start)), anc) else {
+                return;
+            };
+            let after = usize::try_from(consumed)
+                .ok()
+                .and_then(|c| start.checked_add(c))
+                .unwrap_or(data.len())
+                .max(start.saturating_add(512));
+            let next = if self.stopped() {
+                None
+            } else {
+                next_tar_header(data, start, after)
+            };
+            match next {
+                Some(next) => {
+                    self.error(
+                        self.here(),
+                        format!(
+                            "{message}; walked on from the next valid header, at offset {next}"
+                        ),
+                    );
+                    start = next;
+                }
+                None => {
+                    self.error(self.here(), message);
+                    return;
                 }
             }
         }
     }
 
-    fn tar(&mut self, src: &mut dyn Read, anc: Option<&Anc<'_>>) {
+    /// Walks a tar read from `src`; `full` is the whole buffer and where `src` starts in it,
+    /// when the tar is held whole (its files are then visited as slices of it). Returns the
+    /// bytes read and the message of a damaged header (not one a limit explains); an error
+    /// inside a member's body is recorded here and ends the walk of this tar.
+    fn tar(
+        &mut self,
+        src: &mut dyn Read,
+        full: Option<(&[u8], usize)>,
+        anc: Option<&Anc<'_>>,
+    ) -> Option<(u64, String)> {
+        let consumed = Cell::new(0u64);
+        let mut counted = Counted {
+            inner: src,
+            count: &consumed,
+        };
         let header_budget = Cell::new(TAR_HEADER_BUDGET);
         let guarded = HeaderGuard {
-            inner: src,
+            inner: &mut counted,
             budget: &header_budget,
         };
         let mut archive = tar::Archive::new(guarded);
         let budget = self.budget;
         let mut entries = match archive.entries() {
             Ok(entries) => entries,
-            Err(e) => {
-                self.error(self.here(), format!("tar: {e}"));
-                return;
-            }
+            Err(e) => return Some((consumed.get(), format!("tar: {e}"))),
         };
         loop {
             if self.stopped() {
@@ -764,10 +1258,10 @@ impl Walker<'_, '_> {
                 None => break,
                 Some(Ok(entry)) => entry,
                 Some(Err(e)) => {
-                    if !budget.limit_since(generation) {
-                        self.error(self.here(), format!("tar: {e}"));
+                    if budget.limit_since(generation) {
+                        return None;
                     }
-                    break;
+                    return Some((consumed.get(), format!("tar: {e}")));
                 }
             };
             header_budget.set(u64::MAX);
@@ -775,12 +1269,27 @@ impl Walker<'_, '_> {
             let size = entry.size();
             if carries_data(kind, size) {
                 let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-                let src = MemberSrc {
-                    size_hint: size,
-                    exact_size: true,
-                    ..MemberSrc::plain(&mut entry)
-                };
-                self.member(name, src, anc);
+                // A file of a tar held whole is a slice of it (a sparse file is not).
+                let slice =
+                    full.filter(|_| kind != tar::EntryType::GNUSparse)
+                        .and_then(|(data, start)| {
+                            let from = start
+                                .checked_add(usize::try_from(entry.raw_file_position()).ok()?)?;
+                            data.get(from..from.checked_add(usize::try_from(size).ok()?)?)
+                        });
+                match slice {
+                    Some(bytes) => {
+                        self.member(name, MemberSrc::slice(bytes), anc);
+                    }
+                    None => {
+                        let how = How {
+                            size_hint: size,
+                            exact_size: true,
+                            ..How::default()
+                        };
+                        self.member(name, MemberSrc::reader(&mut entry, how), anc);
+                    }
+                }
                 if self.stopped() {
                     break;
                 }
@@ -794,9 +1303,9 @@ impl Walker<'_, '_> {
                 break;
             }
         }
+        None
     }
 
-    /// gzip, bzip2 or xz: one member, named from the gzip header or the outer name.
     fn single(&mut self, format: Format, head: &[u8], src: &mut dyn Read, anc: Option<&Anc<'_>>) {
         let name = self.single_name(format, head);
         let input = Cell::new(0u64);
@@ -814,11 +1323,17 @@ impl Walker<'_, '_> {
             in_start: 0,
             out_before: 0,
         };
-        let src = MemberSrc {
-            ratio: Some(ratio),
-            ..MemberSrc::plain(&mut *decoder)
+        let window = match format {
+            Format::Gzip => 0,
+            Format::Bzip2 => BZIP2_STATE,
+            _ => LZMA_WINDOW,
         };
-        self.member(name, src, anc);
+        let how = How {
+            ratio: Some(ratio),
+            window,
+            ..How::default()
+        };
+        self.member(name, MemberSrc::reader(&mut *decoder, how), anc);
     }
 
     fn single_name(&self, format: Format, head: &[u8]) -> String {
@@ -861,8 +1376,9 @@ impl Walker<'_, '_> {
     }
 
     fn sevenz(&mut self, data: &[u8], anc: Option<&Anc<'_>>) {
-        match sevenz_guard::check(data, self.budget.limits.max_member_bytes) {
-            sevenz_guard::Verdict::Plain | sevenz_guard::Verdict::Encoded => {}
+        let header = match sevenz_guard::check(data, self.budget.limits.max_member_bytes) {
+            sevenz_guard::Verdict::Plain => 0,
+            sevenz_guard::Verdict::Encoded { decoded } => decoded,
             sevenz_guard::Verdict::EncryptedHeader => {
                 self.report.encrypted.push(self.here());
                 self.not_expanded(
@@ -879,7 +1395,19 @@ impl Walker<'_, '_> {
                 self.error(self.here(), format!("7z: {reason}"));
                 return;
             }
-        }
+        };
+        // The compressed header is decoded whole, into memory.
+        let _header = match self.budget.memory.reserve(header) {
+            Ok(reservation) => reservation,
+            Err(e) => {
+                self.budget.note(
+                    Limit::Memory,
+                    &self.here(),
+                    format!("{e}: the 7z header ({header} bytes once decoded) was not read"),
+                );
+                return;
+            }
+        };
         let input = Cell::new(0u64);
         let mut source = Counted {
             inner: io::Cursor::new(data),
@@ -947,13 +1475,14 @@ impl Walker<'_, '_> {
                     in_start,
                     out_before: out_before.get(),
                 };
-                let src = MemberSrc {
+                let how = How {
                     ratio: Some(ratio),
                     size_hint: file.size,
                     drain,
-                    ..MemberSrc::plain(reader)
+                    window: LZMA_WINDOW,
+                    ..How::default()
                 };
-                let end = self.member(file.name.clone(), src, anc);
+                let end = self.member(file.name.clone(), MemberSrc::reader(reader, how), anc);
                 out_before.set(out_before.get().saturating_add(end.out));
                 if end.dead || end.failed || self.stopped() {
                     // Leave the block: the decoder would otherwise decode the rest unmetered
@@ -976,7 +1505,7 @@ impl Walker<'_, '_> {
                 return;
             }
             if block_of(index).is_none() && !file.is_directory && !file.is_anti_item {
-                self.member(file.name.clone(), MemberSrc::plain(&mut io::empty()), anc);
+                self.member(file.name.clone(), MemberSrc::slice(&[]), anc);
             }
         }
     }
@@ -1093,54 +1622,92 @@ fn gzip_file_name(head: &[u8]) -> Option<String> {
     (nul > 0).then(|| String::from_utf8_lossy(&rest[..nul]).into_owned())
 }
 
-/// Reads up to `max` bytes of a member. Returns the bytes, the byte past `max` when the
-/// member is longer (so that a stream can be resumed), and the error that ended the read.
+/// A member's first bytes, as [`read_prefix`] read them.
+struct Prefix {
+    buf: Vec<u8>,
+    /// The byte past the buffer, when the member is longer (so that a stream can be resumed).
+    probe: Option<u8>,
+    /// The error that ended the read.
+    err: Option<io::Error>,
+    /// The buffer could not grow (the memory budget refused) while the member went on.
+    cut_by_memory: bool,
+}
+
+/// Reads up to `max` bytes of a member into a buffer whose first allocation is `first` bytes
+/// (at most `max`). When the buffer is full, one more byte is read before it grows, so that a
+/// member that ends there costs no more memory; `reserve(capacity)` is then asked before the
+/// buffer grows to `capacity` bytes, and when it refuses the read ends there as if `max` were
+/// reached.
 fn read_prefix(
     r: &mut dyn Read,
     max: u64,
-    size_hint: u64,
-) -> (Vec<u8>, Option<u8>, Option<io::Error>) {
-    let mut buf: Vec<u8> = Vec::new();
-    let first = size_hint.min(max).min(MAX_PREALLOC);
-    if let Ok(first) = usize::try_from(first)
+    first: u64,
+    reserve: &mut dyn FnMut(u64) -> bool,
+) -> Prefix {
+    let mut prefix = Prefix {
+        buf: Vec::new(),
+        probe: None,
+        err: None,
+        cut_by_memory: false,
+    };
+    let buf = &mut prefix.buf;
+    let first = first.min(max);
+    // A first allocation the budget refuses is skipped: the buffer then grows step by step,
+    // as far as the budget allows.
+    if first > 0
+        && reserve(first)
+        && let Ok(first) = usize::try_from(first)
         && buf.try_reserve_exact(first).is_err()
     {
-        return (buf, None, Some(WalkError::OutOfMemory(first as u64).into()));
+        prefix.err = Some(WalkError::OutOfMemory(first as u64).into());
+        return prefix;
     }
     loop {
         let len = buf.len() as u64;
-        if len >= max {
+        if len >= max || buf.len() == buf.capacity() {
             let mut probe = [0u8; 1];
-            return match read_retry(r, &mut probe) {
-                Ok(0) => (buf, None, None),
-                Ok(_) => (buf, Some(probe[0]), None),
-                Err(e) => (buf, None, Some(e)),
-            };
-        }
-        if buf.len() == buf.capacity() {
-            let target = (len.saturating_mul(2)).max(len + MIN_GROWTH).min(max);
-            let extra = target - len;
-            let Ok(extra_usize) = usize::try_from(extra) else {
-                return (buf, None, Some(WalkError::OutOfMemory(target).into()));
-            };
-            if buf.try_reserve_exact(extra_usize).is_err() {
-                return (buf, None, Some(WalkError::OutOfMemory(target).into()));
+            match read_retry(r, &mut probe) {
+                Ok(0) => return prefix,
+                Ok(_) => {}
+                Err(e) => {
+                    prefix.err = Some(e);
+                    return prefix;
+                }
             }
+            if len >= max {
+                prefix.probe = Some(probe[0]);
+                return prefix;
+            }
+            let target = (len.saturating_mul(2)).max(len + MIN_GROWTH).min(max);
+            if !reserve(target) {
+                prefix.probe = Some(probe[0]);
+                prefix.cut_by_memory = true;
+                return prefix;
+            }
+            let grown = usize::try_from(target - len)
+                .ok()
+                .is_some_and(|extra| buf.try_reserve_exact(extra).is_ok());
+            if !grown {
+                prefix.err = Some(WalkError::OutOfMemory(target).into());
+                return prefix;
+            }
+            buf.push(probe[0]);
         }
         let start = buf.len();
         let room = (buf.capacity() - start)
-            .min(usize::try_from(max - len).unwrap_or(usize::MAX))
+            .min(usize::try_from(max - (start as u64)).unwrap_or(usize::MAX))
             .min(READ_CHUNK);
         buf.resize(start + room, 0);
         match read_retry(r, &mut buf[start..]) {
             Ok(0) => {
                 buf.truncate(start);
-                return (buf, None, None);
+                return prefix;
             }
             Ok(n) => buf.truncate(start + n),
             Err(e) => {
                 buf.truncate(start);
-                return (buf, None, Some(e));
+                prefix.err = Some(e);
+                return prefix;
             }
         }
     }
@@ -1154,6 +1721,58 @@ fn read_retry(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Err(WalkError::Interrupted.into())
+}
+
+/// CRC-32 (IEEE, as zip uses it).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = flate2::Crc::new();
+    crc.update(bytes);
+    crc.sum()
+}
+
+/// A compressed member's declared size, bounded by what its compressed size can yield before
+/// the ratio limit cuts it: a size that can be trusted to size the first allocation.
+fn bounded_hint(size: u64, compressed: u64, limits: &Limits) -> u64 {
+    let most = compressed
+        .saturating_mul(u64::from(limits.max_ratio))
+        .max(limits.ratio_threshold)
+        .saturating_add(READ_CHUNK as u64);
+    size.min(most)
+}
+
+/// Decoder memory besides the output for a zip method number (see [`ZSTD_WINDOW`] …).
+fn zip_window(method: u16) -> u64 {
+    match method {
+        12 => BZIP2_STATE,
+        93 => ZSTD_WINDOW,
+        14 | 95 => LZMA_WINDOW,
+        _ => 0,
+    }
+}
+
+/// [`zip_window`] of a `zip` crate method.
+fn zip_method_window(method: zip::CompressionMethod) -> u64 {
+    use zip::CompressionMethod as M;
+    match method {
+        M::Bzip2 => BZIP2_STATE,
+        M::Zstd => ZSTD_WINDOW,
+        M::Lzma | M::Xz => LZMA_WINDOW,
+        _ => 0,
+    }
+}
+
+/// The first block at or after `from` (on the 512-byte grid of a tar starting at `start`)
+/// that is a tar header whose checksum adds up.
+fn next_tar_header(data: &[u8], start: usize, from: usize) -> Option<usize> {
+    let offset = from.checked_sub(start)?;
+    let mut at = start.checked_add(offset.div_ceil(512).checked_mul(512)?)?;
+    while let Some(block) = data.get(at..at.checked_add(512)?) {
+        if crate::sniff::tar_header_valid(block) {
+            return Some(at);
+        }
+        at += 512;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -1189,18 +1808,77 @@ mod tests {
         assert!(!is_enclosing(None, b"outer"));
     }
 
+    fn any(_: u64) -> bool {
+        true
+    }
+
     #[test]
     fn prefix_reads() {
         let data = vec![7u8; 300_000];
-        let (buf, probe, err) = read_prefix(&mut &data[..], 1 << 20, 0);
-        assert_eq!(buf.len(), 300_000);
-        assert!(probe.is_none() && err.is_none());
-        let (buf, probe, err) = read_prefix(&mut &data[..], 100_000, u64::MAX);
-        assert_eq!(buf.len(), 100_000);
-        assert_eq!(probe, Some(7));
-        assert!(err.is_none());
-        assert!(buf.capacity() <= 100_000);
-        let (buf, probe, _) = read_prefix(&mut &data[..], 300_000, 10);
-        assert_eq!((buf.len(), probe), (300_000, None));
+        let p = read_prefix(&mut &data[..], 1 << 20, 0, &mut any);
+        assert_eq!(p.buf.len(), 300_000);
+        assert!(p.probe.is_none() && p.err.is_none());
+        let p = read_prefix(&mut &data[..], 100_000, MAX_PREALLOC, &mut any);
+        assert_eq!(p.buf.len(), 100_000);
+        assert_eq!(p.probe, Some(7));
+        assert!(p.err.is_none());
+        assert!(p.buf.capacity() <= 100_000);
+        let p = read_prefix(&mut &data[..], 300_000, 10, &mut any);
+        assert_eq!((p.buf.len(), p.probe), (300_000, None));
+    }
+
+    /// Every growth is asked first; a refusal ends the buffer there, and only a member that
+    /// goes on past it counts as cut.
+    #[test]
+    fn prefix_reads_ask_before_growing() {
+        let data = vec![7u8; 300_000];
+        let mut asked = Vec::new();
+        let p = read_prefix(&mut &data[..], 1 << 20, 0, &mut |c| {
+            asked.push(c);
+            c <= 128 << 10
+        });
+        assert_eq!(asked, [64 << 10, 128 << 10, 256 << 10]);
+        assert_eq!((p.buf.len(), p.probe), (128 << 10, Some(7)));
+        assert!(p.cut_by_memory && p.err.is_none());
+        assert!(p.buf.capacity() <= 128 << 10);
+
+        // A member that ends where the buffer is full asks for nothing more.
+        let exact = vec![1u8; 64 << 10];
+        let mut asked = Vec::new();
+        let p = read_prefix(&mut &exact[..], 1 << 20, 0, &mut |c| {
+            asked.push(c);
+            true
+        });
+        assert_eq!(asked, [64 << 10]);
+        assert_eq!(
+            (p.buf.len(), p.probe, p.cut_by_memory),
+            (64 << 10, None, false)
+        );
+
+        let p = read_prefix(&mut &data[..], 1 << 20, 300_000, &mut |_| false);
+        assert!(p.buf.is_empty() && p.cut_by_memory && p.probe == Some(7));
+    }
+
+    #[test]
+    fn hints_are_bounded_by_the_ratio() {
+        let limits = Limits::default();
+        assert_eq!(bounded_hint(250 << 20, 3 << 20, &limits), 250 << 20);
+        let lie = bounded_hint(u64::MAX, 10, &limits);
+        assert_eq!(lie, (1 << 20) + READ_CHUNK as u64);
+    }
+
+    #[test]
+    fn tar_headers_are_found_on_the_grid() {
+        let mut data = vec![0u8; 4096];
+        let mut header = [0u8; 512];
+        header[..5].copy_from_slice(b"a.txt");
+        header[124..135].copy_from_slice(b"00000000005");
+        let sum: u32 = header.iter().map(|&b| u32::from(b)).sum::<u32>() + 8 * 32;
+        header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        data[2560..3072].copy_from_slice(&header);
+        assert_eq!(next_tar_header(&data, 0, 513), Some(2560));
+        assert_eq!(next_tar_header(&data, 0, 2561), None);
+        assert_eq!(next_tar_header(&data, 512, 600), Some(2560));
+        assert_eq!(next_tar_header(&data, 100, 600), None, "off the grid");
     }
 }

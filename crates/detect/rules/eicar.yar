@@ -9,5 +9,5 @@ rule EICAR_Test_File
     strings:
         $eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
     condition:
-        $eicar at 0 and filesize < 128
+        filesize < 128 and $eicar at 0
 }

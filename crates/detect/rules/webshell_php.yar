@@ -24,7 +24,7 @@ rule PHP_China_Chopper_OneLiner
     strings:
         $one = /<\?(php|=)?\s*(\/\*[^*]{0,60}\*\/\s*)?@?\s*(eval|assert)\s*\(\s*@?\s*\$_(POST|GET|REQUEST|COOKIE)\s*\[\s*['"]?[\w\-]{1,40}['"]?\s*\]\s*\)/ nocase
     condition:
-        $one
+        filesize < 16MB and ($one)
 }
 
 // eval()/assert() of request input, possibly through decoders, and include of the request
@@ -39,9 +39,9 @@ rule PHP_Eval_Request_Input
         score = 95
     strings:
         $eval = /\b(eval|assert)\s*\(\s*(@?\s*(base64_decode|str_rot13|gzinflate|gzuncompress|gzdecode|strrev|stripslashes|trim|urldecode|rawurldecode|hex2bin|convert_uudecode|html_entity_decode|htmlspecialchars_decode|file_get_contents|implode|join|strval)\s*\(\s*){0,4}(["'][^"'\r\n]{0,20}["']\s*\.\s*)?@?\s*(\$_(GET|POST|REQUEST|COOKIE|SERVER)\b|\$\{\s*["']_(GET|POST|REQUEST|COOKIE|SERVER)|\$GLOBALS\s*\[\s*["']_(GET|POST|REQUEST|COOKIE|SERVER)|\$HTTP_(GET|POST|COOKIE)_VARS|\$HTTP_RAW_POST_DATA|["']php:\/\/input|getallheaders\s*\()/ nocase
-        $include = /\b(include|include_once|require|require_once)\s*\(?\s*@?\s*["']php:\/\/input/ nocase
+        $include = /\b(include|include_once|require|require_once)\s*\(?\s*@?\s*(["']php:\/\/input|\$_FILES\s*\[[^\]\r\n]{1,40}\]\s*\[\s*["']tmp_name)/ nocase
     condition:
-        $eval or $include
+        filesize < 16MB and ($eval or $include)
 }
 
 // A function whose name comes from the request, called with request input:
@@ -57,12 +57,19 @@ rule PHP_Variable_Function_Request
         $direct = /\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]\r\n]{1,40}\]\s*\(\s*@?\s*\$_(GET|POST|REQUEST|COOKIE|SERVER)\b/
         $call = /[^\w>:$\\]\$[a-zA-Z_]\w{0,30}\s*\(\s*@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[/
         $assign = /\$[a-zA-Z_]\w{0,30}\s*=\s*@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]\r\n]{1,40}\]\s*;/ private
-        $extract = /\bextract\s*\(\s*\$_(GET|POST|REQUEST|COOKIE)\s*\)/ nocase
-        $xcall = /[^\w>:$\\]@?\$[a-zA-Z_]\w{0,30}\s*\(\s*@?\s*\$[a-zA-Z_]\w{0,30}\s*\)/
+        $cbvar = /[^\w>:$\\](array_map|call_user_func|call_user_func_array|register_shutdown_function|register_tick_function|forward_static_call|forward_static_call_array)\s*\(\s*\$[a-zA-Z_]\w{0,30}\s*,/ nocase
+        $pair = /\$[a-zA-Z_]\w{0,30}\s*=\s*@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]\r\n]{1,40}\]\s*;[\s\S]{0,300}[^\w>:$\\]@?\$[a-zA-Z_]\w{0,30}\s*\(\s*@?\s*\$[a-zA-Z_]\w{0,30}\s*\)/
+        $extract = /\bextract\s*\(\s*\$_(GET|POST|REQUEST|COOKIE)\s*\)[\s\S]{0,400}[^\w>:$\\]@?\$[a-zA-Z_]\w{0,30}\s*\(\s*@?\s*\$[a-zA-Z_]\w{0,30}\s*\)/ nocase
     condition:
-        $direct
-        or (filesize < 100KB and $assign and $call)
-        or (filesize < 8KB and $extract and $xcall)
+        filesize < 16MB and (
+            $direct
+            or (filesize < 100KB and $assign and $call)
+            or (filesize < 8KB and $extract)
+            or (filesize < 4KB and $pair)
+            or (filesize < 20KB and for any i in (1..math.min(#cbvar, 50)) : (
+                $assign in (@cbvar[i] - 512 .. @cbvar[i])
+            ))
+        )
 }
 
 // The name of eval/assert/system… hidden from a casual reader: split into concatenated
@@ -111,11 +118,10 @@ rule PHP_Obfuscated_Function_Name
         $split_call_user_func = /["'](c["']\s*\.\s*["']all_user_func|ca["']\s*\.\s*["']ll_user_func|cal["']\s*\.\s*["']l_user_func|call["']\s*\.\s*["']_user_func|call_["']\s*\.\s*["']user_func|call_u["']\s*\.\s*["']ser_func|call_us["']\s*\.\s*["']er_func|call_use["']\s*\.\s*["']r_func|call_user["']\s*\.\s*["']_func|call_user_["']\s*\.\s*["']func|call_user_f["']\s*\.\s*["']unc|call_user_fu["']\s*\.\s*["']nc|call_user_fun["']\s*\.\s*["']c)["']/ nocase
         $split_proc_open = /["'](p["']\s*\.\s*["']roc_open|pr["']\s*\.\s*["']oc_open|pro["']\s*\.\s*["']c_open|proc["']\s*\.\s*["']_open|proc_["']\s*\.\s*["']open|proc_o["']\s*\.\s*["']pen|proc_op["']\s*\.\s*["']en|proc_ope["']\s*\.\s*["']n)["']/ nocase
         $chr_chain = /\bchr\s*\(\s*(4[89]|5[0-7]|9[5-9]|1[01][0-9]|12[0-2])\s*\)(\s*\.\s*chr\s*\(\s*(4[89]|5[0-7]|9[5-9]|1[01][0-9]|12[0-2])\s*\)){3,}/ nocase
-        $req = /\$_(GET|POST|REQUEST|COOKIE|SERVER)\b|php:\/\/input/ private
-        $varcall = /[^\w>:$\\]\$[a-zA-Z_]\w{0,30}\s*\(/ private
+        $req = /\$_(GET|POST|REQUEST|COOKIE|SERVER)\b|php:\/\/input|\$\{\s*["']_[GPRC]/ private
         $evalcall = /\b(eval|assert)\s*\(/ nocase private
     condition:
-        filesize < 1MB and any of ($hex_*, $oct_*, $encoded_name, $split_*, $chr_chain) and ($req or $varcall or $evalcall)
+        filesize < 1MB and any of ($hex_*, $oct_*, $encoded_name, $split_*, $chr_chain) and ($req or $evalcall)
 }
 
 // eval() of a decoder chain: eval(gzinflate(base64_decode(…))), eval(str_rot13(gzuncompress(…))),
@@ -127,11 +133,11 @@ rule PHP_Obfuscated_Eval_Chain
         threat_type = "WebShell"
         score = 85
     strings:
-        $chain = /\b(eval|assert)\s*\(\s*(@?\s*(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|strrev|convert_uudecode|hex2bin|rawurldecode|urldecode|pack)\s*\(\s*){2,}/ nocase
-        $literal = /\b(eval|assert)\s*\(\s*@?\s*(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|convert_uudecode|hex2bin)\s*\(\s*["'][A-Za-z0-9+\/=]{32}/ nocase
-        $b64var = /\b(eval|assert)\s*\(\s*@?\s*(base64_decode|gzinflate|gzuncompress|str_rot13)\s*\(\s*\$[a-zA-Z_]\w{0,30}\s*\)\s*\)/ nocase
+        $chain = /\b(eval|assert)\s*\(\s*(["']\?>["']\s*\.\s*)?(@?\s*(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|strrev|convert_uudecode|hex2bin|rawurldecode|urldecode|pack)\s*\(\s*){2,}/ nocase
+        $literal = /\b(eval|assert)\s*\(\s*(["']\?>["']\s*\.\s*)?@?\s*(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|convert_uudecode|hex2bin)\s*\(\s*["'][A-Za-z0-9+\/=]{32}/ nocase
+        $b64var = /\b(eval|assert)\s*\(\s*@?\s*(base64_decode|gzinflate|gzuncompress|str_rot13)\s*\(\s*(\$[a-zA-Z_]\w{0,30}\s*\)\s*\)|[a-z_]\w{0,30}\s*\(\s*\$)/ nocase
     condition:
-        any of them
+        filesize < 16MB and (any of them)
 }
 
 // A long encoded blob next to eval(): the payload of packed shells (WSO, b374k …) kept in
@@ -160,9 +166,10 @@ rule PHP_Preg_Replace_Eval
         score = 90
     strings:
         $e_mod = /\b(preg_replace|preg_filter)\s*\(\s*["'][^"'\r\n]{1,100}[\/#|~!@%}][imsxuADSUX]{0,8}e[imsxuADSUX]{0,8}["']\s*,[^;]{0,300}(\$_(GET|POST|REQUEST|COOKIE|SERVER)|base64_decode|str_rot13|gzinflate)/ nocase
+        $mb_e = /\bmb_(ereg_replace|eregi_replace)\s*\([^;]{0,200}\$_(GET|POST|REQUEST|COOKIE)[^;]{0,200}["']e["']\s*\)/ nocase
         $req_pattern = /\b(preg_replace|preg_filter)\s*\(\s*@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]\r\n]{1,40}\]\s*,\s*@?\s*\$_(GET|POST|REQUEST|COOKIE)/ nocase
     condition:
-        any of them
+        filesize < 16MB and (any of them)
 }
 
 // Callbacks chosen by the request: call_user_func($_GET['f'], $_POST['c']),
@@ -183,7 +190,7 @@ rule PHP_Callback_Request_Function
         $reflect = /\bnew\s+ReflectionFunction\s*\(\s*@?\s*\$_(GET|POST|REQUEST|COOKIE|SERVER)\s*\[/ nocase
         $cf = /\bcreate_function\s*\([^;]{0,100}\$_(GET|POST|REQUEST|COOKIE|SERVER)\b/ nocase
     condition:
-        any of them
+        filesize < 16MB and (any of them)
 }
 
 // Shell commands straight from the request: system($_GET['c']), passthru('ls '.$_POST['d']),
@@ -195,10 +202,10 @@ rule PHP_Command_Exec_Request
         threat_type = "WebShell"
         score = 95
     strings:
-        $call = /[^\w>:$\\](system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(\s*(@?\s*(base64_decode|str_rot13|stripslashes|trim|urldecode|rawurldecode|escapeshellcmd|hex2bin|strrev)\s*\(\s*){0,3}(["'][^"'$\r\n]{0,40}["']\s*\.\s*)?["']?\{?@?\s*\$_(GET|POST|REQUEST|COOKIE|SERVER)\b/ nocase
+        $call = /[^\w>:$\\](system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(\s*(@?\s*(base64_decode|str_rot13|stripslashes|trim|urldecode|rawurldecode|escapeshellcmd|hex2bin|strrev)\s*\(\s*){0,3}(["'][^"'$\r\n]{0,40}["']\s*\.\s*)?["']?\{?@?\s*(\$_(GET|POST|REQUEST|COOKIE|SERVER)\b|getenv\s*\(\s*["']HTTP_|getallheaders\s*\(|apache_request_headers\s*\(|\$\{\s*["']_(GET|POST|REQUEST|COOKIE)["']\s*\}|\$GLOBALS\s*\[\s*["']_(GET|POST|REQUEST|COOKIE)["'])/ nocase
         $tick = /(=|\(|\becho|\bprint|\breturn)\s*`\s*\{?\s*\$_(GET|POST|REQUEST|COOKIE|SERVER)\s*\[[^\]`\r\n]{1,40}\]\s*\}?\s*`/ nocase
     condition:
-        any of them
+        filesize < 16MB and (any of them)
 }
 
 // The request parameter stored in a variable first, then run:
@@ -210,7 +217,7 @@ rule PHP_Command_Exec_Request_Var
         threat_type = "WebShell"
         score = 80
     strings:
-        $assign = /\$[a-zA-Z_]\w{0,30}\s*=\s*\(?\s*(@?\s*(trim|stripslashes|base64_decode|urldecode|rawurldecode|str_rot13)\s*\(\s*)?@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[/ private
+        $assign = /\$[a-zA-Z_]\w{0,30}\s*=\s*(\(?\s*(\(\s*(string|array)\s*\)\s*)?(@?\s*(trim|stripslashes|base64_decode|urldecode|rawurldecode|str_rot13|gzinflate|gzuncompress|hex2bin|file_get_contents)\s*\(\s*){0,3}@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[|(isset|!\s*empty)\s*\(\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]\r\n]{1,40}\]\s*\)\s*\?\s*\(?\s*(\(\s*(string|array)\s*\)\s*)?(@?\s*(trim|stripslashes|base64_decode|urldecode|rawurldecode|str_rot13|gzinflate|gzuncompress|hex2bin|file_get_contents)\s*\(\s*){0,3}@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[)/ nocase private
         // On a line that is not a comment: from the start of the line to the call.
         $sink = /(^|\n)[ \t]*([^\/#*\s][^\r\n]{0,200}[^\w>:$\\]|[^\w>:$\\\/#*\s]|)(system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(\s*["']?\$[a-zA-Z_]\w{0,30}/ nocase
         // Backticks printed straight away: echo `$c`;
@@ -236,9 +243,9 @@ rule PHP_Eval_Request_Var
         threat_type = "WebShell"
         score = 80
     strings:
-        $assign = /\$[a-zA-Z_]\w{0,30}\s*=\s*\(?\s*(@?\s*(trim|stripslashes|base64_decode|urldecode|rawurldecode|str_rot13|gzinflate|gzuncompress|hex2bin|file_get_contents)\s*\(\s*){0,3}@?\s*(\$_(GET|POST|REQUEST|COOKIE)\s*\[|["']php:\/\/input)/ nocase private
+        $assign = /\$[a-zA-Z_]\w{0,30}\s*=\s*(\(?\s*(\(\s*(string|array)\s*\)\s*)?(@?\s*(trim|stripslashes|base64_decode|urldecode|rawurldecode|str_rot13|gzinflate|gzuncompress|hex2bin|file_get_contents)\s*\(\s*){0,3}@?\s*(\$_(GET|POST|REQUEST|COOKIE)\s*\[|["']php:\/\/input)|(isset|!\s*empty)\s*\(\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]\r\n]{1,40}\]\s*\)\s*\?\s*\(?\s*(\(\s*(string|array)\s*\)\s*)?(@?\s*(trim|stripslashes|base64_decode|urldecode|rawurldecode|str_rot13|gzinflate|gzuncompress|hex2bin|file_get_contents)\s*\(\s*){0,3}@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[)/ nocase private
         // On a line that is not a comment: from the start of the line to the call.
-        $sink = /(^|\n)[ \t]*([^\/#*\s][^\r\n]{0,200}[^\w>:$\\]|[^\w>:$\\\/#*\s]|)(eval|assert)\s*\(\s*(["'][^"'\r\n]{0,20}["']\s*\.\s*)?\$[a-zA-Z_]\w{0,30}\s*(\.\s*["'][^"'\r\n]{0,20}["']\s*)?\)/ nocase
+        $sink = /(^|\n)[ \t]*([^\/#*\s][^\r\n]{0,200}[^\w>:$\\]|[^\w>:$\\\/#*\s]|)((eval|assert)\s*\(\s*(["'][^"'\r\n]{0,20}["']\s*\.\s*)?\$[a-zA-Z_]\w{0,30}\s*(\.\s*["'][^"'\r\n]{0,20}["']\s*)?\)|create_function\s*\(\s*["'][^"'\r\n]{0,40}["']\s*,\s*\$[a-zA-Z_]\w{0,30}\s*\))/ nocase
     condition:
         filesize < 500KB and
         for any i in (1..math.min(#sink, 50)) : (
@@ -272,12 +279,13 @@ rule PHP_Reverse_Shell
         threat_type = "WebShell"
         score = 90
     strings:
-        $sock = /\b(fsockopen|socket_create|stream_socket_client)\s*\(/ nocase
-        $shell = /["'][^"'\r\n]{0,40}(\/bin\/(ba)?sh|cmd\.exe)[^"'\r\n]{0,40}["']/ nocase private
+        $sock = /\b(fsockopen|socket_create|stream_socket_client|stream_socket_server|socket_bind)\b/ nocase
+        $shell = /\/bin\/(ba)?sh\b|cmd\.exe/ nocase private
         $run = /[^\w>:$\\](proc_open|shell_exec|system|exec|passthru|popen)\s*\(/ nocase private
         $fd = /<&\s*\d|>&\s*\d|\bdescriptorspec\b|array\s*\(\s*0\s*=>\s*\$/ nocase private
+        $pty = /pty\.spawn|\bsocket_read\s*\(|\bfgets\s*\(\s*\$sock|\bstream_select\s*\(/ nocase private
     condition:
-        filesize < 100KB and $sock and $shell and $run and $fd
+        filesize < 200KB and $sock and $shell and ($run or $fd or $pty)
 }
 
 // Arbitrary file write where both the file name and the content come from the request:
@@ -289,11 +297,11 @@ rule PHP_File_Write_Request
         threat_type = "WebShell"
         score = 85
     strings:
-        $put = /\bfile_put_contents\s*\(\s*@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]\r\n]{1,40}\]\s*,\s*(@?\s*(base64_decode|stripslashes|urldecode|rawurldecode|str_rot13|gzinflate|hex2bin)\s*\(\s*){0,3}@?\s*\$_(GET|POST|REQUEST|COOKIE)\b/ nocase
+        $put = /\bfile_put_contents\s*\(\s*@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]\r\n]{1,40}\]\s*,\s*(@?\s*(base64_decode|stripslashes|urldecode|rawurldecode|str_rot13|gzinflate|hex2bin)\s*\(\s*){0,3}@?\s*(\$_(GET|POST|REQUEST|COOKIE)\b|file_get_contents\s*\(\s*["']php:\/\/input)/ nocase
         $fw = /\bfwrite\s*\(\s*@?\s*fopen\s*\(\s*@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[[^;]{0,80}\)\s*,\s*(@?\s*(base64_decode|stripslashes|urldecode|rawurldecode|str_rot13|gzinflate|hex2bin)\s*\(\s*){0,3}@?\s*\$_(GET|POST|REQUEST|COOKIE)\b/ nocase
         $up = /\b(move_uploaded_file|copy)\s*\(\s*\$_FILES\s*\[[^\]\r\n]{1,40}\]\s*\[\s*["']tmp_name["']\s*\]\s*,\s*@?\s*\$_(GET|POST|REQUEST|COOKIE)\s*\[/ nocase
     condition:
-        any of them
+        filesize < 16MB and (any of them)
 }
 
 // A bare uploader: a small file that saves the upload under the client's own file name in
@@ -338,4 +346,483 @@ rule PHP_Webshell_File_Manager
         $m16 = "move_uploaded_file" nocase private
     condition:
         filesize < 1MB and #op >= 2 and 4 of ($m*)
+}
+
+// ---------------------------------------------------------------------------------------
+// Behaviour of whole pages. The rules above look for one dangerous call fed by the request;
+// the ones below characterise a page by what it offers its user: a command box, a file
+// manager with server reconnaissance, a packed loader, an uploader. Old shells rely on
+// register_globals (`system($cmd)` with `$cmd` never assigned), so the request is often
+// not visible at the call: the page's own form is.
+// ---------------------------------------------------------------------------------------
+
+// A shell command run from a variable or an expression (not a constant string alone).
+private rule PHP_Cap_Exec
+{
+    strings:
+        $call = /[^\w>:$\\](system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec)\s*\(\s*[@(]*\s*(\$|'[^'\r\n;]{0,80}'\s*\.\s*[$a-z_]|"[^"\r\n;]{0,80}"\s*\.\s*[$a-z_]|"[^"\r\n;]{0,60}\$)/ nocase
+        $tick = /`\{?\$[a-zA-Z_][^`\r\n]{0,60}`/
+    condition:
+        filesize < 4MB and ($call or $tick)
+}
+
+// eval/assert/create_function of something that is not a constant string.
+private rule PHP_Cap_Eval
+{
+    strings:
+        $eval = /[^\w>:$\\](eval|assert)\s*\(\s*[@(]*\s*(\$|["'][^"'\r\n;]{0,40}["']\s*\.\s*\$|[a-z_0-9]{2,30}\s*\(\s*\$|(base64_decode|gzinflate|gzuncompress|str_rot13|strrev|hex2bin)\s*\()/ nocase
+        $cf = /\bcreate_function\s*\(\s*[^,;]{0,80},\s*[@(]*\s*\$/ nocase
+    condition:
+        filesize < 4MB and ($eval or $cf)
+}
+
+// Server reconnaissance that webshells show their user.
+private rule PHP_Cap_Recon
+{
+    strings:
+        $r1 = "php_uname" nocase
+        $r2 = "posix_getpwuid" nocase
+        $r3 = "getmyuid" nocase
+        $r4 = "disable_functions" nocase
+        $r5 = /ini_get\s*\(\s*['"]safe_mode['"]/ nocase
+        $r6 = "uname -a"
+        $r7 = "/etc/passwd"
+        $r8 = "disk_free_space" nocase
+        $r9 = "open_basedir" nocase
+        $r10 = "get_current_user" nocase
+        $r11 = "posix_getgrgid" nocase
+        $r12 = /["'](whoami|id|ifconfig|ipconfig|netstat -an|ps aux|ls -la|cat \/etc\/issue|net user|systeminfo|tasklist)["']/ nocase
+        $r13 = "getmypid" nocase
+        $r14 = "SERVER_SOFTWARE"
+        $r15 = /`\s*(uname -a|id|pwd|whoami|ls -la|ps aux|netstat -an|cat \/etc\/passwd)\s*`/
+    condition:
+        filesize < 4MB and 3 of them
+}
+
+// File-manager operations.
+private rule PHP_Cap_Files
+{
+    strings:
+        $f1 = /\b(opendir|scandir|readdir|glob)\s*\(/ nocase
+        $f2 = /\bis_writ(e)?able\s*\(/ nocase
+        $f3 = /\bfileperms\s*\(/ nocase
+        $f4 = /\bunlink\s*\(/ nocase
+        $f5 = /\brmdir\s*\(/ nocase
+        $f6 = /\brename\s*\(/ nocase
+        $f7 = /\bchmod\s*\(/ nocase
+        $f8 = /\bmove_uploaded_file\s*\(|\$_FILES\b|\$HTTP_POST_FILES\b/ nocase
+        $f9 = /\b(file_put_contents|fwrite|fputs)\s*\(/ nocase
+        $f10 = /\b(readfile|file_get_contents|fread|highlight_file|show_source)\s*\(/ nocase
+        $f11 = /\bfilemtime\s*\(|\bfileowner\s*\(|\bfilegroup\s*\(/ nocase
+        $f12 = /\bmkdir\s*\(/ nocase
+        $f13 = /\btouch\s*\(/ nocase
+    condition:
+        filesize < 4MB and 7 of them
+}
+
+// Network tools: back-connect and bind shells, port scanners.
+private rule PHP_Cap_Network
+{
+    strings:
+        $sock = /\b(fsockopen|socket_create|stream_socket_server|socket_bind|socket_listen)\b/ nocase
+        $shell = /\/bin\/(ba)?sh\b|cmd\.exe|back[ \-_]?connect|bind[ \-_]?(port|shell)|backdoor/ nocase
+    condition:
+        filesize < 4MB and $sock and $shell
+}
+
+// Database clients on request-supplied servers, with dumps.
+private rule PHP_Cap_Sql
+{
+    strings:
+        $conn = /\b(mysql_connect|mysqli_connect|mysql_pconnect|pg_connect|mssql_connect|new\s+mysqli|new\s+PDO)\s*\(/ nocase
+        $q1 = "SHOW DATABASES" nocase
+        $q2 = "SHOW TABLES" nocase
+        $q3 = /\bmysql_(list_dbs|list_tables)\s*\(/ nocase
+    condition:
+        filesize < 4MB and $conn and any of ($q*)
+}
+
+// A user interface of the webshell kind: words that ordinary applications do not put on a
+// page together.
+private rule PHP_Cap_Ui
+{
+    strings:
+        $u1 = /safe[ _\-]?mode/ nocase
+        $u2 = /\bshell\b/ nocase
+        $u3 = /back[ \-_]?connect/ nocase
+        $u4 = /self[ \-_]?(remove|kill|delete)/ nocase
+        $u5 = /\bbypass\b/ nocase
+        $u6 = /\bh[a4]ck(ed|er|z)?\b/ nocase
+        $u7 = /\bexploit\b/ nocase
+        $u8 = /\b(execute|run) (command|cmd)\b/ nocase
+        $u9 = /\bbrute\b|\bbruteforce\b/ nocase
+        $u10 = /\bdeface\b/ nocase
+        $u11 = /\bsymlink\b/ nocase
+        $u12 = /\bbind\b/ nocase
+        $u13 = /\bcmd\b/ nocase
+        $u14 = /\bencoder\b|\bdecoder\b/ nocase
+    condition:
+        filesize < 4MB and 3 of them
+}
+
+// An HTML field for a command: `<input name="cmd">`, `<textarea name=command>` …
+private rule PHP_Cap_Command_Field
+{
+    strings:
+        $field = /<(input|textarea|select)\b[^>]{0,160}\bname\s*=\s*\\?["']?([\w\-]{0,12}(cmd|command|komut|comando|cmnd)[\w\-]{0,12}|exec|execute|shell|c|e|x|cm)\\?["' >\\]/ nocase
+    condition:
+        filesize < 4MB and $field
+}
+
+// Request input of any kind, including the pre-PHP-4.1 arrays.
+private rule PHP_Cap_Request
+{
+    strings:
+        $r = /\$_(GET|POST|REQUEST|COOKIE|FILES)\b|\$HTTP_(GET|POST|COOKIE|POST_FILES)_VARS\b|php:\/\/input|\$_SERVER\s*\[\s*['"]HTTP_/ nocase
+    condition:
+        filesize < 4MB and $r
+}
+
+// A PHP page with a command box: a shell command run from a variable, and a form field
+// named for a command (the classic cmd.php, and the big shells' console).
+rule PHP_Command_Console
+{
+    meta:
+        description = "PHP page with a command input field that runs shell commands from a variable (webshell console)"
+        threat_type = "WebShell"
+        score = 85
+    strings:
+        $php = /<\?(php|=|\s)|<script\s+language\s*=\s*["']?php/ nocase private
+        $exec = /[^\w>:$\\](system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec)\s*\(\s*[@(]*\s*\$[^;\r\n]{0,80}/ nocase
+    condition:
+        filesize < 4MB and $php and ($exec or PHP_Cap_Exec) and PHP_Cap_Command_Field
+}
+
+// The big webshells (c99, r57, WSO, b374k, PhpSpy and their many clones): command or code
+// execution together with at least two of file management, server reconnaissance,
+// network tools, database tools and a webshell vocabulary.
+rule PHP_Webshell_Toolkit
+{
+    meta:
+        description = "PHP webshell toolkit: runs commands or code and offers file management, server reconnaissance, network or database tools"
+        threat_type = "WebShell"
+        score = 90
+    strings:
+        $php = /<\?(php|=|\s)|<script\s+language\s*=\s*["']?php/ nocase private
+        $run = /[^\w>:$\\](system|passthru|shell_exec|exec|popen|proc_open|pcntl_exec|eval|assert)\s*\(\s*[@(]*\s*\$[^;\r\n]{0,80}/ nocase
+    condition:
+        filesize < 4MB and $php and PHP_Cap_Request and ($run or PHP_Cap_Exec or PHP_Cap_Eval) and
+        (
+            (PHP_Cap_Files and PHP_Cap_Recon) or
+            (PHP_Cap_Files and PHP_Cap_Network) or
+            (PHP_Cap_Recon and PHP_Cap_Network) or
+            (PHP_Cap_Recon and PHP_Cap_Ui) or
+            (PHP_Cap_Files and PHP_Cap_Ui and PHP_Cap_Command_Field) or
+            (PHP_Cap_Sql and PHP_Cap_Ui and (PHP_Cap_Recon or PHP_Cap_Files)) or
+            (PHP_Cap_Network and PHP_Cap_Ui)
+        )
+}
+
+// Tools built and started from a page: a Perl/Python/C back-connect written to disk and
+// run (`system("perl /tmp/bc.pl ".$ip." ".$port)`), compiled (`gcc -o`), or run detached.
+rule PHP_Exec_Dropped_Tool
+{
+    meta:
+        description = "PHP that starts a dropped Perl/Python/C tool (back-connect, bind shell) with request parameters"
+        threat_type = "WebShell"
+        score = 85
+    strings:
+        $run = /[^\w>:$\\](system|passthru|shell_exec|exec|popen|proc_open)\s*\(\s*["'](perl|python[23]?|gcc|cc|\.\/|\/tmp\/|nohup|chmod \+?[0-7x]{1,4})\b[^"'\r\n;]{0,60}["']\s*\.\s*\$/ nocase
+        $tmp = /["']\/tmp\/|["']\/var\/tmp\/|\/dev\/shm/ private
+        $write = /\b(fwrite|fputs|file_put_contents)\s*\(/ nocase private
+    condition:
+        filesize < 4MB and $run and ($tmp or $write)
+}
+
+// Packed loaders: the payload decoded at run time and evaluated, under names no programmer
+// writes by hand ($OOO0O0O0, $__________, $GLOBALS['x'][12](…)), or through a function
+// whose name is itself in a variable: eval($_x('…')).
+rule PHP_Obfuscated_Loader
+{
+    meta:
+        description = "PHP packed loader: evaluates decoded code through machine-generated names or a variable function"
+        threat_type = "WebShell"
+        score = 85
+    strings:
+        $eval_varfunc = /[^\w>:$\\](eval|assert)\s*\(\s*@?\s*\$\{?[a-zA-Z_\x7f-\xff][\w\x7f-\xff]{0,40}\}?(\s*\[[^\]\r\n]{1,40}\])*\s*\(/ nocase
+        $eval_globals = /[^\w>:$\\](eval|assert)\s*\(\s*@?\s*\$GLOBALS\s*\[/ nocase
+        $o0 = /\$[O0_]{5,}\b/ private
+        $ll = /\$[lI1_]{6,}\b/ private
+        $gvar = /\$\{\s*["'](\\x[0-9a-fA-F]{2}|\\[0-7]{3}|[A-Za-z_]){3,24}["']\s*\}\s*\[/ private
+        $globals_call = /\$GLOBALS\s*\[\s*['"][^'"\r\n]{1,40}['"]\s*\]\s*\[\s*\d{1,4}\s*\]\s*\(/ private
+        $decode = /\b(base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|strrev|convert_uudecode|hex2bin|urldecode|rawurldecode)\b/ nocase private
+        $escname = /=\s*"\w{0,6}(\\(x[0-9a-fA-F]{2}|[0-7]{2,3})\w{0,3}){4,}"\s*;/ private
+        $eval = /[^\w>:$\\](eval|assert|create_function|preg_replace)\s*\(/ nocase private
+    condition:
+        filesize < 4MB and (
+            (($eval_varfunc or $eval_globals) and ($decode or $escname))
+            or ($eval and $decode and (#o0 > 8 or #ll > 8))
+            or #globals_call > 20
+            or (#gvar > 5 and ($eval or $decode))
+        )
+}
+
+// Obfuscation that hides strings from a reader, next to code evaluation: many chr()
+// pieces, long runs of \x escapes, or the payload split and reassembled.
+rule PHP_Obfuscated_Strings_Eval
+{
+    meta:
+        description = "PHP that builds code or function names from chr()/escape sequences and evaluates or calls them"
+        threat_type = "WebShell"
+        score = 80
+    strings:
+        $chr = /\bchr\s*\(\s*\d{1,3}\s*\)\s*\.\s*chr\s*\(\s*\d{1,3}\s*\)/ nocase
+        $hexrun = /(\\x[0-9a-fA-F]{2}){12}/
+        $fchr = /\$[a-zA-Z_]\w{0,10}\s*\(\s*\d{2,3}\s*\)\s*\.\s*\$[a-zA-Z_]\w{0,10}\s*\(\s*\d{2,3}\s*\)/
+        $run = /[^\w>:$\\](eval|assert|create_function)\s*\(\s*[@(]*\s*\$/ nocase private
+        $varcall = /[^\w>:$\\]\$[a-zA-Z_]\w{0,30}\s*\(\s*[@(]*\s*\$_(GET|POST|REQUEST|COOKIE)\b/ nocase private
+    condition:
+        filesize < 1MB and ($run or $varcall) and (#chr > 10 or #hexrun > 3 or #fchr > 5)
+}
+
+// Safe-mode and open_basedir bypasses: reading any file through curl's file://, restoring
+// ini settings, LD_PRELOAD through mail(), symlinks to the server root.
+rule PHP_Restriction_Bypass
+{
+    meta:
+        description = "PHP tool that bypasses safe_mode/open_basedir/disable_functions to read files or run commands"
+        threat_type = "WebShell"
+        score = 80
+    strings:
+        $curl_file = /CURLOPT_URL\s*,\s*["']file:/ nocase
+        $ini_restore = /\bini_restore\s*\(\s*["'](safe_mode|open_basedir)["']/ nocase
+        $preload = /\bputenv\s*\(\s*["']LD_PRELOAD=/ nocase
+        $symlink_root = /\bsymlink\s*\(\s*["']\/["']/ nocase
+        $zlib = /["']compress\.zlib:\/\/["']\s*\.\s*\$/ nocase
+        $imap = /\bimap_open\s*\([^;]{0,120}-oProxyCommand/ nocase
+        $req = /\$_(GET|POST|REQUEST)\b/ private
+    condition:
+        filesize < 1MB and any of ($curl_file, $ini_restore, $preload, $symlink_root, $imap, $zlib) and $req
+}
+
+// A small page that stores an upload under the client's own name, with its own form:
+// the self-contained uploader that intruders drop first.
+rule PHP_Small_Uploader_Page
+{
+    meta:
+        description = "Small self-contained PHP upload page that keeps the client's file name"
+        threat_type = "WebShell"
+        score = 75
+    strings:
+        $move = /\b(move_uploaded_file|copy)\s*\(/ nocase
+        $name = /\$_FILES\s*\[[^\]\r\n]{1,40}\]\s*\[\s*["']?name["']?\s*\]|\$HTTP_POST_FILES/ nocase private
+        $form = /enctype\s*=\s*\\?["']?multipart\/form-data/ nocase private
+        $check = /getimagesize|pathinfo|in_array|preg_match|finfo|mime|\bext(ension)?\b|\bstrtolower\s*\(\s*end\s*\(|wp_handle_upload/ nocase private
+    condition:
+        filesize < 6KB and $move and $name and not $check and ($form or filesize < 2KB)
+}
+
+// Mass mailers: a list of recipients from the request, one mail() each.
+rule PHP_Mass_Mailer
+{
+    meta:
+        description = "PHP mass mailer: sends mail to a recipient list taken from the request"
+        threat_type = "WebShell"
+        score = 75
+    strings:
+        $list = /\bexplode\s*\(\s*["'](\\n|\\r\\n|,|;)["']\s*,\s*\$_(POST|GET|REQUEST)\s*\[/ nocase
+        $mail = /\bmail\s*\(\s*\$/ nocase
+        $loop = /\b(foreach|for|while)\s*\(/ nocase private
+    condition:
+        filesize < 200KB and $list and $mail and $loop
+}
+
+// A function name that is a string in a variable, called on request input:
+// $a = 'assert'; $a($_POST['x']);  $f = "sys"."tem"; … — and the bare form in a small file,
+// where nothing else could explain it: $_($_POST['z']).
+rule PHP_Named_Function_Variable_Request
+{
+    meta:
+        description = "PHP that stores the name of eval/assert/system … in a variable and calls it with request input"
+        threat_type = "WebShell"
+        score = 85
+    strings:
+        $name = /\$[a-zA-Z_]\w{0,30}\s*=\s*["'](assert|eval|system|exec|shell_exec|passthru|popen|proc_open|create_function|call_user_func|call_user_func_array|pcntl_exec|array_map|preg_replace|base64_decode)["']\s*;/ nocase
+        $call = /[^\w>:$\\]@?\$[a-zA-Z_]\w{0,30}\s*\(\s*[@(]*\s*(\$_(GET|POST|REQUEST|COOKIE|SERVER)\b|["']php:\/\/input|file_get_contents\s*\(\s*["']php:)/ nocase
+    condition:
+        filesize < 16MB and (
+            (filesize < 100KB and $name and $call)
+            or (filesize < 4KB and $call)
+        )
+}
+
+// The weevely family: function names cleaned of junk characters at run time
+// (str_replace('xx', '', 'cxxreaxxte_fxxunction')) and the result called.
+rule PHP_Junk_Stripped_Function_Name
+{
+    meta:
+        description = "PHP that assembles a function name by stripping junk characters and calls it (weevely style)"
+        threat_type = "WebShell"
+        score = 85
+    strings:
+        $strip = /\bstr_replace\s*\(\s*["'][^"'\r\n]{1,8}["']\s*,\s*["']{2}\s*,\s*["'][^"'\r\n]{12,200}["']\s*\)/ nocase
+        $cf_call = /\$[a-zA-Z_]\w{0,30}\s*\(\s*["']{2}\s*,/ private
+        $varcall = /\$[a-zA-Z_]\w{0,30}\s*\(\s*\)\s*;/ private
+    condition:
+        filesize < 100KB and #strip >= 2 and ($cf_call or $varcall)
+}
+
+// Droppers that write a decoded or request-supplied payload into a .php file.
+rule PHP_Writes_Php_Payload
+{
+    meta:
+        description = "PHP that writes decoded or request-supplied code into a .php file"
+        threat_type = "WebShell"
+        score = 80
+    strings:
+        $put = /\bfile_put_contents\s*\(\s*["'][^"'\r\n]{0,80}\.(php\d?|phtml|inc)["']\s*,\s*[@(]*\s*(base64_decode|gzinflate|gzuncompress|str_rot13|hex2bin|\$_(GET|POST|REQUEST|COOKIE))/ nocase
+        $open = /\bfopen\s*\(\s*["'][^"'\r\n]{0,80}\.(php\d?|phtml)["']\s*,\s*["'][wa]/ nocase private
+        $write = /\b(fwrite|fputs)\s*\(\s*\$\w{1,30}\s*,\s*[@(]*\s*(base64_decode|gzinflate|gzuncompress|str_rot13|hex2bin|\$_(GET|POST|REQUEST|COOKIE))/ nocase
+    condition:
+        filesize < 1MB and ($put or ($open and $write))
+}
+
+// Config grabbers: walk the users of /etc/passwd and read (or symlink) the configuration
+// files in their web directories — database passwords of every site on a shared host.
+rule PHP_Config_Grabber
+{
+    meta:
+        description = "PHP tool that walks /etc/passwd users and reads or links the config files of their websites"
+        threat_type = "WebShell"
+        score = 80
+    strings:
+        $passwd = "/etc/passwd"
+        $home = /["']\/home\/["']?\s*\.\s*\$|\/home\/\$|\/home\/\{\$/ private
+        $web = /public_html|\/www\/|wp-config\.php|configuration\.php|config\.inc\.php|settings\.php/ nocase private
+        $act = /\b(symlink|opendir|readdir|file_get_contents|readfile|fopen|copy)\s*\(/ nocase private
+    condition:
+        filesize < 1MB and $passwd and $home and $web and $act
+}
+
+// SQL consoles: a database connection to request-supplied credentials and queries from the
+// request, in one small page (database webshells; full clients such as phpMyAdmin are
+// applications, not pages).
+rule PHP_Sql_Console
+{
+    meta:
+        description = "PHP database console: connects with request-supplied credentials and runs request-supplied queries"
+        threat_type = "WebShell"
+        score = 75
+    strings:
+        $conn = /\b(mysql_connect|mysqli_connect|mysql_pconnect|pg_connect|mssql_connect|oci_connect|new\s+mysqli|new\s+PDO)\s*\(\s*[^;]{0,120}\$_(POST|GET|REQUEST|COOKIE)\b/ nocase
+        $connvar = /\b(mysql_connect|mysqli_connect|mysql_pconnect|mssql_connect|new\s+mysqli)\s*\(\s*\$/ nocase
+        $query = /\b(mysql_query|mysqli_query|pg_query|mssql_query|mysql_db_query)\s*\(\s*[^;]{0,80}\$_(POST|GET|REQUEST|COOKIE)\b/ nocase
+        $queryvar = /\b(mysql_query|mysqli_query|mssql_query|mysql_db_query)\s*\(/ nocase private
+        $dump = /SHOW DATABASES|SHOW TABLES|mysql_list_dbs|mysqldump/ nocase private
+        $ui = /<textarea\b[^>]{0,120}name\s*=\s*\\?["']?(query|sql|sqlquery|q)\b/ nocase private
+    condition:
+        filesize < 200KB and (
+            ($conn and ($query or ($queryvar and $dump)))
+            or ($connvar and $queryvar and $dump and $ui and PHP_Cap_Exec)
+        )
+}
+
+// Callbacks registered with the name of a code or command function written out:
+// ob_start('assert'), array_filter($a, 'system'), register_shutdown_function('assert', …),
+// and functions created only to evaluate: create_function('$a', 'return assert($a);').
+rule PHP_Callback_Dangerous_Name
+{
+    meta:
+        description = "PHP callback registered with eval/assert/system … as the function, or a function created to evaluate code"
+        threat_type = "WebShell"
+        score = 85
+    strings:
+        $cb = /\b(ob_start|array_map|array_filter|array_walk|array_walk_recursive|usort|uasort|uksort|register_shutdown_function|register_tick_function|iterator_apply|call_user_func|call_user_func_array|set_error_handler|set_exception_handler|preg_replace_callback|array_reduce|forward_static_call|forward_static_call_array|spl_autoload_register|header_register_callback)\s*\([^;]{0,120}["'](assert|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)["']\s*[,)]/ nocase
+        $cf = /\bcreate_function\s*\(\s*["'][^"'\r\n]{0,40}["']\s*,\s*["'][^"';\r\n]{0,80}\b(eval|assert)\s*\(/ nocase
+    condition:
+        filesize < 16MB and ($cb or $cf)
+}
+
+// The command-runner of webshells: a function that tries system, exec, passthru,
+// shell_exec, popen, proc_open in turn, whichever the host has not disabled.
+rule PHP_Exec_Fallback_Chain
+{
+    meta:
+        description = "PHP command runner that tries every shell-execution function the host has left enabled"
+        threat_type = "WebShell"
+        score = 80
+    strings:
+        $f1 = /(function_exists|is_callable)\s*\(\s*["']system["']/ nocase
+        $f2 = /(function_exists|is_callable)\s*\(\s*["']exec["']/ nocase
+        $f3 = /(function_exists|is_callable)\s*\(\s*["']passthru["']/ nocase
+        $f4 = /(function_exists|is_callable)\s*\(\s*["']shell_exec["']/ nocase
+        $f5 = /(function_exists|is_callable)\s*\(\s*["']popen["']/ nocase
+        $f6 = /(function_exists|is_callable)\s*\(\s*["']proc_open["']/ nocase
+    condition:
+        filesize < 4MB and 4 of them and PHP_Cap_Exec
+}
+
+// A payload decoded into a variable and evaluated a few lines later:
+// $x = gzinflate(base64_decode('…')); eval($x);
+rule PHP_Decoded_Variable_Eval
+{
+    meta:
+        description = "PHP that decodes a payload into a variable and evaluates it"
+        threat_type = "WebShell"
+        score = 85
+    strings:
+        $assign = /\$[a-zA-Z_\x7f-\xff][\w\x7f-\xff]{0,30}\s*=\s*@?\s*(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|convert_uudecode|strrev)\s*\(\s*(@?\s*(gzinflate|gzuncompress|gzdecode|str_rot13|base64_decode|convert_uudecode|strrev)\s*\(\s*)*["'$]/ nocase private
+        $sink = /[^\w>:$\\](eval|assert)\s*\(\s*(["']\?>["']\s*\.\s*)?@?\s*\$[a-zA-Z_\x7f-\xff][\w\x7f-\xff]{0,30}\s*\)/ nocase
+    condition:
+        filesize < 4MB and
+        for any i in (1..math.min(#sink, 50)) : (
+            $assign in (@sink[i] - 2048 .. @sink[i])
+        )
+}
+
+// Stagers: code read from a socket to the attacker and evaluated (the Metasploit PHP
+// stager and its relatives).
+rule PHP_Socket_Stager
+{
+    meta:
+        description = "PHP stager: reads code from a network connection and evaluates it"
+        threat_type = "WebShell"
+        score = 90
+    strings:
+        $sock = /\b(fsockopen|stream_socket_client|socket_connect|pfsockopen)\b/ nocase private
+        $read = /\b(socket_read|fread|stream_get_contents|fgets|socket_recv)\s*\(/ nocase private
+        $eval = /[^\w>:$\\](eval|assert)\s*\(\s*@?\s*\$[a-zA-Z_]\w{0,30}\s*\)|\bcreate_function\s*\(\s*["']{2}\s*,\s*\$[a-zA-Z_]\w{0,30}\s*\)/ nocase
+    condition:
+        filesize < 200KB and $sock and $read and $eval
+}
+
+// A tiny page whose whole job is to run what the request says: eval/assert or a shell
+// command of a variable, with request input somewhere in under 3 KB.
+rule PHP_Tiny_Request_Sink
+{
+    meta:
+        description = "Tiny PHP page that evaluates or runs a variable and reads the request: a one-purpose backdoor"
+        threat_type = "WebShell"
+        score = 80
+    strings:
+        $eval = /[^\w>:$\\](eval\s*\(\s*[@(]*\s*\$[a-zA-Z_\x7f-\xff][\w\x7f-\xff]{0,30}|assert\s*\(\s*@?\s*\$[a-zA-Z_\x7f-\xff][\w\x7f-\xff]{0,30}\s*\))/ nocase
+        $exec = /[^\w>:$\\](system|passthru|shell_exec|exec|popen|proc_open)\s*\(\s*[@(]*\s*\$[a-zA-Z_\x7f-\xff][\w\x7f-\xff]{0,30}/ nocase
+        $req = /\$_(GET|POST|REQUEST|COOKIE|SERVER)\b|php:\/\/input|getallheaders\s*\(/ nocase private
+        $escape = /escapeshellarg|escapeshellcmd/ nocase private
+    condition:
+        filesize < 3KB and $req and ($eval or (filesize < 1KB and $exec and not $escape))
+}
+
+// Windows COM shell objects from PHP: new COM('WScript.Shell') and ->Run/->Exec.
+rule PHP_Com_Shell
+{
+    meta:
+        description = "PHP that runs commands through the WScript.Shell COM object"
+        threat_type = "WebShell"
+        score = 85
+    strings:
+        $com = /new\s+COM\s*\(\s*["'](WScript\.Shell|Shell\.Application)["']/ nocase
+        $run = /->\s*(Run|Exec|ShellExecute)\s*\(/ nocase private
+    condition:
+        filesize < 4MB and $com and $run
 }

@@ -4,6 +4,11 @@
 //! A [`Detector`] is shared by every scanning thread. yara-x's `Scanner` is neither `Send`
 //! nor cheap to create (it instantiates the rules' WebAssembly module), so each thread keeps
 //! its own scanners over the current shared rules and makes new ones only after a reload.
+//!
+//! Memory: every scan draws its buffers — the file's kept bytes and the archive walk's member
+//! buffers — from the detector's one [`MemoryBudget`], shared by all scanning threads. A scan
+//! that cannot get memory in time scans what it holds and comes out `unknown` with a note,
+//! never `clean`.
 
 use std::cell::RefCell;
 use std::io::Read;
@@ -11,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hashscan_archive::{Flow, Limits};
+use hashscan_archive::{Flow, Limit, Limits, MemoryBudget, ScanMemory};
 use hashscan_digest::{Algorithm, AlgorithmSet, Digests as DigestSet, Hasher, Options};
 use hashscan_hashdb::{HashDb, ListKind};
 
-use crate::rules::{Problem, RuleConfig, RuleMeta, Ruleset};
+use crate::rules::{Problem, RuleConfig, Ruleset};
 use crate::verdict::{ArchiveSummary, EngineKind, Hit, Member, Report, ThreatType, Verdict};
 
 /// Most highlight ranges kept per rule (a rule matching a repeated string in a large file
@@ -42,6 +47,11 @@ pub struct Config {
     pub max_scan_size: u64,
     /// Longest YARA scan of one file (or member). Default 60 s.
     pub timeout: Duration,
+    /// Memory shared by every scan of the detector (the file's scanned bytes and the archive
+    /// walk's member buffers); pass one budget to every detector of a process. Default: a
+    /// fresh budget of [`MemoryBudget::DEFAULT_TOTAL`] (384 MiB). A file is scanned up to the
+    /// smaller of `max_scan_size` and the budget.
+    pub memory: MemoryBudget,
 }
 
 impl Default for Config {
@@ -54,6 +64,7 @@ impl Default for Config {
             limits_verdict: Verdict::Suspicious,
             max_scan_size: 512 << 20,
             timeout: Duration::from_secs(60),
+            memory: MemoryBudget::default(),
         }
     }
 }
@@ -114,6 +125,7 @@ pub struct Detector {
     limits_verdict: Verdict,
     max_scan_size: u64,
     timeout: Duration,
+    memory: MemoryBudget,
 }
 
 impl Detector {
@@ -147,6 +159,7 @@ impl Detector {
             limits_verdict: config.limits_verdict,
             max_scan_size: config.max_scan_size,
             timeout: config.timeout,
+            memory: config.memory,
         };
         Ok((detector, summary))
     }
@@ -223,15 +236,23 @@ impl Detector {
         &self.hashdb
     }
 
-    /// Scans bytes already in memory.
+    /// The memory budget the scans draw from (for metrics: `used`, `peak`, `total`).
+    pub fn memory(&self) -> &MemoryBudget {
+        &self.memory
+    }
+
+    /// Scans bytes already in memory (the caller's: only the archive walk's buffers are
+    /// drawn from the memory budget).
     pub fn scan_bytes(&self, data: &[u8]) -> Report {
         let digests = digest(data);
+        let scan = self.memory.scan();
         self.scan_buffer(
             data,
             &digests,
             data.len() as u64,
-            false,
+            None,
             &ScanOptions::default(),
+            &scan,
         )
     }
 
@@ -248,7 +269,9 @@ impl Detector {
     }
 
     /// Reads `input` once: every byte goes through the digests, and the first
-    /// `max_scan_size` bytes are kept and scanned. `size_hint` sizes the buffer.
+    /// `max_scan_size` bytes are kept and scanned, in a buffer reserved from the memory
+    /// budget (bytes it cannot hold are hashed only, and the report says so). `size_hint`
+    /// sizes the buffer.
     pub fn scan_reader(&self, input: &mut dyn Read, size_hint: u64) -> std::io::Result<Report> {
         self.scan_reader_with(input, size_hint, &ScanOptions::default())
     }
@@ -260,8 +283,8 @@ impl Detector {
         size_hint: u64,
         options: &ScanOptions,
     ) -> std::io::Result<Report> {
-        let keep = self.max_scan_size;
-        let mut buf = Vec::with_capacity(size_hint.min(keep) as usize);
+        let scan = self.memory.scan();
+        let mut kept = Kept::new(&scan, self.max_scan_size, size_hint);
         let mut hasher = Hasher::with_options(three(), &Options::new().size_hint(size_hint));
         let mut total = 0u64;
         let mut chunk = vec![0u8; READ_CHUNK];
@@ -274,31 +297,35 @@ impl Detector {
             };
             let bytes = &chunk[..n];
             hasher.update(bytes);
-            let room = keep.saturating_sub(buf.len() as u64) as usize;
-            buf.extend_from_slice(&bytes[..room.min(n)]);
+            kept.push(bytes);
             total += n as u64;
         }
         let digests = hasher.finish();
-        Ok(self.scan_buffer(&buf, &digests, total, total > buf.len() as u64, options))
+        let cut = (total > kept.buf.len() as u64).then(|| {
+            format!(
+                "only the first {} of {total} bytes were scanned ({})",
+                kept.buf.len(),
+                kept.refused.as_deref().unwrap_or("max scan size")
+            )
+        });
+        Ok(self.scan_buffer(&kept.buf, &digests, total, cut, options, &scan))
     }
 
+    /// Scans `data`, the first bytes of a file of `size` bytes; `cut` says why the rest was not
+    /// kept, when it was not.
     fn scan_buffer(
         &self,
         data: &[u8],
         digests: &DigestSet,
         size: u64,
-        truncated: bool,
+        cut: Option<String>,
         options: &ScanOptions,
+        scan: &ScanMemory,
     ) -> Report {
         let rules = self.ruleset();
         let mut notes = Vec::new();
-        let mut complete = !truncated;
-        if truncated {
-            notes.push(format!(
-                "only the first {} of {size} bytes were scanned (max scan size)",
-                data.len()
-            ));
-        }
+        let mut complete = cut.is_none();
+        notes.extend(cut);
         let hashes = Hashes::of(digests);
         let mut hits = self.list_hits(&hashes, size);
         match self.yara_hits(&rules, data) {
@@ -326,10 +353,11 @@ impl Detector {
             }
         }
         let archive = if options.expand_archives {
-            self.walk_archive(&rules, data, options, &mut hits, &mut complete)
+            self.walk_archive(&rules, data, options, scan, &mut hits, &mut notes)
         } else {
             None
         };
+        complete &= archive.as_ref().is_none_or(|(_, walk)| walk_complete(walk));
         let mut labels: Vec<String> = match &archive {
             Some((_, walk)) => hashscan_archive::labels_with_report(data, walk),
             None => hashscan_archive::labels(data),
@@ -395,7 +423,7 @@ impl Detector {
                     other => format!("YARA scan failed: {other}"),
                 })?;
                 for rule in results.matching_rules() {
-                    let meta = RuleMeta::of(&rule);
+                    let meta = rules.meta_of(&rule);
                     let mut highlights: Vec<[u64; 2]> = rule
                         .patterns()
                         .flat_map(|p| p.matches().map(|m| m.range()).collect::<Vec<_>>())
@@ -418,20 +446,23 @@ impl Detector {
         })
     }
 
-    /// Walks an archive, scanning every member; `None` when `data` is not an archive.
+    /// Walks an archive, scanning every member; `None` when `data` is not an archive. What
+    /// the walk could not read (limits, corrupt or unsupported parts, the memory budget) is
+    /// noted in `notes`; limits the file caused also add an `Archive.LimitsExceeded` hit.
     fn walk_archive(
         &self,
         rules: &Arc<Ruleset>,
         data: &[u8],
         options: &ScanOptions,
+        scan: &ScanMemory,
         hits: &mut Vec<Hit>,
-        complete: &mut bool,
+        notes: &mut Vec<String>,
     ) -> Option<(ArchiveSummary, hashscan_archive::Report)> {
-        let format = hashscan_archive::sniff(data)?;
+        hashscan_archive::sniff_buffer(data)?;
         let mut members = Vec::new();
         let mut scanned = 0u32;
         let limits = options.archive.as_ref().unwrap_or(&self.archive);
-        let walk = hashscan_archive::walk(data, limits, &mut |entry| {
+        let walk = hashscan_archive::walk_named_in("", data, limits, scan, &mut |entry| {
             scanned += 1;
             let hashes = Hashes::of(&digest(entry.data));
             let size = entry.data.len() as u64;
@@ -468,15 +499,44 @@ impl Detector {
             }
             Flow::Continue
         });
-        let limits_exceeded = (!walk.exceeded.is_empty()).then(|| {
-            walk.exceeded
+        let format = walk.format?;
+        // The memory budget is the server's limit, not the file's: noted, never a hit.
+        let (memory, file_limits): (Vec<_>, Vec<_>) =
+            walk.exceeded.iter().partition(|e| e.limit == Limit::Memory);
+        if let Some(first) = memory.first() {
+            notes.push(summarize(
+                "archive not expanded in full for lack of memory",
+                &first.to_string(),
+                memory.len(),
+            ));
+        }
+        let unread: Vec<String> = walk
+            .errors
+            .iter()
+            .chain(
+                walk.not_expanded
+                    .iter()
+                    .filter(|(path, _)| !walk.encrypted.contains(path)),
+            )
+            .map(|(path, message)| {
+                if path.is_empty() {
+                    message.clone()
+                } else {
+                    format!("{path}: {message}")
+                }
+            })
+            .collect();
+        if let Some(first) = unread.first() {
+            notes.push(summarize("archive not read in full", first, unread.len()));
+        }
+        let limits_exceeded = (!file_limits.is_empty()).then(|| {
+            file_limits
                 .iter()
                 .map(|e| e.message.clone())
                 .collect::<Vec<_>>()
                 .join("; ")
         });
         if let Some(message) = &limits_exceeded {
-            *complete = false;
             let score = match self.limits_verdict {
                 Verdict::Malicious => 90,
                 Verdict::Suspicious => 75,
@@ -508,6 +568,102 @@ impl Detector {
                 .collect(),
         };
         Some((summary, walk))
+    }
+}
+
+/// Whether a walk read everything: no limit (the memory budget included), no error, no
+/// archive left unexpanded (encrypted ones aside: encryption is reported, not a gap).
+fn walk_complete(walk: &hashscan_archive::Report) -> bool {
+    walk.exceeded.is_empty()
+        && walk.errors.is_empty()
+        && walk
+            .not_expanded
+            .iter()
+            .all(|(path, _)| walk.encrypted.contains(path))
+        && !walk.stopped
+}
+
+/// `"{what}: {first}"`, with how many more there were.
+fn summarize(what: &str, first: &str, count: usize) -> String {
+    match count {
+        0 | 1 => format!("{what}: {first}"),
+        n => format!("{what}: {first} (and {} more)", n - 1),
+    }
+}
+
+/// The first bytes of a file kept for scanning, in a buffer whose every growth is reserved
+/// from the memory budget first.
+struct Kept<'s> {
+    buf: Vec<u8>,
+    reservation: hashscan_archive::Reservation<'s>,
+    keep: u64,
+    /// The whole memory budget: no growth asks for more.
+    total: u64,
+    /// Why keeping stopped before `keep` bytes (the memory budget refused).
+    refused: Option<String>,
+}
+
+impl<'s> Kept<'s> {
+    /// Smallest growth of the buffer.
+    const MIN_GROWTH: u64 = 1 << 20;
+
+    /// Keeps up to `keep` bytes; the buffer is sized for `size_hint` (if the budget lets it).
+    fn new(scan: &'s ScanMemory, keep: u64, size_hint: u64) -> Self {
+        let mut kept = Kept {
+            buf: Vec::new(),
+            reservation: scan.reservation(),
+            keep,
+            total: scan.budget().total(),
+            refused: None,
+        };
+        let first = size_hint.min(keep);
+        if first > 0 && kept.reservation.grow_to(first).is_ok() {
+            let _ = kept
+                .buf
+                .try_reserve_exact(usize::try_from(first).unwrap_or(0));
+        }
+        kept
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        if self.refused.is_some() {
+            return;
+        }
+        let len = self.buf.len() as u64;
+        let take = self.keep.saturating_sub(len).min(bytes.len() as u64);
+        let Ok(take_usize) = usize::try_from(take) else {
+            return;
+        };
+        if take == 0 {
+            return;
+        }
+        let need = len + take;
+        if need > self.buf.capacity() as u64 {
+            let ample = (self.buf.capacity() as u64)
+                .saturating_mul(2)
+                .max(Self::MIN_GROWTH)
+                .min(self.keep)
+                .min(self.total)
+                .max(need);
+            // All the doubling asks for, else just what this chunk needs.
+            let target = if self.reservation.grow_to(ample).is_ok() {
+                ample
+            } else {
+                match self.reservation.grow_to(need) {
+                    Ok(()) => need,
+                    Err(e) => {
+                        self.refused = Some(e.to_string());
+                        return;
+                    }
+                }
+            };
+            let extra = usize::try_from(target - len).unwrap_or(usize::MAX);
+            if self.buf.try_reserve_exact(extra).is_err() {
+                self.refused = Some(format!("cannot allocate {target} bytes"));
+                return;
+            }
+        }
+        self.buf.extend_from_slice(&bytes[..take_usize]);
     }
 }
 

@@ -13,5 +13,8 @@ pub mod verdict;
 
 pub use engine::{Config, DetectError, Detector, LoadSummary, RuleWatch, ScanOptions};
 pub use hashscan_archive::Limits as ArchiveLimits;
+/// The process-wide memory budget of [`Config::memory`]: create one and give it to every
+/// detector (and so every scanning thread) of the process.
+pub use hashscan_archive::MemoryBudget;
 pub use rules::{Problem, RuleConfig, Ruleset};
 pub use verdict::{ArchiveSummary, EngineKind, Hit, Member, Report, ThreatType, Verdict};

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::verdict::ThreatType;
+use crate::verdict::{ScoreScale, ThreatType, Verdict};
 
 /// The rule pack written by this project and embedded in the binary.
 pub const DEFAULT_PACK: &[(&str, &str)] = &[
@@ -31,12 +31,27 @@ pub const DEFAULT_PACK: &[(&str, &str)] = &[
         "builtin/webshell_asp.yar",
         include_str!("../rules/webshell_asp.yar"),
     ),
+    (
+        "builtin/webshell_cfm.yar",
+        include_str!("../rules/webshell_cfm.yar"),
+    ),
+    (
+        "builtin/webshell_script.yar",
+        include_str!("../rules/webshell_script.yar"),
+    ),
+    (
+        "builtin/webshell_tunnel.yar",
+        include_str!("../rules/webshell_tunnel.yar"),
+    ),
 ];
 
 /// Score of a matching rule without a `score` metadata value: at the top of Alibaba's
 /// "suspicious" band (71–80), below "malicious" (81–100), so an unscored rule alone never
 /// calls a file malicious.
-pub const DEFAULT_SCORE: u8 = 80;
+pub const DEFAULT_SCORE: u8 = crate::verdict::UNSCORED;
+
+/// Namespace prefix of the embedded pack's files.
+const BUILTIN_PREFIX: &str = "builtin/";
 
 /// File extensions read as YARA source.
 const SOURCE_EXTENSIONS: &[&str] = &["yar", "yara"];
@@ -67,41 +82,143 @@ impl fmt::Display for Problem {
 /// What a rule's metadata says about its matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleMeta {
-    /// 0–100; [`DEFAULT_SCORE`] when the rule has none.
+    /// 0–100 on hashscan's scale (Alibaba's bands), after [`ScoreScale::score`]: 61 or
+    /// more unless the rule opts out with `hashscan_verdict = "clean"`.
     pub score: u8,
-    /// [`ThreatType::Suspicious`] when the rule has none or an unknown one.
+    /// The rule's `threat_type`; else what its name or tags suggest
+    /// ([`ThreatType::guess`]); else [`ThreatType::Suspicious`].
     pub threat_type: ThreatType,
     /// The rule's `description`, or its name.
     pub description: String,
+    /// The scale its `score` was read on.
+    pub scale: ScoreScale,
 }
 
 impl RuleMeta {
-    /// Reads `score`, `threat_type` and `description` of a matching rule.
+    /// Reads a matching rule's metadata, with the scale its namespace implies: hashscan's
+    /// for the embedded pack, Loki's for every other file (see [`ScoreScale`]), unless the
+    /// rule says otherwise with `score_scale`. A file's own `// hashscan: score_scale = …`
+    /// line is known to its [`Ruleset`]: use [`Ruleset::meta_of`] to honour it.
     pub fn of(rule: &yara_x::Rule<'_, '_>) -> RuleMeta {
-        let mut meta = RuleMeta {
-            score: DEFAULT_SCORE,
-            threat_type: ThreatType::Suspicious,
-            description: rule.identifier().to_string(),
-        };
+        RuleMeta::with_file_scale(rule, None)
+    }
+
+    /// [`RuleMeta::of`], with the scale the rule's file declares, if any.
+    ///
+    /// Metadata read: `score` (an integer or a string of digits, on the rule's scale);
+    /// `severity` when there is no `score` (a number on the rule's scale, or
+    /// `critical`/`high`/`medium`/`low`/`info` = 95/85/75/65/61 on hashscan's);
+    /// `score_scale` (`hashscan`, `loki`, `none`: overrides the file's and the default);
+    /// `hashscan_verdict` (`clean`, `suspicious`, `malicious`: moves the score into that
+    /// band, `clean` being the only way a matching rule leaves a file clean); `threat_type`;
+    /// `description`. Unknown values are ignored.
+    pub fn with_file_scale(rule: &yara_x::Rule<'_, '_>, file: Option<ScoreScale>) -> RuleMeta {
+        let mut raw: Option<i64> = None;
+        let mut severity: Option<(i64, bool)> = None;
+        let mut rule_scale = None;
+        let mut verdict = None;
+        let mut threat_type = None;
+        let mut description = None;
         for (key, value) in rule.metadata() {
             match (key, value) {
-                ("score", yara_x::MetaValue::Integer(n)) => meta.score = n.clamp(0, 100) as u8,
+                ("score", yara_x::MetaValue::Integer(n)) => raw = Some(n),
                 ("score", yara_x::MetaValue::String(s)) => {
                     if let Ok(n) = s.trim().parse::<i64>() {
-                        meta.score = n.clamp(0, 100) as u8;
+                        raw = Some(n);
                     }
                 }
+                ("severity", yara_x::MetaValue::Integer(n)) => severity = Some((n, false)),
+                ("severity", yara_x::MetaValue::String(s)) => {
+                    severity = s
+                        .trim()
+                        .parse::<i64>()
+                        .ok()
+                        .map(|n| (n, false))
+                        .or_else(|| severity_word(s).map(|n| (n, true)));
+                }
+                ("score_scale", yara_x::MetaValue::String(s)) => {
+                    rule_scale = ScoreScale::parse(s);
+                }
+                ("hashscan_verdict", yara_x::MetaValue::String(s)) => {
+                    verdict = Verdict::parse(s).filter(|v| *v != Verdict::Unknown);
+                }
                 ("threat_type", yara_x::MetaValue::String(s)) => {
-                    meta.threat_type = ThreatType::parse(s).unwrap_or(ThreatType::Suspicious);
+                    threat_type = ThreatType::parse(s);
                 }
                 ("description", yara_x::MetaValue::String(s)) if !s.trim().is_empty() => {
-                    meta.description = s.to_string();
+                    description = Some(s.to_string());
                 }
                 _ => {}
             }
         }
-        meta
+        let mut scale = rule_scale.or(file).unwrap_or_else(|| {
+            if rule.namespace().starts_with(BUILTIN_PREFIX) {
+                ScoreScale::Hashscan
+            } else {
+                ScoreScale::Loki
+            }
+        });
+        if raw.is_none()
+            && let Some((n, word)) = severity
+        {
+            raw = Some(n);
+            if word {
+                scale = ScoreScale::Hashscan;
+            }
+        }
+        let threat_type = threat_type
+            .or_else(|| ThreatType::guess(rule.identifier()))
+            .or_else(|| rule.tags().find_map(|t| ThreatType::guess(t.identifier())))
+            .unwrap_or(ThreatType::Suspicious);
+        RuleMeta {
+            score: scale.score(raw, verdict),
+            threat_type,
+            description: description.unwrap_or_else(|| rule.identifier().to_string()),
+            scale,
+        }
     }
+}
+
+/// A `severity` word on hashscan's scale.
+fn severity_word(s: &str) -> Option<i64> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "critical" => Some(95),
+        "high" => Some(85),
+        "medium" | "moderate" => Some(75),
+        "low" => Some(65),
+        "info" | "informational" => Some(61),
+        _ => None,
+    }
+}
+
+/// The score scale a rule file declares on a line of its own:
+/// `// hashscan: score_scale = loki` (also `score-scale`, any case, quotes allowed).
+/// `Err` carries the 1-based line of a declaration naming no known scale.
+fn declared_scale(text: &[u8]) -> Result<Option<ScoreScale>, (usize, String)> {
+    let text = String::from_utf8_lossy(text);
+    for (i, line) in text.lines().enumerate() {
+        let Some(rest) = line.trim().strip_prefix("//") else {
+            continue;
+        };
+        let Some(rest) = rest.trim_start().strip_prefix("hashscan:") else {
+            continue;
+        };
+        let Some((key, value)) = rest.split_once('=') else {
+            continue;
+        };
+        if !matches!(key.trim(), "score_scale" | "score-scale") {
+            continue;
+        }
+        let value = value.trim().trim_matches('"');
+        return match ScoreScale::parse(value) {
+            Some(scale) => Ok(Some(scale)),
+            None => Err((
+                i + 1,
+                format!("unknown score scale `{value}` (hashscan, loki or none)"),
+            )),
+        };
+    }
+    Ok(None)
 }
 
 /// Where rules come from.
@@ -236,8 +353,14 @@ pub struct Ruleset {
     /// The files that went in.
     files: Vec<String>,
     rule_count: usize,
+    /// The score scale each file (namespace) declares with a `// hashscan: score_scale`
+    /// line.
+    scales: BTreeMap<String, ScoreScale>,
     /// Files left out, with why.
     pub problems: Vec<Problem>,
+    /// What the compiler warned about in the files that went in (slow patterns, slow
+    /// loops, invariant expressions …): they load, but deserve a look.
+    pub warnings: Vec<Problem>,
 }
 
 impl fmt::Debug for Ruleset {
@@ -246,7 +369,9 @@ impl fmt::Debug for Ruleset {
             .field("version", &self.version)
             .field("files", &self.files)
             .field("rule_count", &self.rule_count)
+            .field("scales", &self.scales)
             .field("problems", &self.problems)
+            .field("warnings", &self.warnings)
             .finish()
     }
 }
@@ -256,15 +381,40 @@ impl Ruleset {
     /// output). A source that does not compile is left out whole and reported.
     pub fn compile(sources: &[(String, Vec<u8>)], compiled: &[(String, Vec<u8>)]) -> Ruleset {
         let mut problems = Vec::new();
+        let mut warnings = Vec::new();
+        let mut scales = BTreeMap::new();
         let mut good: Vec<&(String, Vec<u8>)> = Vec::new();
         for source in sources {
+            match declared_scale(&source.1) {
+                Ok(Some(scale)) => {
+                    scales.insert(source.0.clone(), scale);
+                }
+                Ok(None) => {}
+                Err((line, message)) => {
+                    problems.push(Problem {
+                        file: source.0.clone(),
+                        line: Some(line),
+                        column: None,
+                        message,
+                    });
+                    continue;
+                }
+            }
             // Checked alone first, so that a broken file is left out whole rather than in
             // part (yara-x would keep the rules of the file that did compile).
             let mut probe = yara_x::Compiler::new();
             probe.new_namespace(&source.0);
             let code = yara_x::SourceCode::from(source.1.as_slice()).with_origin(source.0.clone());
             match probe.add_source(code) {
-                Ok(_) => good.push(source),
+                Ok(_) => {
+                    warnings.extend(
+                        probe
+                            .warnings()
+                            .iter()
+                            .map(|w| warning_of(&source.0, &source.1, w)),
+                    );
+                    good.push(source);
+                }
                 Err(e) => problems.push(problem_of(&source.0, &source.1, &e)),
             }
         }
@@ -279,6 +429,10 @@ impl Ruleset {
                 // namespace cannot happen, but a global-variable clash could).
                 problems.push(problem_of(&source.0, &source.1, &e));
                 continue;
+            }
+            if let Some(scale) = scales.get(&source.0) {
+                // Part of what the file means: a changed scale is a new ruleset.
+                hasher.update(scale.as_str().as_bytes());
             }
             hasher.update((source.0.len() as u64).to_le_bytes());
             hasher.update(source.0.as_bytes());
@@ -315,8 +469,21 @@ impl Ruleset {
             version: hex::encode(&digest[..8]),
             files,
             rule_count,
+            scales,
             problems,
+            warnings,
         }
+    }
+
+    /// What a matching rule's metadata says, with the score scale its file declares
+    /// (see [`RuleMeta::with_file_scale`]).
+    pub fn meta_of(&self, rule: &yara_x::Rule<'_, '_>) -> RuleMeta {
+        RuleMeta::with_file_scale(rule, self.scales.get(rule.namespace()).copied())
+    }
+
+    /// The score scale a file declares, if any.
+    pub fn declared_scale(&self, file: &str) -> Option<ScoreScale> {
+        self.scales.get(file).copied()
     }
 
     /// Hex digest of every rule source that went in: equal versions scan alike.
@@ -342,18 +509,32 @@ impl Ruleset {
 
 /// A compile error as file, line, column and message.
 fn problem_of(file: &str, text: &[u8], e: &yara_x::errors::CompileError) -> Problem {
-    let offset = e
+    let first = e
         .labels()
         .next()
-        .map(|l| l.span().0.start as usize)
-        .unwrap_or(0);
-    let (line, column) = line_col(text, offset);
-    let mut message = e.title().to_string();
-    if let Some(label) = e.labels().next()
-        && !label.text().is_empty()
-        && label.text() != message
+        .map(|l| (l.span().0.start as usize, l.text().to_string()));
+    located(file, text, e.title(), first)
+}
+
+/// A compiler warning as file, line, column and message.
+fn warning_of(file: &str, text: &[u8], w: &yara_x::warnings::Warning) -> Problem {
+    let first = w
+        .labels()
+        .next()
+        .map(|l| (l.span().0.start as usize, l.text().to_string()));
+    located(file, text, w.title(), first)
+}
+
+/// File, line, column and message of a compiler report: its title and its first label
+/// (offset in the source, text).
+fn located(file: &str, text: &[u8], title: &str, first: Option<(usize, String)>) -> Problem {
+    let (line, column) = line_col(text, first.as_ref().map_or(0, |(at, _)| *at));
+    let mut message = title.to_string();
+    if let Some((_, label)) = first
+        && !label.is_empty()
+        && label != message
     {
-        message = format!("{message}: {}", label.text());
+        message = format!("{message}: {label}");
     }
     Problem {
         file: file.to_string(),
@@ -462,7 +643,88 @@ mod tests {
     fn the_default_pack_compiles_cleanly() {
         let set = RuleConfig::with_default(vec![]).load();
         assert!(set.problems.is_empty(), "{:?}", set.problems);
+        assert!(set.warnings.is_empty(), "{:?}", set.warnings);
         assert!(set.rule_count() >= 5, "{}", set.rule_count());
+    }
+
+    /// The metadata of the one rule matching `data`.
+    fn meta_of_match(set: &Ruleset, data: &[u8]) -> RuleMeta {
+        let mut scanner = yara_x::Scanner::new(&set.compiled()[0]);
+        let results = scanner.scan(data).unwrap();
+        let rules: Vec<_> = results.matching_rules().collect();
+        assert_eq!(rules.len(), 1, "{data:?}");
+        set.meta_of(&rules[0])
+    }
+
+    #[test]
+    fn a_file_declares_its_score_scale_and_a_rule_may_override_it() {
+        let set = Ruleset::compile(
+            &[
+                src(
+                    "alibaba.yar",
+                    "// hashscan: score_scale = alibaba\n\
+                     rule a { meta: score = 80 strings: $a = \"aaa-marker\" condition: $a }\n\
+                     rule b { meta: score = 80 score_scale = \"loki\" \
+                       strings: $a = \"bbb-marker\" condition: $a }",
+                ),
+                src(
+                    "thirdparty.yar",
+                    "rule c { meta: score = 80 strings: $a = \"ccc-marker\" condition: $a }\n\
+                     rule d { meta: score = 40 hashscan_verdict = \"clean\" \
+                       strings: $a = \"ddd-marker\" condition: $a }\n\
+                     rule WEBSHELL_Thing { meta: score = 50 \
+                       strings: $a = \"eee-marker\" condition: $a }",
+                ),
+                src(
+                    "broken_pragma.yar",
+                    "\n// hashscan: score-scale = percent\nrule e { condition: true }",
+                ),
+            ],
+            &[],
+        );
+        assert_eq!(set.problems.len(), 1, "{:?}", set.problems);
+        assert_eq!(set.problems[0].file, "broken_pragma.yar");
+        assert_eq!(set.problems[0].line, Some(2));
+        assert_eq!(
+            set.declared_scale("alibaba.yar"),
+            Some(ScoreScale::Hashscan)
+        );
+        assert_eq!(set.declared_scale("thirdparty.yar"), None);
+
+        let a = meta_of_match(&set, b"aaa-marker");
+        assert_eq!((a.score, a.scale), (80, ScoreScale::Hashscan));
+        let b = meta_of_match(&set, b"bbb-marker");
+        assert_eq!((b.score, b.scale), (81, ScoreScale::Loki));
+        let c = meta_of_match(&set, b"ccc-marker");
+        assert_eq!(
+            (c.score, c.scale),
+            (81, ScoreScale::Loki),
+            "third party: Loki"
+        );
+        let d = meta_of_match(&set, b"ddd-marker");
+        assert_eq!(d.score, 40, "opted out: clean");
+        let e = meta_of_match(&set, b"eee-marker");
+        assert_eq!((e.score, e.threat_type), (61, ThreatType::WebShell));
+    }
+
+    #[test]
+    fn compiler_warnings_are_reported_with_their_place() {
+        let set = Ruleset::compile(
+            &[src(
+                "slow.yar",
+                "rule slow {\n  strings:\n    $a = { 00 [1-10] 01 }\n  condition:\n    $a\n}\n",
+            )],
+            &[],
+        );
+        assert!(set.problems.is_empty(), "{:?}", set.problems);
+        assert_eq!(set.rule_count(), 1, "a warning does not leave the file out");
+        assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
+        assert_eq!(set.warnings[0].line, Some(3), "{}", set.warnings[0]);
+        assert!(
+            set.warnings[0].message.contains("slow"),
+            "{}",
+            set.warnings[0]
+        );
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! malicious; `unknown` when nothing matched but the file could not be scanned in full
 //! (timeout, too large, read error). An allow-list (known-good) hash makes a file clean
 //! whatever else matched.
+//!
+//! A YARA rule's own `score` may be on another scale (Loki/THOR's, for signature-base):
+//! [`ScoreScale::score`] is the one table that turns it into hashscan's, and a matching rule
+//! always scores 61 or more unless it opts out with `hashscan_verdict = "clean"`.
 
 use std::fmt;
 
@@ -36,6 +40,108 @@ impl Verdict {
             Verdict::Unknown => "unknown",
             Verdict::Suspicious => "suspicious",
             Verdict::Malicious => "malicious",
+        }
+    }
+}
+
+/// How a rule's own `score` number is read. Rule packs count on different scales: the
+/// built-in pack on hashscan's (Alibaba's bands), signature-base and other Loki/THOR packs on
+/// Loki's, and some packs' numbers mean nothing hashscan knows. [`ScoreScale::score`] is the
+/// one table that turns a rule's number into hashscan's score; `docs/detection.md` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScoreScale {
+    /// hashscan's own 0–100, in Alibaba's bands (0–60 safe, 61–70 risky, 71–80 suspicious,
+    /// 81–100 malicious): the built-in pack's scale.
+    Hashscan,
+    /// Loki/THOR (Neo23x0's signature-base and packs written for those scanners): 40
+    /// notice, 60 warning, 80 alert (THOR; Loki v1 sums rule scores against 100). The
+    /// default for rules that are not the built-in pack's.
+    Loki,
+    /// The rule's number is not a score hashscan can read: the rule counts as unscored.
+    Ignore,
+}
+
+/// The score of a matching rule that says nothing about it: the top of Alibaba's
+/// "suspicious" band (71–80), below "malicious", so an unscored rule alone never calls a
+/// file malicious.
+pub const UNSCORED: u8 = 80;
+
+/// The lowest score of a finding: a rule that matched and did not opt out is never clean.
+pub const LOWEST_FINDING: u8 = 61;
+
+impl ScoreScale {
+    /// A scale by name, in any case: `hashscan` (also `alibaba`), `loki` (also `thor`,
+    /// `signature-base`), `none` (also `ignore`).
+    pub fn parse(s: &str) -> Option<ScoreScale> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "hashscan" | "alibaba" => Some(ScoreScale::Hashscan),
+            "loki" | "thor" | "signature-base" | "signature_base" => Some(ScoreScale::Loki),
+            "none" | "ignore" => Some(ScoreScale::Ignore),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoreScale::Hashscan => "hashscan",
+            ScoreScale::Loki => "loki",
+            ScoreScale::Ignore => "none",
+        }
+    }
+
+    /// hashscan's score (0–100, Alibaba's bands) of a matching rule whose number on this
+    /// scale is `raw` (`None`: the rule has none), and whose `hashscan_verdict` meta, if
+    /// any, is `verdict`. The whole table:
+    ///
+    /// | the rule's number | `Hashscan` | `Loki` |
+    /// | --- | --- | --- |
+    /// | none (or scale `Ignore`) | 80 | 80 |
+    /// | 100 and more | 100 | 100 |
+    /// | 81–99 | the same | the same |
+    /// | 80 | 80 (suspicious) | 81 (THOR's alert: malicious) |
+    /// | 61–79 | the same | the same |
+    /// | 60 and less, negative too | 61 (risky: still a finding) | 61 |
+    ///
+    /// Then `hashscan_verdict` moves the score into that verdict's band: `clean` to at most
+    /// 60 (the rule's own number on hashscan's scale when it is 0–60, else 60; the one way a
+    /// matching rule leaves a file clean), `suspicious` into 61–80, `malicious` into 81–100
+    /// (90 for an unscored rule).
+    pub fn score(self, raw: Option<i64>, verdict: Option<Verdict>) -> u8 {
+        let raw = match self {
+            ScoreScale::Ignore => None,
+            _ => raw,
+        };
+        let finding = match (self, raw) {
+            (_, None) => UNSCORED,
+            (_, Some(n)) if n >= 100 => 100,
+            (ScoreScale::Loki, Some(80)) => 81,
+            (_, Some(n)) if n > i64::from(LOWEST_FINDING) => n as u8,
+            (_, Some(_)) => LOWEST_FINDING,
+        };
+        match verdict {
+            Some(Verdict::Clean) => match raw {
+                Some(n) if (0..=60).contains(&n) => n as u8,
+                Some(n) if n < 0 => 0,
+                _ => 60,
+            },
+            Some(Verdict::Suspicious) => finding.clamp(LOWEST_FINDING, 80),
+            Some(Verdict::Malicious) if raw.is_none() => 90,
+            Some(Verdict::Malicious) => finding.max(81),
+            Some(Verdict::Unknown) | None => finding,
+        }
+    }
+}
+
+impl Verdict {
+    /// A verdict by name, in any case (`clean`, `suspicious`, `malicious`, `unknown`).
+    pub fn parse(s: &str) -> Option<Verdict> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "clean" => Some(Verdict::Clean),
+            "suspicious" => Some(Verdict::Suspicious),
+            "malicious" => Some(Verdict::Malicious),
+            "unknown" => Some(Verdict::Unknown),
+            _ => None,
         }
     }
 }
@@ -104,6 +210,12 @@ impl ThreatType {
     /// The type a signature name suggests (ClamAV's `Platform.Category.Name` and the usual
     /// words of other vendors); `Malware` when nothing fits.
     pub fn from_signature_name(name: &str) -> ThreatType {
+        ThreatType::guess(name).unwrap_or(ThreatType::Malware)
+    }
+
+    /// The type the usual words of a signature or rule name suggest (`Php.Webshell.X`,
+    /// `WEBSHELL_PHP_Generic`, `HKTL_Mimikatz`, `Win.Trojan.Agent` …), if any.
+    pub fn guess(name: &str) -> Option<ThreatType> {
         let lower = name.to_ascii_lowercase();
         const WORDS: &[(&str, ThreatType)] = &[
             ("eicar", ThreatType::Engtest),
@@ -122,13 +234,14 @@ impl ThreatType {
             ("ddos", ThreatType::DDoS),
             ("adware", ThreatType::AdWare),
             ("hacktool", ThreatType::Hacktool),
+            ("hktl", ThreatType::Hacktool),
             ("virus", ThreatType::Virus),
             ("trojan", ThreatType::Trojan),
         ];
         WORDS
             .iter()
             .find(|(w, _)| lower.contains(w))
-            .map_or(ThreatType::Malware, |(_, t)| *t)
+            .map(|(_, t)| *t)
     }
 }
 
@@ -282,6 +395,49 @@ mod tests {
     }
 
     #[test]
+    fn every_scale_maps_a_match_to_a_finding_unless_it_opts_out() {
+        use ScoreScale::{Hashscan, Ignore, Loki};
+        let cases: &[(ScoreScale, Option<i64>, Option<Verdict>, u8)] = &[
+            (Hashscan, None, None, 80),
+            (Loki, None, None, 80),
+            (Ignore, Some(95), None, 80),
+            (Hashscan, Some(95), None, 95),
+            (Loki, Some(95), None, 95),
+            (Hashscan, Some(80), None, 80),
+            (Loki, Some(80), None, 81),
+            (Loki, Some(75), None, 75),
+            (Loki, Some(60), None, 61),
+            (Loki, Some(50), None, 61),
+            (Loki, Some(0), None, 61),
+            (Loki, Some(-20), None, 61),
+            (Hashscan, Some(30), None, 61),
+            (Loki, Some(250), None, 100),
+            (Hashscan, Some(0), Some(Verdict::Clean), 0),
+            (Hashscan, Some(40), Some(Verdict::Clean), 40),
+            (Loki, Some(90), Some(Verdict::Clean), 60),
+            (Loki, None, Some(Verdict::Clean), 60),
+            (Loki, Some(95), Some(Verdict::Suspicious), 80),
+            (Loki, Some(10), Some(Verdict::Suspicious), 61),
+            (Loki, Some(65), Some(Verdict::Malicious), 81),
+            (Loki, None, Some(Verdict::Malicious), 90),
+        ];
+        for &(scale, raw, verdict, want) in cases {
+            let got = scale.score(raw, verdict);
+            assert_eq!(got, want, "{scale:?} {raw:?} {verdict:?}");
+            if verdict != Some(Verdict::Clean) {
+                assert_ne!(Verdict::of_score(got), Verdict::Clean);
+            } else {
+                assert_eq!(Verdict::of_score(got), Verdict::Clean);
+            }
+        }
+        assert_eq!(ScoreScale::parse("THOR"), Some(Loki));
+        assert_eq!(ScoreScale::parse("alibaba"), Some(Hashscan));
+        assert_eq!(ScoreScale::parse("none"), Some(Ignore));
+        assert_eq!(ScoreScale::parse("percent"), None);
+        assert_eq!(Verdict::parse(" Clean "), Some(Verdict::Clean));
+    }
+
+    #[test]
     fn the_top_hit_decides_and_an_allow_list_wins() {
         let hits = [
             hit(EngineKind::Yara, 75, ThreatType::Suspicious),
@@ -331,6 +487,12 @@ mod tests {
             ThreatType::from_signature_name("Unix.Malware.X"),
             ThreatType::Malware
         );
+        assert_eq!(
+            ThreatType::guess("WEBSHELL_PHP_Generic_Eval"),
+            Some(ThreatType::WebShell)
+        );
+        assert_eq!(ThreatType::guess("HKTL_Tool"), Some(ThreatType::Hacktool));
+        assert_eq!(ThreatType::guess("SUSP_Thing"), None);
         let json = serde_json::to_string(&ThreatType::WebShell).unwrap();
         assert_eq!(json, "\"WebShell\"");
     }

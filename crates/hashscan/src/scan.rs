@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use hashscan_detect::{Config, Detector, Report, RuleConfig, Verdict};
+use hashscan_detect::{Config, Detector, MemoryBudget, Report, RuleConfig, Verdict};
 use rayon::prelude::*;
 
 use crate::hash::inputs::{self, Input};
@@ -60,6 +60,11 @@ pub struct ScanArgs {
     /// Most archive members scanned per file.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     max_members: u32,
+    /// Memory for scan buffers shared by all the files scanned in parallel (their kept bytes
+    /// and expanded archive members); K, M, G suffixes. A scan that cannot get memory in time
+    /// is reported unknown. A file is scanned up to the smaller of this and --max-scan-size.
+    #[arg(long, value_name = "SIZE", default_value = "384M", value_parser = parse_size)]
+    scan_memory: u64,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -124,6 +129,8 @@ pub fn run(args: ScanArgs) -> ExitCode {
             LimitsVerdict::Suspicious => Verdict::Suspicious,
             LimitsVerdict::Malicious => Verdict::Malicious,
         },
+        // One budget for every file the batches below scan in parallel.
+        memory: MemoryBudget::new(args.scan_memory),
         ..Config::default()
     };
     config.archive.max_depth = args.max_depth;

@@ -250,6 +250,69 @@ pub fn read_all(mut r: impl Read) -> Vec<u8> {
     v
 }
 
+/// The EICAR test file, assembled at run time so that this source is not one.
+pub fn eicar() -> Vec<u8> {
+    let first = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$";
+    let second = "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    format!("{first}{second}").into_bytes()
+}
+
+/// A zip written as a stream (no seeking): sizes and CRCs follow each member's data in a data
+/// descriptor, and the local headers hold zeros.
+pub fn zip_streamed(members: &[(&str, &[u8])], method: CompressionMethod) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new_stream(Vec::new());
+    for (name, data) in members {
+        w.start_file(*name, opts(method)).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// Offset of the end of central directory record of a zip without a comment.
+pub fn eocd(zip: &[u8]) -> usize {
+    let at = zip.len() - 22;
+    assert_eq!(&zip[at..at + 4], b"PK\x05\x06");
+    at
+}
+
+/// Offset of the central directory of a zip without a comment.
+pub fn central_directory(zip: &[u8]) -> usize {
+    let e = eocd(zip);
+    u32::from_le_bytes(zip[e + 16..e + 20].try_into().unwrap()) as usize
+}
+
+/// Four nested zips, as a 3 MB upload that costs 1 GiB to expand: `bottom.bin` (`size`
+/// bytes) stored in `l1.zip`, stored in `l2.zip`, stored in `l3.zip`, deflated into the
+/// outer zip. Every level is `size` bytes once expanded; with `size` 250 MiB no default limit
+/// trips when the bottom compresses below `max_ratio` (see `low_ratio_bytes`).
+pub fn nested_levels(bottom: &[u8]) -> Vec<u8> {
+    let l1 = zip_of(&[("bottom.bin", bottom)], CompressionMethod::Stored);
+    let l2 = zip_of(&[("l1.zip", &l1)], CompressionMethod::Stored);
+    let l3 = zip_of(&[("l2.zip", &l2)], CompressionMethod::Stored);
+    zip_of(&[("l3.zip", &l3)], CompressionMethod::Deflated)
+}
+
+/// `size` bytes that deflate about 75:1, evenly (under the default `max_ratio` of 100 at
+/// every point): every 64 KiB, 800 pseudo-random bytes, then zeros (deflate's 32 KiB window
+/// cannot reach the previous random run).
+pub fn low_ratio_bytes(size: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..800)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let mut out = vec![0u8; size];
+    for chunk in out.chunks_mut(64 << 10) {
+        let n = chunk.len().min(noise.len());
+        chunk[..n].copy_from_slice(&noise[..n]);
+    }
+    out
+}
+
 /// Small limits for property tests and fuzzing.
 pub fn small_limits() -> Limits {
     Limits {

