@@ -76,6 +76,12 @@ pub struct DetectConfig {
     /// `RequestTooFrequently` past it); 0: no limit. Default 100: Alibaba's enterprise
     /// edition allows 20 (spec §1.8), but a self-hosted server is the user's own capacity.
     pub rate_per_key: u32,
+    /// Bytes that all scans together may hold in buffers and archive members (one budget
+    /// for every worker); a scan that cannot get its share within `scan_memory_wait_secs`
+    /// ends `unknown` with a note, never `clean`. Default 384 MiB.
+    pub scan_memory: u64,
+    /// Longest wait of a scan for its share of `scan_memory`, in seconds. Default 30.
+    pub scan_memory_wait_secs: u64,
 }
 
 impl Default for DetectConfig {
@@ -90,6 +96,8 @@ impl Default for DetectConfig {
             fetch_timeout_secs: 60,
             fetch_allow_private: false,
             rate_per_key: 100,
+            scan_memory: hashscan_detect::MemoryBudget::DEFAULT_TOTAL,
+            scan_memory_wait_secs: hashscan_detect::MemoryBudget::DEFAULT_WAIT.as_secs(),
         }
     }
 }

@@ -80,8 +80,11 @@ pub async fn handle(state: &AppState, endpoint: Endpoint, req: Request<Body>) ->
                     None
                 }
             };
-            let ruleset = state.detect.detections.detector.version();
-            let body = state.metrics.render(counts.as_deref(), &ruleset, format);
+            let detector = &state.detect.detections.detector;
+            let ruleset = detector.version();
+            let body = state
+                .metrics
+                .render(counts.as_deref(), &ruleset, detector.memory(), format);
             text(StatusCode::OK, format.content_type(), body)
         }
     }

@@ -273,6 +273,11 @@ async fn detect_ctx(
         },
         hash_lists: c.hash_lists.clone(),
         clamd,
+        // One budget for every worker's scans.
+        memory: hashscan_detect::MemoryBudget::with_wait(
+            c.scan_memory,
+            std::time::Duration::from_secs(c.scan_memory_wait_secs),
+        ),
         ..hashscan_detect::Config::default()
     };
     let (detector, summary) =

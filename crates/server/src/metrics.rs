@@ -259,9 +259,31 @@ impl Metrics {
         &self,
         jobs: Option<&[(String, String, u64)]>,
         ruleset: &str,
+        memory: &hashscan_detect::MemoryBudget,
         format: Format,
     ) -> String {
         let mut scrape = Registry::default();
+        for (name, help, value) in [
+            (
+                "hashscan_scan_memory_bytes",
+                "Bytes of the scan memory budget held now (scan buffers, archive members)",
+                memory.used(),
+            ),
+            (
+                "hashscan_scan_memory_peak_bytes",
+                "Most bytes of the scan memory budget ever held at once",
+                memory.peak(),
+            ),
+            (
+                "hashscan_scan_memory_limit_bytes",
+                "The scan memory budget ([detect] scan_memory)",
+                memory.total(),
+            ),
+        ] {
+            let g = Gauge::<i64>::default();
+            g.set(i64::try_from(value).unwrap_or(i64::MAX));
+            scrape.register(name, help, g);
+        }
         if let Some(counts) = jobs {
             let (by_state, depth) = job_gauges(counts);
             scrape.register(
@@ -538,7 +560,17 @@ mod tests {
             ("FileHashCode".to_string(), "Pause".to_string(), 2),
             ("FileDetect".to_string(), "Running".to_string(), 1),
         ];
-        let text = m.render(Some(&counts), "r-1", Format::Text);
+        let text = m.render(
+            Some(&counts),
+            "r-1",
+            &hashscan_detect::MemoryBudget::new(1 << 20),
+            Format::Text,
+        );
+        assert!(
+            text.contains("\nhashscan_scan_memory_limit_bytes 1048576\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nhashscan_scan_memory_bytes 0\n"), "{text}");
         assert!(
             text.contains("# TYPE hashscan_bytes_hashed_total counter\n"),
             "{text}"
@@ -578,7 +610,12 @@ mod tests {
             );
         }
 
-        let om = m.render(None, "r-1", Format::OpenMetrics);
+        let om = m.render(
+            None,
+            "r-1",
+            &hashscan_detect::MemoryBudget::new(1 << 20),
+            Format::OpenMetrics,
+        );
         assert!(om.ends_with("# EOF\n"));
         assert!(om.contains("# TYPE hashscan_bytes_hashed counter\n"));
         assert!(!om.contains("hashscan_jobs{"), "left out when not counted");

@@ -157,7 +157,10 @@ async fn callbacks_to_refused_addresses_are_refused_at_submission() {
         let r = cos(&server, "POST", &format!("/{BUCKET}/file_jobs"), &job).await;
         assert_eq!(r.status(), 400, "{host}");
         let body = r.text().await.unwrap();
-        assert!(body.contains("<Code>InvalidArgument</Code>"), "{host}: {body}");
+        assert!(
+            body.contains("<Code>InvalidArgument</Code>"),
+            "{host}: {body}"
+        );
     }
     server.stop().await;
     assert_eq!(accepted.load(Ordering::SeqCst), 0);
