@@ -12,6 +12,11 @@
 #   bench/scan-memory.sh      COPIES=16 PARALLEL=16 SIZE_MIB=250 SCAN_MEMORY= (the default)
 #                             NO_BUILD=1 uses the release binary as it is; HS=/path/hashscan
 #                             measures another build (an older one: it gets no --scan-memory)
+#   MODE=server bench/scan-memory.sh
+#                             the same fixture as COPIES uploads sent at once to a release
+#                             `hashscan serve` (POST /v1/detections?decompress=true, signed
+#                             with the COS SDK's signer from the SDK tests' virtualenv); peak
+#                             RSS of the server process (VmHWM) once every verdict is in
 #
 # Work files in $BENCH_DIR (the fixture is built once, ~1 GiB of temporary files).
 set -euo pipefail
@@ -68,6 +73,68 @@ if [ ! -f "$DIR/.done" ]; then
   rm -rf "$DIR"; mkdir -p "$DIR"
   for i in $(seq 1 "$COPIES"); do cp "$NESTED" "$DIR/upload-$i.zip"; done
   touch "$DIR/.done"
+fi
+
+if [ "${MODE:-cli}" = server ]; then
+  VENV=${HASHSCAN_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/hashscan-venv}
+  [ -x "$VENV/bin/python" ] || { echo "needs the SDK tests' virtualenv (run scripts/sdk-tests once)" >&2; exit 2; }
+  AK=AKIDmem000000000000000000000000000000
+  SK=memsecretmemsecretmemsecretmemsec
+  DATA="$BENCH_DIR/scan-memory-data"
+  rm -rf "$DATA"; mkdir -p "$DATA"
+  printf '[detect]\nrate_per_key = 0\n' >"$BENCH_DIR/scan-memory.toml"
+  [ -n "$SCAN_MEMORY" ] && printf 'scan_memory = %s\n' "$SCAN_MEMORY" >>"$BENCH_DIR/scan-memory.toml"
+  HASHSCAN_ACCESS_KEY_ID=$AK HASHSCAN_SECRET_ACCESS_KEY=$SK HASHSCAN_LOG=warn \
+    "$HS" serve --config "$BENCH_DIR/scan-memory.toml" --listen 127.0.0.1:0 --data-dir "$DATA/d" \
+    >"$BENCH_DIR/scan-memory-server.out" 2>"$BENCH_DIR/scan-memory-server.err" &
+  SERVER=$!
+  trap 'kill $SERVER 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do grep -q listening "$BENCH_DIR/scan-memory-server.out" 2>/dev/null && break; sleep 0.1; done
+  PORT=$(sed -n 's/^listening on http:\/\/127.0.0.1://p' "$BENCH_DIR/scan-memory-server.out")
+  echo "hashscan serve: $HS (pid $SERVER), $COPIES uploads of $(stat -c %s "$NESTED") bytes at once"
+  "$VENV/bin/python" - "$PORT" "$AK" "$SK" "$NESTED" "$COPIES" "$SERVER" <<'PY'
+import collections, hashlib, sys, threading, time
+import requests
+from qcloud_cos import CosConfig
+from qcloud_cos.cos_auth import CosS3Auth
+
+port, ak, sk, path, copies, pid = sys.argv[1:]
+conf = CosConfig(Region="local", SecretId=ak, SecretKey=sk)
+base = f"http://127.0.0.1:{port}"
+data = open(path, "rb").read()
+s = requests.Session()
+s.trust_env = False
+results = []
+
+def one(i):
+    # The same file each time: every upload is its own detection, and its own scan.
+    body = data
+    params = {"decompress": "true"}
+    r = s.post(base + "/v1/detections", params=params, data=body,
+               headers={"Content-Type": "application/octet-stream",
+                        "x-cos-content-sha256": hashlib.sha256(body).hexdigest()},
+               auth=CosS3Auth(conf, key="/v1/detections", params=params))
+    r.raise_for_status()
+    did = r.json()["id"]
+    while True:
+        d = s.get(base + "/v1/detections/" + did, auth=CosS3Auth(conf, key="/v1/detections/" + did)).json()
+        if d["state"] != "detecting":
+            results.append((d.get("verdict"), d.get("notes") or d.get("error")))
+            return
+        time.sleep(0.2)
+
+started = time.time()
+threads = [threading.Thread(target=one, args=(i,)) for i in range(int(copies))]
+for t in threads: t.start()
+for t in threads: t.join()
+hwm = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM:"))
+print(f"all verdicts in {time.time() - started:.1f} s; server peak RSS {hwm // 1024} MiB")
+print("verdicts:", dict(collections.Counter(v for v, _ in results)))
+notes = [n for v, n in results if v != "clean" and n]
+if notes:
+    print("first note:", notes[0])
+PY
+  exit 0
 fi
 
 args=(scan -r)
