@@ -145,7 +145,7 @@ def wait_all(args, stats, timeout=600):
     unfinished = list(stats.jobs)
     failed = []
     while unfinished and time.time() < deadline:
-        batch, unfinished = unfinished[:50], unfinished[50:]
+        batch, unfinished = unfinished[:10], unfinished[10:]  # COS: at most 10 ids a query
         detail = cos.ci_get_file_process_jobs(Bucket=BUCKET, JobIDs=",".join(batch))["JobsDetail"]
         if isinstance(detail, dict):
             detail = [detail]

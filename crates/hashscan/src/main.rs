@@ -6,6 +6,12 @@ mod serve;
 
 use std::process::ExitCode;
 
+/// jemalloc, not glibc's malloc: the server's worker threads allocate and free large scan
+/// buffers, which glibc keeps in per-thread arenas long after (see docs/dependencies.md).
+#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::{Parser, Subcommand};
 
 /// Self-hosted file hashing and malware detection for object storage.
