@@ -3,7 +3,7 @@
 //! over arbitrary text. Nothing may panic; a parsed range must lie inside the object.
 
 use hashscan_server::cos::parse::{RangeSpec, parse_content_md5, parse_copy_source, parse_range};
-use hashscan_server::cos::route::resolve;
+use hashscan_server::route::resolve;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

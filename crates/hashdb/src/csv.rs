@@ -1,7 +1,7 @@
 //! A small CSV record parser tolerant of the abuse.ch export shape: quoted fields, `""`
 //! escapes, whitespace around quoted fields (`"a", "b"`), quoted fields spanning lines.
 
-use crate::Algorithm;
+use crate::types::Algorithm;
 
 /// Which digest a CSV hash column holds; `None` means "decide by length".
 pub(crate) type HashColumn = (usize, Option<Algorithm>);

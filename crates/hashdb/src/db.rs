@@ -1,4 +1,6 @@
-//! The built, immutable database.
+//! The built, immutable database: [`HashDb::from_entries`] sorts and de-duplicates the
+//! loaded [`Entries`] into one compact table per algorithm; lookups and the content
+//! version work on those tables.
 
 use std::fmt;
 use std::mem::size_of;
@@ -6,9 +8,10 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-use crate::builder::{Builder, Pending};
+use crate::entries::{Entries, Pending};
+use crate::hex;
 use crate::intern::Label;
-use crate::{Algorithm, Digests, Hit, ListKind, hex};
+use crate::types::{Algorithm, Digests, Hit, ListKind};
 
 /// Per-entry data beside the key: label id with the known-good flag, and size code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,7 +82,7 @@ const INDEX_SLACK: u32 = 1;
 const MAX_INDEX_BITS: u32 = 20;
 
 /// Sorted keys of one algorithm with their side columns.
-pub(crate) struct Table<const N: usize> {
+struct Table<const N: usize> {
     keys: Vec<[u8; N]>,
     /// Label id and size code (`SIZE_ANY`, `size + 1`, or `SIZE_BIG`) per entry.
     meta: Column,
@@ -91,8 +94,8 @@ pub(crate) struct Table<const N: usize> {
 }
 
 impl<const N: usize> Table<N> {
-    /// Sorts and de-duplicates pending entries (see [`Builder::build`]).
-    pub(crate) fn build(mut pending: Vec<Pending<N>>, labels: &[Label]) -> Table<N> {
+    /// Sorts and de-duplicates pending entries (see [`HashDb::from_entries`]).
+    fn build(mut pending: Vec<Pending<N>>, labels: &[Label]) -> Table<N> {
         let is_good = |label: u32| {
             labels
                 .get(label as usize)
@@ -165,7 +168,7 @@ impl<const N: usize> Table<N> {
         }
     }
 
-    pub(crate) fn remap_labels(&mut self, f: &mut impl FnMut(&mut u32)) {
+    fn remap_labels(&mut self, f: &mut impl FnMut(&mut u32)) {
         if self.keys.is_empty() {
             return;
         }
@@ -272,19 +275,61 @@ impl fmt::Debug for HashDb {
 
 impl Default for HashDb {
     fn default() -> Self {
-        Builder::new().build()
+        HashDb::from_entries(Entries::default())
     }
 }
 
 impl HashDb {
-    pub(crate) fn new(
-        md5: Table<16>,
-        sha1: Table<20>,
-        sha256: Table<32>,
-        labels: Vec<Label>,
-        names: String,
-        sources: Vec<String>,
-    ) -> HashDb {
+    /// Sorts and de-duplicates everything loaded into a database (what `Builder::build`
+    /// does).
+    ///
+    /// For a hash listed more than once, one entry is kept: the first known-good one if any,
+    /// else the first one loaded.
+    pub(crate) fn from_entries(entries: Entries) -> HashDb {
+        let Entries {
+            md5,
+            sha1,
+            sha256,
+            labels,
+            sources,
+            ..
+        } = entries;
+        let (mut labels, mut names) = labels.into_parts();
+        let mut md5 = Table::build(md5, &labels);
+        let mut sha1 = Table::build(sha1, &labels);
+        let mut sha256 = Table::build(sha256, &labels);
+
+        // Drop the labels no entry uses any more (all their hashes lost to duplicates).
+        let mut used = vec![false; labels.len()];
+        let mut mark = |id: &mut u32| {
+            if let Some(u) = used.get_mut(*id as usize) {
+                *u = true;
+            }
+        };
+        md5.remap_labels(&mut mark);
+        sha1.remap_labels(&mut mark);
+        sha256.remap_labels(&mut mark);
+        if !used.iter().all(|&u| u) {
+            let mut map = vec![0u32; labels.len()];
+            let mut kept = Vec::new();
+            let mut arena = String::new();
+            for ((label, &used), new_id) in labels.iter().zip(&used).zip(&mut map) {
+                if used {
+                    *new_id = kept.len() as u32;
+                    // Fits in u32: the interner caps its arena, and this one is no larger.
+                    let start = arena.len() as u32;
+                    arena.push_str(label.name_in(&names));
+                    kept.push(Label { start, ..*label });
+                }
+            }
+            let mut remap = |id: &mut u32| *id = map.get(*id as usize).copied().unwrap_or(0);
+            md5.remap_labels(&mut remap);
+            sha1.remap_labels(&mut remap);
+            sha256.remap_labels(&mut remap);
+            (labels, names) = (kept, arena);
+        }
+        labels.shrink_to_fit();
+        names.shrink_to_fit();
         HashDb {
             md5,
             sha1,
@@ -294,11 +339,6 @@ impl HashDb {
             sources,
             version: OnceLock::new(),
         }
-    }
-
-    /// A new, empty [`Builder`].
-    pub fn builder() -> Builder {
-        Builder::new()
     }
 
     /// Looks up a file by its three digests. A known-good match wins over a known-bad one;

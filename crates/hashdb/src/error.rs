@@ -1,3 +1,5 @@
+//! The crate's error type. (Malformed lines are not errors; see `report`.)
+
 use std::io;
 
 /// Errors from loading lists or inserting entries.

@@ -3,9 +3,9 @@
 use std::fmt;
 use std::path::Path;
 
-use crate::ListKind;
 use crate::csv;
 use crate::hex;
+use crate::types::ListKind;
 
 /// Format of a hash list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

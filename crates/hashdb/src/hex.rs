@@ -1,6 +1,4 @@
-//! Hex decoding into fixed-size digests.
-
-use crate::HashValue;
+//! Hex decoding into fixed-size byte arrays, and lower-case hex encoding.
 
 const INVALID: u8 = 0xff;
 
@@ -38,16 +36,6 @@ pub(crate) fn decode<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
     (bad & 0xf0 == 0).then_some(out)
 }
 
-/// Decodes a 32/40/64-digit hex hash; the length decides the algorithm.
-pub(crate) fn decode_hash(hex: &[u8]) -> Option<HashValue> {
-    match hex.len() {
-        32 => decode(hex).map(HashValue::Md5),
-        40 => decode(hex).map(HashValue::Sha1),
-        64 => decode(hex).map(HashValue::Sha256),
-        _ => None,
-    }
-}
-
 /// Whether `s` is a 32/40/64-digit hex string.
 pub(crate) fn is_hash(s: &[u8]) -> bool {
     matches!(s.len(), 32 | 40 | 64) && s.iter().all(|&b| NIBBLE[usize::from(b)] != INVALID)
@@ -75,8 +63,6 @@ mod tests {
         assert!(decode::<16>(b"44d88612fea8a8f36de82e1278abb02g").is_none());
         assert!(decode::<16>(b"44d88612fea8a8f36de82e1278abb02").is_none());
         assert!(decode::<2>(b"0x00").is_none());
-        assert!(decode_hash(&[b'a'; 40]).is_some());
-        assert!(decode_hash(&[b'a'; 41]).is_none());
         assert!(is_hash(&[b'F'; 64]));
         assert!(!is_hash(b"zz"));
     }

@@ -1,4 +1,5 @@
-//! Label interning for the builder: (name, source, kind) -> dense id, names in one arena.
+//! Label interning for the loaded entries: (name, source, kind) -> dense id, names in one
+//! arena.
 //!
 //! The map is keyed by a precomputed 64-bit hash, so growing it never re-reads the names;
 //! the rare hash collision between different labels is resolved by probing `hash + 1`.
@@ -6,7 +7,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::{HashDbError, ListKind};
+use crate::error::HashDbError;
+use crate::types::ListKind;
 
 /// What an entry says: its name (`arena[start..start + len]`), source id and kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -30,221 +30,29 @@
 //! assert!(db.lookup(&digests, 68).is_some());
 //! ```
 
+// Modules, lowest first; each uses only modules listed before it, never the crate root:
+// `error`, `hex`, `line` (no crate imports); `types` (shared value types); `csv`, `format`,
+// `report`; `intern` (label interning); `entries` (entries collected while loading);
+// `parse` (list formats into entries) and `db` (entries built into the immutable database);
+// `builder`, the public face that ties loading and building together. This file only
+// declares and re-exports.
 mod builder;
 mod csv;
 mod db;
+mod entries;
 mod error;
 mod format;
 mod hex;
 mod intern;
 mod line;
 mod parse;
+mod report;
+mod types;
 
 pub use builder::Builder;
 pub use db::HashDb;
 pub use error::HashDbError;
 pub use format::Format;
-
-use std::fmt;
-use std::str::FromStr;
-
-/// Most problems kept (with line numbers) in a [`LoadReport`]; further ones are only counted.
-pub const MAX_REPORTED_PROBLEMS: usize = 20;
-
-/// Longest name accepted (bytes); longer names make the line malformed.
-pub const MAX_NAME_LEN: usize = 1024;
-
-/// Whether a list marks files as known-bad (malware) or known-good (allow-listed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ListKind {
-    /// Known-bad: a match means the file is malware.
-    #[default]
-    Bad,
-    /// Known-good: a match means the file is trusted, overriding any bad match.
-    Good,
-}
-
-impl fmt::Display for ListKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ListKind::Bad => "bad",
-            ListKind::Good => "good",
-        })
-    }
-}
-
-/// Hash algorithm of a list entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Algorithm {
-    /// MD5 (16 bytes, 32 hex digits).
-    Md5,
-    /// SHA-1 (20 bytes, 40 hex digits).
-    Sha1,
-    /// SHA-256 (32 bytes, 64 hex digits).
-    Sha256,
-}
-
-impl Algorithm {
-    /// The algorithm whose hex form has `len` digits (32, 40 or 64).
-    pub fn from_hex_len(len: usize) -> Option<Algorithm> {
-        match len {
-            32 => Some(Algorithm::Md5),
-            40 => Some(Algorithm::Sha1),
-            64 => Some(Algorithm::Sha256),
-            _ => None,
-        }
-    }
-
-    /// Digest length in bytes.
-    pub fn digest_len(self) -> usize {
-        match self {
-            Algorithm::Md5 => 16,
-            Algorithm::Sha1 => 20,
-            Algorithm::Sha256 => 32,
-        }
-    }
-
-    /// Lower-case name: `md5`, `sha1` or `sha256`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Algorithm::Md5 => "md5",
-            Algorithm::Sha1 => "sha1",
-            Algorithm::Sha256 => "sha256",
-        }
-    }
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One hash value of any supported algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum HashValue {
-    /// An MD5 digest.
-    Md5([u8; 16]),
-    /// A SHA-1 digest.
-    Sha1([u8; 20]),
-    /// A SHA-256 digest.
-    Sha256([u8; 32]),
-}
-
-impl HashValue {
-    /// Parses 32, 40 or 64 hex digits (either case); the length decides the algorithm.
-    pub fn from_hex(hex: &str) -> Option<HashValue> {
-        hex::decode_hash(hex.as_bytes())
-    }
-
-    /// The algorithm of this value.
-    pub fn algorithm(&self) -> Algorithm {
-        match self {
-            HashValue::Md5(_) => Algorithm::Md5,
-            HashValue::Sha1(_) => Algorithm::Sha1,
-            HashValue::Sha256(_) => Algorithm::Sha256,
-        }
-    }
-
-    /// The digest bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            HashValue::Md5(b) => b,
-            HashValue::Sha1(b) => b,
-            HashValue::Sha256(b) => b,
-        }
-    }
-}
-
-impl FromStr for HashValue {
-    type Err = HashDbError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        HashValue::from_hex(s).ok_or(HashDbError::InvalidHash)
-    }
-}
-
-impl fmt::Display for HashValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.as_bytes()))
-    }
-}
-
-/// A file's three digests, as computed by the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Digests {
-    /// MD5 of the file.
-    pub md5: [u8; 16],
-    /// SHA-1 of the file.
-    pub sha1: [u8; 20],
-    /// SHA-256 of the file.
-    pub sha256: [u8; 32],
-}
-
-/// A database match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hit<'a> {
-    /// Whether the matching entry is known-bad or known-good.
-    pub kind: ListKind,
-    /// Which digest matched.
-    pub algorithm: Algorithm,
-    /// The entry's name (malware name, or a default such as `hashlist:<file stem>`).
-    pub name: &'a str,
-    /// The list the entry came from (the path or source name given when loading).
-    pub source: &'a str,
-}
-
-/// What loading one list did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadReport {
-    /// Source name (path) of the list.
-    pub source: String,
-    /// Format it was read as.
-    pub format: Format,
-    /// Physical lines read.
-    pub lines: u64,
-    /// Hashes added to the builder (before de-duplication).
-    pub entries: u64,
-    /// Malformed lines (or CSV records), skipped.
-    pub malformed: u64,
-    /// The first [`MAX_REPORTED_PROBLEMS`] malformed lines, in file order.
-    pub problems: Vec<Problem>,
-}
-
-/// One malformed line of a list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// 1-based line number (for a multi-line CSV record, its first line).
-    pub line: u64,
-    /// Why the line was rejected.
-    pub reason: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.reason)
-    }
-}
-
-impl LoadReport {
-    fn new(source: &str, format: Format) -> LoadReport {
-        LoadReport {
-            source: source.to_owned(),
-            format,
-            lines: 0,
-            entries: 0,
-            malformed: 0,
-            problems: Vec::new(),
-        }
-    }
-
-    fn malformed(&mut self, line: u64, reason: impl Into<String>) {
-        self.malformed += 1;
-        if self.problems.len() < MAX_REPORTED_PROBLEMS {
-            self.problems.push(Problem {
-                line,
-                reason: reason.into(),
-            });
-        }
-    }
-}
+pub use parse::MAX_NAME_LEN;
+pub use report::{LoadReport, MAX_REPORTED_PROBLEMS, Problem};
+pub use types::{Algorithm, Digests, HashValue, Hit, ListKind};

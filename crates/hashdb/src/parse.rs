@@ -1,12 +1,20 @@
-//! Line parsers for each list format, feeding a [`Builder`].
+//! Line parsers for each list format, adding what they read to the loaded [`Entries`];
+//! also the entry-name rules ([`validate_name`], [`MAX_NAME_LEN`]).
 
 use std::io::BufRead;
 use std::path::Path;
 
-use crate::builder::Builder;
 use crate::csv::{Header, Record, header_candidate};
+use crate::entries::Entries;
+use crate::error::HashDbError;
+use crate::format::Format;
+use crate::hex;
 use crate::line::{Line, LineReader};
-use crate::{Format, HashDbError, HashValue, ListKind, LoadReport, MAX_NAME_LEN, hex};
+use crate::report::LoadReport;
+use crate::types::{HashValue, ListKind, decode_hash};
+
+/// Longest name accepted (bytes); longer names make the line malformed.
+pub const MAX_NAME_LEN: usize = 1024;
 
 /// Largest CSV record (bytes); a longer one is taken as an unterminated quote.
 const MAX_RECORD_LEN: usize = 1024 * 1024;
@@ -79,7 +87,7 @@ fn parse_clamav(line: &[u8]) -> Result<(HashValue, Option<u64>, &str), String> {
     if n < 3 {
         return Err("expected hash:size:name".into());
     }
-    let hash = hex::decode_hash(parts[0]).ok_or_else(|| bad_hash_reason(parts[0]))?;
+    let hash = decode_hash(parts[0]).ok_or_else(|| bad_hash_reason(parts[0]))?;
     let size = if parts[1] == b"*" {
         None
     } else {
@@ -95,16 +103,16 @@ fn parse_clamav(line: &[u8]) -> Result<(HashValue, Option<u64>, &str), String> {
     Ok((hash, size, name))
 }
 
-/// Reads one list into `builder` (the caller rolls back on error).
+/// Reads one list into `entries` (the caller rolls back on error).
 pub(crate) fn load<R: BufRead>(
-    builder: &mut Builder,
+    entries: &mut Entries,
     reader: R,
     format: Format,
     kind: ListKind,
     source: &str,
 ) -> Result<LoadReport, HashDbError> {
     let kind = format.list_kind(kind);
-    let source_id = builder.intern_source(source)?;
+    let source_id = entries.intern_source(source)?;
     let mut report = LoadReport::new(source, format);
     let mut lines = LineReader::new(reader);
     let io_err = |err| HashDbError::Io {
@@ -119,8 +127,8 @@ pub(crate) fn load<R: BufRead>(
                 };
                 match parse_clamav(text) {
                     Ok((hash, size, name)) => {
-                        let label = builder.label(name, source_id, kind)?;
-                        builder.push(hash, size, label)?;
+                        let label = entries.label(name, source_id, kind)?;
+                        entries.push(hash, size, label)?;
                         report.entries += 1;
                     }
                     Err(reason) => report.malformed(line.number, reason),
@@ -128,7 +136,7 @@ pub(crate) fn load<R: BufRead>(
             }
         }
         Format::HashList => {
-            let label = builder.label(&default_name(source), source_id, kind)?;
+            let label = entries.label(&default_name(source), source_id, kind)?;
             while let Some(line) = lines.next_line().map_err(io_err)? {
                 let Some(text) = content(&line, &mut report) else {
                     continue;
@@ -137,16 +145,16 @@ pub(crate) fn load<R: BufRead>(
                     .split(|b| b.is_ascii_whitespace())
                     .next()
                     .unwrap_or_default();
-                match hex::decode_hash(token) {
+                match decode_hash(token) {
                     Some(hash) => {
-                        builder.push(hash, None, label)?;
+                        entries.push(hash, None, label)?;
                         report.entries += 1;
                     }
                     None => report.malformed(line.number, bad_hash_reason(token)),
                 }
             }
         }
-        Format::Csv => load_csv(builder, &mut lines, kind, source, source_id, &mut report)?,
+        Format::Csv => load_csv(entries, &mut lines, kind, source, source_id, &mut report)?,
     }
     report.lines = lines.lines_read();
     Ok(report)
@@ -164,7 +172,7 @@ fn content<'l>(line: &'l Line<'_>, report: &mut LoadReport) -> Option<&'l [u8]> 
 }
 
 fn load_csv<R: BufRead>(
-    builder: &mut Builder,
+    entries: &mut Entries,
     lines: &mut LineReader<R>,
     kind: ListKind,
     source: &str,
@@ -175,7 +183,7 @@ fn load_csv<R: BufRead>(
         path: source.to_owned(),
         err,
     };
-    let default_label = builder.label(&default_name(source), source_id, kind)?;
+    let default_label = entries.label(&default_name(source), source_id, kind)?;
     let mut header: Option<Header> = None;
     let mut commented_header: Option<Header> = None;
     let mut record = Record::default();
@@ -239,7 +247,7 @@ fn load_csv<R: BufRead>(
         in_record = false;
         if let Some(h) = &header {
             csv_record(
-                builder,
+                entries,
                 h,
                 &record,
                 record_line,
@@ -259,7 +267,7 @@ fn load_csv<R: BufRead>(
 
 #[allow(clippy::too_many_arguments)]
 fn csv_record(
-    builder: &mut Builder,
+    entries: &mut Entries,
     header: &Header,
     record: &Record,
     line: u64,
@@ -283,7 +291,7 @@ fn csv_record(
                 default_label
             } else {
                 match validate_name(raw) {
-                    Ok(name) => builder.label(name, source_id, kind)?,
+                    Ok(name) => entries.label(name, source_id, kind)?,
                     Err(reason) => {
                         report.malformed(line, reason);
                         return Ok(());
@@ -300,10 +308,10 @@ fn csv_record(
         if cell.is_empty() {
             continue;
         }
-        let hash = hex::decode_hash(cell).filter(|h| alg.is_none_or(|a| h.algorithm() == a));
+        let hash = decode_hash(cell).filter(|h| alg.is_none_or(|a| h.algorithm() == a));
         match hash {
             Some(hash) => {
-                builder.push(hash, None, label)?;
+                entries.push(hash, None, label)?;
                 added += 1;
             }
             None => {
@@ -332,8 +340,8 @@ fn csv_record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Algorithm;
     use crate::line::MAX_LINE_LEN;
+    use crate::types::Algorithm;
 
     #[test]
     fn clamav_lines() {

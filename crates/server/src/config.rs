@@ -28,7 +28,7 @@ pub struct Config {
     /// Outbound connections to user-given URLs: downloads and callbacks.
     pub outbound: OutboundConfig,
     /// Job-finished callbacks.
-    pub callbacks: crate::callbacks::CallbackConfig,
+    pub callbacks: CallbackConfig,
     /// Limits.
     pub limits: Limits,
     /// Connection limits and timeouts (`[http]`).
@@ -199,7 +199,7 @@ impl Default for Config {
             keys: Vec::new(),
             workers: default_workers(),
             outbound: OutboundConfig::default(),
-            callbacks: crate::callbacks::CallbackConfig::default(),
+            callbacks: CallbackConfig::default(),
             limits: Limits::default(),
             http: crate::listen::HttpConfig::default(),
             detect: DetectConfig::default(),
@@ -247,6 +247,39 @@ impl Config {
             path: path.to_path_buf(),
             source: Box::new(source),
         })
+    }
+}
+
+/// Callback settings (`[callbacks]` in the configuration file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallbackConfig {
+    /// The older name of `[outbound] allow_private` (see
+    /// [`Config::outbound_allow_private`]):
+    /// true turns on the one switch, for callbacks and downloads alike.
+    pub allow_private: bool,
+    /// Time allowed for one attempt.
+    pub timeout_ms: u64,
+    /// Delay before the first retry; doubled after each failure.
+    pub initial_backoff_ms: u64,
+    /// Longest delay between two attempts.
+    pub max_backoff_ms: u64,
+    /// How long after the job ended a delivery is retried before it is given up.
+    pub give_up_after_secs: u64,
+    /// Concurrent deliveries.
+    pub deliverers: usize,
+}
+
+impl Default for CallbackConfig {
+    fn default() -> Self {
+        CallbackConfig {
+            allow_private: false,
+            timeout_ms: 10_000,
+            initial_backoff_ms: 1_000,
+            max_backoff_ms: 300_000,
+            give_up_after_secs: 24 * 3600,
+            deliverers: 4,
+        }
     }
 }
 

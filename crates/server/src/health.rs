@@ -44,9 +44,9 @@ pub fn endpoint(req: &Request<Body>, state: &AppState) -> Option<Endpoint> {
         .authority()
         .map(|a| a.as_str())
         .or_else(|| req.headers().get(header::HOST)?.to_str().ok());
-    let resolved = crate::cos::route::resolve(host, req.uri().path(), &state.config.domains);
+    let resolved = crate::route::resolve(host, req.uri().path(), &state.config.domains);
     match resolved {
-        Ok(crate::cos::route::Target::Bucket {
+        Ok(crate::route::Target::Bucket {
             path_style: false, ..
         }) => None,
         _ => Some(endpoint),

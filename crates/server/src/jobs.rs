@@ -22,6 +22,11 @@ use sqlx::{Row, SqlitePool};
 use crate::db::{ReadPool, ReadStopped, WriteError, WriteOp, Writer};
 use crate::rows::{ColumnError, Columns};
 
+/// The tag of hash jobs (COS `FileHashCode`).
+pub const HASH_TAG: &str = "FileHashCode";
+/// The tag of detection jobs; the job's id is the detection's id.
+pub const DETECT_TAG: &str = "FileDetect";
+
 /// The state of a job, as COS names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobState {
@@ -380,6 +385,12 @@ pub type JobCount = (String, String, u64);
 /// `prefix` + 32 lower-case hex digits, as COS makes job (`f`) and queue (`p`) ids.
 pub fn new_id(prefix: char) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// `prefix` + 32 hex digits: the shape of job (`f`) and queue (`p`) ids (as COS makes
+/// them; see [`new_id`]).
+pub fn looks_like_id(prefix: char, id: &str) -> bool {
+    id.len() == 33 && id.starts_with(prefix) && id[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The id of the callback delivery of job `job_id`: `d` and the job id's hex. A job ends

@@ -5,14 +5,12 @@
 //! ([`cos`] today); the dialect authenticates and translates, and the core
 //! ([`store::ObjectStore`]) decides.
 
+pub mod access;
 pub mod aliyun;
-pub mod callbacks;
 pub mod config;
+pub mod core;
 pub mod cos;
 pub mod db;
-pub mod detections;
-pub mod detectjob;
-pub mod hashjob;
 pub mod health;
 pub mod http;
 pub mod jobs;
@@ -20,9 +18,11 @@ pub mod keys;
 pub mod listen;
 pub mod metrics;
 pub mod native;
+pub mod route;
 mod rows;
 pub mod store;
 pub mod volc;
+pub mod wire;
 pub mod wire_case;
 pub mod xml;
 
@@ -33,7 +33,8 @@ use std::sync::Arc;
 
 pub use config::Config;
 
-use crate::hashjob::WorkSignal;
+use crate::core::hash_jobs::HashJobs;
+use crate::core::workers::WorkSignal;
 use crate::jobs::{JobStore, SqliteJobStore};
 use crate::keys::Keys;
 use crate::store::ObjectStore;
@@ -47,8 +48,10 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     /// Wakes idle workers when a job is submitted.
     pub work: WorkSignal,
+    /// Hash jobs and the synchronous hash.
+    pub hash_jobs: HashJobs,
     /// File detection: results, kept files, the engine, the URL fetcher.
-    pub detect: detectjob::DetectCtx,
+    pub detect: core::detect_run::DetectCtx,
     /// The Alibaba dialect's replay refusal and rate limit.
     pub aliyun: Arc<aliyun::actions::Guards>,
     /// Counters and histograms shown at `/metrics`.
@@ -176,6 +179,8 @@ impl Server {
                 source,
             })?;
         let rate_per_key = config.detect.rate_per_key;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let hash_jobs = HashJobs::new(store.clone(), jobs.clone(), work.clone(), metrics.clone());
         Ok(Server {
             state: AppState {
                 config: Arc::new(config),
@@ -183,9 +188,10 @@ impl Server {
                 jobs,
                 keys: Arc::new(keys),
                 work,
+                hash_jobs,
                 detect,
                 aliyun: Arc::new(aliyun::actions::Guards::new(rate_per_key)),
-                metrics: Arc::new(metrics::Metrics::new()),
+                metrics,
             },
             listener,
             _lock: lock,
@@ -207,13 +213,17 @@ impl Server {
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let node = format!("{}-{}", hostname(), std::process::id());
-        let workers = hashjob::spawn_workers(
+        let detections = core::detect_run::DetectRunner {
+            ctx: self.state.detect.clone(),
+            store: self.state.store.clone(),
+            metrics: self.state.metrics.clone(),
+        };
+        let workers = core::workers::spawn_workers(
             self.state.config.workers,
-            hashjob::Pool {
+            core::workers::Pool {
                 node: node.clone(),
-                store: self.state.store.clone(),
                 jobs: self.state.jobs.clone(),
-                detect: Some(self.state.detect.clone()),
+                handlers: vec![self.state.hash_jobs.handler(), Arc::new(detections)],
                 signal: self.state.work.clone(),
                 metrics: self.state.metrics.clone(),
             },
@@ -225,8 +235,8 @@ impl Server {
             .detections
             .spawn_sweeper(std::time::Duration::from_secs(60), stop_rx);
         let _rule_watch = watch_rules(&self.state.detect.detections.detector);
-        let render: callbacks::Render = Arc::new(cos::file_jobs::callback_body);
-        let deliverers = callbacks::spawn_deliverers(
+        let render: core::callbacks::Render = Arc::new(cos::file_jobs::callback_body);
+        let deliverers = core::callbacks::spawn_deliverers(
             self.state.config.callbacks.clone(),
             // The one outbound client: callbacks go out under the downloads' address policy.
             self.state.detect.fetcher.clone(),
@@ -257,7 +267,7 @@ async fn detect_ctx(
     writer: db::Writer,
     jobs: Arc<dyn JobStore>,
     work: WorkSignal,
-) -> Result<detectjob::DetectCtx, StartError> {
+) -> Result<core::detect_run::DetectCtx, StartError> {
     let c = &config.detect;
     let clamd = match &c.clamd {
         None => None,
@@ -292,11 +302,12 @@ async fn detect_ctx(
         tracing::warn!(problem = %p, "hash list line skipped");
     }
     tracing::info!(rules = summary.rules, hashes = summary.hashes, version = %detector.version(), "detection engine loaded");
-    let files =
-        detections::FileStore::open(&config.data_dir).map_err(|source| StartError::DataDir {
+    let files = core::detections::FileStore::open(&config.data_dir).map_err(|source| {
+        StartError::DataDir {
             path: config.data_dir.join("detect").display().to_string(),
             source,
-        })?;
+        }
+    })?;
     // The server's one outbound client, for downloads of user-given URLs and callbacks.
     let policy = hashscan_fetch::Policy {
         max_bytes: c.max_file_size,
@@ -312,8 +323,8 @@ async fn detect_ctx(
     }
     let fetcher =
         hashscan_fetch::Fetcher::new(policy).map_err(|e| StartError::Detect(e.to_string()))?;
-    Ok(detectjob::DetectCtx {
-        detections: detections::Detections::new(
+    Ok(core::detect_run::DetectCtx {
+        detections: core::detections::Detections::new(
             db,
             readers,
             writer,

@@ -53,7 +53,7 @@ pub const ALIYUN_ACTIONS: &[&str] = &[
 /// The Volcengine actions counted by name; any other is `other`.
 pub const VOLC_ACTIONS: &[&str] = &["CreateFileDetection", "GetFileDetection"];
 /// The job tags counted by name; jobs of any other tag are counted as `other`.
-pub const JOB_TAGS: &[&str] = &[crate::hashjob::TAG, crate::detections::TAG];
+pub const JOB_TAGS: &[&str] = &[crate::jobs::HASH_TAG, crate::jobs::DETECT_TAG];
 /// The states of a job that has not ended, the ones `hashscan_jobs` shows.
 pub const LIVE_STATES: [JobState; 3] = [JobState::Submitted, JobState::Running, JobState::Pause];
 /// The HTTP methods counted by name; any other is `other`.

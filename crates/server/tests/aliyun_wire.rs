@@ -23,7 +23,7 @@ use hashscan_server::aliyun::params::{RpcRequest, SasRequest};
 use hashscan_server::aliyun::upload::{
     FormLimits, OssError, issue, new_oss_key, parse_form, success_response, verify,
 };
-use hashscan_server::http::now_unix;
+use hashscan_server::wire::now_unix;
 
 const AK: &str = "testAK";
 const SK: &str = "testSecret";

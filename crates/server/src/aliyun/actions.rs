@@ -29,7 +29,7 @@ use super::model::{self, DetectResult, UploadUrl};
 use super::params::{RpcRequest, SasRequest};
 use super::upload::{self, FormLimits, OssError};
 use crate::AppState;
-use crate::detections::{Detection, Lookup, NewDetection, Options, Source, State};
+use crate::core::detections::{Detection, Lookup, NewDetection, Options, Source, State};
 
 /// The path of the emulated OSS upload host (`PublicUrl` of the upload credentials).
 pub const UPLOAD_PATH: &str = "/_/aliyun/upload";
@@ -353,7 +353,7 @@ async fn upload_slot(
     let expires = now.saturating_add(UPLOAD_SLOT_MS);
     let ctx = upload::issue(access_key, &secret, &key, state.detect.max_file, expires);
     detections
-        .create_upload(crate::detections::Upload {
+        .create_upload(crate::core::detections::Upload {
             oss_key: key.clone(),
             hash_key: hash_key.to_string(),
             access_key: access_key.to_string(),

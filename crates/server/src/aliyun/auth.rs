@@ -16,7 +16,7 @@ use hashscan_auth::{KeyLookup, Payload, Query, RequestParts, Verified, aliyun_v2
 
 use super::error::SasError;
 use super::guard::NonceCache;
-use crate::http::HeaderMapSource;
+use crate::wire::HeaderMapSource;
 
 /// The time windows of both signature versions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -249,7 +249,7 @@ pub fn issue(
     expires_at_ms: i64,
 ) -> UploadContext {
     let policy = serde_json::json!({
-        "expiration": crate::http::iso8601_ms(expires_at_ms),
+        "expiration": crate::wire::iso8601_ms(expires_at_ms),
         "conditions": [["content-length-range", 0, max_size], ["eq", "$key", key]],
     });
     let policy_b64 = STANDARD.encode(policy.to_string());

@@ -7,8 +7,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::Ctx;
 use super::error::CosError;
-use crate::http::iso8601_ms;
 use crate::store::{ListParams, MAX_LIST_KEYS};
+use crate::wire::iso8601_ms;
 use crate::xml::XmlWriter;
 
 /// `encoding-type=url`: everything but unreserved characters and `/` is percent-encoded.

@@ -223,31 +223,8 @@ pub fn parse_file_job(body: &[u8]) -> Result<FileJobRequest, CiXmlError> {
     })
 }
 
-/// A hash algorithm of `FileHashCodeConfig/Type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HashType {
-    Md5,
-    Sha1,
-    Sha256,
-}
-
-impl HashType {
-    /// Any case of `MD5`, `SHA1`, `SHA256`.
-    pub fn parse(value: &str) -> Option<Self> {
-        [HashType::Md5, HashType::Sha1, HashType::Sha256]
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(value))
-    }
-
-    /// The canonical spelling, as the docs show it: `MD5`, `SHA1`, `SHA256`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HashType::Md5 => "MD5",
-            HashType::Sha1 => "SHA1",
-            HashType::Sha256 => "SHA256",
-        }
-    }
-}
+/// A hash algorithm of `FileHashCodeConfig/Type`: the core's.
+pub use crate::core::hash_jobs::HashType;
 
 /// The body format of a callback (`CallBackFormat`, `NotifyConfig/ResultFormat`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

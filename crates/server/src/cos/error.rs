@@ -5,6 +5,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hashscan_auth::AuthError;
 
+use crate::core::failure::FailureKind;
+use crate::core::hash_jobs::SubmitError;
 use crate::store::StoreError;
 use crate::xml::XmlWriter;
 
@@ -34,6 +36,15 @@ impl CosError {
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
             "The specified method is not allowed against this resource.",
+        )
+    }
+
+    /// 500 `InternalError`; the cause is logged by the caller, never sent.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
         )
     }
 
@@ -147,6 +158,47 @@ impl CosError {
                 "InvalidAuthorization",
                 format!("Invalid authorization: {other}"),
             ),
+        }
+    }
+}
+
+/// The `Code` of a failed hash job, by the kind of its failure.
+pub fn job_failure_code(kind: FailureKind) -> &'static str {
+    match kind {
+        FailureKind::NotFound | FailureKind::Expired => "ResourceNotFound",
+        FailureKind::TooLarge | FailureKind::InvalidInput => "InvalidArgument",
+        _ => "InternalError",
+    }
+}
+
+impl From<SubmitError> for CosError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::NoSuchObject(object) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "ResourceNotFound",
+                format!("The input object {object:?} does not exist."),
+            ),
+            SubmitError::TooLarge { .. } => {
+                Self::invalid_argument("The input object is larger than 50 GB.")
+            }
+            SubmitError::NoSuchQueue(id) => {
+                Self::invalid_argument(format!("The QueueId {id:?} does not exist in this bucket."))
+            }
+            SubmitError::Store(e) => e.into(),
+            SubmitError::Jobs(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::access::AccessError> for CosError {
+    fn from(e: crate::access::AccessError) -> Self {
+        use crate::access::AccessError as A;
+        match e {
+            A::Invalid(message) => Self::invalid_argument(message),
+            A::Auth(e) => e.into(),
+            A::Denied => Self::access_denied("Access Denied."),
+            A::Store(e) => e.into(),
         }
     }
 }

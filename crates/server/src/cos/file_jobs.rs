@@ -10,8 +10,9 @@ use super::Ctx;
 use super::ci::cos_time;
 use super::ci_xml::{self, CiXmlError};
 use super::error::CosError;
-use crate::hashjob::{self, HashJobInput, HashJobResult};
-use crate::jobs::{CallbackTarget, Job, JobError, JobState, NewJob};
+use crate::core::failure::FailureKind;
+use crate::core::hash_jobs::{HashJobInput, HashJobResult, HashSpec};
+use crate::jobs::{CallbackTarget, Job, JobError, JobState};
 use crate::store::StoreError;
 use crate::xml::{Doc, JsonDoc, XmlWriter};
 
@@ -25,7 +26,7 @@ pub fn is_file_jobs(method: &Method, key: &str, ci_host: bool) -> bool {
     match (method, key.strip_prefix("file_jobs")) {
         (&Method::POST, Some("")) => true,
         (&Method::GET, Some(rest)) => match rest.strip_prefix('/') {
-            Some(ids) => ci_host || ids.split(',').all(|id| super::looks_like_id('f', id)),
+            Some(ids) => ci_host || ids.split(',').all(|id| crate::jobs::looks_like_id('f', id)),
             None => false,
         },
         _ => false,
@@ -86,60 +87,20 @@ async fn submit(
     if let Some(url) = &job.callback {
         super::check_callback_url(ctx, url).await?;
     }
-    let object = match ctx.state.store.head(bucket, &job.object).await {
-        Ok(o) => o,
-        Err(StoreError::NoSuchKey) => {
-            return Err(CosError::new(
-                StatusCode::BAD_REQUEST,
-                "ResourceNotFound",
-                format!("The input object {:?} does not exist.", job.object),
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if object.size > hashjob::MAX_JOB_OBJECT {
-        return Err(CosError::invalid_argument(
-            "The input object is larger than 50 GB.",
-        ));
-    }
-    let queue = match &job.queue_id {
-        Some(id) => ctx
-            .state
-            .jobs
-            .queue(id)
-            .await?
-            .filter(|q| q.bucket == bucket)
-            .ok_or_else(|| {
-                CosError::invalid_argument(format!(
-                    "The QueueId {id:?} does not exist in this bucket."
-                ))
-            })?,
-        None => ctx.state.jobs.default_queue(bucket).await?,
-    };
-    let input = HashJobInput {
-        object: job.object.clone(),
+    let spec = HashSpec {
+        bucket: bucket.to_string(),
         region: region.to_string(),
-        hash_type: job.hash_type.as_str().to_string(),
+        object: job.object.clone(),
+        hash_type: job.hash_type,
         add_to_header: job.add_to_header,
         user_data: job.user_data.clone(),
-        callback: job.callback.clone(),
-        callback_format: job.callback_format.map(|f| f.as_str().to_string()),
+        callback: job.callback.clone().map(|url| CallbackTarget {
+            url,
+            format: job.callback_format.map(|f| f.as_str().to_string()),
+        }),
+        queue_id: job.queue_id.clone(),
     };
-    let stored = ctx
-        .state
-        .jobs
-        .submit(NewJob {
-            tag: hashjob::TAG.to_string(),
-            queue_id: queue.id,
-            bucket: bucket.to_string(),
-            input: serde_json::to_value(&input).unwrap_or_default(),
-            callback: job.callback.clone().map(|url| CallbackTarget {
-                url,
-                format: job.callback_format.map(|f| f.as_str().to_string()),
-            }),
-        })
-        .await?;
-    ctx.state.work.notify();
+    let stored = ctx.state.hash_jobs.submit(spec).await?;
     let mut w = XmlWriter::new();
     w.open("Response");
     jobs_detail(&mut w, &stored, false);
@@ -167,7 +128,7 @@ async fn describe(ctx: &Ctx<'_>, bucket: &str, ids: &str) -> Result<Response, Co
         .get(&ids)
         .await?
         .into_iter()
-        .filter(|j| j.bucket == bucket && j.tag == hashjob::TAG)
+        .filter(|j| j.bucket == bucket && j.tag == crate::jobs::HASH_TAG)
         .collect();
     let mut w = XmlWriter::new();
     w.open("Response");
@@ -186,9 +147,8 @@ pub fn jobs_detail<W: Doc>(w: &mut W, job: &Job, with_progress: bool) {
     let input: Option<HashJobInput> = serde_json::from_value(job.input.clone()).ok();
     let (code, message) = match job.state {
         JobState::Failed => (
-            job.error_code
-                .clone()
-                .unwrap_or_else(|| "InternalError".into()),
+            super::error::job_failure_code(FailureKind::from_stored(job.error_code.as_deref()))
+                .to_string(),
             job.error_message.clone().unwrap_or_default(),
         ),
         _ => ("Success".to_string(), String::new()),

@@ -14,7 +14,6 @@ pub mod file_jobs;
 mod objects;
 pub mod parse;
 pub mod queues;
-pub mod route;
 pub mod subresource;
 
 use axum::body::Body;
@@ -22,9 +21,8 @@ use axum::http::{HeaderMap, Method, Request};
 use axum::response::Response;
 
 use self::error::CosError;
-use self::route::{Target, resolve};
 use crate::AppState;
-use crate::http::{HeaderMapSource, now_unix};
+use crate::route::{self, Target, resolve};
 
 /// Everything an operation needs to know about the request.
 pub struct Ctx<'a> {
@@ -67,7 +65,7 @@ impl Ctx<'_> {
 
 /// Handles a request addressed to the COS dialect.
 pub async fn handle(state: &AppState, req: Request<Body>, request_id: &str) -> Response {
-    let expects_continue = crate::http::expects_continue(req.headers());
+    let expects_continue = crate::wire::expects_continue(req.headers());
     let uri = req.uri().clone();
     let host = uri.authority().map(|a| a.as_str().to_string()).or_else(|| {
         req.headers()
@@ -126,11 +124,11 @@ async fn dispatch(
     let target = resolve(host, parts.uri.path(), &state.config.domains)
         .map_err(|e| CosError::invalid_argument(e.to_string()))?;
     let raw_query = parts.uri.query().unwrap_or("");
-    let path = crate::cos::route::decode_path(parts.uri.path())
+    let path = crate::route::decode_path(parts.uri.path())
         .map_err(|e| CosError::invalid_argument(e.to_string()))?;
 
     // Authenticate: a signature in the Authorization header or the query, or nothing.
-    let verified = verify_signature(
+    let verified = crate::access::verify_cos_signature(
         state,
         parts.method.as_str(),
         &path,
@@ -219,104 +217,6 @@ async fn dispatch(
     }
 }
 
-/// Verifies the COS signature of a request (the `Authorization` header, or the `q-*` query
-/// parameters of a presigned URL); `path` is decoded, `raw_query` as received. The native
-/// `/v1` API authenticates with it too.
-pub(crate) fn verify_signature(
-    state: &AppState,
-    method: &str,
-    path: &str,
-    raw_query: &str,
-    headers: &HeaderMap,
-) -> Result<hashscan_auth::Verified, hashscan_auth::AuthError> {
-    let headers = HeaderMapSource(headers);
-    let request = hashscan_auth::RequestParts::new(
-        method,
-        path,
-        hashscan_auth::Query::Raw(raw_query),
-        &headers,
-    );
-    hashscan_auth::cos::verify(
-        &request,
-        state.keys.as_ref(),
-        now_unix(),
-        &hashscan_auth::cos::Options::default(),
-    )
-}
-
-/// The object that a GET of `host` + `raw_path?raw_query` (as written in a URL, still
-/// percent-encoded) would read, after the same resolution and authentication as that GET:
-/// the bucket from the host or the path, the COS signature of a presigned URL, or a
-/// public-read bucket when the URL is unsigned. For the Volcengine dialect, whose `SignURL`
-/// may name an object of this server: it then reads the object locally instead of fetching
-/// the URL from itself.
-pub(crate) async fn authorize_get(
-    state: &AppState,
-    host: &str,
-    raw_path: &str,
-    raw_query: &str,
-) -> Result<crate::store::ObjectMeta, CosError> {
-    let target = resolve(Some(host), raw_path, &state.config.domains)
-        .map_err(|e| CosError::invalid_argument(e.to_string()))?;
-    let (bucket, region, key) = match target {
-        Target::Bucket {
-            bucket,
-            region,
-            key,
-            kind: route::HostKind::Cos,
-            ..
-        } if !key.is_empty() => (bucket, region, key),
-        _ => {
-            return Err(CosError::invalid_argument(
-                "The URL does not name an object.",
-            ));
-        }
-    };
-    let query =
-        hashscan_auth::encode::decode_query(raw_query, hashscan_auth::encode::Plus::Literal);
-    if query.iter().any(|(k, _)| k == "ci-process") {
-        return Err(CosError::invalid_argument(
-            "The URL is a Cloud Infinite call, not a GET of an object.",
-        ));
-    }
-    let path =
-        route::decode_path(raw_path).map_err(|e| CosError::invalid_argument(e.to_string()))?;
-    let mut headers = HeaderMap::new();
-    let host_value = axum::http::HeaderValue::from_str(host)
-        .map_err(|_| CosError::invalid_argument("The URL's host is not a valid Host header."))?;
-    headers.insert(axum::http::header::HOST, host_value);
-    let signed = match verify_signature(state, "GET", &path, raw_query, &headers) {
-        Ok(_) => true,
-        Err(hashscan_auth::AuthError::Missing) => false,
-        Err(e) => return Err(e.into()),
-    };
-    readable_bucket(state, &bucket, region.as_deref(), signed, true).await?;
-    state.store.validate_key(&key)?;
-    Ok(state.store.head(&bucket, &key).await?)
-}
-
-/// A bucket an operation may use: it exists, belongs to the region of a virtual host, and is
-/// usable by this request (signed, or unsigned and `read_only` on a public-read bucket).
-async fn readable_bucket(
-    state: &AppState,
-    name: &str,
-    region: Option<&str>,
-    signed: bool,
-    read_only: bool,
-) -> Result<crate::store::Bucket, CosError> {
-    let bucket = state
-        .store
-        .bucket(name)
-        .await?
-        .filter(|b| region.is_none_or(|r| r == b.region))
-        .ok_or_else(|| CosError::from(crate::store::StoreError::NoSuchBucket))?;
-    let anonymous_read = read_only && bucket.public_read;
-    if !signed && !anonymous_read {
-        return Err(CosError::access_denied("Access Denied."));
-    }
-    Ok(bucket)
-}
-
 /// Refuses, at submission, a callback URL the outbound address policy would refuse at
 /// delivery (a private or loopback address, unless allowed; a malformed URL), so that the
 /// client learns it now instead of from a job whose callback is silently given up.
@@ -364,11 +264,6 @@ pub(crate) async fn read_ci_body(body: &mut Option<Body>) -> Result<bytes::Bytes
         })
 }
 
-/// `prefix` + 32 hex digits: the shape of COS job (`f`) and queue (`p`) ids.
-pub(crate) fn looks_like_id(prefix: char, id: &str) -> bool {
-    id.len() == 33 && id.starts_with(prefix) && id[1..].bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// Whether a request addresses Cloud Infinite: the ci host, or a CI path on the cos host.
 fn is_ci_call(target: &Target, path: &str) -> bool {
     match target {
@@ -407,13 +302,13 @@ impl Ctx<'_> {
         region: Option<&str>,
         read_only: bool,
     ) -> Result<crate::store::Bucket, CosError> {
-        readable_bucket(
+        Ok(crate::access::usable_bucket(
             self.state,
             name,
             region,
             self.access_key.is_some(),
             read_only,
         )
-        .await
+        .await?)
     }
 }

@@ -14,8 +14,8 @@ use super::Ctx;
 use super::error::CosError;
 use super::parse::{RangeSpec, parse_content_md5, parse_copy_source, parse_range};
 use super::subresource;
-use crate::http::{http_date, iso8601_ms};
 use crate::store::{MetadataDirective, NewMeta, ObjectMeta};
+use crate::wire::{http_date, iso8601_ms};
 use crate::xml::XmlWriter;
 
 /// Standard headers stored with an object and returned by GET and HEAD.

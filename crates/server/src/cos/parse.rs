@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 
-use super::route;
+use crate::route;
 
 /// A `Content-MD5` header: base64 of 16 bytes.
 pub fn parse_content_md5(value: &str) -> Option<[u8; 16]> {

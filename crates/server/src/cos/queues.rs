@@ -12,7 +12,6 @@ use super::ci::cos_time;
 use super::ci_xml::{self, QueueState as WireQueueState};
 use super::error::CosError;
 use super::file_jobs::jobs_detail;
-use crate::hashjob;
 use crate::jobs::{JobState, ListFilter, Queue, QueueState};
 use crate::xml::XmlWriter;
 
@@ -31,7 +30,7 @@ pub fn is_queue_or_list(ctx: &Ctx<'_>, key: &str, ci_host: bool) -> bool {
         _ => {
             if let Some(id) = key.strip_prefix("file_queue/") {
                 (*m == Method::PUT || *m == Method::POST)
-                    && (ci_host || super::looks_like_id('p', id))
+                    && (ci_host || crate::jobs::looks_like_id('p', id))
             } else if key.strip_prefix("jobs/").is_some() {
                 *m == Method::PUT && ctx.has_param("cancel")
             } else {
@@ -78,8 +77,8 @@ async fn list(ctx: &Ctx<'_>, bucket: &str) -> Result<Response, CosError> {
     {
         return Err(CosError::invalid_argument("queueType must be FileProcess"));
     }
-    let tag = ctx.param("tag").unwrap_or(hashjob::TAG);
-    if tag != hashjob::TAG {
+    let tag = ctx.param("tag").unwrap_or(crate::jobs::HASH_TAG);
+    if tag != crate::jobs::HASH_TAG {
         return Err(CosError::invalid_argument(format!(
             "tag {tag:?} is not supported: FileHashCode"
         )));

@@ -92,6 +92,28 @@ impl ApiError {
 
 /// Signature failures: a missing or unreadable credential is 401, a credential that does
 /// not hold (unknown key, wrong signature, outside its time window) is 403.
+/// The `error.code` of a failed job or detection: the core's failure kind, by name
+/// (`NotFound`, `TooLarge`, `DownloadRefused`, `HashKeyMismatch` …; see docs/native-api.md).
+pub fn failure_code(stored: Option<&str>) -> &'static str {
+    crate::core::failure::FailureKind::from_stored(stored).as_str()
+}
+
+impl From<crate::core::hash_jobs::SubmitError> for ApiError {
+    fn from(e: crate::core::hash_jobs::SubmitError) -> Self {
+        use crate::core::hash_jobs::SubmitError as S;
+        match e {
+            S::NoSuchObject(_) => StoreError::NoSuchKey.into(),
+            S::TooLarge { .. } => ApiError::bad_request(
+                "ObjectTooLarge",
+                "The object is larger than 50 GB, the limit of hash jobs.",
+            ),
+            S::NoSuchQueue(_) => ApiError::bad_request("NoSuchQueue", "The queue does not exist."),
+            S::Store(e) => e.into(),
+            S::Jobs(e) => e.into(),
+        }
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         let (status, code) = match &e {

@@ -19,9 +19,9 @@ use super::model::{
     DetectionRequest, DetectionView, ErrorBody, HashRequest, Health, JobList, JobSubmitted,
     JobView, LookupRequest, LookupResponse, VersionInfo,
 };
-use crate::detections::{Lookup, NewDetection, Options, Source};
-use crate::hashjob::{self, HashJobInput};
-use crate::jobs::{JobState, ListFilter, NewJob};
+use crate::core::detections::{Lookup, NewDetection, Options, Source};
+use crate::core::hash_jobs::HashSpec;
+use crate::jobs::{JobState, ListFilter};
 use crate::store::Bucket;
 
 /// Largest JSON request body (a lookup of 1000 SHA-256 digests is ~70 KB).
@@ -176,7 +176,7 @@ fn is_hash(s: &str) -> bool {
 /// A detection key: a detection id or a hash, lower-cased.
 fn detection_key(key: &str) -> Result<String, ApiError> {
     let key = key.trim().to_ascii_lowercase();
-    if is_hash(&key) || crate::cos::looks_like_id('f', &key) {
+    if is_hash(&key) || crate::jobs::looks_like_id('f', &key) {
         Ok(key)
     } else {
         Err(ApiError::bad_request(
@@ -217,34 +217,17 @@ pub async fn submit_hash(cx: &Cx<'_>, body: Body) -> Result<Response, ApiError> 
     let bucket = existing_bucket(cx, &req.bucket).await?;
     let state = cx.state;
     state.store.validate_key(&req.key)?;
-    let object = state.store.head(&bucket.name, &req.key).await?;
-    if object.size > hashjob::MAX_JOB_OBJECT {
-        return Err(ApiError::bad_request(
-            "ObjectTooLarge",
-            "The object is larger than 50 GB, the limit of hash jobs.",
-        ));
-    }
-    let queue = state.jobs.default_queue(&bucket.name).await?;
-    let input = HashJobInput {
+    let spec = HashSpec {
+        bucket: bucket.name,
+        region: bucket.region,
         object: req.key,
-        region: bucket.region.clone(),
-        hash_type: req.hash_type.cos_name().to_string(),
+        hash_type: req.hash_type.into(),
         add_to_header: req.add_to_header,
         user_data: None,
         callback: None,
-        callback_format: None,
+        queue_id: None,
     };
-    let job = state
-        .jobs
-        .submit(NewJob {
-            tag: hashjob::TAG.to_string(),
-            queue_id: queue.id,
-            bucket: bucket.name,
-            input: serde_json::to_value(&input).map_err(ApiError::internal)?,
-            callback: None,
-        })
-        .await?;
-    state.work.notify();
+    let job = state.hash_jobs.submit(spec).await?;
     Ok(json(
         StatusCode::ACCEPTED,
         &JobSubmitted {
@@ -569,7 +552,9 @@ pub async fn list_jobs(cx: &Cx<'_>) -> Result<Response, ApiError> {
     existing_bucket(cx, &bucket).await?;
     let tag = match cx.param("tag") {
         None => None,
-        Some(t) if t == hashjob::TAG || t == crate::detections::TAG => Some(t.to_string()),
+        Some(t) if t == crate::jobs::HASH_TAG || t == crate::jobs::DETECT_TAG => {
+            Some(t.to_string())
+        }
         Some(t) => {
             return Err(ApiError::bad_request(
                 "InvalidArgument",
@@ -623,7 +608,7 @@ async fn job(cx: &Cx<'_>, id: &str) -> Result<crate::jobs::Job, ApiError> {
         .await?
         .into_iter()
         .next()
-        .filter(|j| j.bucket != crate::detections::QUEUE_BUCKET)
+        .filter(|j| j.bucket != crate::core::detections::QUEUE_BUCKET)
         .ok_or_else(|| ApiError::from(crate::jobs::JobError::NoSuchJob))
 }
 

@@ -1,7 +1,7 @@
 //! hashscan's own API: JSON under `/v1` (docs/native-api.md).
 //!
 //! Like the cloud dialects, this one only parses, authenticates and renders; the core
-//! ([`Detections`](crate::detections::Detections), the [`JobStore`](crate::jobs::JobStore),
+//! ([`Detections`](crate::core::detections::Detections), the [`JobStore`](crate::jobs::JobStore),
 //! the [`ObjectStore`](crate::store::ObjectStore)) decides.
 //!
 //! Reading order: [`is_native`] picks the requests; [`handle`] matches them against
@@ -104,8 +104,8 @@ pub fn is_native(req: &Request<Body>, domains: &[String]) -> bool {
             .and_then(|h| h.to_str().ok())
     });
     matches!(
-        crate::cos::route::resolve(host, path, domains),
-        Ok(crate::cos::route::Target::Bucket {
+        crate::route::resolve(host, path, domains),
+        Ok(crate::route::Target::Bucket {
             path_style: true,
             ..
         })
@@ -149,7 +149,7 @@ impl Cx<'_> {
 
 /// Handles a request [`is_native`] accepted.
 pub async fn handle(state: &AppState, req: Request<Body>, request_id: &str) -> Response {
-    let expects_continue = crate::http::expects_continue(req.headers());
+    let expects_continue = crate::wire::expects_continue(req.headers());
     let (parts, body) = req.into_parts();
     let mut body = Some(body);
     match dispatch(state, parts, &mut body).await {
@@ -226,7 +226,7 @@ async fn dispatch(
     parts: axum::http::request::Parts,
     body: &mut Option<Body>,
 ) -> Result<Response, ApiError> {
-    let path = crate::cos::route::decode_path(parts.uri.path())
+    let path = crate::route::decode_path(parts.uri.path())
         .map_err(|e| ApiError::bad_request("InvalidPath", e.to_string()))?;
     let (route, params) = find_route(parts.method.as_str(), &path).map_err(|m| match m {
         Miss::NotFound => ApiError::not_found("NoSuchRoute", "No such API route."),
@@ -235,7 +235,7 @@ async fn dispatch(
     let raw_query = parts.uri.query().unwrap_or("");
     let query = hashscan_auth::encode::decode_query(raw_query, hashscan_auth::encode::Plus::Space);
     let access_key = if route.signed {
-        let verified = crate::cos::verify_signature(
+        let verified = crate::access::verify_cos_signature(
             state,
             parts.method.as_str(),
             &path,

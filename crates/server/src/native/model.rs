@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::detections::{Detection, State};
+use crate::core::detections::{Detection, State};
 use crate::jobs::Job;
 
 /// An error answer.
@@ -47,13 +47,12 @@ pub enum HashType {
     Sha256,
 }
 
-impl HashType {
-    /// The COS `Type` value stored in the job's input.
-    pub fn cos_name(self) -> &'static str {
-        match self {
-            HashType::Md5 => "MD5",
-            HashType::Sha1 => "SHA1",
-            HashType::Sha256 => "SHA256",
+impl From<HashType> for crate::core::hash_jobs::HashType {
+    fn from(t: HashType) -> Self {
+        match t {
+            HashType::Md5 => Self::Md5,
+            HashType::Sha1 => Self::Sha1,
+            HashType::Sha256 => Self::Sha256,
         }
     }
 }
@@ -305,10 +304,7 @@ impl From<&Detection> for DetectionView {
             notes: report.map_or_else(Vec::new, |r| r.notes.clone()),
             ruleset: d.ruleset.clone(),
             error: (d.state == State::Failed).then(|| ErrorDetail {
-                code: d
-                    .error_code
-                    .clone()
-                    .unwrap_or_else(|| "InternalError".into()),
+                code: super::error::failure_code(d.error_code.as_deref()).to_string(),
                 message: d.error_message.clone().unwrap_or_default(),
             }),
             created_at: rfc3339(d.created_at),
@@ -358,10 +354,7 @@ impl From<&Job> for JobView {
             input: j.input.clone(),
             result: j.result.clone(),
             error: (j.state == crate::jobs::JobState::Failed).then(|| ErrorDetail {
-                code: j
-                    .error_code
-                    .clone()
-                    .unwrap_or_else(|| "InternalError".into()),
+                code: super::error::failure_code(j.error_code.as_deref()).to_string(),
                 message: j.error_message.clone().unwrap_or_default(),
             }),
             attempts: j.attempts,

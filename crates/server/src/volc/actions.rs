@@ -11,7 +11,7 @@ use super::error::VolcError;
 use super::model::{FileDetection, parse_create, parse_get};
 use super::sign_url::{SignUrl, classify};
 use crate::AppState;
-use crate::detections::{Lookup, NewDetection, Options, Source, State};
+use crate::core::detections::{Lookup, NewDetection, Options, Source, State};
 
 /// Longest `X-Sdk-Invocation-Id` used as an idempotency token (the SDK sends a uuid4).
 const MAX_INVOCATION_ID: usize = 128;
@@ -40,9 +40,9 @@ pub(super) async fn create(
         &state.config.domains,
     )? {
         SignUrl::Own { host, path, query } => {
-            let object = crate::cos::authorize_get(state, &host, &path, &query)
+            let object = crate::access::presigned_get(state, &host, &path, &query)
                 .await
-                .map_err(|e| VolcError::from_sign_url(&e))?;
+                .map_err(|e| VolcError::from_access(&e))?;
             if object.size > state.detect.max_file {
                 return Err(VolcError::invalid(format!(
                     "The file is {} bytes; the limit is {} bytes.",

@@ -22,7 +22,7 @@
 use axum::http::StatusCode;
 use hashscan_auth::AuthError;
 
-use crate::cos::error::CosError;
+use crate::access::AccessError;
 use crate::jobs::JobError;
 
 /// One row of the table: the wire `Code`, its numeric `CodeN` and the HTTP status.
@@ -206,16 +206,21 @@ impl VolcError {
         }
     }
 
-    /// The object store's refusal of a SignURL addressed to this server (see the module doc).
-    pub fn from_sign_url(e: &CosError) -> Self {
-        if e.status.is_server_error() {
-            return Self::internal();
-        }
-        let detail = format!("SignURL was refused: {}: {}", e.code, e.message);
-        if e.status == StatusCode::FORBIDDEN {
-            Self::new(Code::AccessDenied, detail)
-        } else {
-            Self::invalid(detail)
+    /// The refusal of a SignURL addressed to this server (see `sign_url`'s module doc).
+    pub fn from_access(e: &AccessError) -> Self {
+        use crate::store::StoreError as S;
+        let (code, message) = e.reason();
+        let detail = format!("SignURL was refused: {code}: {message}");
+        match e {
+            AccessError::Auth(_) | AccessError::Denied => Self::new(Code::AccessDenied, detail),
+            AccessError::Invalid(_)
+            | AccessError::Store(
+                S::NoSuchBucket | S::NoSuchKey | S::InvalidKey(_) | S::KeyTooLong { .. },
+            ) => Self::invalid(detail),
+            AccessError::Store(e) => {
+                tracing::error!(error = %e, "cannot read a SignURL's object");
+                Self::internal()
+            }
         }
     }
 }
@@ -292,20 +297,22 @@ mod tests {
 
     #[test]
     fn sign_url_refusals() {
-        let e = |s: u16, c| CosError::new(StatusCode::from_u16(s).unwrap(), c, "m");
+        use crate::store::StoreError;
+        let mismatch = AccessError::Auth(hashscan_auth::AuthError::SignatureMismatch);
+        assert_eq!(VolcError::from_access(&mismatch).code, Code::AccessDenied);
         assert_eq!(
-            VolcError::from_sign_url(&e(403, "SignatureDoesNotMatch")).code,
+            VolcError::from_access(&AccessError::Denied).code,
             Code::AccessDenied
         );
+        let missing = AccessError::Store(StoreError::NoSuchKey);
         assert_eq!(
-            VolcError::from_sign_url(&e(404, "NoSuchKey")).code,
+            VolcError::from_access(&missing).code,
             Code::InvalidParameter
         );
-        assert_eq!(
-            VolcError::from_sign_url(&e(500, "InternalError")).code,
-            Code::InternalError
-        );
-        let m = VolcError::from_sign_url(&e(404, "NoSuchKey")).message;
-        assert!(m.contains("NoSuchKey"), "{m}");
+        let broken = AccessError::Store(StoreError::Io(std::io::Error::other("disk")));
+        assert_eq!(VolcError::from_access(&broken).code, Code::InternalError);
+        let m = VolcError::from_access(&missing).message;
+        assert!(m.starts_with("SignURL was refused: NoSuchKey: "), "{m}");
+        assert!(!m.contains("disk"), "{m}");
     }
 }

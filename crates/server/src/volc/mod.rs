@@ -12,7 +12,7 @@
 //! 2. [`handle`] reads the body (at most [`MAX_BODY`] bytes), authenticates it with
 //!    `hashscan_auth::volc::verify` (service `nta`), checks method, action and version;
 //! 3. [`model`] parses and validates the body of the action;
-//! 4. `actions` calls the core, [`crate::detections::Detections`], which decides: `submit`
+//! 4. `actions` calls the core, [`crate::core::detections::Detections`], which decides: `submit`
 //!    for `CreateFileDetection` (with [`sign_url`] telling this server's objects from URLs to
 //!    download), `lookup` for `GetFileDetection`;
 //! 5. [`model`] renders the `Result` and the envelope; every error is a [`error::VolcError`]
@@ -79,7 +79,7 @@ use hashscan_auth::{Payload, Query, RequestParts, Verified};
 use self::error::{Code, VolcError};
 use self::model::ResponseMetadata;
 use crate::AppState;
-use crate::http::{HeaderMapSource, now_unix};
+use crate::wire::{HeaderMapSource, now_unix};
 
 /// The API version this dialect implements.
 pub const VERSION: &str = "2024-07-30";

@@ -10,7 +10,7 @@ use hashscan_detect::Verdict;
 use serde_json::{Map, Value, json};
 
 use super::error::VolcError;
-use crate::detections::{Detection, Lookup, State};
+use crate::core::detections::{Detection, Lookup, State};
 
 /// Longest `SignURL`, in characters (SDK validation: 1–2048).
 pub const MAX_SIGN_URL: usize = 2048;
@@ -210,7 +210,7 @@ impl ResponseMetadata {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detections::{Options, Source};
+    use crate::core::detections::{Options, Source};
     use crate::volc::error::Code;
     use hashscan_detect::{Report, ThreatType};
 

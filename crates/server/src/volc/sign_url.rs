@@ -2,10 +2,10 @@
 //!
 //! A URL is this server's own when its `host:port` is the `Host` the nta request was sent to,
 //! or when its host is a virtual-hosted COS name `<bucket>.cos.<region>.<domain>` of a
-//! configured domain (recognised by the COS dialect's own [`route::resolve`]) on that same port.
+//! configured domain (recognised by [`crate::route::resolve`], the addressing every dialect shares) on that same port.
 //! Ports are compared after mapping 80 and 443 to "the default port", because a `Host` header
 //! omits the port the client used and a reverse proxy may sit in front of the server. Such a URL
-//! is resolved as a GET of the COS dialect would be (see `crate::cos::authorize_get`): no
+//! is resolved as a GET of the COS dialect would be (see [`crate::access::presigned_get`]): no
 //! HTTP round trip to ourselves, and the COS presignature (or the bucket's public-read flag)
 //! decides access exactly as it would for that GET.
 //!
@@ -17,7 +17,7 @@ use axum::http::Uri;
 use reqwest::Url;
 
 use super::error::VolcError;
-use crate::cos::route::{HostKind, Target, resolve};
+use crate::route::{HostKind, Target, resolve};
 
 /// What a `SignURL` addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,8 @@
-//! Where a COS request goes: the bucket, region and host kind from the Host header (or the
-//! authority of an absolute-form target), or path-style `/<bucket>/<key>`; and the key,
-//! percent-decoded without ever turning `+` into a space.
+//! Where a request goes, in COS's addressing (which every dialect shares: the port routes
+//! by it, `/v1` is path-style under it, a Volcengine SignURL may name a bucket by it): the
+//! bucket, region and host kind from the Host header (or the authority of an absolute-form
+//! target), or path-style `/<bucket>/<key>`; and the key, percent-decoded without ever
+//! turning `+` into a space.
 
 /// Which COS host family a request was addressed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

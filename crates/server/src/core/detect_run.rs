@@ -1,7 +1,7 @@
 //! FileDetect jobs: how a worker runs a detection.
 //!
 //! The job's id is the detection's id; what to scan and how is in the detection's row
-//! ([`crate::detections`]). The worker gets the bytes — a kept file, an object of this
+//! ([`crate::core::detections`]). The worker gets the bytes — a kept file, an object of this
 //! server, or a URL fetched with the SSRF-safe fetcher (the file is then kept by SHA-256 so
 //! that a stale result can be rescanned) — scans them on a blocking thread with the
 //! detection engine, and records the report or the failure.
@@ -12,9 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use hashscan_detect::{ArchiveLimits, Report, ScanOptions};
 use serde_json::{Value, json};
 
-use crate::detections::{Detection, Detections, Source};
-use crate::hashjob::{Failure, failed, failed_owned, renewing};
-use crate::jobs::{Job, JobStore};
+use crate::core::detections::{Detection, Detections, Source};
+use crate::core::failure::{Failure, FailureKind};
+use crate::core::workers::{JobFailure, JobHandler, JobRun};
+use crate::jobs::DETECT_TAG;
 use crate::store::{ObjectStore, StoreError};
 
 /// Largest file a detection takes by default (Alibaba: 100 MB per file).
@@ -27,6 +28,27 @@ pub struct DetectCtx {
     pub fetcher: hashscan_fetch::Fetcher,
     /// Largest file scanned.
     pub max_file: u64,
+}
+
+/// The detection job kind, registered with the worker pool.
+pub struct DetectRunner {
+    pub ctx: DetectCtx,
+    pub store: ObjectStore,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl JobHandler for DetectRunner {
+    fn tag(&self) -> &'static str {
+        DETECT_TAG
+    }
+
+    fn run(&self, run: &JobRun<'_>) -> Result<Value, JobFailure> {
+        run.block_on(execute(self, run))
+    }
+}
+
+fn failed(kind: FailureKind, message: impl Into<String>) -> JobFailure {
+    JobFailure::Failed(Failure::new(kind, message))
 }
 
 /// The engine options of a detection.
@@ -45,25 +67,27 @@ fn scan_options(d: &Detection) -> ScanOptions {
 
 /// Runs the detection of `job`; the job's result is a summary, the report goes to the
 /// detection's row.
-pub(crate) async fn execute(
-    ctx: &DetectCtx,
-    store: &ObjectStore,
-    jobs: &dyn JobStore,
-    job: &Job,
-    owner: &str,
-    metrics: &crate::metrics::Metrics,
-) -> Result<Value, Failure> {
+async fn execute(runner: &DetectRunner, run: &JobRun<'_>) -> Result<Value, JobFailure> {
+    let (ctx, job) = (&runner.ctx, run.job);
     let detection = match ctx.detections.get(&job.id).await {
         Ok(Some(d)) => d,
-        Ok(None) => return Err(failed("InternalError", "the detection's record is missing")),
-        Err(e) => return Err(failed("InternalError", e.to_string())),
+        Ok(None) => {
+            return Err(failed(
+                FailureKind::Internal,
+                "the detection's record is missing",
+            ));
+        }
+        Err(e) => return Err(failed(FailureKind::Internal, e.to_string())),
     };
-    let scanned = match scan(ctx, store, jobs, job, owner, &detection).await {
+    let scanned = match scan(runner, run, &detection).await {
         Ok(report)
-            if !crate::detections::hash_key_matches(detection.hash_key.as_deref(), &report) =>
+            if !crate::core::detections::hash_key_matches(
+                detection.hash_key.as_deref(),
+                &report,
+            ) =>
         {
-            Err(failed_owned(
-                crate::detections::MISMATCH_CODE,
+            Err(failed(
+                FailureKind::HashKeyMismatch,
                 format!(
                     "the file's hashes (MD5 {}, SHA-256 {}) do not match the HashKey it was submitted under ({}); no result was recorded",
                     report.md5,
@@ -79,8 +103,8 @@ pub(crate) async fn execute(
             ctx.detections
                 .complete(&job.id, &report)
                 .await
-                .map_err(|e| failed("InternalError", e.to_string()))?;
-            metrics.detection(&report);
+                .map_err(|e| failed(FailureKind::Internal, e.to_string()))?;
+            runner.metrics.detection(&report);
             Ok(json!({
                 "md5": report.md5,
                 "sha256": report.sha256,
@@ -89,29 +113,27 @@ pub(crate) async fn execute(
                 "score": report.score,
             }))
         }
-        Err(Failure::LeaseLost) => Err(Failure::LeaseLost),
-        Err(Failure::Job { code, message }) => {
-            if let Err(e) = ctx.detections.fail(&job.id, &code, &message).await {
+        Err(JobFailure::LeaseLost) => Err(JobFailure::LeaseLost),
+        Err(JobFailure::Failed(f)) => {
+            if let Err(e) = ctx.detections.fail(&job.id, f.kind, &f.message).await {
                 tracing::warn!(detection = %job.id, error = %e, "cannot record a failed detection");
             }
-            Err(Failure::Job { code, message })
+            Err(JobFailure::Failed(f))
         }
     }
 }
 
 async fn scan(
-    ctx: &DetectCtx,
-    store: &ObjectStore,
-    jobs: &dyn JobStore,
-    job: &Job,
-    owner: &str,
+    runner: &DetectRunner,
+    run: &JobRun<'_>,
     d: &Detection,
-) -> Result<Report, Failure> {
+) -> Result<Report, JobFailure> {
+    let (ctx, store, job) = (&runner.ctx, &runner.store, run.job);
     let options = scan_options(d);
     let detector = ctx.detections.detector.clone();
     let too_large = |size: u64| {
-        failed_owned(
-            "FileSizeOverLimit",
+        failed(
+            FailureKind::TooLarge,
             format!(
                 "the file is {size} bytes; the limit is {} bytes",
                 ctx.max_file
@@ -123,14 +145,14 @@ async fn scan(
             let path = ctx.detections.files.path(sha256);
             let task =
                 tokio::task::spawn_blocking(move || detector.scan_file_with(&path, &options));
-            match renewing(jobs, job, owner, || 0, task).await? {
+            match run.renewing(|| 0, task).await? {
                 Ok(report) => Ok(report),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(failed(
-                    "GetFileError",
+                    FailureKind::Expired,
                     "the uploaded file is no longer kept (expired); upload it again",
                 )),
                 Err(e) => Err(failed(
-                    "InternalError",
+                    FailureKind::Internal,
                     format!("cannot read the file: {e}"),
                 )),
             }
@@ -139,11 +161,11 @@ async fn scan(
             let meta = match store.head(bucket, key).await {
                 Ok(m) => m,
                 Err(StoreError::NoSuchKey | StoreError::NoSuchBucket) => {
-                    return Err(failed("GetFileError", "the object does not exist"));
+                    return Err(failed(FailureKind::NotFound, "the object does not exist"));
                 }
                 Err(e) => {
                     return Err(failed(
-                        "InternalError",
+                        FailureKind::Internal,
                         format!("cannot read the object: {e}"),
                     ));
                 }
@@ -160,9 +182,12 @@ async fn scan(
             let size = meta.size;
             let progress =
                 || (done.load(Ordering::Relaxed).saturating_mul(100) / size.max(1)) as u8;
-            renewing(jobs, job, owner, progress, task)
-                .await?
-                .map_err(|e| failed("GetFileError", format!("cannot read the object: {e}")))
+            run.renewing(progress, task).await?.map_err(|e| {
+                failed(
+                    FailureKind::Unreadable,
+                    format!("cannot read the object: {e}"),
+                )
+            })
         }
         Source::Url { url } => {
             let temp = ctx.detections.files.temp_path();
@@ -170,20 +195,20 @@ async fn scan(
             let fetched = match fetched {
                 Ok(f) => f,
                 Err(hashscan_fetch::FetchError::TooLarge { .. }) => {
-                    return Err(failed_owned(
-                        "FileSizeOverLimit",
+                    return Err(failed(
+                        FailureKind::TooLarge,
                         format!("the file is over the limit of {} bytes", ctx.max_file),
                     ));
                 }
                 Err(e) if e.is_client_error() => {
-                    return Err(failed_owned(
-                        "InvalidDownloadUrl",
+                    return Err(failed(
+                        FailureKind::DownloadRefused,
                         format!("cannot download the file: {e}"),
                     ));
                 }
                 Err(e) => {
-                    return Err(failed_owned(
-                        "GetFileError",
+                    return Err(failed(
+                        FailureKind::DownloadFailed,
                         format!("cannot download the file: {e}"),
                     ));
                 }
@@ -196,7 +221,7 @@ async fn scan(
                 // A file that is not what it was submitted as is not kept: its detection
                 // fails and records no hash that would name it.
                 let kept = match &report {
-                    Ok(r) if crate::detections::hash_key_matches(hash_key.as_deref(), r) => {
+                    Ok(r) if crate::core::detections::hash_key_matches(hash_key.as_deref(), r) => {
                         files.keep(&temp, &r.sha256).map(|_| ())
                     }
                     _ => Ok(()),
@@ -204,13 +229,13 @@ async fn scan(
                 let _ = std::fs::remove_file(&temp);
                 (report, kept)
             });
-            let (report, kept) = renewing(jobs, job, owner, || 0, task).await?;
+            let (report, kept) = run.renewing(|| 0, task).await?;
             if let Err(e) = kept {
                 tracing::warn!(detection = %job.id, error = %e, "cannot keep a downloaded file; a stale result of it cannot be rescanned");
             }
             report.map_err(|e| {
                 failed(
-                    "InternalError",
+                    FailureKind::Internal,
                     format!("cannot read the downloaded file: {e}"),
                 )
             })

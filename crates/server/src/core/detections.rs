@@ -25,13 +25,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 
+use crate::core::failure::FailureKind;
+use crate::core::workers::WorkSignal;
 use crate::db::{ReadPool, Writer};
-use crate::hashjob::WorkSignal;
 use crate::jobs::{JobError, JobStore, NewJob, insert_job_in, op};
 use crate::rows::{self, Columns};
 
 /// The tag of detection jobs.
-pub const TAG: &str = "FileDetect";
+pub const TAG: &str = crate::jobs::DETECT_TAG;
 /// The pseudo-bucket whose default queue carries detection jobs (not a valid COS bucket
 /// name, so it never shows in a bucket's job listings).
 pub const QUEUE_BUCKET: &str = "_detect";
@@ -285,7 +286,7 @@ fn key_tiers(key: &str) -> &'static [&'static [&'static str]] {
 
 /// Whether the hash a client named its file by (`hash_key`, an MD5 or SHA-256 in lower-case
 /// hex) is a hash of the bytes that were scanned. A detection whose file does not match fails
-/// ([`MISMATCH_CODE`]) and records no result, so that nobody can file a verdict under another
+/// ([`FailureKind::HashKeyMismatch`]) and records no result, so that nobody can file a verdict under another
 /// file's hash.
 pub fn hash_key_matches(hash_key: Option<&str>, report: &Report) -> bool {
     match hash_key {
@@ -296,9 +297,6 @@ pub fn hash_key_matches(hash_key: Option<&str>, report: &Report) -> bool {
         }
     }
 }
-
-/// The failure code of a detection whose file does not have the hash it was submitted under.
-pub const MISMATCH_CODE: &str = "HashKeyMismatch";
 
 /// Finished detections (Done or Failed) as last read, by id, so that lookups do not read
 /// and parse the same stored reports again and again. An entry is used only while the row's
@@ -645,8 +643,8 @@ impl Detections {
     }
 
     /// Records a detection that could not be made.
-    pub async fn fail(&self, id: &str, code: &str, message: &str) -> Result<(), JobError> {
-        let (id, code, message) = (id.to_string(), code.to_string(), message.to_string());
+    pub async fn fail(&self, id: &str, kind: FailureKind, message: &str) -> Result<(), JobError> {
+        let (id, code, message) = (id.to_string(), kind.as_str(), message.to_string());
         self.writer
             .write(op(move |conn| {
                 conn.prepare_cached(
@@ -923,18 +921,22 @@ mod tests {
             .await
             .unwrap();
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
-        let ctx = crate::detectjob::DetectCtx {
+        let ctx = crate::core::detect_run::DetectCtx {
             detections: detections.clone(),
             fetcher: hashscan_fetch::Fetcher::new(hashscan_fetch::Policy::default()).unwrap(),
             max_file: 1 << 20,
         };
-        crate::hashjob::spawn_workers(
+        let runner = crate::core::detect_run::DetectRunner {
+            ctx,
+            store,
+            metrics: Default::default(),
+        };
+        crate::core::workers::spawn_workers(
             2,
-            crate::hashjob::Pool {
+            crate::core::workers::Pool {
                 node: "test".into(),
-                store,
                 jobs,
-                detect: Some(ctx),
+                handlers: vec![Arc::new(runner)],
                 signal: work,
                 metrics: Default::default(),
             },
@@ -1130,7 +1132,10 @@ mod tests {
                 .unwrap();
             let x = done(&f, &x.id).await;
             assert_eq!(x.state, State::Failed);
-            assert_eq!(x.error_code.as_deref(), Some(MISMATCH_CODE));
+            assert_eq!(
+                x.error_code.as_deref(),
+                Some(FailureKind::HashKeyMismatch.as_str())
+            );
             assert!(x.report.is_none());
         }
         // And one whose object vanished: Failed, with the malicious file's MD5 known.

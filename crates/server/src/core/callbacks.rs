@@ -22,42 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hashscan_fetch::{FetchError, Fetcher, Post};
-use serde::Deserialize;
 
+use crate::config::CallbackConfig;
 use crate::jobs::{Delivery, DeliveryOutcome, Job, JobStore};
-
-/// Callback settings (`[callbacks]` in the configuration file).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CallbackConfig {
-    /// The older name of `[outbound] allow_private` (see
-    /// [`Config::outbound_allow_private`](crate::config::Config::outbound_allow_private)):
-    /// true turns on the one switch, for callbacks and downloads alike.
-    pub allow_private: bool,
-    /// Time allowed for one attempt.
-    pub timeout_ms: u64,
-    /// Delay before the first retry; doubled after each failure.
-    pub initial_backoff_ms: u64,
-    /// Longest delay between two attempts.
-    pub max_backoff_ms: u64,
-    /// How long after the job ended a delivery is retried before it is given up.
-    pub give_up_after_secs: u64,
-    /// Concurrent deliveries.
-    pub deliverers: usize,
-}
-
-impl Default for CallbackConfig {
-    fn default() -> Self {
-        CallbackConfig {
-            allow_private: false,
-            timeout_ms: 10_000,
-            initial_backoff_ms: 1_000,
-            max_backoff_ms: 300_000,
-            give_up_after_secs: 24 * 3600,
-            deliverers: 4,
-        }
-    }
-}
 
 /// Renders the callback body of a job in a format (`XML`/`JSON`): content type and bytes.
 pub type Render = Arc<dyn Fn(&Job, &str) -> (&'static str, Vec<u8>) + Send + Sync>;

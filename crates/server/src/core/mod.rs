@@ -1,0 +1,18 @@
+//! The core: the services every dialect calls, each the one place its decision is made.
+//!
+//! - [`hash_jobs`]: `HashJobs` — submit hash jobs, hash an object now, run a hash job.
+//! - [`detections`]: `Detections` — submit by upload, object or URL; look up by any hash.
+//! - [`detect_run`]: how a worker runs a detection.
+//! - [`workers`]: the one worker pool (leases, renewal, wake-ups); job kinds register
+//!   as typed handlers.
+//! - [`callbacks`]: durable delivery of job-finished callbacks.
+//! - [`failure`]: neutral failure kinds; each dialect maps them to its own codes.
+//!
+//! Dialects parse, call a service here, and render; no dialect makes these decisions.
+
+pub mod callbacks;
+pub mod detect_run;
+pub mod detections;
+pub mod failure;
+pub mod hash_jobs;
+pub mod workers;

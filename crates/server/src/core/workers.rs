@@ -1,0 +1,317 @@
+//! The job workers: one pool for every job kind, with leases, renewal and wake-ups.
+//!
+//! A job kind is a [`JobHandler`] registered with the pool; the pool claims jobs of the
+//! registered tags from the [`JobStore`] with a lease, hands each to its handler, and
+//! finishes the job only while it holds the lease. A worker or node that dies only delays
+//! its jobs until the lease expires. Handlers renew the lease while they work, through
+//! [`JobRun`], and fail with a neutral [`Failure`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::core::failure::Failure;
+use crate::jobs::{Job, JobError, JobStore, Outcome};
+
+/// How long a claim lasts without renewal.
+pub const LEASE_MS: i64 = 30_000;
+/// How often a running job renews its lease and reports progress.
+pub const RENEW_EVERY: Duration = Duration::from_secs(5);
+/// How long an idle worker waits before looking for work again (it is also woken on submit).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Wakes idle workers when a job is submitted.
+#[derive(Clone, Default)]
+pub struct WorkSignal(Arc<tokio::sync::Notify>);
+
+impl WorkSignal {
+    pub fn notify(&self) {
+        self.0.notify_waiters();
+    }
+}
+
+/// One kind of job: what a worker does with a claimed job of its tag.
+pub trait JobHandler: Send + Sync + 'static {
+    /// The tag of the jobs this handler runs.
+    fn tag(&self) -> &'static str;
+    /// Runs the job on the worker's thread (a plain OS thread: block, or use
+    /// [`JobRun::block_on`] for asynchronous work); the value is the job's result.
+    fn run(&self, run: &JobRun<'_>) -> Result<Value, JobFailure>;
+}
+
+/// Why a job did not succeed.
+#[derive(Debug)]
+pub enum JobFailure {
+    /// Another worker has the job now: leave it alone.
+    LeaseLost,
+    /// The job failed.
+    Failed(Failure),
+}
+
+impl From<Failure> for JobFailure {
+    fn from(f: Failure) -> Self {
+        JobFailure::Failed(f)
+    }
+}
+
+/// A claimed job, as its handler sees it.
+pub struct JobRun<'a> {
+    pub job: &'a Job,
+    owner: &'a str,
+    rt: &'a tokio::runtime::Handle,
+    jobs: &'a dyn JobStore,
+}
+
+impl JobRun<'_> {
+    /// Drives asynchronous work from the worker's thread.
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    /// The runtime, for work that drives futures from the worker's thread.
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        self.rt
+    }
+
+    /// Renews the job's lease, reporting `progress` (0–99). Blocks.
+    pub fn renew(&self, progress: u8) -> Result<(), JobFailure> {
+        let renewed = self.rt.block_on(self.jobs.renew(
+            &self.job.id,
+            self.owner,
+            now_ms(),
+            LEASE_MS,
+            progress.min(99),
+        ));
+        match renewed {
+            Ok(()) => Ok(()),
+            Err(JobError::LeaseLost) => Err(JobFailure::LeaseLost),
+            Err(e) => {
+                tracing::warn!(job = %self.job.id, error = %e, "cannot renew lease");
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits for `task` (work on a blocking thread), renewing the job's lease and reporting
+    /// `progress()` every few seconds meanwhile.
+    pub async fn renewing<T>(
+        &self,
+        progress: impl Fn() -> u8,
+        mut task: tokio::task::JoinHandle<T>,
+    ) -> Result<T, JobFailure> {
+        let mut ticker = tokio::time::interval(RENEW_EVERY);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                joined = &mut task => {
+                    return joined.map_err(|e| Failure::internal(format!("the job's work stopped: {e}")).into());
+                }
+                _ = ticker.tick() => {
+                    match self.jobs.renew(&self.job.id, self.owner, now_ms(), LEASE_MS, progress().min(99)).await {
+                        Ok(()) => {}
+                        Err(JobError::LeaseLost) => {
+                            task.abort();
+                            return Err(JobFailure::LeaseLost);
+                        }
+                        Err(e) => tracing::warn!(job = %self.job.id, error = %e, "cannot renew lease"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the job workers of a node share.
+pub struct Pool {
+    /// This node's name; a worker's lease owner is `<node>/<n>`.
+    pub node: String,
+    pub jobs: Arc<dyn JobStore>,
+    /// The job kinds this node runs; it claims jobs of their tags only.
+    pub handlers: Vec<Arc<dyn JobHandler>>,
+    pub signal: WorkSignal,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// Starts `count` workers; they stop claiming when `stop` turns true (or its sender is
+/// dropped). The handles complete when the workers have stopped.
+///
+/// A worker is an OS thread of its own, not a task: a hash job's metadata lookup, file open,
+/// hashing and lease renewals all run on it, and its only hand-off per job is the store's
+/// write (for SQLite, the group-commit writer, `crate::db::Writer`). As tasks, each job
+/// crossed threads five or six times (runtime, database pool, blocking pool), which on a
+/// 2-core machine cost more than hashing a 1 MiB object. Asynchronous work (the job store,
+/// detection jobs) is driven from the thread with the runtime's `Handle::block_on`.
+pub fn spawn_workers(
+    count: usize,
+    pool: Pool,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let tags: Arc<[&'static str]> = pool.handlers.iter().map(|h| h.tag()).collect();
+    let rt = tokio::runtime::Handle::current();
+    let pool = Arc::new(pool);
+    (0..count.max(1))
+        .map(|i| {
+            let worker = Worker {
+                owner: format!("{}/{i}", pool.node),
+                rt: rt.clone(),
+                pool: pool.clone(),
+                stop: stop.clone(),
+                tags: tags.clone(),
+            };
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            let spawned = std::thread::Builder::new()
+                .name(format!("job-worker-{i}"))
+                .spawn(move || {
+                    worker.run();
+                    let _ = done_tx.send(());
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a job worker thread");
+            }
+            // Not `spawn_blocking`: a runtime being dropped waits for its blocking tasks,
+            // and a worker must never hold one up.
+            tokio::spawn(async move {
+                let _ = done_rx.await;
+            })
+        })
+        .collect()
+}
+
+/// One job worker: what its thread needs.
+struct Worker {
+    owner: String,
+    rt: tokio::runtime::Handle,
+    pool: Arc<Pool>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    tags: Arc<[&'static str]>,
+}
+
+impl Worker {
+    fn stopping(&self) -> bool {
+        *self.stop.borrow() || self.stop.has_changed().is_err()
+    }
+
+    /// Claims and runs jobs until the pool stops.
+    fn run(mut self) {
+        while !self.stopping() {
+            let claimed = self.rt.clone().block_on(self.claim_or_wait());
+            let mut next = claimed;
+            while let Some(job) = next.take() {
+                next = self.run_job(job);
+            }
+        }
+    }
+
+    /// Claims a job; when there is none, waits for a submission, the poll interval or the
+    /// stop before answering `None`.
+    async fn claim_or_wait(&mut self) -> Option<Job> {
+        // Listen for submissions before looking for work, so that a job submitted between
+        // an empty claim and the wait still wakes us.
+        let wake = self.pool.signal.0.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        match self
+            .pool
+            .jobs
+            .claim(&self.owner, &self.tags, now_ms(), LEASE_MS)
+            .await
+        {
+            Ok(Some(job)) => return Some(job),
+            Ok(None) => {
+                tokio::select! {
+                    () = wake => {}
+                    () = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = self.stop.changed() => {}
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim jobs");
+                tokio::select! {
+                    () = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = self.stop.changed() => {}
+                }
+            }
+        }
+        None
+    }
+
+    /// Runs one claimed job to its end; returns the next job claimed with its finish, unless
+    /// the pool is stopping.
+    fn run_job(&self, job: Job) -> Option<Job> {
+        let id = job.id.clone();
+        let handler = self.pool.handlers.iter().find(|h| h.tag() == job.tag);
+        let executed = match handler {
+            Some(h) => h.run(&JobRun {
+                job: &job,
+                owner: &self.owner,
+                rt: &self.rt,
+                jobs: self.pool.jobs.as_ref(),
+            }),
+            None => Err(JobFailure::Failed(Failure::internal(format!(
+                "this node cannot run jobs of tag {}",
+                job.tag
+            )))),
+        };
+        let outcome = match executed {
+            Ok(result) => Outcome::Success(result),
+            Err(JobFailure::LeaseLost) => {
+                tracing::warn!(job = %id, "lease lost while running; another worker has the job");
+                return None;
+            }
+            Err(JobFailure::Failed(f)) => Outcome::Failed {
+                code: f.kind.as_str().to_string(),
+                message: f.message,
+            },
+        };
+        let finished = if self.stopping() {
+            self.rt
+                .block_on(self.pool.jobs.finish(&id, &self.owner, now_ms(), outcome))
+                .map(|done| (done, None))
+        } else {
+            self.rt.block_on(self.pool.jobs.finish_and_claim(
+                &id,
+                &self.owner,
+                now_ms(),
+                outcome,
+                &self.tags,
+                LEASE_MS,
+            ))
+        };
+        match finished {
+            Ok((done, next)) => {
+                self.pool.metrics.job_finished(&done.tag, done.state);
+                tracing::info!(job = %id, state = %done.state, "job finished");
+                next
+            }
+            Err(e) => {
+                tracing::warn!(job = %id, error = %e, "cannot finish job");
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::failure::FailureKind;
+
+    #[test]
+    fn failures_keep_their_kind() {
+        let f: JobFailure = Failure::new(FailureKind::NotFound, "gone").into();
+        match f {
+            JobFailure::Failed(f) => {
+                assert_eq!(f.kind, FailureKind::NotFound);
+                assert_eq!(f.message, "gone");
+            }
+            JobFailure::LeaseLost => panic!("a failure is not a lost lease"),
+        }
+    }
+}
