@@ -51,7 +51,7 @@ pub struct AppState {
     /// Hash jobs and the synchronous hash.
     pub hash_jobs: HashJobs,
     /// File detection: results, kept files, the engine, the URL fetcher.
-    pub detect: core::detect_run::DetectCtx,
+    pub detect: core::detections::DetectCtx,
     /// The Alibaba dialect's replay refusal and rate limit.
     pub aliyun: Arc<aliyun::actions::Guards>,
     /// Counters and histograms shown at `/metrics`.
@@ -267,7 +267,7 @@ async fn detect_ctx(
     writer: db::Writer,
     jobs: Arc<dyn JobStore>,
     work: WorkSignal,
-) -> Result<core::detect_run::DetectCtx, StartError> {
+) -> Result<core::detections::DetectCtx, StartError> {
     let c = &config.detect;
     let clamd = match &c.clamd {
         None => None,
@@ -323,7 +323,7 @@ async fn detect_ctx(
     }
     let fetcher =
         hashscan_fetch::Fetcher::new(policy).map_err(|e| StartError::Detect(e.to_string()))?;
-    Ok(core::detect_run::DetectCtx {
+    Ok(core::detections::DetectCtx {
         detections: core::detections::Detections::new(
             db,
             readers,

@@ -14,17 +14,18 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
-use hashscan_digest::{Algorithm, AlgorithmSet, Hasher};
+use futures_util::Stream;
+use hashscan_digest::Algorithm;
 use rusqlite::OptionalExtension;
 use sqlx::SqlitePool;
 
 use crate::config::Limits;
+use crate::core::uploads::{self, Receive, ReceiveError};
 use crate::db::{ReadPool, ReadStopped};
 use crate::rows::{ColumnError, Columns};
 
@@ -411,16 +412,30 @@ impl ObjectStore {
         self.validate_user_meta(&meta.user_meta)?;
         self.require_bucket(bucket).await?;
         let tmp = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
-        let written = self.write_temp(&tmp, body).await;
-        let (size, md5, crc64) = match written {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                return Err(e);
-            }
+        let receive = Receive {
+            temp: tmp.clone(),
+            algorithms: [Algorithm::Md5, Algorithm::Crc64].into_iter().collect(),
+            limit: self.limits.max_object_size,
+            size_hint: None,
+            durable: true,
         };
+        let received = uploads::receive(receive, body).await.map_err(|e| match e {
+            ReceiveError::Body(e) => StoreError::Body(e),
+            ReceiveError::TooLarge { limit } => StoreError::EntityTooLarge { limit },
+            ReceiveError::Io(e) => StoreError::Io(e),
+        })?;
+        let size = received.size;
+        let mut md5 = [0u8; 16];
+        if let Some(d) = received.digests.get(Algorithm::Md5) {
+            md5.copy_from_slice(d.as_bytes());
+        }
+        let crc64 = received
+            .digests
+            .get(Algorithm::Crc64)
+            .and_then(|d| d.as_u64())
+            .unwrap_or(0);
         if content_md5.is_some_and(|want| want != md5) {
-            let _ = tokio::fs::remove_file(&tmp).await;
+            uploads::discard(&tmp).await;
             return Err(StoreError::BadDigest);
         }
         let blob = uuid::Uuid::new_v4().simple().to_string();
@@ -445,80 +460,6 @@ impl ObjectStore {
         };
         self.commit(&object).await?;
         Ok(object)
-    }
-
-    /// Streams `body` into `path` on a blocking thread that writes and hashes each chunk.
-    async fn write_temp<S>(&self, path: &Path, body: S) -> Result<(u64, [u8; 16], u64), StoreError>
-    where
-        S: Stream<Item = Result<Bytes, io::Error>> + Send,
-    {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-        let path = path.to_path_buf();
-        let writer = tokio::task::spawn_blocking(move || -> io::Result<(u64, [u8; 16], u64)> {
-            let mut file = File::create_new(&path)?;
-            let set: AlgorithmSet = [Algorithm::Md5, Algorithm::Crc64].into_iter().collect();
-            let mut hasher = Hasher::new(set);
-            // Writeback runs beside the upload: a helper thread flushes what is written so
-            // far every WRITEBACK_STEP bytes, so the final fsync only waits for the tail.
-            let flusher = Flusher::start(&file);
-            let started = std::time::Instant::now();
-            let mut unflushed = 0usize;
-            while let Some(chunk) = rx.blocking_recv() {
-                file.write_all(&chunk)?;
-                unflushed += chunk.len();
-                hasher.update_bytes(chunk);
-                if unflushed >= WRITEBACK_STEP {
-                    unflushed = 0;
-                    flusher.poke();
-                }
-            }
-            let received = started.elapsed();
-            flusher.finish();
-            file.sync_all()?;
-            tracing::debug!(
-                receive_ms = received.as_millis() as u64,
-                fsync_ms = (started.elapsed() - received).as_millis() as u64,
-                "upload written"
-            );
-            let digests = hasher.finish();
-            let mut md5 = [0u8; 16];
-            if let Some(d) = digests.get(Algorithm::Md5) {
-                md5.copy_from_slice(d.as_bytes());
-            }
-            let crc = digests
-                .get(Algorithm::Crc64)
-                .and_then(|d| d.as_u64())
-                .unwrap_or(0);
-            Ok((digests.size(), md5, crc))
-        });
-
-        let limit = self.limits.max_object_size;
-        let mut received: u64 = 0;
-        let mut failure = None;
-        let mut body = std::pin::pin!(body);
-        while let Some(chunk) = body.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(e) => {
-                    failure = Some(StoreError::Body(e));
-                    break;
-                }
-            };
-            received += chunk.len() as u64;
-            if received > limit {
-                failure = Some(StoreError::EntityTooLarge { limit });
-                break;
-            }
-            if tx.send(chunk).await.is_err() {
-                break; // the writer failed; its error is reported below
-            }
-        }
-        drop(tx);
-        let written = writer.await.map_err(io::Error::other)?;
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(written?),
-        }
     }
 
     /// Makes `object` visible, replacing what its key held, and removes the replaced blob.
@@ -893,53 +834,6 @@ fn prefix_upper(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
-}
-
-/// Bytes written between two early writeback requests of an upload.
-const WRITEBACK_STEP: usize = 32 * 1024 * 1024;
-
-/// Flushes a file being written from a helper thread when poked, so that the disk works
-/// while the upload goes on. Pokes while a flush runs are merged into the next one.
-struct Flusher {
-    tx: Option<std::sync::mpsc::SyncSender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Flusher {
-    fn start(file: &File) -> Flusher {
-        let Ok(clone) = file.try_clone() else {
-            return Flusher {
-                tx: None,
-                thread: None,
-            };
-        };
-        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
-        let thread = std::thread::Builder::new()
-            .name("upload-flush".into())
-            .spawn(move || {
-                while rx.recv().is_ok() {
-                    let _ = clone.sync_data();
-                }
-            })
-            .ok();
-        Flusher {
-            tx: thread.is_some().then_some(tx),
-            thread,
-        }
-    }
-
-    fn poke(&self) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.try_send(());
-        }
-    }
-
-    fn finish(mut self) {
-        self.tx = None;
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 /// Moves a finished temporary file to its blob path, durably.

@@ -20,8 +20,6 @@ use axum::http::{HeaderMap, Request};
 use axum::response::Response;
 use hashscan_auth::KeyLookup;
 use hashscan_detect::{Report, Verdict};
-use hashscan_digest::{AlgorithmSet, Hasher};
-use tokio::io::AsyncWriteExt;
 
 use super::error::SasError;
 use super::guard::{NonceCache, RateLimiter};
@@ -29,7 +27,8 @@ use super::model::{self, DetectResult, UploadUrl};
 use super::params::{RpcRequest, SasRequest};
 use super::upload::{self, FormLimits, OssError};
 use crate::AppState;
-use crate::core::detections::{Detection, Lookup, NewDetection, Options, Source, State};
+use crate::core::detections::{Detection, KeptFile, Lookup, NewDetection, Options, Source, State};
+use crate::core::uploads::ReceiveError;
 
 /// The path of the emulated OSS upload host (`PublicUrl` of the upload credentials).
 pub const UPLOAD_PATH: &str = "/_/aliyun/upload";
@@ -448,48 +447,31 @@ async fn accept(
             .min(slot.max_size),
     );
 
-    let temp = detections.files.temp_path();
-    let stored = async {
-        let mut out = tokio::fs::File::create(&temp)
-            .await
-            .map_err(|_| OssError::internal_error())?;
-        let mut hasher = Hasher::new(
-            "md5,sha1,sha256"
-                .parse::<AlgorithmSet>()
-                .map_err(|_| OssError::internal_error())?,
-        );
-        while let Some(chunk) = file.chunk().await? {
-            hasher.update(&chunk);
-            out.write_all(&chunk)
-                .await
-                .map_err(|_| OssError::internal_error())?;
+    let chunks = futures_util::stream::unfold(file, |file| async move {
+        match file.chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), file)),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), file)),
         }
-        out.flush().await.map_err(|_| OssError::internal_error())?;
-        let digests = hasher.finish();
-        policy.check_size(digests.size())?;
-        Ok::<_, OssError>((digests.size(), digests))
-    }
-    .await;
-    let (size, digests) = match stored {
-        Ok(x) => x,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&temp).await;
-            return Err(e);
-        }
-    };
-    let hex = |a| digests.get(a).map(|d| d.to_hex()).unwrap_or_default();
-    let (md5, sha1, sha256) = (
-        hex(hashscan_digest::Algorithm::Md5),
-        hex(hashscan_digest::Algorithm::Sha1),
-        hex(hashscan_digest::Algorithm::Sha256),
-    );
-    let files = detections.files.clone();
-    let (t, s) = (temp.clone(), sha256.clone());
-    let kept = tokio::task::spawn_blocking(move || files.keep(&t, &s)).await;
-    if !matches!(kept, Ok(Ok(_))) {
-        let _ = tokio::fs::remove_file(&temp).await;
-        return Err(OssError::internal_error());
-    }
+    });
+    let kept = state
+        .detect
+        .receive_file(chunks, None, |size| policy.check_size(size))
+        .await
+        .map_err(|e| match e {
+            ReceiveError::Body(e) => e,
+            ReceiveError::TooLarge { .. } => OssError::entity_too_large(),
+            ReceiveError::Io(e) => {
+                tracing::error!(error = %e, "cannot keep an upload");
+                OssError::internal_error()
+            }
+        })?;
+    let KeptFile {
+        size,
+        md5,
+        sha1,
+        sha256,
+    } = kept;
     detections
         .upload_received(&form.key, size, &md5, &sha1, &sha256)
         .await

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use hashscan_detect::{ArchiveLimits, Report, ScanOptions};
 use serde_json::{Value, json};
 
-use crate::core::detections::{Detection, Detections, Source};
+use crate::core::detections::{DetectCtx, Detection, Source};
 use crate::core::failure::{Failure, FailureKind};
 use crate::core::workers::{JobFailure, JobHandler, JobRun};
 use crate::jobs::DETECT_TAG;
@@ -20,15 +20,6 @@ use crate::store::{ObjectStore, StoreError};
 
 /// Largest file a detection takes by default (Alibaba: 100 MB per file).
 pub const DEFAULT_MAX_FILE: u64 = 100 * 1024 * 1024;
-
-/// What a worker needs to run detections.
-#[derive(Clone)]
-pub struct DetectCtx {
-    pub detections: Detections,
-    pub fetcher: hashscan_fetch::Fetcher,
-    /// Largest file scanned.
-    pub max_file: u64,
-}
 
 /// The detection job kind, registered with the worker pool.
 pub struct DetectRunner {

@@ -26,6 +26,7 @@ use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 
 use crate::core::failure::FailureKind;
+use crate::core::uploads::{self, Receive, ReceiveError};
 use crate::core::workers::WorkSignal;
 use crate::db::{ReadPool, Writer};
 use crate::jobs::{JobError, JobStore, NewJob, insert_job_in, op};
@@ -437,6 +438,96 @@ pub enum Lookup {
     Unknown,
     /// A result (Done), a failure (Failed) or a scan under way (Detecting).
     Found(Arc<Detection>),
+}
+
+/// The detection service as the dialects and workers use it: the results, the kept
+/// files and the engine ([`Detections`]), the one outbound client for URLs, and the
+/// largest file a detection takes.
+#[derive(Clone)]
+pub struct DetectCtx {
+    pub detections: Detections,
+    pub fetcher: hashscan_fetch::Fetcher,
+    /// Largest file scanned.
+    pub max_file: u64,
+}
+
+/// Why an object cannot be submitted for detection.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectRefused {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("the object is {size} bytes; detections take files up to {limit} bytes")]
+    TooLarge { size: u64, limit: u64 },
+}
+
+impl DetectCtx {
+    /// Receives an uploaded file for detection through the one streaming receive (MD5,
+    /// SHA-1 and SHA-256 computed while writing, at most [`max_file`](Self::max_file)
+    /// bytes), lets `accept` judge its final size (a form policy's range), and keeps it by
+    /// SHA-256.
+    pub async fn receive_file<S, E>(
+        &self,
+        body: S,
+        size_hint: Option<u64>,
+        accept: impl FnOnce(u64) -> Result<(), E>,
+    ) -> Result<KeptFile, ReceiveError<E>>
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Send,
+    {
+        use hashscan_digest::Algorithm as A;
+        let files = &self.detections.files;
+        let receive = Receive {
+            temp: files.temp_path(),
+            algorithms: [A::Md5, A::Sha1, A::Sha256].into_iter().collect(),
+            limit: self.max_file,
+            size_hint,
+            durable: false,
+        };
+        let received = uploads::receive(receive, body).await?;
+        if let Err(e) = accept(received.size) {
+            uploads::discard(&received.temp).await;
+            return Err(ReceiveError::Body(e));
+        }
+        let kept = KeptFile {
+            size: received.size,
+            md5: received.hex(A::Md5),
+            sha1: received.hex(A::Sha1),
+            sha256: received.hex(A::Sha256),
+        };
+        let (files, temp, sha256) = (files.clone(), received.temp.clone(), kept.sha256.clone());
+        let moved = tokio::task::spawn_blocking(move || files.keep(&temp, &sha256))
+            .await
+            .map_err(io::Error::other);
+        if let Err(e) | Ok(Err(e)) = moved {
+            uploads::discard(&received.temp).await;
+            return Err(ReceiveError::Io(e));
+        }
+        tracing::info!(size = kept.size, sha256 = %kept.sha256, "detection file received");
+        Ok(kept)
+    }
+
+    /// The object a detection by object would scan: it must exist and be within the limit.
+    pub async fn object_to_scan(
+        &self,
+        store: &crate::store::ObjectStore,
+        bucket: &str,
+        key: &str,
+    ) -> Result<crate::store::ObjectMeta, ObjectRefused> {
+        let object = store.head(bucket, key).await?;
+        self.within_limit(object.size)?;
+        Ok(object)
+    }
+
+    /// Whether a file of `size` bytes may be detected.
+    pub fn within_limit(&self, size: u64) -> Result<(), ObjectRefused> {
+        if size > self.max_file {
+            return Err(ObjectRefused::TooLarge {
+                size,
+                limit: self.max_file,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The detection service: submissions, lookups, rescans of stale results, expiry.
@@ -921,7 +1012,7 @@ mod tests {
             .await
             .unwrap();
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
-        let ctx = crate::core::detect_run::DetectCtx {
+        let ctx = DetectCtx {
             detections: detections.clone(),
             fetcher: hashscan_fetch::Fetcher::new(hashscan_fetch::Policy::default()).unwrap(),
             max_file: 1 << 20,

@@ -3,6 +3,8 @@
 //! - [`hash_jobs`]: `HashJobs` — submit hash jobs, hash an object now, run a hash job.
 //! - [`detections`]: `Detections` — submit by upload, object or URL; look up by any hash.
 //! - [`detect_run`]: how a worker runs a detection.
+//! - [`uploads`]: `Uploads` — the one streaming receive (hash while writing, under a
+//!   limit) behind COS PUT, Alibaba form uploads and `/v1` uploads.
 //! - [`workers`]: the one worker pool (leases, renewal, wake-ups); job kinds register
 //!   as typed handlers.
 //! - [`callbacks`]: durable delivery of job-finished callbacks.
@@ -15,4 +17,5 @@ pub mod detect_run;
 pub mod detections;
 pub mod failure;
 pub mod hash_jobs;
+pub mod uploads;
 pub mod workers;

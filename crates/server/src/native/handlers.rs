@@ -8,10 +8,8 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use hashscan_digest::{Algorithm, AlgorithmSet, Hasher};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::io::AsyncWriteExt;
 
 use super::Cx;
 use super::error::ApiError;
@@ -19,8 +17,9 @@ use super::model::{
     DetectionRequest, DetectionView, ErrorBody, HashRequest, Health, JobList, JobSubmitted,
     JobView, LookupRequest, LookupResponse, VersionInfo,
 };
-use crate::core::detections::{Lookup, NewDetection, Options, Source};
+use crate::core::detections::{Lookup, NewDetection, ObjectRefused, Options, Source};
 use crate::core::hash_jobs::HashSpec;
+use crate::core::uploads::ReceiveError;
 use crate::jobs::{JobState, ListFilter};
 use crate::store::Bucket;
 
@@ -300,16 +299,19 @@ async fn from_source(cx: &Cx<'_>, req: DetectionRequest) -> Result<NewDetection,
         (Some(bucket), Some(key), None) => {
             let bucket = existing_bucket(cx, &bucket).await?;
             cx.state.store.validate_key(&key)?;
-            let object = cx.state.store.head(&bucket.name, &key).await?;
-            if object.size > detect.max_file {
-                return Err(ApiError::bad_request(
-                    "FileTooLarge",
-                    format!(
-                        "The object is larger than the {}-byte limit of detections.",
-                        detect.max_file
-                    ),
-                ));
-            }
+            let object = match detect
+                .object_to_scan(&cx.state.store, &bucket.name, &key)
+                .await
+            {
+                Ok(o) => o,
+                Err(ObjectRefused::Store(e)) => return Err(e.into()),
+                Err(ObjectRefused::TooLarge { limit, .. }) => {
+                    return Err(ApiError::bad_request(
+                        "FileTooLarge",
+                        format!("The object is larger than the {limit}-byte limit of detections."),
+                    ));
+                }
+            };
             (
                 Source::Object {
                     bucket: bucket.name,
@@ -347,94 +349,41 @@ async fn from_source(cx: &Cx<'_>, req: DetectionRequest) -> Result<NewDetection,
     })
 }
 
-/// Streams an uploaded file into the detection file store, hashing it on the way.
+/// Receives an uploaded file for detection (the core's one streaming receive).
 async fn receive(cx: &Cx<'_>, body: Body, options: Options) -> Result<NewDetection, ApiError> {
-    let max = cx.state.detect.max_file;
+    let detect = &cx.state.detect;
     let length = cx
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if length.is_some_and(|l| l > max) {
-        return Err(too_large(max));
-    }
-    let files = &cx.state.detect.detections.files;
-    let temp = files.temp_path();
-    let written = write_hashed(body, &temp, max, length).await;
-    let (size, md5, sha1, sha256) = match written {
-        Ok(x) => x,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&temp).await;
-            return Err(e);
-        }
-    };
-    let (store, t, s) = (files.clone(), temp.clone(), sha256.clone());
-    let kept = tokio::task::spawn_blocking(move || store.keep(&t, &s)).await;
-    if !matches!(kept, Ok(Ok(_))) {
-        let _ = tokio::fs::remove_file(&temp).await;
-        return Err(ApiError::internal(match kept {
-            Ok(Err(e)) => format!("cannot keep an upload: {e}"),
-            Err(e) => format!("cannot keep an upload: {e}"),
-            Ok(Ok(_)) => String::new(),
-        }));
-    }
-    tracing::info!(size, sha256 = %sha256, "detection file uploaded");
-    Ok(NewDetection {
-        hash_key: None,
-        md5: Some(md5),
-        sha1: Some(sha1),
-        sha256: Some(sha256.clone()),
-        size: Some(size),
-        source: Source::File { sha256 },
-        options,
-        client_token: None,
-    })
-}
-
-/// Writes `body` to `temp` while hashing it: size, MD5, SHA-1, SHA-256.
-async fn write_hashed(
-    body: Body,
-    temp: &std::path::Path,
-    max: u64,
-    length: Option<u64>,
-) -> Result<(u64, String, String, String), ApiError> {
-    let mut out = tokio::fs::File::create(temp)
-        .await
-        .map_err(|e| ApiError::internal(format!("cannot create an upload file: {e}")))?;
-    let mut set = AlgorithmSet::EMPTY;
-    for a in [Algorithm::Md5, Algorithm::Sha1, Algorithm::Sha256] {
-        set.insert(a);
-    }
-    let mut hasher = match length {
-        Some(l) => Hasher::with_options(set, &hashscan_digest::Options::new().size_hint(l)),
-        None => Hasher::new(set),
-    };
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
+    let chunks = body.into_data_stream().map(|chunk| {
+        chunk.map_err(|e| {
             super::binding::mismatch(&e).unwrap_or_else(|| {
                 ApiError::bad_request("IncompleteBody", "The upload could not be read to its end.")
             })
-        })?;
-        if hasher.bytes_hashed() + chunk.len() as u64 > max {
-            return Err(too_large(max));
-        }
-        out.write_all(&chunk)
-            .await
-            .map_err(|e| ApiError::internal(format!("cannot write an upload file: {e}")))?;
-        hasher.update_bytes(chunk);
-    }
-    out.flush()
+        })
+    });
+    let kept = detect
+        .receive_file(chunks, length, |_| Ok(()))
         .await
-        .map_err(|e| ApiError::internal(format!("cannot write an upload file: {e}")))?;
-    let digests = hasher.finish();
-    let hex = |a| digests.get(a).map(|d| d.to_hex()).unwrap_or_default();
-    Ok((
-        digests.size(),
-        hex(Algorithm::Md5),
-        hex(Algorithm::Sha1),
-        hex(Algorithm::Sha256),
-    ))
+        .map_err(|e| match e {
+            ReceiveError::Body(e) => e,
+            ReceiveError::TooLarge { limit } => too_large(limit),
+            ReceiveError::Io(e) => ApiError::internal(format!("cannot keep an upload: {e}")),
+        })?;
+    Ok(NewDetection {
+        hash_key: None,
+        md5: Some(kept.md5),
+        sha1: Some(kept.sha1),
+        sha256: Some(kept.sha256.clone()),
+        size: Some(kept.size),
+        source: Source::File {
+            sha256: kept.sha256,
+        },
+        options,
+        client_token: None,
+    })
 }
 
 /// A detection by its id, or the newest of a file by its MD5, SHA-1 or SHA-256. A result

@@ -11,7 +11,7 @@ use super::error::VolcError;
 use super::model::{FileDetection, parse_create, parse_get};
 use super::sign_url::{SignUrl, classify};
 use crate::AppState;
-use crate::core::detections::{Lookup, NewDetection, Options, Source, State};
+use crate::core::detections::{Lookup, NewDetection, ObjectRefused, Options, Source, State};
 
 /// Longest `X-Sdk-Invocation-Id` used as an idempotency token (the SDK sends a uuid4).
 const MAX_INVOCATION_ID: usize = 128;
@@ -43,10 +43,11 @@ pub(super) async fn create(
             let object = crate::access::presigned_get(state, &host, &path, &query)
                 .await
                 .map_err(|e| VolcError::from_access(&e))?;
-            if object.size > state.detect.max_file {
+            if let Err(ObjectRefused::TooLarge { size, limit }) =
+                state.detect.within_limit(object.size)
+            {
                 return Err(VolcError::invalid(format!(
-                    "The file is {} bytes; the limit is {} bytes.",
-                    object.size, state.detect.max_file
+                    "The file is {size} bytes; the limit is {limit} bytes."
                 )));
             }
             let md5 = Some(object.etag.to_ascii_lowercase()).filter(|e| is_md5(e));
