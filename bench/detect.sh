@@ -23,7 +23,7 @@ PY=python3
 [ -x "$VENV/bin/python" ] && PY="$VENV/bin/python"
 
 [ -n "${NO_BUILD:-}" ] || cargo build --release -p hashscan -p hashscan-loadgen >&2
-HS="$CARGO_TARGET_DIR/release/hashscan"
+HS=${HS:-"$CARGO_TARGET_DIR/release/hashscan"}
 mkdir -p "$BENCH_DIR"
 FILE="$BENCH_DIR/detect-10M.bin"
 [ -f "$FILE" ] || head -c $((10 << 20)) /dev/urandom >"$FILE"
@@ -39,7 +39,7 @@ HASHSCAN_ACCESS_KEY_ID=$AK HASHSCAN_SECRET_ACCESS_KEY=$SK HASHSCAN_LOG=warn \
   "$HS" serve --config "$BENCH_DIR/detect.toml" --listen 127.0.0.1:0 --data-dir "$DATA/d" \
   >"$BENCH_DIR/detect-server.out" 2>"$BENCH_DIR/detect-server.err" &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 100); do grep -q listening "$BENCH_DIR/detect-server.out" 2>/dev/null && break; sleep 0.1; done
 PORT=$(sed -n 's/^listening on http:\/\/127.0.0.1://p' "$BENCH_DIR/detect-server.out")
 

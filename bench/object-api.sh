@@ -5,6 +5,7 @@
 #   - 8 concurrent 256 MiB uploads: the server's peak RSS.
 #
 #   bench/object-api.sh            RUNS=5 SIZE_MIB=1024 bench/object-api.sh
+#   NO_BUILD=1 HS=/path/to/hashscan bench/object-api.sh   another build, as it is (A/B runs)
 #
 # Installs curl, nginx, openssl and hyperfine from Debian's packages if missing. Work files
 # go to $BENCH_DIR (default /tmp/hashscan-bench); the data dir lives there too, so the PUT
@@ -27,8 +28,8 @@ if ((${#need[@]})); then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-cargo build --release -p hashscan >&2
-HS="$CARGO_TARGET_DIR/release/hashscan"
+[ -n "${NO_BUILD:-}" ] || cargo build --release -p hashscan >&2
+HS=${HS:-"$CARGO_TARGET_DIR/release/hashscan"}
 mkdir -p "$BENCH_DIR"
 BIG="$BENCH_DIR/big-${SIZE_MIB}M.bin"
 [ -f "$BIG" ] || head -c "$((SIZE_MIB << 20))" /dev/urandom >"$BIG"
@@ -47,6 +48,9 @@ NGINX_DIR="$BENCH_DIR/nginx"
 cleanup() {
   kill "$SERVER" 2>/dev/null || true
   [ -f "$NGINX_DIR/nginx.pid" ] && kill "$(cat "$NGINX_DIR/nginx.pid")" 2>/dev/null || true
+  # The uploads are gigabytes: leave the inputs, not the server's copies.
+  wait "$SERVER" 2>/dev/null || true
+  rm -rf "$DATA"
 }
 trap cleanup EXIT
 for _ in $(seq 100); do grep -q listening "$BENCH_DIR/server.out" 2>/dev/null && break; sleep 0.1; done

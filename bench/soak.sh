@@ -36,7 +36,7 @@ HASHSCAN_ACCESS_KEY_ID=$AK HASHSCAN_SECRET_ACCESS_KEY=$SK HASHSCAN_LOG=warn \
   "$HS" serve --config "$BENCH_DIR/soak.toml" --listen 127.0.0.1:0 --data-dir "$DATA/d" \
   >"$BENCH_DIR/soak-server.out" 2>"$BENCH_DIR/soak-server.err" &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 100); do grep -q listening "$BENCH_DIR/soak-server.out" 2>/dev/null && break; sleep 0.1; done
 PORT=$(sed -n 's/^listening on http:\/\/127.0.0.1://p' "$BENCH_DIR/soak-server.out")
 

@@ -1,11 +1,9 @@
-//! The embedded SQLite database: opening it and bringing its schema up to date.
+//! The embedded SQLite database: opening it and bringing its schema up to date ([`open`]),
+//! reads on blocking threads ([`ReadPool`]) and writes through one group-commit writer
+//! ([`Writer`]), all over rusqlite.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
-
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Executor, SqlitePool};
 
 /// Schema migrations, applied in order; the position in this list is the schema version.
 const MIGRATIONS: &[&str] = &[
@@ -20,29 +18,40 @@ const MIGRATIONS: &[&str] = &[
 /// The database's file name in the data directory.
 pub const DB_FILE: &str = "hashscan.db";
 
-/// Opens (creating if needed) `<dir>/hashscan.db` in WAL mode with full synchronous commits,
-/// and applies pending migrations.
-pub async fn open(dir: &Path) -> Result<SqlitePool, sqlx::Error> {
-    let path = dir.join(DB_FILE);
-    let options = SqliteConnectOptions::from_str("sqlite:")?
-        .filename(&path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await?;
-    migrate(&pool).await?;
-    Ok(pool)
+/// Why the database could not be opened or its schema brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}")]
+    Sql(#[from] rusqlite::Error),
+    /// The opening thread ended without an answer, or another step of opening failed.
+    #[error("{0}")]
+    Other(String),
 }
 
-/// Read-only connections for reads on plain threads (the job workers, blocking tasks),
-/// opened on demand and kept idle for reuse. A read through the async pool ([`open`]) hands
-/// each statement, and each row, to the driver's thread and back; on a small machine those
-/// hand-offs cost more than the reads.
+/// Opens (creating if needed) `<dir>/hashscan.db` in WAL mode with full synchronous commits
+/// and foreign keys, and applies pending migrations, on a blocking thread. The connection is
+/// closed again: reads go through a [`ReadPool`] and writes through a [`Writer`], which open
+/// their own.
+pub async fn open(dir: &Path) -> Result<(), OpenError> {
+    let path = dir.join(DB_FILE);
+    tokio::task::spawn_blocking(move || -> Result<(), rusqlite::Error> {
+        let mut conn = rusqlite::Connection::open(&path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        migrate(&mut conn)
+    })
+    .await
+    .map_err(|e| OpenError::Other(e.to_string()))??;
+    Ok(())
+}
+
+/// Read-only connections for reads, opened on demand and kept idle for reuse: [`with`]
+/// on plain threads (the job workers, blocking tasks), [`read`] from async code.
+///
+/// [`with`]: ReadPool::with
+/// [`read`]: ReadPool::read
 #[derive(Clone)]
 pub struct ReadPool {
     inner: std::sync::Arc<ReadPoolInner>,
@@ -104,8 +113,8 @@ pub struct ReadStopped(String);
 
 impl ReadPool {
     /// Runs `f` like [`with`](ReadPool::with), on a blocking thread: for async code. One
-    /// hand-off between threads for the whole read, where the async pool hands over each
-    /// statement and each row.
+    /// hand-off between threads for the whole read, where an async driver would hand over
+    /// each statement and each row.
     pub async fn read<T, E>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> Result<T, E> + Send + 'static,
@@ -121,17 +130,16 @@ impl ReadPool {
     }
 }
 
-async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-        .fetch_one(&mut *tx)
-        .await?;
+/// Applies the migrations after the schema version (`PRAGMA user_version`) in one
+/// `BEGIN IMMEDIATE` transaction: all of them or none.
+fn migrate(conn: &mut rusqlite::Connection) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-        tx.execute(*sql).await?;
-        tx.execute(format!("PRAGMA user_version = {}", i + 1).as_str())
-            .await?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
     }
-    tx.commit().await
+    tx.commit()
 }
 
 /// Most write operations committed together.
@@ -152,7 +160,7 @@ const MAX_BATCH: usize = 256;
 /// The writer drives SQLite directly (rusqlite) on its own thread: an operation's statements
 /// run back to back, microseconds each. Through an async driver every statement would be a
 /// round trip between threads — measured here at 0.1–0.2 ms each on a busy 2-core machine,
-/// which made a job's finish-and-claim cost 1.5 ms. Reads stay on the async pool ([`open`]).
+/// which made a job's finish-and-claim cost 1.5 ms. Reads go through a [`ReadPool`].
 #[derive(Clone)]
 pub struct Writer {
     ops: tokio::sync::mpsc::Sender<Box<dyn Pending>>,
@@ -423,6 +431,8 @@ mod tests {
         Sql(#[from] rusqlite::Error),
         #[error("refused")]
         Refused,
+        #[error("{0}")]
+        Stopped(#[from] ReadStopped),
     }
 
     fn insert(n: i64, fail: bool) -> WriteOp<i64, TestError> {
@@ -436,9 +446,46 @@ mod tests {
         })
     }
 
+    async fn create_table(writer: &Writer, sql: &'static str) {
+        writer
+            .write(Box::new(move |conn| -> Result<(), TestError> {
+                Ok(conn.execute_batch(sql)?)
+            }))
+            .await
+            .unwrap();
+    }
+
     /// The `synchronous` setting an operation's group commits with.
     fn synchronous() -> WriteOp<i64, TestError> {
         Box::new(|conn| Ok(conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?))
+    }
+
+    #[tokio::test]
+    async fn open_migrates_once_in_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        open(dir.path()).await.unwrap();
+        // Opening again finds the schema up to date and applies nothing twice (0003 adds
+        // columns, which would fail the second time).
+        open(dir.path()).await.unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let tables: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'
+                 AND name IN ('buckets', 'objects', 'queues', 'jobs', 'deliveries',
+                              'detections', 'detect_uploads')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 7);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -479,12 +526,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_checkpoint_thread_copies_the_log_into_the_database() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = open(dir.path()).await.unwrap();
-        sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY, pad BLOB)")
-            .execute(&pool)
-            .await
-            .unwrap();
+        open(dir.path()).await.unwrap();
         let writer = Writer::open(dir.path()).await.unwrap();
+        create_table(&writer, "CREATE TABLE t (n INTEGER PRIMARY KEY, pad BLOB)").await;
         let db_file = dir.path().join(DB_FILE);
         let before = std::fs::metadata(&db_file).unwrap().len();
         // About 2 MiB, 500 pages: far below the writer's own checkpoint threshold, so only
@@ -516,12 +560,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writes_commit_together_and_a_failed_one_leaves_no_trace() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = open(dir.path()).await.unwrap();
-        sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY)")
-            .execute(&pool)
-            .await
-            .unwrap();
+        open(dir.path()).await.unwrap();
         let writer = Writer::open(dir.path()).await.unwrap();
+        create_table(&writer, "CREATE TABLE t (n INTEGER PRIMARY KEY)").await;
         let calls = (0..200).map(|n| {
             let w = writer.clone();
             tokio::spawn(async move { w.write(insert(n, n % 7 == 3)).await })
@@ -535,8 +576,12 @@ mod tests {
             }
         }
         // Every answer came after its commit: a fresh connection sees exactly the kept rows.
-        let kept: Vec<i64> = sqlx::query_scalar("SELECT n FROM t ORDER BY n")
-            .fetch_all(&pool)
+        let kept: Vec<i64> = ReadPool::new(dir.path())
+            .read(|conn| -> Result<Vec<i64>, TestError> {
+                let mut stmt = conn.prepare("SELECT n FROM t ORDER BY n")?;
+                let kept = stmt.query_map([], |r| r.get(0))?;
+                Ok(kept.collect::<Result<_, _>>()?)
+            })
             .await
             .unwrap();
         let expected: Vec<i64> = (0..200).filter(|n| n % 7 != 3).collect();

@@ -17,10 +17,9 @@ use std::str::FromStr;
 use futures_util::future::BoxFuture;
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
-use sqlx::{Row, SqlitePool};
 
 use crate::db::{ReadPool, ReadStopped, WriteError, WriteOp, Writer};
-use crate::rows::{ColumnError, Columns};
+use crate::rows::Columns;
 
 /// The tag of hash jobs (COS `FileHashCode`).
 pub const HASH_TAG: &str = "FileHashCode";
@@ -241,20 +240,9 @@ pub enum JobError {
     #[error("invalid nextToken")]
     InvalidToken,
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("the job store cannot write: {0}")]
     Unavailable(String),
-}
-
-impl From<ColumnError> for JobError {
-    fn from(e: ColumnError) -> Self {
-        match e {
-            ColumnError::Sqlx(e) => JobError::Db(e),
-            ColumnError::Sql(e) => JobError::Sql(e),
-        }
-    }
 }
 
 impl From<ReadStopped> for JobError {
@@ -401,22 +389,19 @@ pub fn delivery_id(job_id: &str) -> String {
     format!("d{}", job_id.get(1..).unwrap_or(job_id))
 }
 
-/// The embedded job store: reads on the pool, writes through the group-commit [`Writer`].
+/// The embedded job store: reads on blocking threads through a [`ReadPool`], writes through
+/// the group-commit [`Writer`].
 #[derive(Clone)]
 pub struct SqliteJobStore {
-    db: SqlitePool,
     writer: Writer,
     readers: ReadPool,
 }
 
 impl SqliteJobStore {
-    /// `readers` serves the point reads of jobs by id (`get`).
-    pub fn new(db: SqlitePool, writer: Writer, readers: ReadPool) -> Self {
-        SqliteJobStore {
-            db,
-            writer,
-            readers,
-        }
+    /// A job store over the database `writer` and `readers` use (opened and migrated by
+    /// [`crate::db::open`]).
+    pub fn new(writer: Writer, readers: ReadPool) -> Self {
+        SqliteJobStore { writer, readers }
     }
 }
 
@@ -476,7 +461,7 @@ fn queue_from_row(r: &impl Columns) -> Result<Queue, JobError> {
     })
 }
 
-/// One row mapped by `map`, inside a write; `None` when there is none.
+/// One row mapped by `map` (inside a write or a read); `None` when there is none.
 fn one_in<T>(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -508,6 +493,22 @@ pub(crate) fn job_in(conn: &rusqlite::Connection, id: &str) -> Result<Job, JobEr
 /// A queue read inside a write.
 fn queue_in(conn: &rusqlite::Connection, sql: &str, key: &str) -> Result<Queue, JobError> {
     one_in(conn, sql, [key], |r| queue_from_row(r))?.ok_or(JobError::NoSuchQueue)
+}
+
+/// Every row of `sql` mapped by `map`.
+fn all_in<T>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl Fn(&rusqlite::Row<'_>) -> Result<T, JobError>,
+) -> Result<Vec<T>, JobError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(map(row)?);
+    }
+    Ok(out)
 }
 
 /// Stores a new job inside a write (see [`JobStore::submit`]); other stores that must write
@@ -663,12 +664,13 @@ impl JobStore for SqliteJobStore {
                 format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE bucket = ? AND is_default = 1");
             // Read first: after a bucket's first job its queue exists, and a write (with its
             // commit) on every submission would double the cost of submitting.
-            if let Some(row) = sqlx::query(&select)
-                .bind(bucket)
-                .fetch_optional(&self.db)
-                .await?
-            {
-                return queue_from_row(&row);
+            let (sql, key) = (select.clone(), bucket.to_string());
+            let found = self
+                .readers
+                .read(move |conn| one_in(conn, &sql, [&key], |r| queue_from_row(r)))
+                .await?;
+            if let Some(queue) = found {
+                return Ok(queue);
             }
             let bucket = bucket.to_string();
             self.writer
@@ -688,25 +690,29 @@ impl JobStore for SqliteJobStore {
     }
 
     fn queue<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<Queue>, JobError>> {
-        Box::pin(async move {
-            let row = sqlx::query(&format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&self.db)
-                .await?;
-            row.as_ref().map(queue_from_row).transpose()
-        })
+        let id = id.to_string();
+        Box::pin(self.readers.read(move |conn| {
+            one_in(
+                conn,
+                &format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE id = ?"),
+                [&id],
+                |r| queue_from_row(r),
+            )
+        }))
     }
 
     fn queues<'a>(&'a self, bucket: &'a str) -> BoxFuture<'a, Result<Vec<Queue>, JobError>> {
-        Box::pin(async move {
-            let rows = sqlx::query(&format!(
-                "SELECT {QUEUE_COLUMNS} FROM queues WHERE bucket = ? ORDER BY created_at, id"
-            ))
-            .bind(bucket)
-            .fetch_all(&self.db)
-            .await?;
-            rows.iter().map(queue_from_row).collect()
-        })
+        let bucket = bucket.to_string();
+        Box::pin(self.readers.read(move |conn| {
+            all_in(
+                conn,
+                &format!(
+                    "SELECT {QUEUE_COLUMNS} FROM queues WHERE bucket = ? ORDER BY created_at, id"
+                ),
+                [&bucket],
+                |r| queue_from_row(r),
+            )
+        }))
     }
 
     fn update_queue<'a>(
@@ -755,7 +761,7 @@ impl JobStore for SqliteJobStore {
     }
 
     fn get<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<Vec<Job>, JobError>> {
-        // On a blocking thread over rusqlite, all ids at once: through the async pool each
+        // On a blocking thread over rusqlite, all ids at once: through an async driver each
         // id was several hand-offs between threads, which under load cost more than the
         // reads (GET /file_jobs, docs/benchmarks.md, issue 4).
         let ids = ids.to_vec();
@@ -916,24 +922,23 @@ impl JobStore for SqliteJobStore {
         &'a self,
         job_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<DeliveryRecord>, JobError>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT id, state, attempts, last_error FROM deliveries WHERE job_id = ? ORDER BY created_at",
-            )
-            .bind(job_id)
-            .fetch_all(&self.db)
-            .await?;
-            rows.iter()
-                .map(|r| {
+        let job_id = job_id.to_string();
+        Box::pin(self.readers.read(move |conn| {
+            all_in(
+                conn,
+                "SELECT id, state, attempts, last_error FROM deliveries WHERE job_id = ?
+                 ORDER BY created_at",
+                [&job_id],
+                |r| {
                     Ok((
-                        r.try_get("id")?,
-                        r.try_get("state")?,
-                        r.try_get::<i64, _>("attempts")?.max(0) as u32,
-                        r.try_get("last_error")?,
+                        r.get("id")?,
+                        r.get("state")?,
+                        r.get::<_, i64>("attempts")?.max(0) as u32,
+                        r.get("last_error")?,
                     ))
-                })
-                .collect()
-        })
+                },
+            )
+        }))
     }
 
     fn expire_all_leases(&self) -> BoxFuture<'_, Result<u64, JobError>> {
@@ -968,31 +973,32 @@ impl JobStore for SqliteJobStore {
     }
 
     fn counts(&self) -> BoxFuture<'_, Result<Vec<JobCount>, JobError>> {
-        Box::pin(async move {
+        Box::pin(self.readers.read(|conn| {
             // Index range searches on jobs_runnable (state, seq), one per state: the cost
             // follows the jobs waiting or running, not the jobs ever submitted.
-            let rows = sqlx::query(
+            all_in(
+                conn,
                 "SELECT tag, state, COUNT(*) AS n FROM jobs
                  WHERE state IN ('Submitted', 'Running', 'Pause')
                  GROUP BY tag, state",
-            )
-            .fetch_all(&self.db)
-            .await?;
-            rows.iter()
-                .map(|r| {
+                [],
+                |r| {
                     Ok((
-                        r.try_get("tag")?,
-                        r.try_get("state")?,
-                        r.try_get::<i64, _>("n")?.max(0) as u64,
+                        r.get("tag")?,
+                        r.get("state")?,
+                        r.get::<_, i64>("n")?.max(0) as u64,
                     ))
-                })
-                .collect()
-        })
+                },
+            )
+        }))
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), JobError>> {
         Box::pin(async move {
-            sqlx::query("SELECT 1").execute(&self.db).await?;
+            // A read connection can be had and read from.
+            self.readers
+                .read(|conn| Ok::<_, JobError>(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+                .await?;
             // The writer thread is alive and can begin a transaction (an empty one commits
             // without writing anything).
             self.writer
@@ -1027,33 +1033,42 @@ impl JobStore for SqliteJobStore {
             );
             let states_json = serde_json::to_string(&states).unwrap_or_else(|_| "[]".into());
             let size = f.size.clamp(1, 100);
-            let rows = sqlx::query(&sql)
-                .bind(&f.bucket)
-                .bind(&f.tag)
-                .bind(&f.tag)
-                .bind(&f.queue_id)
-                .bind(&f.queue_id)
-                .bind(&states_json)
-                .bind(&states_json)
-                .bind(f.created_from)
-                .bind(f.created_from)
-                .bind(f.created_to)
-                .bind(f.created_to)
-                .bind(after)
-                .bind(after)
-                .bind(size as i64 + 1)
-                .fetch_all(&self.db)
-                .await?;
-            let mut jobs = Vec::with_capacity(rows.len());
-            let mut last_seq = None;
-            for row in rows.iter().take(size) {
-                jobs.push(job_from_row(row)?);
-                last_seq = Some(row.try_get::<i64, _>("seq")?);
-            }
-            let next = (rows.len() > size)
-                .then(|| last_seq.map(|s| s.to_string()))
-                .flatten();
-            Ok((jobs, next))
+            let f = f.clone();
+            self.readers
+                .read(move |conn| {
+                    let mut stmt = conn.prepare_cached(&sql)?;
+                    let mut rows = stmt.query(params![
+                        f.bucket,
+                        f.tag,
+                        f.tag,
+                        f.queue_id,
+                        f.queue_id,
+                        states_json,
+                        states_json,
+                        f.created_from,
+                        f.created_from,
+                        f.created_to,
+                        f.created_to,
+                        after,
+                        after,
+                        size as i64 + 1
+                    ])?;
+                    // One row more than the page: whether there is a next page.
+                    let mut jobs = Vec::with_capacity(size);
+                    let mut last_seq = None;
+                    let mut more = false;
+                    while let Some(row) = rows.next()? {
+                        if jobs.len() == size {
+                            more = true;
+                            break;
+                        }
+                        jobs.push(job_from_row(row)?);
+                        last_seq = Some(row.get::<_, i64>("seq")?);
+                    }
+                    let next = more.then(|| last_seq.map(|s| s.to_string())).flatten();
+                    Ok((jobs, next))
+                })
+                .await
         })
     }
 }
@@ -1065,10 +1080,10 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, SqliteJobStore) {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::db::open(dir.path()).await.unwrap();
+        crate::db::open(dir.path()).await.unwrap();
         let writer = crate::db::Writer::open(dir.path()).await.unwrap();
         let readers = ReadPool::new(dir.path());
-        (dir, SqliteJobStore::new(db, writer, readers))
+        (dir, SqliteJobStore::new(writer, readers))
     }
 
     fn new_job(q: &Queue, n: u32) -> NewJob {
@@ -1308,9 +1323,9 @@ mod tests {
         for n in 0..60 {
             s.submit(new_job(&q, n)).await.unwrap();
         }
-        // Two "nodes": separate pools on the same database file.
+        // Two "nodes": separate writers and readers on the same database file.
+        crate::db::open(dir.path()).await.unwrap();
         let other = SqliteJobStore::new(
-            crate::db::open(dir.path()).await.unwrap(),
             crate::db::Writer::open(dir.path()).await.unwrap(),
             ReadPool::new(dir.path()),
         );

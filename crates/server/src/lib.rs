@@ -69,7 +69,7 @@ pub enum StartError {
     #[error("data directory {0} is in use by another hashscan server")]
     Locked(String),
     #[error("cannot open the database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(#[from] db::OpenError),
     #[error("cannot open the database for writing: {0}")]
     Writer(#[from] db::WriteError),
     #[error("cannot open the object store: {0}")]
@@ -117,25 +117,29 @@ impl Server {
             return Err(StartError::Locked(dir.display().to_string()));
         }
         let fresh = !dir.join(db::DB_FILE).exists();
-        let db = db::open(&dir).await?;
+        // Create and migrate the database; then every store writes through the one
+        // group-commit writer and reads through one pool of read-only connections.
+        db::open(&dir).await?;
         let writer = db::Writer::open(&dir).await?;
-        let (db_pool, writer2) = (db.clone(), writer.clone());
-        // One pool of read-only connections for the point reads of every store.
         let readers = db::ReadPool::new(&dir);
         let jobs: Arc<dyn JobStore> =
-            Arc::new(SqliteJobStore::new(db.clone(), writer, readers.clone()));
+            Arc::new(SqliteJobStore::new(writer.clone(), readers.clone()));
         // We hold the data directory's lock: Running jobs are leftovers of a dead run.
         let orphans = jobs.expire_all_leases().await.map_err(|e| match e {
-            jobs::JobError::Db(e) => StartError::Db(e),
             jobs::JobError::Sql(e) => StartError::Writer(db::WriteError::Sql(e)),
-            other => StartError::Db(sqlx::Error::Protocol(other.to_string())),
+            other => StartError::Db(db::OpenError::Other(other.to_string())),
         })?;
         if orphans > 0 {
             tracing::info!(jobs = orphans, "resuming jobs of a previous run");
         }
-        let store = ObjectStore::open(&dir, db, config.limits.clone(), true)
-            .await?
-            .with_readers(readers.clone());
+        let store = ObjectStore::open(
+            &dir,
+            writer.clone(),
+            readers.clone(),
+            config.limits.clone(),
+            true,
+        )
+        .await?;
 
         let mut keys = Keys::default();
         let mut created_key = None;
@@ -162,15 +166,7 @@ impl Server {
         }
 
         let work = WorkSignal::default();
-        let detect = detect_ctx(
-            &config,
-            db_pool,
-            readers,
-            writer2,
-            jobs.clone(),
-            work.clone(),
-        )
-        .await?;
+        let detect = detect_ctx(&config, readers, writer, jobs.clone(), work.clone()).await?;
 
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -262,7 +258,6 @@ impl Server {
 /// Builds the detection engine and service from the configuration.
 async fn detect_ctx(
     config: &Config,
-    db: sqlx::SqlitePool,
     readers: db::ReadPool,
     writer: db::Writer,
     jobs: Arc<dyn JobStore>,
@@ -325,7 +320,6 @@ async fn detect_ctx(
         hashscan_fetch::Fetcher::new(policy).map_err(|e| StartError::Detect(e.to_string()))?;
     Ok(core::detections::DetectCtx {
         detections: core::detections::Detections::new(
-            db,
             readers,
             writer,
             jobs,

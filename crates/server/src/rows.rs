@@ -1,42 +1,16 @@
-//! Column access shared by the async reads (sqlx) and the reads and writes on plain threads
-//! (rusqlite: the group-commit writer, the job workers), so that each kind of row is mapped
-//! in one place whichever driver read it.
+//! Column access by name, shared by the row mappings of every store: a plain rusqlite row,
+//! or one with its statement's column positions looked up once ([`Indexed`]).
 
-/// A column could not be read; converts into each store's error.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ColumnError {
-    #[error("{0}")]
-    Sqlx(#[from] sqlx::Error),
-    #[error("{0}")]
-    Sql(#[from] rusqlite::Error),
-}
+use rusqlite::types::FromSql;
 
-/// A row of either driver.
+/// A row whose columns are read by name.
 pub(crate) trait Columns {
-    fn col<T: ColumnType>(&self, name: &str) -> Result<T, ColumnError>;
-}
-
-/// The column types the stores read.
-pub(crate) trait ColumnType:
-    for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + rusqlite::types::FromSql
-{
-}
-impl ColumnType for String {}
-impl ColumnType for Option<String> {}
-impl ColumnType for Vec<u8> {}
-impl ColumnType for i64 {}
-impl ColumnType for Option<i64> {}
-impl ColumnType for bool {}
-
-impl Columns for sqlx::sqlite::SqliteRow {
-    fn col<T: ColumnType>(&self, name: &str) -> Result<T, ColumnError> {
-        Ok(sqlx::Row::try_get(self, name)?)
-    }
+    fn col<T: FromSql>(&self, name: &str) -> Result<T, rusqlite::Error>;
 }
 
 impl Columns for rusqlite::Row<'_> {
-    fn col<T: ColumnType>(&self, name: &str) -> Result<T, ColumnError> {
-        Ok(self.get(name)?)
+    fn col<T: FromSql>(&self, name: &str) -> Result<T, rusqlite::Error> {
+        self.get(name)
     }
 }
 
@@ -69,10 +43,10 @@ impl<'a, 'r> Indexed<'a, 'r> {
 }
 
 impl Columns for Indexed<'_, '_> {
-    fn col<T: ColumnType>(&self, name: &str) -> Result<T, ColumnError> {
+    fn col<T: FromSql>(&self, name: &str) -> Result<T, rusqlite::Error> {
         match self.positions.get(name) {
-            Some(&i) => Ok(self.row.get(i)?),
-            None => Ok(self.row.get(name)?),
+            Some(&i) => self.row.get(i),
+            None => self.row.get(name),
         }
     }
 }

@@ -21,13 +21,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures_util::Stream;
 use hashscan_digest::Algorithm;
-use rusqlite::OptionalExtension;
-use sqlx::SqlitePool;
+use rusqlite::{OptionalExtension, params};
 
 use crate::config::Limits;
 use crate::core::uploads::{self, Receive, ReceiveError};
-use crate::db::{ReadPool, ReadStopped};
-use crate::rows::{ColumnError, Columns};
+use crate::db::{ReadPool, ReadStopped, WriteError, WriteOp, Writer};
+use crate::rows::Columns;
 
 /// Why an object or bucket operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -61,8 +60,6 @@ pub enum StoreError {
     #[error("storage error: {0}")]
     Io(#[from] io::Error),
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
 }
 
@@ -72,13 +69,23 @@ impl From<ReadStopped> for StoreError {
     }
 }
 
-impl From<ColumnError> for StoreError {
-    fn from(e: ColumnError) -> Self {
+/// A write that did not happen: its statement's error, or (the writer stopped, the commit
+/// failed) a storage error, which every dialect answers as an internal error.
+impl From<WriteError> for StoreError {
+    fn from(e: WriteError) -> Self {
         match e {
-            ColumnError::Sqlx(e) => StoreError::Db(e),
-            ColumnError::Sql(e) => StoreError::Sql(e),
+            WriteError::Sql(e) => StoreError::Sql(e),
+            other => StoreError::Io(io::Error::other(other)),
         }
     }
+}
+
+/// A write of the object store, for the group-commit [`Writer`].
+fn op<T, F>(f: F) -> WriteOp<T, StoreError>
+where
+    F: FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    Box::new(f)
 }
 
 /// A bucket.
@@ -159,8 +166,10 @@ pub const MAX_LIST_KEYS: usize = 1000;
 /// Buckets and objects on local disk with their index in SQLite.
 #[derive(Clone)]
 pub struct ObjectStore {
-    db: SqlitePool,
-    /// Connections for reads from plain threads (the job workers), see [`Self::head_blocking`].
+    /// Every write to the index, each one transaction of its own (durable when answered).
+    writer: Writer,
+    /// Every read of the index: from async code on a blocking thread, from plain threads
+    /// (the job workers) directly ([`Self::head_blocking`]).
     readers: ReadPool,
     blobs: PathBuf,
     tmp: PathBuf,
@@ -174,12 +183,15 @@ fn now_ms() -> i64 {
 }
 
 impl ObjectStore {
-    /// Opens the store in `data_dir` (which must exist) over `db`. Leftover temporary files
-    /// of interrupted uploads are removed when `recover` is set (the server does it at start,
+    /// Opens the store in `data_dir` (which must exist) over its database (opened and
+    /// migrated by [`crate::db::open`]): writes through `writer`, reads through `readers`
+    /// (both shared with the other stores of the database). Leftover temporary files of
+    /// interrupted uploads are removed when `recover` is set (the server does it at start,
     /// holding the data directory's lock).
     pub async fn open(
         data_dir: &Path,
-        db: SqlitePool,
+        writer: Writer,
+        readers: ReadPool,
         limits: Limits,
         recover: bool,
     ) -> Result<Self, StoreError> {
@@ -188,8 +200,8 @@ impl ObjectStore {
         std::fs::create_dir_all(&blobs)?;
         std::fs::create_dir_all(&tmp)?;
         let store = ObjectStore {
-            db,
-            readers: ReadPool::new(data_dir),
+            writer,
+            readers,
             blobs,
             tmp,
             limits,
@@ -208,12 +220,16 @@ impl ObjectStore {
     /// Removes temporary files and blobs no row points at: what a crash between the rename
     /// of a blob and the commit of its row leaves behind.
     async fn recover(&self) -> Result<(), StoreError> {
-        let referenced: std::collections::HashSet<String> =
-            sqlx::query_scalar::<_, String>("SELECT blob FROM objects")
-                .fetch_all(&self.db)
-                .await?
-                .into_iter()
-                .collect();
+        let referenced = self
+            .readers
+            .read(
+                |conn| -> Result<std::collections::HashSet<String>, StoreError> {
+                    let mut stmt = conn.prepare("SELECT blob FROM objects")?;
+                    let blobs = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                    Ok(blobs.collect::<Result<_, _>>()?)
+                },
+            )
+            .await?;
         let (tmp, blobs) = (self.tmp.clone(), self.blobs.clone());
         let removed = tokio::task::spawn_blocking(move || -> io::Result<usize> {
             let mut removed = 0;
@@ -266,17 +282,24 @@ impl ObjectStore {
             public_read,
             file_processing: true,
         };
-        let done = sqlx::query(
-            "INSERT INTO buckets (name, region, created_at, public_read) VALUES (?, ?, ?, ?)
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(&bucket.name)
-        .bind(&bucket.region)
-        .bind(bucket.created_at)
-        .bind(public_read)
-        .execute(&self.db)
-        .await?;
-        if done.rows_affected() == 0 {
+        let (name, region, created_at) = (
+            bucket.name.clone(),
+            bucket.region.clone(),
+            bucket.created_at,
+        );
+        let done = self
+            .writer
+            .write(op(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "INSERT INTO buckets (name, region, created_at, public_read)
+                         VALUES (?, ?, ?, ?)
+                         ON CONFLICT (name) DO NOTHING",
+                    )?
+                    .execute(params![name, region, created_at, public_read])?)
+            }))
+            .await?;
+        if done == 0 {
             return Err(StoreError::BucketAlreadyExists);
         }
         Ok(bucket)
@@ -292,12 +315,14 @@ impl ObjectStore {
         match self.create_bucket(name, region, public_read).await {
             Ok(_) => Ok(()),
             Err(StoreError::BucketAlreadyExists) => {
-                sqlx::query("UPDATE buckets SET public_read = ? WHERE name = ?")
-                    .bind(public_read)
-                    .bind(name)
-                    .execute(&self.db)
-                    .await?;
-                Ok(())
+                let name = name.to_string();
+                self.writer
+                    .write(op(move |conn| {
+                        conn.prepare_cached("UPDATE buckets SET public_read = ? WHERE name = ?")?
+                            .execute(params![public_read, name])?;
+                        Ok(())
+                    }))
+                    .await
             }
             Err(e) => Err(e),
         }
@@ -305,8 +330,8 @@ impl ObjectStore {
 
     /// A bucket by name.
     pub async fn bucket(&self, name: &str) -> Result<Option<Bucket>, StoreError> {
-        // Every request of a bucket asks this: on a blocking thread over rusqlite, one
-        // hand-off instead of the async pool's several (docs/benchmarks.md, issue 4).
+        // Every request of a bucket asks this: on a blocking thread, one hand-off between
+        // threads for the whole read (docs/benchmarks.md, issue 4).
         let name = name.to_string();
         self.readers
             .read(move |conn| -> Result<Option<Bucket>, StoreError> {
@@ -322,48 +347,58 @@ impl ObjectStore {
 
     /// Every bucket, by name.
     pub async fn list_buckets(&self) -> Result<Vec<Bucket>, StoreError> {
-        let rows =
-            sqlx::query(
-                "SELECT name, region, created_at, public_read, file_processing FROM buckets ORDER BY name",
-            )
-                .fetch_all(&self.db)
-                .await?;
-        rows.iter().map(bucket_from_row).collect()
+        self.readers
+            .read(|conn| -> Result<Vec<Bucket>, StoreError> {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT name, region, created_at, public_read, file_processing FROM buckets
+                     ORDER BY name",
+                )?;
+                let mut rows = stmt.query([])?;
+                let mut buckets = Vec::new();
+                while let Some(row) = rows.next()? {
+                    buckets.push(bucket_from_row(row)?);
+                }
+                Ok(buckets)
+            })
+            .await
     }
 
     /// Turns COS file processing on or off for a bucket.
     pub async fn set_file_processing(&self, name: &str, on: bool) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE buckets SET file_processing = ? WHERE name = ?")
-            .bind(on)
-            .bind(name)
-            .execute(&self.db)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NoSuchBucket);
-        }
-        Ok(())
+        let name = name.to_string();
+        self.writer
+            .write(op(move |conn| {
+                let done = conn
+                    .prepare_cached("UPDATE buckets SET file_processing = ? WHERE name = ?")?
+                    .execute(params![on, name])?;
+                if done == 0 {
+                    return Err(StoreError::NoSuchBucket);
+                }
+                Ok(())
+            }))
+            .await
     }
 
-    /// Deletes an empty bucket.
+    /// Deletes an empty bucket: the check and the delete in one write transaction.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
-        let has_objects: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if has_objects.is_some() {
-            return Err(StoreError::BucketNotEmpty);
-        }
-        let done = sqlx::query("DELETE FROM buckets WHERE name = ?")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NoSuchBucket);
-        }
-        tx.commit().await?;
-        Ok(())
+        let name = name.to_string();
+        self.writer
+            .write(op(move |conn| {
+                let has_objects = conn
+                    .prepare_cached("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1")?
+                    .exists([&name])?;
+                if has_objects {
+                    return Err(StoreError::BucketNotEmpty);
+                }
+                let done = conn
+                    .prepare_cached("DELETE FROM buckets WHERE name = ?")?
+                    .execute([&name])?;
+                if done == 0 {
+                    return Err(StoreError::NoSuchBucket);
+                }
+                Ok(())
+            }))
+            .await
     }
 
     // ---- objects -------------------------------------------------------------------------
@@ -462,44 +497,59 @@ impl ObjectStore {
         Ok(object)
     }
 
-    /// Makes `object` visible, replacing what its key held, and removes the replaced blob.
+    /// Makes `object` visible, replacing what its key held, and removes the replaced blob:
+    /// the old blob is read and the row upserted in one write transaction, and the old blob
+    /// is removed once that is committed.
     async fn commit(&self, object: &ObjectMeta) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
-        let old: Option<String> =
-            sqlx::query_scalar("SELECT blob FROM objects WHERE bucket = ? AND key = ?")
-                .bind(&object.bucket)
-                .bind(object.key.as_bytes())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO objects (bucket, key, blob, size, etag, crc64, content_type, headers,
-                                  user_meta, last_modified)
-             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM buckets WHERE name = ?)
-             ON CONFLICT (bucket, key) DO UPDATE SET
-                blob = excluded.blob, size = excluded.size, etag = excluded.etag,
-                crc64 = excluded.crc64, content_type = excluded.content_type,
-                headers = excluded.headers, user_meta = excluded.user_meta,
-                last_modified = excluded.last_modified",
-        )
-        .bind(&object.bucket)
-        .bind(object.key.as_bytes())
-        .bind(&object.blob)
-        .bind(object.size as i64)
-        .bind(&object.etag)
-        .bind(object.crc64.to_string())
-        .bind(&object.content_type)
-        .bind(json(&object.headers))
-        .bind(json(&object.user_meta))
-        .bind(object.last_modified)
-        .bind(&object.bucket)
-        .execute(&mut *tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            drop(tx);
-            self.remove_blob(&object.blob).await;
-            return Err(StoreError::NoSuchBucket);
-        }
-        tx.commit().await?;
+        let row = object.clone();
+        let committed = self
+            .writer
+            .write(op(move |conn| {
+                let key = row.key.as_bytes();
+                let old: Option<String> = conn
+                    .prepare_cached("SELECT blob FROM objects WHERE bucket = ? AND key = ?")?
+                    .query_row(params![row.bucket, key], |r| r.get(0))
+                    .optional()?;
+                let inserted = conn
+                    .prepare_cached(
+                        "INSERT INTO objects (bucket, key, blob, size, etag, crc64, content_type,
+                                              headers, user_meta, last_modified)
+                         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                         WHERE EXISTS (SELECT 1 FROM buckets WHERE name = ?)
+                         ON CONFLICT (bucket, key) DO UPDATE SET
+                            blob = excluded.blob, size = excluded.size, etag = excluded.etag,
+                            crc64 = excluded.crc64, content_type = excluded.content_type,
+                            headers = excluded.headers, user_meta = excluded.user_meta,
+                            last_modified = excluded.last_modified",
+                    )?
+                    .execute(params![
+                        row.bucket,
+                        key,
+                        row.blob,
+                        row.size as i64,
+                        row.etag,
+                        row.crc64.to_string(),
+                        row.content_type,
+                        json(&row.headers),
+                        json(&row.user_meta),
+                        row.last_modified,
+                        row.bucket
+                    ])?;
+                if inserted == 0 {
+                    return Err(StoreError::NoSuchBucket);
+                }
+                Ok(old)
+            }))
+            .await;
+        let old = match committed {
+            Ok(old) => old,
+            Err(StoreError::NoSuchBucket) => {
+                // The bucket was deleted after the upload began: nothing was written.
+                self.remove_blob(&object.blob).await;
+                return Err(StoreError::NoSuchBucket);
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(old) = old.filter(|o| *o != object.blob) {
             // Unlinking a large file takes a while on some file systems; the caller need not
             // wait for it (a leftover is removed at the next start).
@@ -522,45 +572,17 @@ impl ObjectStore {
     }
 
     /// An object's metadata, read on the calling thread: for code on a plain thread (the job
-    /// workers), where [`Self::head`] would be two hand-offs to the async driver's thread.
+    /// workers), where [`Self::head`] would hand the read to another thread and back.
     pub fn head_blocking(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
-        self.readers.with(|conn| {
-            let found = conn
-                .prepare_cached(HEAD_SQL)?
-                .query_row(rusqlite::params![bucket, key.as_bytes()], |r| {
-                    Ok(object_from_row(r))
-                })
-                .optional()?;
-            match found {
-                Some(meta) => meta,
-                None => {
-                    let bucket_exists = conn
-                        .prepare_cached("SELECT 1 FROM buckets WHERE name = ?")?
-                        .exists([bucket])?;
-                    Err(if bucket_exists {
-                        StoreError::NoSuchKey
-                    } else {
-                        StoreError::NoSuchBucket
-                    })
-                }
-            }
-        })
+        self.readers.with(|conn| head_in(conn, bucket, key))
     }
 
     /// An object's metadata.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
-        let row = sqlx::query(HEAD_SQL)
-            .bind(bucket)
-            .bind(key.as_bytes())
-            .fetch_optional(&self.db)
-            .await?;
-        match row {
-            Some(r) => object_from_row(&r),
-            None => {
-                self.require_bucket(bucket).await?;
-                Err(StoreError::NoSuchKey)
-            }
-        }
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.readers
+            .read(move |conn| head_in(conn, &bucket, &key))
+            .await
     }
 
     /// Opens the content of the object `meta` describes, from a blocking context (a worker
@@ -568,13 +590,6 @@ impl ObjectStore {
     /// threads). `NotFound` when the object was replaced or deleted since `meta` was read.
     pub fn open_content_blocking(&self, meta: &ObjectMeta) -> io::Result<std::fs::File> {
         std::fs::File::open(self.blob_path(&meta.blob))
-    }
-
-    /// Reads through `readers` (a pool shared with the other stores of the database)
-    /// instead of a pool of its own.
-    pub fn with_readers(mut self, readers: ReadPool) -> Self {
-        self.readers = readers;
-        self
     }
 
     /// An object's metadata and an open handle on its content. The handle stays valid even
@@ -599,12 +614,20 @@ impl ObjectStore {
     /// Deletes an object; deleting a missing key succeeds, as in COS.
     pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         self.require_bucket(bucket).await?;
-        let blob: Option<String> =
-            sqlx::query_scalar("DELETE FROM objects WHERE bucket = ? AND key = ? RETURNING blob")
-                .bind(bucket)
-                .bind(key.as_bytes())
-                .fetch_optional(&self.db)
-                .await?;
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let blob: Option<String> = self
+            .writer
+            .write(op(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "DELETE FROM objects WHERE bucket = ? AND key = ? RETURNING blob",
+                )?;
+                let mut rows = stmt.query(params![bucket, key.as_bytes()])?;
+                let blob = rows.next()?.map(|r| r.get(0)).transpose()?;
+                // Run the statement to its end (it stays active until then).
+                while rows.next()?.is_some() {}
+                Ok(blob)
+            }))
+            .await?;
         if let Some(blob) = blob {
             self.remove_blob(&blob).await;
         }
@@ -684,55 +707,69 @@ impl ObjectStore {
         name: &str,
         value: &str,
     ) -> Result<(), StoreError> {
-        let (bucket, key, blob) = (&object.bucket, &object.key, &object.blob);
-        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
-        let current: Option<String> = sqlx::query_scalar(
-            "SELECT user_meta FROM objects WHERE bucket = ? AND key = ? AND blob = ?",
-        )
-        .bind(bucket)
-        .bind(key.as_bytes())
-        .bind(blob)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(current) = current else {
-            return Err(StoreError::NoSuchKey);
-        };
-        let mut user_meta: BTreeMap<String, String> =
-            serde_json::from_str(&current).unwrap_or_default();
-        if user_meta.get(name).is_some_and(|v| v == value) {
-            return Ok(());
-        }
-        user_meta.insert(name.to_string(), value.to_string());
-        sqlx::query("UPDATE objects SET user_meta = ? WHERE bucket = ? AND key = ? AND blob = ?")
-            .bind(json(&user_meta))
-            .bind(bucket)
-            .bind(key.as_bytes())
-            .bind(blob)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let (bucket, key, blob) = (
+            object.bucket.clone(),
+            object.key.clone(),
+            object.blob.clone(),
+        );
+        let (name, value) = (name.to_string(), value.to_string());
+        self.writer
+            .write(op(move |conn| {
+                let current: Option<String> = conn
+                    .prepare_cached(
+                        "SELECT user_meta FROM objects WHERE bucket = ? AND key = ? AND blob = ?",
+                    )?
+                    .query_row(params![bucket, key.as_bytes(), blob], |r| r.get(0))
+                    .optional()?;
+                let Some(current) = current else {
+                    return Err(StoreError::NoSuchKey);
+                };
+                let mut user_meta: BTreeMap<String, String> =
+                    serde_json::from_str(&current).unwrap_or_default();
+                if user_meta.get(&name).is_some_and(|v| *v == value) {
+                    return Ok(());
+                }
+                user_meta.insert(name, value);
+                conn.prepare_cached(
+                    "UPDATE objects SET user_meta = ? WHERE bucket = ? AND key = ? AND blob = ?",
+                )?
+                .execute(params![
+                    json(&user_meta),
+                    bucket,
+                    key.as_bytes(),
+                    blob
+                ])?;
+                Ok(())
+            }))
+            .await
     }
 
     /// Rewrites the metadata of the object at `meta`'s key if it still holds the same blob.
     pub async fn rewrite_meta(&self, meta: &ObjectMeta) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE objects SET content_type = ?, headers = ?, user_meta = ?, last_modified = ?
-             WHERE bucket = ? AND key = ? AND blob = ?",
-        )
-        .bind(&meta.content_type)
-        .bind(json(&meta.headers))
-        .bind(json(&meta.user_meta))
-        .bind(meta.last_modified)
-        .bind(&meta.bucket)
-        .bind(meta.key.as_bytes())
-        .bind(&meta.blob)
-        .execute(&self.db)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NoSuchKey);
-        }
-        Ok(())
+        let meta = meta.clone();
+        self.writer
+            .write(op(move |conn| {
+                let done = conn
+                    .prepare_cached(
+                        "UPDATE objects SET content_type = ?, headers = ?, user_meta = ?,
+                                last_modified = ?
+                         WHERE bucket = ? AND key = ? AND blob = ?",
+                    )?
+                    .execute(params![
+                        meta.content_type,
+                        json(&meta.headers),
+                        json(&meta.user_meta),
+                        meta.last_modified,
+                        meta.bucket,
+                        meta.key.as_bytes(),
+                        meta.blob
+                    ])?;
+                if done == 0 {
+                    return Err(StoreError::NoSuchKey);
+                }
+                Ok(())
+            }))
+            .await
     }
 
     /// Lists a bucket in key order (bytewise), grouping keys by `delimiter` after `prefix`.
@@ -757,69 +794,79 @@ impl ObjectStore {
                 }
             }
         }
-        let mut page = ListPage::default();
-        let mut count = 0usize;
-        let mut last: Option<String> = None;
-        'scan: loop {
-            let batch = (max - count + 1).clamp(1, 1001) as i64;
-            let rows = sqlx::query(
-                "SELECT bucket, key, blob, size, etag, crc64, content_type, headers, user_meta,
-                        last_modified FROM objects
-                 WHERE bucket = ? AND key >= ? AND (? IS NULL OR key < ?)
-                 ORDER BY key LIMIT ?",
-            )
-            .bind(bucket)
-            .bind(&lower)
-            .bind(upper.as_deref())
-            .bind(upper.as_deref())
-            .bind(batch)
-            .fetch_all(&self.db)
-            .await?;
-            if rows.is_empty() {
-                break;
-            }
-            for row in &rows {
-                let object = object_from_row(row)?;
-                let rest = &object.key[params.prefix.len()..];
-                let group = (!params.delimiter.is_empty())
-                    .then(|| rest.find(&params.delimiter))
-                    .flatten()
-                    .map(|i| {
-                        object.key[..params.prefix.len() + i + params.delimiter.len()].to_string()
-                    });
-                if count == max {
-                    page.truncated = true;
-                    break 'scan;
-                }
-                count += 1;
-                match group {
-                    Some(cp) => {
-                        // Skip every other key under this common prefix.
-                        lower = prefix_upper(cp.as_bytes()).unwrap_or_default();
-                        last = Some(cp.clone());
-                        page.common_prefixes.push(cp);
-                        if lower.is_empty() {
-                            break 'scan;
-                        }
-                        continue 'scan;
-                    }
-                    None => {
-                        lower = object.key.as_bytes().to_vec();
-                        lower.push(0);
-                        last = Some(object.key.clone());
-                        page.objects.push(object);
-                    }
-                }
-            }
-            if (rows.len() as i64) < batch {
-                break;
-            }
-        }
-        if page.truncated {
-            page.next_marker = last;
-        }
-        Ok(page)
+        let (bucket, params) = (bucket.to_string(), params.clone());
+        self.readers
+            .read(move |conn| list_in(conn, &bucket, &params, max, lower, upper))
+            .await
     }
+}
+
+/// The scan of [`ObjectStore::list`] from `lower` (inclusive) to `upper` (exclusive), in
+/// batches, each read by a statement of its own.
+fn list_in(
+    conn: &rusqlite::Connection,
+    bucket: &str,
+    params: &ListParams,
+    max: usize,
+    mut lower: Vec<u8>,
+    upper: Option<Vec<u8>>,
+) -> Result<ListPage, StoreError> {
+    let mut page = ListPage::default();
+    let mut count = 0usize;
+    let mut last: Option<String> = None;
+    let mut stmt = conn.prepare_cached(
+        "SELECT bucket, key, blob, size, etag, crc64, content_type, headers, user_meta,
+                    last_modified FROM objects
+             WHERE bucket = ? AND key >= ? AND (? IS NULL OR key < ?)
+             ORDER BY key LIMIT ?",
+    )?;
+    'scan: loop {
+        let batch = (max - count + 1).clamp(1, 1001) as i64;
+        let mut rows = stmt.query(params![bucket, lower, upper, upper, batch])?;
+        let mut fetched = 0i64;
+        while let Some(row) = rows.next()? {
+            fetched += 1;
+            let object = object_from_row(row)?;
+            let rest = &object.key[params.prefix.len()..];
+            let group = (!params.delimiter.is_empty())
+                .then(|| rest.find(&params.delimiter))
+                .flatten()
+                .map(|i| {
+                    object.key[..params.prefix.len() + i + params.delimiter.len()].to_string()
+                });
+            if count == max {
+                page.truncated = true;
+                break 'scan;
+            }
+            count += 1;
+            match group {
+                Some(cp) => {
+                    // Skip every other key under this common prefix.
+                    lower = prefix_upper(cp.as_bytes()).unwrap_or_default();
+                    last = Some(cp.clone());
+                    page.common_prefixes.push(cp);
+                    if lower.is_empty() {
+                        break 'scan;
+                    }
+                    continue 'scan;
+                }
+                None => {
+                    lower = object.key.as_bytes().to_vec();
+                    lower.push(0);
+                    last = Some(object.key.clone());
+                    page.objects.push(object);
+                }
+            }
+        }
+        // Fewer rows than asked for (none included): the range is exhausted.
+        if fetched < batch {
+            break;
+        }
+    }
+    if page.truncated {
+        page.next_marker = last;
+    }
+    Ok(page)
 }
 
 /// The smallest byte string greater than every string starting with `prefix`, or `None`
@@ -896,6 +943,28 @@ fn bucket_from_row(r: &impl Columns) -> Result<Bucket, StoreError> {
 const HEAD_SQL: &str = "SELECT bucket, key, blob, size, etag, crc64, content_type, headers, \
     user_meta, last_modified FROM objects WHERE bucket = ? AND key = ?";
 
+/// An object's metadata; [`StoreError::NoSuchKey`] or [`StoreError::NoSuchBucket`] when
+/// there is none.
+fn head_in(conn: &rusqlite::Connection, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
+    let found = conn
+        .prepare_cached(HEAD_SQL)?
+        .query_row(params![bucket, key.as_bytes()], |r| Ok(object_from_row(r)))
+        .optional()?;
+    match found {
+        Some(meta) => meta,
+        None => {
+            let bucket_exists = conn
+                .prepare_cached("SELECT 1 FROM buckets WHERE name = ?")?
+                .exists([bucket])?;
+            Err(if bucket_exists {
+                StoreError::NoSuchKey
+            } else {
+                StoreError::NoSuchBucket
+            })
+        }
+    }
+}
+
 fn object_from_row(r: &impl Columns) -> Result<ObjectMeta, StoreError> {
     let key: Vec<u8> = r.col("key")?;
     let crc64: String = r.col("crc64")?;
@@ -922,13 +991,126 @@ fn object_from_row(r: &impl Columns) -> Result<ObjectMeta, StoreError> {
 mod tests {
     use super::*;
 
+    async fn open_store(dir: &Path) -> ObjectStore {
+        crate::db::open(dir).await.unwrap();
+        let writer = Writer::open(dir).await.unwrap();
+        ObjectStore::open(dir, writer, ReadPool::new(dir), Limits::default(), true)
+            .await
+            .unwrap()
+    }
+
+    fn body(data: &'static [u8]) -> impl Stream<Item = Result<Bytes, io::Error>> + Send {
+        futures_util::stream::iter([Ok::<_, io::Error>(Bytes::from_static(data))])
+    }
+
+    #[tokio::test]
+    async fn a_commit_replaces_the_blob_and_a_refused_one_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store(dir.path()).await;
+        store
+            .create_bucket("b-1250000000", "ap-guangzhou", false)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .create_bucket("b-1250000000", "ap-guangzhou", true)
+                .await,
+            Err(StoreError::BucketAlreadyExists)
+        ));
+        let first = store
+            .put("b-1250000000", "k", NewMeta::default(), body(b"one"), None)
+            .await
+            .unwrap();
+        let second = store
+            .put("b-1250000000", "k", NewMeta::default(), body(b"two"), None)
+            .await
+            .unwrap();
+        assert!(store.blob_path(&second.blob).exists());
+        // The replaced blob is removed after the commit, off the caller's path.
+        for _ in 0..100 {
+            if !store.blob_path(&first.blob).exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(!store.blob_path(&first.blob).exists());
+        assert_eq!(store.head("b-1250000000", "k").await.unwrap(), second);
+
+        // A commit into a bucket that is gone writes no row and removes its new blob.
+        let mut orphan = second.clone();
+        orphan.bucket = "gone-1250000000".into();
+        orphan.blob = uuid::Uuid::new_v4().simple().to_string();
+        let path = store.blob_path(&orphan.blob);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"x").unwrap();
+        assert!(matches!(
+            store.commit(&orphan).await,
+            Err(StoreError::NoSuchBucket)
+        ));
+        assert!(!path.exists());
+
+        // Metadata: set one entry, rewrite all; both only while the blob is the same.
+        store
+            .set_user_meta(&second, "x-cos-meta-a", "1")
+            .await
+            .unwrap();
+        let mut meta = store.head("b-1250000000", "k").await.unwrap();
+        assert_eq!(meta.user_meta["x-cos-meta-a"], "1");
+        meta.content_type = "text/plain".into();
+        store.rewrite_meta(&meta).await.unwrap();
+        assert_eq!(
+            store.head("b-1250000000", "k").await.unwrap().content_type,
+            "text/plain"
+        );
+        assert!(matches!(
+            store.set_user_meta(&first, "x-cos-meta-a", "2").await,
+            Err(StoreError::NoSuchKey)
+        ));
+        assert!(matches!(
+            store.rewrite_meta(&first).await,
+            Err(StoreError::NoSuchKey)
+        ));
+
+        // A bucket is deleted only when empty.
+        assert!(matches!(
+            store.delete_bucket("b-1250000000").await,
+            Err(StoreError::BucketNotEmpty)
+        ));
+        store.delete("b-1250000000", "k").await.unwrap();
+        store.delete("b-1250000000", "k").await.unwrap();
+        assert!(!store.blob_path(&second.blob).exists());
+        assert!(matches!(
+            store.head("b-1250000000", "k").await,
+            Err(StoreError::NoSuchKey)
+        ));
+        store
+            .set_file_processing("b-1250000000", false)
+            .await
+            .unwrap();
+        assert!(
+            !store
+                .bucket("b-1250000000")
+                .await
+                .unwrap()
+                .unwrap()
+                .file_processing
+        );
+        store.delete_bucket("b-1250000000").await.unwrap();
+        assert!(matches!(
+            store.delete_bucket("b-1250000000").await,
+            Err(StoreError::NoSuchBucket)
+        ));
+        assert!(matches!(
+            store.set_file_processing("b-1250000000", true).await,
+            Err(StoreError::NoSuchBucket)
+        ));
+        assert!(store.list_buckets().await.unwrap().is_empty());
+    }
+
     #[tokio::test]
     async fn head_blocking_reads_what_head_reads() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::db::open(dir.path()).await.unwrap();
-        let store = ObjectStore::open(dir.path(), db, Limits::default(), true)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         store
             .ensure_bucket("b-1250000000", "ap-guangzhou", false)
             .await
@@ -936,9 +1118,8 @@ mod tests {
         let mut meta = NewMeta::default();
         meta.user_meta
             .insert("x-cos-meta-owner".into(), "ops".into());
-        let body = futures_util::stream::iter([Ok::<_, io::Error>(Bytes::from_static(b"hello"))]);
         let put = store
-            .put("b-1250000000", "dir/k\u{e9}y", meta, body, None)
+            .put("b-1250000000", "dir/k\u{e9}y", meta, body(b"hello"), None)
             .await
             .unwrap();
         let (s2, s3) = (store.clone(), store.clone());

@@ -507,9 +507,9 @@ async fn not_ready_without_a_data_directory() {
 #[tokio::test]
 async fn job_counts_are_of_unfinished_jobs() {
     let dir = tempfile::tempdir().unwrap();
-    let db = hashscan_server::db::open(dir.path()).await.unwrap();
+    hashscan_server::db::open(dir.path()).await.unwrap();
     let writer = hashscan_server::db::Writer::open(dir.path()).await.unwrap();
-    let store = SqliteJobStore::new(db, writer, hashscan_server::db::ReadPool::new(dir.path()));
+    let store = SqliteJobStore::new(writer, hashscan_server::db::ReadPool::new(dir.path()));
     store.ping().await.unwrap();
     assert!(store.counts().await.unwrap().is_empty());
     let q = store.default_queue("b-1250000000").await.unwrap();
@@ -576,7 +576,7 @@ async fn counts_with_many_jobs() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000);
     let dir = tempfile::tempdir().unwrap();
-    let db = hashscan_server::db::open(dir.path()).await.unwrap();
+    hashscan_server::db::open(dir.path()).await.unwrap();
     {
         let conn = rusqlite::Connection::open(dir.path().join("hashscan.db")).unwrap();
         conn.execute_batch(
@@ -625,11 +625,8 @@ async fn counts_with_many_jobs() {
         conn.execute_batch("COMMIT").unwrap();
     }
     let writer = hashscan_server::db::Writer::open(dir.path()).await.unwrap();
-    let store = SqliteJobStore::new(
-        db.clone(),
-        writer,
-        hashscan_server::db::ReadPool::new(dir.path()),
-    );
+    let readers = hashscan_server::db::ReadPool::new(dir.path());
+    let store = SqliteJobStore::new(writer, readers.clone());
     let mut best = Duration::MAX;
     for _ in 0..5 {
         let t = Instant::now();
@@ -638,11 +635,15 @@ async fn counts_with_many_jobs() {
         assert_eq!(counts.iter().map(|c| c.2).sum::<u64>(), live as u64);
     }
     let t = Instant::now();
-    let all: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT tag, state, COUNT(*) FROM jobs GROUP BY tag, state")
-            .fetch_all(&db)
-            .await
-            .unwrap();
+    let all: Vec<(String, String, i64)> = readers
+        .read(|conn| -> Result<_, hashscan_server::jobs::JobError> {
+            let mut stmt =
+                conn.prepare("SELECT tag, state, COUNT(*) FROM jobs GROUP BY tag, state")?;
+            let all = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(all.collect::<Result<_, _>>()?)
+        })
+        .await
+        .unwrap();
     let full = t.elapsed();
     assert_eq!(all.iter().map(|c| c.2).sum::<i64>(), rows);
     eprintln!(

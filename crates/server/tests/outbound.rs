@@ -124,9 +124,9 @@ async fn wait_for(server: &TestServer, outcome: &str, n: f64) {
 /// The delivery records (id, state, attempts, last error) of `jobs`, read from the data
 /// directory of a stopped server.
 async fn records(dir: &Path, jobs: &[String]) -> Vec<(String, String, u32, Option<String>)> {
-    let db = hashscan_server::db::open(dir).await.unwrap();
+    hashscan_server::db::open(dir).await.unwrap();
     let writer = hashscan_server::db::Writer::open(dir).await.unwrap();
-    let store = SqliteJobStore::new(db, writer, hashscan_server::db::ReadPool::new(dir));
+    let store = SqliteJobStore::new(writer, hashscan_server::db::ReadPool::new(dir));
     let mut out = Vec::new();
     for job in jobs {
         let mut r = store.deliveries(job).await.unwrap();

@@ -23,7 +23,6 @@ use hashscan_detect::{Detector, Report};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{Row, SqlitePool};
 
 use crate::core::failure::FailureKind;
 use crate::core::uploads::{self, Receive, ReceiveError};
@@ -533,7 +532,6 @@ impl DetectCtx {
 /// The detection service: submissions, lookups, rescans of stale results, expiry.
 #[derive(Clone)]
 pub struct Detections {
-    db: SqlitePool,
     readers: ReadPool,
     writer: Writer,
     jobs: Arc<dyn JobStore>,
@@ -545,9 +543,9 @@ pub struct Detections {
 }
 
 impl Detections {
-    #[allow(clippy::too_many_arguments)]
+    /// A detection service over the database `readers` and `writer` use (opened and migrated
+    /// by [`crate::db::open`]); its jobs go to `jobs`, which shares that database.
     pub fn new(
-        db: SqlitePool,
         readers: ReadPool,
         writer: Writer,
         jobs: Arc<dyn JobStore>,
@@ -557,7 +555,6 @@ impl Detections {
         retention: Duration,
     ) -> Detections {
         Detections {
-            db,
             readers,
             writer,
             jobs,
@@ -603,11 +600,15 @@ impl Detections {
 
     /// A detection by id.
     pub async fn get(&self, id: &str) -> Result<Option<Detection>, JobError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM detections WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.db)
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        let id = id.to_string();
+        self.readers
+            .read(move |conn| {
+                let mut stmt =
+                    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM detections WHERE id = ?"))?;
+                let mut rows = stmt.query([&id])?;
+                rows.next()?.map(from_row).transpose()
+            })
+            .await
     }
 
     /// The newest unexpired detection of each key (an MD5, SHA-1 or SHA-256 of the file, the
@@ -616,7 +617,7 @@ impl Detections {
     /// file is still kept) and answered as the new, Detecting, detection.
     pub async fn lookup(&self, keys: &[String]) -> Result<Vec<Lookup>, JobError> {
         let now = now_ms();
-        // On a blocking thread over rusqlite: through the async pool every row was a
+        // On a blocking thread over rusqlite: through an async driver every row was a
         // hand-off between threads (docs/benchmarks.md, issue 6).
         let (wanted, finished) = (keys.to_vec(), self.finished.clone());
         let newest = self
@@ -772,30 +773,32 @@ impl Detections {
 
     /// An unexpired upload slot by its key.
     pub async fn upload(&self, oss_key: &str) -> Result<Option<Upload>, JobError> {
-        let row = sqlx::query(
-            "SELECT oss_key, hash_key, access_key, max_size, expires_at, sha256, md5, sha1, size
-             FROM detect_uploads WHERE oss_key = ? AND expires_at > ?",
-        )
-        .bind(oss_key)
-        .bind(now_ms())
-        .fetch_optional(&self.db)
-        .await?;
-        row.map(|r| -> Result<Upload, JobError> {
-            Ok(Upload {
-                oss_key: r.try_get("oss_key")?,
-                hash_key: r.try_get("hash_key")?,
-                access_key: r.try_get("access_key")?,
-                max_size: r.try_get::<i64, _>("max_size")?.max(0) as u64,
-                expires_at: r.try_get("expires_at")?,
-                sha256: r.try_get("sha256")?,
-                md5: r.try_get("md5")?,
-                sha1: r.try_get("sha1")?,
-                size: r
-                    .try_get::<Option<i64>, _>("size")?
-                    .map(|s| s.max(0) as u64),
+        let (oss_key, now) = (oss_key.to_string(), now_ms());
+        self.readers
+            .read(move |conn| -> Result<Option<Upload>, JobError> {
+                let upload = conn
+                    .prepare_cached(
+                        "SELECT oss_key, hash_key, access_key, max_size, expires_at, sha256, md5,
+                                sha1, size
+                         FROM detect_uploads WHERE oss_key = ? AND expires_at > ?",
+                    )?
+                    .query_row(params![oss_key, now], |r| {
+                        Ok(Upload {
+                            oss_key: r.get("oss_key")?,
+                            hash_key: r.get("hash_key")?,
+                            access_key: r.get("access_key")?,
+                            max_size: r.get::<_, i64>("max_size")?.max(0) as u64,
+                            expires_at: r.get("expires_at")?,
+                            sha256: r.get("sha256")?,
+                            md5: r.get("md5")?,
+                            sha1: r.get("sha1")?,
+                            size: r.get::<_, Option<i64>>("size")?.map(|s| s.max(0) as u64),
+                        })
+                    })
+                    .optional()?;
+                Ok(upload)
             })
-        })
-        .transpose()
+            .await
     }
 
     /// Records that an upload slot's file arrived (it is kept by SHA-256 for the retention
@@ -830,28 +833,36 @@ impl Detections {
     /// Whether a file of this hash (MD5 or SHA-256) is kept, by an upload or a detection:
     /// its size, MD5, SHA-1 and SHA-256 as recorded when it arrived.
     pub async fn kept_file(&self, hash: &str) -> Result<Option<KeptFile>, JobError> {
-        let now = now_ms();
-        let row = sqlx::query(
-            "SELECT size, md5, sha1, sha256 FROM detect_uploads
-             WHERE (md5 = ?1 OR sha256 = ?1) AND expires_at > ?2 AND sha256 IS NOT NULL
-               AND md5 IS NOT NULL AND sha1 IS NOT NULL AND size IS NOT NULL
-             UNION ALL
-             SELECT size, md5, sha1, sha256 FROM detections
-             WHERE (md5 = ?1 OR sha256 = ?1) AND expires_at > ?2 AND sha256 IS NOT NULL
-               AND md5 IS NOT NULL AND sha1 IS NOT NULL AND size IS NOT NULL
-             LIMIT 1",
-        )
-        .bind(hash)
-        .bind(now)
-        .fetch_optional(&self.db)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        let kept = KeptFile {
-            size: r.try_get::<i64, _>("size")?.max(0) as u64,
-            md5: r.try_get("md5")?,
-            sha1: r.try_get("sha1")?,
-            sha256: r.try_get("sha256")?,
-        };
+        let (hash, now) = (hash.to_string(), now_ms());
+        let kept = self
+            .readers
+            .read(move |conn| -> Result<Option<KeptFile>, JobError> {
+                let kept = conn
+                    .prepare_cached(
+                        "SELECT size, md5, sha1, sha256 FROM detect_uploads
+                         WHERE (md5 = ?1 OR sha256 = ?1) AND expires_at > ?2
+                           AND sha256 IS NOT NULL AND md5 IS NOT NULL AND sha1 IS NOT NULL
+                           AND size IS NOT NULL
+                         UNION ALL
+                         SELECT size, md5, sha1, sha256 FROM detections
+                         WHERE (md5 = ?1 OR sha256 = ?1) AND expires_at > ?2
+                           AND sha256 IS NOT NULL AND md5 IS NOT NULL AND sha1 IS NOT NULL
+                           AND size IS NOT NULL
+                         LIMIT 1",
+                    )?
+                    .query_row(params![hash, now], |r| {
+                        Ok(KeptFile {
+                            size: r.get::<_, i64>("size")?.max(0) as u64,
+                            md5: r.get("md5")?,
+                            sha1: r.get("sha1")?,
+                            sha256: r.get("sha256")?,
+                        })
+                    })
+                    .optional()?;
+                Ok(kept)
+            })
+            .await?;
+        let Some(kept) = kept else { return Ok(None) };
         Ok(self.files.has(&kept.sha256).then_some(kept))
     }
 
@@ -982,13 +993,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rules = dir.path().join("rules.yar");
         std::fs::write(&rules, rule("MARKER_ONE")).unwrap();
-        let db = crate::db::open(dir.path()).await.unwrap();
+        crate::db::open(dir.path()).await.unwrap();
         let writer = Writer::open(dir.path()).await.unwrap();
-        let jobs: Arc<dyn JobStore> = Arc::new(SqliteJobStore::new(
-            db.clone(),
-            writer.clone(),
-            ReadPool::new(dir.path()),
-        ));
+        let readers = ReadPool::new(dir.path());
+        let jobs: Arc<dyn JobStore> =
+            Arc::new(SqliteJobStore::new(writer.clone(), readers.clone()));
         let (detector, _) = Detector::new(hashscan_detect::Config {
             rules: hashscan_detect::RuleConfig {
                 paths: vec![rules.clone()],
@@ -999,18 +1008,18 @@ mod tests {
         .unwrap();
         let work = WorkSignal::default();
         let detections = Detections::new(
-            db.clone(),
-            ReadPool::new(dir.path()),
-            writer,
+            readers.clone(),
+            writer.clone(),
             jobs.clone(),
             work.clone(),
             FileStore::open(dir.path()).unwrap(),
             Arc::new(detector),
             retention,
         );
-        let store = crate::store::ObjectStore::open(dir.path(), db, Default::default(), true)
-            .await
-            .unwrap();
+        let store =
+            crate::store::ObjectStore::open(dir.path(), writer, readers, Default::default(), true)
+                .await
+                .unwrap();
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let ctx = DetectCtx {
             detections: detections.clone(),

@@ -116,7 +116,7 @@ impl From<StoreError> for CosError {
                     "The server's storage is full; nothing was stored. Please try again later.",
                 )
             }
-            StoreError::Io(_) | StoreError::Db(_) | StoreError::Sql(_) => {
+            StoreError::Io(_) | StoreError::Sql(_) => {
                 tracing::error!(error = %e, "internal error");
                 Self::new(
                     S::INTERNAL_SERVER_ERROR,

@@ -47,7 +47,7 @@ impl From<JobError> for CosError {
                 CosError::invalid_argument(e.to_string())
             }
             JobError::NoSuchJob => CosError::invalid_argument("the job does not exist"),
-            JobError::LeaseLost | JobError::Db(_) | JobError::Sql(_) | JobError::Unavailable(_) => {
+            JobError::LeaseLost | JobError::Sql(_) | JobError::Unavailable(_) => {
                 StoreError::Io(std::io::Error::other(e.to_string())).into()
             }
         }

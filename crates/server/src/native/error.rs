@@ -168,7 +168,7 @@ impl From<JobError> for ApiError {
                     "The job store cannot take writes now; try again later.",
                 )
             }
-            JobError::LeaseLost | JobError::Db(_) | JobError::Sql(_) => ApiError::internal(e),
+            JobError::LeaseLost | JobError::Sql(_) => ApiError::internal(e),
         }
     }
 }
@@ -197,7 +197,6 @@ impl From<StoreError> for ApiError {
             | StoreError::BadDigest
             | StoreError::Body(_)
             | StoreError::Io(_)
-            | StoreError::Db(_)
             | StoreError::Sql(_) => ApiError::internal(e),
         }
     }
