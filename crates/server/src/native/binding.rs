@@ -9,17 +9,11 @@
 //! either empty or matches a signed `x-cos-content-sha256` (hex SHA-256) or `Content-MD5`
 //! (base64 MD5) header, and its signing window is at most [`MAX_WINDOW_SECS`].
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use axum::body::{Body, BodyDataStream};
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
-use bytes::Bytes;
-use futures_util::Stream;
-use hashscan_digest::{Algorithm, AlgorithmSet, Hasher};
 
 use super::error::ApiError;
+pub use crate::body_digest::{BodyMismatch, Expect, verify};
 
 /// Longest signing window (`q-sign-time`, and `q-key-time`) of a `/v1` request: one day. The
 /// COS SDKs sign for 10,000 s by default.
@@ -27,20 +21,6 @@ pub const MAX_WINDOW_SECS: i64 = 86_400;
 
 /// The header naming the SHA-256 of the body.
 pub const CONTENT_SHA256: &str = "x-cos-content-sha256";
-
-/// What the body must hash to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expect {
-    /// No digest header: the body must be empty.
-    Empty,
-    Sha256([u8; 32]),
-    Md5([u8; 16]),
-}
-
-/// The body did not match the signed digest (or was not empty without one).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BodyMismatch(pub &'static str);
 
 /// Checks that `verified` covers every parameter of `query` and the body digest header, and
 /// that its window is short enough; returns what the body must hash to.
@@ -119,92 +99,12 @@ pub fn mismatch(e: &axum::Error) -> Option<ApiError> {
     None
 }
 
-/// `body`, checked while it is read: the last read fails with [`BodyMismatch`] when the
-/// bytes do not hash to `expect` (an [`Expect::Empty`] body fails at its first byte).
-pub fn verify(body: Body, expect: Expect) -> Body {
-    let algorithm = match expect {
-        Expect::Md5(_) => Some(Algorithm::Md5),
-        Expect::Sha256(_) => Some(Algorithm::Sha256),
-        Expect::Empty => None,
-    };
-    Body::from_stream(Verifying {
-        inner: body.into_data_stream(),
-        hasher: algorithm.map(|a| Hasher::new(AlgorithmSet::one(a))),
-        expect,
-        done: false,
-    })
-}
-
-struct Verifying {
-    inner: BodyDataStream,
-    hasher: Option<Hasher>,
-    expect: Expect,
-    done: bool,
-}
-
-impl Stream for Verifying {
-    type Item = Result<Bytes, axum::BoxError>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        match Pin::new(&mut self.inner).poll_next(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Err(e))) => {
-                self.done = true;
-                Poll::Ready(Some(Err(e.into())))
-            }
-            Poll::Ready(Some(Ok(chunk))) => {
-                if chunk.is_empty() {
-                    return Poll::Ready(Some(Ok(chunk)));
-                }
-                match self.hasher.as_mut() {
-                    Some(h) => {
-                        h.update(&chunk);
-                        Poll::Ready(Some(Ok(chunk)))
-                    }
-                    None => {
-                        self.done = true;
-                        Poll::Ready(Some(Err(BodyMismatch(
-                            "The request has a body but its signature covers no digest of it: send x-cos-content-sha256 (or Content-MD5) and sign it.",
-                        )
-                        .into())))
-                    }
-                }
-            }
-            Poll::Ready(None) => {
-                self.done = true;
-                let Some(h) = self.hasher.take() else {
-                    return Poll::Ready(None);
-                };
-                let digests = h.finish();
-                let matches = match &self.expect {
-                    Expect::Sha256(want) => digests
-                        .get(Algorithm::Sha256)
-                        .is_some_and(|d| d.as_bytes() == want),
-                    Expect::Md5(want) => digests
-                        .get(Algorithm::Md5)
-                        .is_some_and(|d| d.as_bytes() == want),
-                    Expect::Empty => true,
-                };
-                if matches {
-                    Poll::Ready(None)
-                } else {
-                    Poll::Ready(Some(Err(BodyMismatch(
-                        "The body does not match its signed digest (x-cos-content-sha256 or Content-MD5).",
-                    )
-                    .into())))
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use bytes::Bytes;
 
     async fn read(body: Body) -> Result<Bytes, Option<ApiError>> {
         axum::body::to_bytes(body, 1 << 20)

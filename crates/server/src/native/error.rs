@@ -7,10 +7,32 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use hashscan_auth::AuthError;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::model::{ErrorBody, ErrorDetail};
 use crate::jobs::JobError;
 use crate::store::StoreError;
+
+/// An error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+    /// Also sent as the `x-cos-request-id` header; quote it when reporting a problem.
+    pub request_id: String,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `MissingAuthorization`, `SignatureDoesNotMatch`,
+    /// `InvalidJson`, `InvalidArgument`, `InvalidUrl`, `NoSuchBucket`, `NoSuchKey`,
+    /// `NoSuchJob`, `NoSuchDetection`, `NotCancellable`, `FileTooLarge`,
+    /// `UnsupportedMediaType`, `InternalError` …
+    #[schema(example = "NoSuchJob")]
+    pub code: String,
+    /// For people; may change between versions.
+    pub message: String,
+}
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +94,7 @@ impl ApiError {
             },
             request_id: request_id.to_string(),
         };
-        let mut r = super::handlers::json(self.status, &body);
+        let mut r = super::reply::json(self.status, &body);
         if let Some(allow) = self
             .allow
             .as_deref()

@@ -5,18 +5,18 @@
 //! [`super::openapi`], rather than repeated here.
 
 use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 use futures_util::StreamExt;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Cx;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::model::{
-    DetectionRequest, DetectionView, ErrorBody, HashRequest, Health, JobList, JobSubmitted,
-    JobView, LookupRequest, LookupResponse, VersionInfo,
+    DetectionRequest, DetectionView, HashRequest, Health, JobList, JobSubmitted, JobView,
+    LookupRequest, LookupResponse, VersionInfo,
 };
+use super::reply::json;
 use crate::core::detections::{Lookup, NewDetection, ObjectRefused, Options, Source};
 use crate::core::hash_jobs::HashSpec;
 use crate::core::uploads::ReceiveError;
@@ -41,17 +41,6 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// A JSON answer.
-pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut r = (status, bytes).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
 }
 
 fn unsupported_media_type(expected: &str) -> ApiError {
@@ -633,22 +622,6 @@ pub fn health() -> Response {
             status: "ok".to_string(),
         },
     )
-}
-
-/// This API's OpenAPI 3.1 document, generated from the code.
-#[utoipa::path(
-    get,
-    path = "/v1/openapi.json",
-    tag = "service",
-    responses((status = 200, description = "The OpenAPI document.", content_type = "application/json"))
-)]
-pub fn openapi_json() -> Response {
-    let mut r = (StatusCode::OK, super::openapi::document()).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
 }
 
 #[cfg(test)]

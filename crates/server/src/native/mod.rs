@@ -21,6 +21,7 @@ pub mod error;
 pub mod handlers;
 pub mod model;
 pub mod openapi;
+mod reply;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request};
@@ -269,7 +270,7 @@ async fn dispatch(
         Endpoint::CancelJob => handlers::cancel_job(&cx, &id).await,
         Endpoint::Version => Ok(handlers::version(&cx)),
         Endpoint::Health => Ok(handlers::health()),
-        Endpoint::OpenApi => Ok(handlers::openapi_json()),
+        Endpoint::OpenApi => Ok(openapi::openapi_json()),
     }
 }
 

@@ -10,29 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::error::ErrorDetail;
 use crate::core::detections::{Detection, State};
 use crate::jobs::Job;
-
-/// An error answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-    /// Also sent as the `x-cos-request-id` header; quote it when reporting a problem.
-    pub request_id: String,
-}
-
-/// What went wrong.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, machine-readable: `MissingAuthorization`, `SignatureDoesNotMatch`,
-    /// `InvalidJson`, `InvalidArgument`, `InvalidUrl`, `NoSuchBucket`, `NoSuchKey`,
-    /// `NoSuchJob`, `NoSuchDetection`, `NotCancellable`, `FileTooLarge`,
-    /// `UnsupportedMediaType`, `InternalError` …
-    #[schema(example = "NoSuchJob")]
-    pub code: String,
-    /// For people; may change between versions.
-    pub message: String,
-}
 
 /// A digest algorithm of a hash job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]

@@ -9,8 +9,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::handlers;
-use super::model;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{error, handlers, model};
 
 /// The name of the security scheme in the document.
 pub const SECURITY_SCHEME: &str = "cos_signature";
@@ -35,11 +37,11 @@ pub const SECURITY_SCHEME: &str = "cos_signature";
         handlers::cancel_job,
         handlers::version,
         handlers::health,
-        handlers::openapi_json,
+        openapi_json,
     ),
     components(schemas(
-        model::ErrorBody,
-        model::ErrorDetail,
+        error::ErrorBody,
+        error::ErrorDetail,
         model::HashType,
         model::HashRequest,
         model::JobSubmitted,
@@ -126,4 +128,20 @@ pub fn document() -> String {
     static DOC: LazyLock<String> =
         LazyLock::new(|| ApiDoc::openapi().to_pretty_json().unwrap_or_default());
     DOC.clone()
+}
+
+/// This API's OpenAPI 3.1 document, generated from the code.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "service",
+    responses((status = 200, description = "The OpenAPI document.", content_type = "application/json"))
+)]
+pub fn openapi_json() -> Response {
+    let mut r = (StatusCode::OK, document()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
 }
