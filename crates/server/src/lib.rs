@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod aliyun;
+pub mod blobs;
 pub mod body_digest;
 pub mod config;
 pub mod core;

@@ -1,21 +1,20 @@
 //! The object store: buckets and objects on local disk, indexed in SQLite.
 //!
-//! Object bytes live in immutable *blob* files under `<data>/blobs/<xx>/<id>`; the `objects`
-//! table maps `(bucket, key)` to a blob and holds the metadata. A PUT streams the body into a
-//! temporary file while the digest engine computes MD5 (the ETag) and CRC-64 in the same pass,
-//! fsyncs it, renames it into `blobs/`, and only then commits the row that makes it visible:
+//! Object bytes live in immutable *blobs* ([`crate::blobs`]); the `objects` table maps
+//! `(bucket, key)` to a blob and holds the metadata. A PUT receives the body through the one
+//! streaming receive ([`crate::core::uploads`]: MD5 for the ETag and CRC-64 in the same pass,
+//! fsynced), installs it as a blob, and only then commits the row that makes it visible:
 //! a crash or a dropped connection leaves the old object or nothing, never a partial one.
-//! Metadata can be rewritten without touching the data (one row update), and a copy is a hard
-//! link to the same immutable blob.
+//! Metadata can be rewritten without touching the data (one row update), and a copy shares
+//! the immutable blob.
 //!
 //! Keys are never used as file names, so no key can reach outside the data directory; keys
 //! with `..` segments or NUL bytes are refused all the same, since other tools would
 //! misread them.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -23,6 +22,7 @@ use futures_util::Stream;
 use hashscan_digest::Algorithm;
 use rusqlite::{OptionalExtension, params};
 
+use crate::blobs::{LocalBlobs, OpenBlob};
 use crate::config::Limits;
 use crate::core::uploads::{self, Receive, ReceiveError};
 use crate::db::{ReadPool, ReadStopped, WriteError, WriteOp, Writer};
@@ -171,8 +171,8 @@ pub struct ObjectStore {
     /// Every read of the index: from async code on a blocking thread, from plain threads
     /// (the job workers) directly ([`Self::head_blocking`]).
     readers: ReadPool,
-    blobs: PathBuf,
-    tmp: PathBuf,
+    /// The bytes: immutable blobs ([`crate::blobs`]).
+    blobs: LocalBlobs,
     limits: Limits,
 }
 
@@ -195,15 +195,10 @@ impl ObjectStore {
         limits: Limits,
         recover: bool,
     ) -> Result<Self, StoreError> {
-        let blobs = data_dir.join("blobs");
-        let tmp = data_dir.join("tmp");
-        std::fs::create_dir_all(&blobs)?;
-        std::fs::create_dir_all(&tmp)?;
         let store = ObjectStore {
             writer,
             readers,
-            blobs,
-            tmp,
+            blobs: LocalBlobs::open(data_dir)?,
             limits,
         };
         if recover {
@@ -230,39 +225,11 @@ impl ObjectStore {
                 },
             )
             .await?;
-        let (tmp, blobs) = (self.tmp.clone(), self.blobs.clone());
-        let removed = tokio::task::spawn_blocking(move || -> io::Result<usize> {
-            let mut removed = 0;
-            for entry in std::fs::read_dir(&tmp)? {
-                std::fs::remove_file(entry?.path())?;
-                removed += 1;
-            }
-            for shard in std::fs::read_dir(&blobs)? {
-                let shard = shard?.path();
-                if !shard.is_dir() {
-                    continue;
-                }
-                for entry in std::fs::read_dir(&shard)? {
-                    let entry = entry?;
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    if !referenced.contains(&name) {
-                        std::fs::remove_file(entry.path())?;
-                        removed += 1;
-                    }
-                }
-            }
-            Ok(removed)
-        })
-        .await
-        .map_err(io::Error::other)??;
+        let removed = self.blobs.sweep(referenced).await?;
         if removed > 0 {
             tracing::info!(removed, "removed leftovers of interrupted writes");
         }
         Ok(())
-    }
-
-    fn blob_path(&self, blob: &str) -> PathBuf {
-        self.blobs.join(blob.get(..2).unwrap_or("00")).join(blob)
     }
 
     // ---- buckets -------------------------------------------------------------------------
@@ -446,7 +413,7 @@ impl ObjectStore {
         self.validate_key(key)?;
         self.validate_user_meta(&meta.user_meta)?;
         self.require_bucket(bucket).await?;
-        let tmp = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
+        let tmp = self.blobs.spool_path();
         let receive = Receive {
             temp: tmp.clone(),
             algorithms: [Algorithm::Md5, Algorithm::Crc64].into_iter().collect(),
@@ -473,12 +440,7 @@ impl ObjectStore {
             uploads::discard(&tmp).await;
             return Err(StoreError::BadDigest);
         }
-        let blob = uuid::Uuid::new_v4().simple().to_string();
-        let final_path = self.blob_path(&blob);
-        let moved = tokio::task::spawn_blocking(move || install(&tmp, &final_path))
-            .await
-            .map_err(io::Error::other)?;
-        moved?;
+        let blob = self.blobs.install(&tmp).await?;
         let object = ObjectMeta {
             bucket: bucket.to_string(),
             key: key.to_string(),
@@ -560,11 +522,7 @@ impl ObjectStore {
     }
 
     async fn remove_blob(&self, blob: &str) {
-        if let Err(e) = tokio::fs::remove_file(self.blob_path(blob)).await
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            tracing::warn!(blob, error = %e, "cannot remove replaced blob");
-        }
+        self.blobs.remove(blob).await;
     }
 
     async fn require_bucket(&self, bucket: &str) -> Result<Bucket, StoreError> {
@@ -588,8 +546,8 @@ impl ObjectStore {
     /// Opens the content of the object `meta` describes, from a blocking context (a worker
     /// that hashes or scans on a blocking thread opens it there, saving a hop between
     /// threads). `NotFound` when the object was replaced or deleted since `meta` was read.
-    pub fn open_content_blocking(&self, meta: &ObjectMeta) -> io::Result<std::fs::File> {
-        std::fs::File::open(self.blob_path(&meta.blob))
+    pub fn open_content_blocking(&self, meta: &ObjectMeta) -> io::Result<Box<dyn io::Read + Send>> {
+        self.blobs.read_blocking(&meta.blob)
     }
 
     /// An object's metadata and an open handle on its content. The handle stays valid even
@@ -598,11 +556,11 @@ impl ObjectStore {
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<(ObjectMeta, tokio::fs::File), StoreError> {
+    ) -> Result<(ObjectMeta, OpenBlob), StoreError> {
         // A concurrent PUT may remove the blob between the lookup and the open: look again.
         for _ in 0..3 {
             let meta = self.head(bucket, key).await?;
-            match tokio::fs::File::open(self.blob_path(&meta.blob)).await {
+            match self.blobs.open_blob(&meta.blob).await {
                 Ok(f) => return Ok((meta, f)),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e.into()),
@@ -673,11 +631,7 @@ impl ObjectStore {
             return Ok(dst);
         }
         // Blobs are immutable, so a copy can share the bytes through a hard link.
-        dst.blob = uuid::Uuid::new_v4().simple().to_string();
-        let (from, to) = (self.blob_path(&src.blob), self.blob_path(&dst.blob));
-        tokio::task::spawn_blocking(move || link_or_copy(&from, &to))
-            .await
-            .map_err(io::Error::other)??;
+        dst.blob = self.blobs.share(&src.blob).await?;
         self.commit(&dst).await?;
         Ok(dst)
     }
@@ -883,30 +837,6 @@ fn prefix_upper(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// Moves a finished temporary file to its blob path, durably.
-fn install(tmp: &Path, dest: &Path) -> io::Result<()> {
-    if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir)?;
-        std::fs::rename(tmp, dest)?;
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
-}
-
-fn link_or_copy(from: &Path, to: &Path) -> io::Result<()> {
-    if let Some(dir) = to.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    if std::fs::hard_link(from, to).is_err() {
-        std::fs::copy(from, to)?;
-        File::open(to)?.sync_all()?;
-    }
-    if let Some(dir) = to.parent() {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
-}
-
 /// `<name>-<appid>`: name of lower-case letters, digits and `-`, the whole at most 50
 /// characters; appid all digits.
 pub fn validate_bucket_name(name: &str) -> Result<(), StoreError> {
@@ -991,6 +921,10 @@ fn object_from_row(r: &impl Columns) -> Result<ObjectMeta, StoreError> {
 mod tests {
     use super::*;
 
+    fn blob_exists(store: &ObjectStore, id: &str) -> bool {
+        store.blobs.read_blocking(id).is_ok()
+    }
+
     async fn open_store(dir: &Path) -> ObjectStore {
         crate::db::open(dir).await.unwrap();
         let writer = Writer::open(dir).await.unwrap();
@@ -1025,29 +959,29 @@ mod tests {
             .put("b-1250000000", "k", NewMeta::default(), body(b"two"), None)
             .await
             .unwrap();
-        assert!(store.blob_path(&second.blob).exists());
+        assert!(blob_exists(&store, &second.blob));
         // The replaced blob is removed after the commit, off the caller's path.
         for _ in 0..100 {
-            if !store.blob_path(&first.blob).exists() {
+            if !blob_exists(&store, &first.blob) {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        assert!(!store.blob_path(&first.blob).exists());
+        assert!(!blob_exists(&store, &first.blob));
         assert_eq!(store.head("b-1250000000", "k").await.unwrap(), second);
 
         // A commit into a bucket that is gone writes no row and removes its new blob.
         let mut orphan = second.clone();
         orphan.bucket = "gone-1250000000".into();
-        orphan.blob = uuid::Uuid::new_v4().simple().to_string();
-        let path = store.blob_path(&orphan.blob);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, b"x").unwrap();
+        let spooled = store.blobs.spool_path();
+        std::fs::write(&spooled, b"x").unwrap();
+        orphan.blob = store.blobs.install(&spooled).await.unwrap();
+        assert!(blob_exists(&store, &orphan.blob));
         assert!(matches!(
             store.commit(&orphan).await,
             Err(StoreError::NoSuchBucket)
         ));
-        assert!(!path.exists());
+        assert!(!blob_exists(&store, &orphan.blob));
 
         // Metadata: set one entry, rewrite all; both only while the blob is the same.
         store
@@ -1078,7 +1012,7 @@ mod tests {
         ));
         store.delete("b-1250000000", "k").await.unwrap();
         store.delete("b-1250000000", "k").await.unwrap();
-        assert!(!store.blob_path(&second.blob).exists());
+        assert!(!blob_exists(&store, &second.blob));
         assert!(matches!(
             store.head("b-1250000000", "k").await,
             Err(StoreError::NoSuchKey)

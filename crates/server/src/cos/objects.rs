@@ -1,14 +1,11 @@
 //! COS object operations: PUT (and PUT - Copy), GET with Range, HEAD, DELETE.
 
 use std::collections::BTreeMap;
-use std::io::SeekFrom;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use super::Ctx;
 use super::error::CosError;
@@ -26,9 +23,6 @@ const STORED_HEADERS: [&str; 5] = [
     "content-language",
     "expires",
 ];
-
-/// Size of the reads that feed a GET response.
-const READ_CHUNK: usize = 256 * 1024;
 
 pub async fn object(
     ctx: &Ctx<'_>,
@@ -213,7 +207,7 @@ async fn copy(ctx: &Ctx<'_>, bucket: &str, key: &str) -> Result<Response, CosErr
 }
 
 async fn get(ctx: &Ctx<'_>, bucket: &str, key: &str, head: bool) -> Result<Response, CosError> {
-    let (meta, mut file) = ctx.state.store.open_object(bucket, key).await?;
+    let (meta, blob) = ctx.state.store.open_object(bucket, key).await?;
     let range = match ctx.header("range") {
         Some(r) => match parse_range(r, meta.size) {
             RangeSpec::Full => None,
@@ -242,12 +236,11 @@ async fn get(ctx: &Ctx<'_>, bucket: &str, key: &str, head: bool) -> Result<Respo
     let body = if head || len == 0 {
         Body::empty()
     } else {
-        if start > 0 {
-            file.seek(SeekFrom::Start(start))
-                .await
-                .map_err(crate::store::StoreError::from)?;
-        }
-        Body::from_stream(ReaderStream::with_capacity(file.take(len), READ_CHUNK))
+        let bytes = blob
+            .range(start, len)
+            .await
+            .map_err(crate::store::StoreError::from)?;
+        Body::from_stream(bytes)
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;

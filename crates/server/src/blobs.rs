@@ -1,0 +1,217 @@
+//! Object bytes: immutable blobs named by id, the bytes side of the object store. The
+//! embedded implementation keeps them as files `<data>/blobs/<id[0..2]>/<id>`; an upload is
+//! received into a spool file (`<data>/tmp/`) and installed as a blob (renamed, directory
+//! fsynced) before the row that names it is committed. Ids never come from clients.
+//!
+//! The operations are the ones an S3-compatible store offers too (put of a received file,
+//! ranged get, server-side copy, delete, listing for the sweep), and no file-system type
+//! crosses this interface: readers are `Read` trait objects and byte streams.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, Read, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+/// Bytes read per chunk of a blob stream.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// A blob's bytes, as a stream.
+pub type BlobStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// Blobs as local files.
+#[derive(Clone)]
+pub struct LocalBlobs {
+    dir: PathBuf,
+    spool: PathBuf,
+}
+
+/// An opened blob: it stays readable even if its object is replaced or deleted meanwhile.
+pub struct OpenBlob(tokio::fs::File);
+
+impl OpenBlob {
+    /// `len` bytes from `start`, as a stream.
+    pub async fn range(mut self, start: u64, len: u64) -> io::Result<BlobStream> {
+        if start > 0 {
+            self.0.seek(SeekFrom::Start(start)).await?;
+        }
+        Ok(Box::pin(ReaderStream::with_capacity(
+            self.0.take(len),
+            READ_CHUNK,
+        )))
+    }
+}
+
+impl LocalBlobs {
+    /// Uses (creating) `<data_dir>/blobs` and `<data_dir>/tmp`.
+    pub fn open(data_dir: &Path) -> io::Result<LocalBlobs> {
+        let dir = data_dir.join("blobs");
+        let spool = data_dir.join("tmp");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::create_dir_all(&spool)?;
+        Ok(LocalBlobs { dir, spool })
+    }
+
+    fn path(&self, id: &str) -> PathBuf {
+        self.dir.join(id.get(..2).unwrap_or("00")).join(id)
+    }
+
+    fn new_id() -> String {
+        uuid::Uuid::new_v4().simple().to_string()
+    }
+
+    /// A fresh spool file path for an upload to be received into.
+    pub fn spool_path(&self) -> PathBuf {
+        self.spool.join(Self::new_id())
+    }
+
+    /// Makes a received (and synced) spool file a blob, durably; its new id.
+    pub async fn install(&self, spooled: &Path) -> io::Result<String> {
+        let id = Self::new_id();
+        let (from, to) = (spooled.to_path_buf(), self.path(&id));
+        tokio::task::spawn_blocking(move || install(&from, &to))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(id)
+    }
+
+    /// A new blob with the bytes of `id` (a server-side copy; shared, as blobs never
+    /// change).
+    pub async fn share(&self, id: &str) -> io::Result<String> {
+        let new = Self::new_id();
+        let (from, to) = (self.path(id), self.path(&new));
+        tokio::task::spawn_blocking(move || link_or_copy(&from, &to))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(new)
+    }
+
+    /// Removes a blob no row names any more (logged, not returned, on failure: the sweep
+    /// at the next start removes what is left).
+    pub async fn remove(&self, id: &str) {
+        if let Err(e) = tokio::fs::remove_file(self.path(id)).await
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(blob = id, error = %e, "cannot remove a blob");
+        }
+    }
+
+    /// Opens a blob; `NotFound` when it is gone (its object was replaced or deleted).
+    pub async fn open_blob(&self, id: &str) -> io::Result<OpenBlob> {
+        Ok(OpenBlob(tokio::fs::File::open(self.path(id)).await?))
+    }
+
+    /// Opens a blob for reading on the calling (blocking) thread: the job workers hash and
+    /// scan there. `NotFound` when it is gone.
+    pub fn read_blocking(&self, id: &str) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(File::open(self.path(id))?))
+    }
+
+    /// Removes every spool file and every blob not in `referenced`: what a crash between
+    /// the install of a blob and the commit of its row leaves behind. Only for a store this
+    /// process owns alone (the data directory's lock).
+    pub async fn sweep(&self, referenced: HashSet<String>) -> io::Result<usize> {
+        let (spool, dir) = (self.spool.clone(), self.dir.clone());
+        tokio::task::spawn_blocking(move || -> io::Result<usize> {
+            let mut removed = 0;
+            for entry in std::fs::read_dir(&spool)? {
+                std::fs::remove_file(entry?.path())?;
+                removed += 1;
+            }
+            for shard in std::fs::read_dir(&dir)? {
+                let shard = shard?.path();
+                if !shard.is_dir() {
+                    continue;
+                }
+                for entry in std::fs::read_dir(&shard)? {
+                    let entry = entry?;
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if !referenced.contains(&name) {
+                        std::fs::remove_file(entry.path())?;
+                        removed += 1;
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+}
+
+/// Moves a finished spool file to its blob path, durably.
+fn install(tmp: &Path, dest: &Path) -> io::Result<()> {
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::rename(tmp, dest)?;
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+fn link_or_copy(from: &Path, to: &Path) -> io::Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to)?;
+        File::open(to)?.sync_all()?;
+    }
+    if let Some(dir) = to.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::TryStreamExt;
+
+    #[tokio::test]
+    async fn install_share_read_range_remove_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = LocalBlobs::open(dir.path()).unwrap();
+        let spooled = blobs.spool_path();
+        std::fs::write(&spooled, b"hello world").unwrap();
+        let id = blobs.install(&spooled).await.unwrap();
+        assert!(!spooled.exists());
+        let copy = blobs.share(&id).await.unwrap();
+        assert_ne!(id, copy);
+
+        let mut all = String::new();
+        blobs
+            .read_blocking(&copy)
+            .unwrap()
+            .read_to_string(&mut all)
+            .unwrap();
+        assert_eq!(all, "hello world");
+        let part: Vec<Bytes> = blobs
+            .open_blob(&id)
+            .await
+            .unwrap()
+            .range(6, 5)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(part.concat(), b"world");
+
+        blobs.remove(&id).await;
+        assert_eq!(
+            blobs.read_blocking(&id).err().map(|e| e.kind()),
+            Some(io::ErrorKind::NotFound)
+        );
+        std::fs::write(blobs.spool_path(), b"left over").unwrap();
+        let removed = blobs.sweep(HashSet::from([copy.clone()])).await.unwrap();
+        assert_eq!(removed, 1);
+        assert!(blobs.read_blocking(&copy).is_ok());
+        assert_eq!(blobs.sweep(HashSet::new()).await.unwrap(), 1);
+    }
+}
