@@ -3,9 +3,10 @@
 //! received into a spool file (`<data>/tmp/`) and installed as a blob (renamed, directory
 //! fsynced) before the row that names it is committed. Ids never come from clients.
 //!
-//! The operations are the ones an S3-compatible store offers too (put of a received file,
-//! ranged get, server-side copy, delete, listing for the sweep), and no file-system type
-//! crosses this interface: readers are `Read` trait objects and byte streams.
+//! [`BlobStore`] is the interface: its operations are the ones an S3-compatible store offers
+//! too (put of a received file, ranged get, server-side copy, delete, listing for the sweep),
+//! and no file-system type but the local spool path crosses it: readers are `Read` trait
+//! objects and byte streams.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -15,6 +16,7 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use futures_util::Stream;
+use futures_util::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
@@ -24,6 +26,45 @@ const READ_CHUNK: usize = 256 * 1024;
 /// A blob's bytes, as a stream.
 pub type BlobStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
+/// Where object bytes live. Blobs are immutable and named by ids the store makes; the
+/// spool (where an upload is received before it becomes a blob) is a local file in every
+/// engine. Implemented by [`LocalBlobs`]; an S3-compatible store is the scale-out one.
+pub trait BlobStore: Send + Sync + 'static {
+    /// A fresh spool file path for an upload to be received into.
+    fn spool_path(&self) -> PathBuf;
+    /// Makes a received (and synced) spool file a blob, durably; its new id.
+    fn install<'a>(&'a self, spooled: &'a Path) -> BoxFuture<'a, io::Result<String>>;
+    /// A new blob with the bytes of `id` (a server-side copy).
+    fn share<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<String>>;
+    /// Removes a blob no row names any more (failures are logged: the sweep removes what
+    /// is left).
+    fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()>;
+    /// Opens a blob; `NotFound` when it is gone (its object was replaced or deleted).
+    fn open_blob<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<OpenBlob>>;
+    /// Opens a blob for reading on the calling (blocking) thread: the job workers hash and
+    /// scan there. `NotFound` when it is gone.
+    fn read_blocking(&self, id: &str) -> io::Result<Box<dyn Read + Send>>;
+    /// Removes every spool file and every blob not in `referenced`: what a crash between
+    /// the install of a blob and the commit of its row leaves behind. Only for a store this
+    /// process owns alone (the data directory's lock).
+    fn sweep(&self, referenced: HashSet<String>) -> BoxFuture<'_, io::Result<usize>>;
+}
+
+/// An opened blob: it stays readable even if its object is replaced or deleted meanwhile.
+pub struct OpenBlob(Box<dyn RangeRead>);
+
+/// What an engine's opened blob can do: stream a range of its bytes.
+pub trait RangeRead: Send {
+    fn range(self: Box<Self>, start: u64, len: u64) -> BoxFuture<'static, io::Result<BlobStream>>;
+}
+
+impl OpenBlob {
+    /// `len` bytes from `start`, as a stream.
+    pub async fn range(self, start: u64, len: u64) -> io::Result<BlobStream> {
+        self.0.range(start, len).await
+    }
+}
+
 /// Blobs as local files.
 #[derive(Clone)]
 pub struct LocalBlobs {
@@ -31,19 +72,20 @@ pub struct LocalBlobs {
     spool: PathBuf,
 }
 
-/// An opened blob: it stays readable even if its object is replaced or deleted meanwhile.
-pub struct OpenBlob(tokio::fs::File);
+/// An open local blob file.
+struct LocalFile(tokio::fs::File);
 
-impl OpenBlob {
-    /// `len` bytes from `start`, as a stream.
-    pub async fn range(mut self, start: u64, len: u64) -> io::Result<BlobStream> {
-        if start > 0 {
-            self.0.seek(SeekFrom::Start(start)).await?;
-        }
-        Ok(Box::pin(ReaderStream::with_capacity(
-            self.0.take(len),
-            READ_CHUNK,
-        )))
+impl RangeRead for LocalFile {
+    fn range(self: Box<Self>, start: u64, len: u64) -> BoxFuture<'static, io::Result<BlobStream>> {
+        Box::pin(async move {
+            let mut file = self.0;
+            if start > 0 {
+                file.seek(SeekFrom::Start(start)).await?;
+            }
+            let stream: BlobStream =
+                Box::pin(ReaderStream::with_capacity(file.take(len), READ_CHUNK));
+            Ok(stream)
+        })
     }
 }
 
@@ -64,83 +106,84 @@ impl LocalBlobs {
     fn new_id() -> String {
         uuid::Uuid::new_v4().simple().to_string()
     }
+}
 
-    /// A fresh spool file path for an upload to be received into.
-    pub fn spool_path(&self) -> PathBuf {
+impl BlobStore for LocalBlobs {
+    fn spool_path(&self) -> PathBuf {
         self.spool.join(Self::new_id())
     }
 
-    /// Makes a received (and synced) spool file a blob, durably; its new id.
-    pub async fn install(&self, spooled: &Path) -> io::Result<String> {
-        let id = Self::new_id();
-        let (from, to) = (spooled.to_path_buf(), self.path(&id));
-        tokio::task::spawn_blocking(move || install(&from, &to))
-            .await
-            .map_err(io::Error::other)??;
-        Ok(id)
+    fn install<'a>(&'a self, spooled: &'a Path) -> BoxFuture<'a, io::Result<String>> {
+        Box::pin(async move {
+            let id = Self::new_id();
+            let (from, to) = (spooled.to_path_buf(), self.path(&id));
+            tokio::task::spawn_blocking(move || install(&from, &to))
+                .await
+                .map_err(io::Error::other)??;
+            Ok(id)
+        })
     }
 
-    /// A new blob with the bytes of `id` (a server-side copy; shared, as blobs never
-    /// change).
-    pub async fn share(&self, id: &str) -> io::Result<String> {
-        let new = Self::new_id();
-        let (from, to) = (self.path(id), self.path(&new));
-        tokio::task::spawn_blocking(move || link_or_copy(&from, &to))
-            .await
-            .map_err(io::Error::other)??;
-        Ok(new)
+    fn share<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<String>> {
+        Box::pin(async move {
+            let new = Self::new_id();
+            let (from, to) = (self.path(id), self.path(&new));
+            tokio::task::spawn_blocking(move || link_or_copy(&from, &to))
+                .await
+                .map_err(io::Error::other)??;
+            Ok(new)
+        })
     }
 
-    /// Removes a blob no row names any more (logged, not returned, on failure: the sweep
-    /// at the next start removes what is left).
-    pub async fn remove(&self, id: &str) {
-        if let Err(e) = tokio::fs::remove_file(self.path(id)).await
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            tracing::warn!(blob = id, error = %e, "cannot remove a blob");
-        }
+    fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = tokio::fs::remove_file(self.path(id)).await
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(blob = id, error = %e, "cannot remove a blob");
+            }
+        })
     }
 
-    /// Opens a blob; `NotFound` when it is gone (its object was replaced or deleted).
-    pub async fn open_blob(&self, id: &str) -> io::Result<OpenBlob> {
-        Ok(OpenBlob(tokio::fs::File::open(self.path(id)).await?))
+    fn open_blob<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<OpenBlob>> {
+        Box::pin(async move {
+            let file = tokio::fs::File::open(self.path(id)).await?;
+            Ok(OpenBlob(Box::new(LocalFile(file))))
+        })
     }
 
-    /// Opens a blob for reading on the calling (blocking) thread: the job workers hash and
-    /// scan there. `NotFound` when it is gone.
-    pub fn read_blocking(&self, id: &str) -> io::Result<Box<dyn Read + Send>> {
+    fn read_blocking(&self, id: &str) -> io::Result<Box<dyn Read + Send>> {
         Ok(Box::new(File::open(self.path(id))?))
     }
 
-    /// Removes every spool file and every blob not in `referenced`: what a crash between
-    /// the install of a blob and the commit of its row leaves behind. Only for a store this
-    /// process owns alone (the data directory's lock).
-    pub async fn sweep(&self, referenced: HashSet<String>) -> io::Result<usize> {
+    fn sweep(&self, referenced: HashSet<String>) -> BoxFuture<'_, io::Result<usize>> {
         let (spool, dir) = (self.spool.clone(), self.dir.clone());
-        tokio::task::spawn_blocking(move || -> io::Result<usize> {
-            let mut removed = 0;
-            for entry in std::fs::read_dir(&spool)? {
-                std::fs::remove_file(entry?.path())?;
-                removed += 1;
-            }
-            for shard in std::fs::read_dir(&dir)? {
-                let shard = shard?.path();
-                if !shard.is_dir() {
-                    continue;
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || -> io::Result<usize> {
+                let mut removed = 0;
+                for entry in std::fs::read_dir(&spool)? {
+                    std::fs::remove_file(entry?.path())?;
+                    removed += 1;
                 }
-                for entry in std::fs::read_dir(&shard)? {
-                    let entry = entry?;
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    if !referenced.contains(&name) {
-                        std::fs::remove_file(entry.path())?;
-                        removed += 1;
+                for shard in std::fs::read_dir(&dir)? {
+                    let shard = shard?.path();
+                    if !shard.is_dir() {
+                        continue;
+                    }
+                    for entry in std::fs::read_dir(&shard)? {
+                        let entry = entry?;
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        if !referenced.contains(&name) {
+                            std::fs::remove_file(entry.path())?;
+                            removed += 1;
+                        }
                     }
                 }
-            }
-            Ok(removed)
+                Ok(removed)
+            })
+            .await
+            .map_err(io::Error::other)?
         })
-        .await
-        .map_err(io::Error::other)?
     }
 }
 

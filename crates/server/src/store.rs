@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -22,7 +23,7 @@ use futures_util::Stream;
 use hashscan_digest::Algorithm;
 use rusqlite::{OptionalExtension, params};
 
-use crate::blobs::{LocalBlobs, OpenBlob};
+use crate::blobs::{BlobStore, LocalBlobs, OpenBlob};
 use crate::config::Limits;
 use crate::core::uploads::{self, Receive, ReceiveError};
 use crate::db::{ReadPool, ReadStopped, WriteError, WriteOp, Writer};
@@ -172,7 +173,7 @@ pub struct ObjectStore {
     /// (the job workers) directly ([`Self::head_blocking`]).
     readers: ReadPool,
     /// The bytes: immutable blobs ([`crate::blobs`]).
-    blobs: LocalBlobs,
+    blobs: Arc<dyn BlobStore>,
     limits: Limits,
 }
 
@@ -198,7 +199,7 @@ impl ObjectStore {
         let store = ObjectStore {
             writer,
             readers,
-            blobs: LocalBlobs::open(data_dir)?,
+            blobs: Arc::new(LocalBlobs::open(data_dir)?),
             limits,
         };
         if recover {
