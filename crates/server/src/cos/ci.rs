@@ -7,7 +7,7 @@ use axum::response::Response;
 use super::Ctx;
 use super::error::CosError;
 use crate::core::failure::{Failure, FailureKind};
-use crate::core::hash_jobs::{HashType, SYNC_HASH_LIMIT};
+use crate::core::hash_jobs::HashType;
 use crate::xml::XmlWriter;
 
 /// `true`/`false` in any case.
@@ -72,7 +72,7 @@ fn sync_hash_error(f: &Failure) -> CosError {
     match f.kind {
         FailureKind::NotFound => crate::store::StoreError::NoSuchKey.into(),
         FailureKind::TooLarge => CosError::invalid_argument(format!(
-            "{}; the synchronous file hash takes objects under {SYNC_HASH_LIMIT} bytes: submit a FileHashCode job (POST /file_jobs) instead",
+            "{}, the synchronous file hash's limit: submit a FileHashCode job (POST /file_jobs) instead",
             f.message
         )),
         FailureKind::InvalidInput => CosError::invalid_argument(f.message.clone()),
