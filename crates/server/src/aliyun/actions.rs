@@ -120,7 +120,9 @@ async fn call(
         SasRequest::CreateFileDetectUploadUrl(r) => {
             let mut list = Vec::with_capacity(r.items.len());
             for item in r.items {
-                if item.file_size.is_some_and(|s| s > detect.max_file) {
+                if let Some(size) = item.file_size
+                    && detect.within_limit(size).is_err()
+                {
                     return Err(SasError::file_size_over_limit());
                 }
                 list.push(upload_slot(state, &verified.access_key_id, &item.hash_key, host).await?);
