@@ -70,39 +70,23 @@ pub(crate) fn is_tar(head: &[u8]) -> bool {
         return true;
     }
     // Old-style (v7) header: a name, octal fields, and a checksum that adds up.
-    if header[0] == 0 {
-        return false;
-    }
-    let Some(stored) = parse_octal(&header[148..156]) else {
-        return false;
-    };
-    let sum: u64 = header
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u64::from(b)
-            }
-        })
-        .sum();
     // 8 spaces alone sum to 256: a header of zeros with a checksum of 256 is no tar.
-    stored == sum && sum > 256 && parse_octal(&header[124..136]).is_some()
+    checked_sum(header).is_some_and(|sum| sum > 256) && parse_octal(&header[124..136]).is_some()
 }
 
 /// A tar header block whose checksum adds up (unsigned sum, the checksum field counted as
 /// spaces), with a name: where a damaged tar can be walked on from.
 pub(crate) fn tar_header_valid(block: &[u8]) -> bool {
-    let Some(header) = block.get(..512) else {
-        return false;
-    };
-    if header[0] == 0 {
-        return false;
+    block.get(..512).and_then(checked_sum).is_some()
+}
+
+/// The checksum of a 512-byte header with a name, when it matches the stored one: the
+/// unsigned sum of its bytes, the checksum field counted as spaces.
+fn checked_sum(header: &[u8]) -> Option<u64> {
+    if header.first().is_none_or(|&b| b == 0) {
+        return None;
     }
-    let Some(stored) = parse_octal(&header[148..156]) else {
-        return false;
-    };
+    let stored = parse_octal(header.get(148..156)?)?;
     let sum: u64 = header
         .iter()
         .enumerate()
@@ -114,7 +98,7 @@ pub(crate) fn tar_header_valid(block: &[u8]) -> bool {
             }
         })
         .sum();
-    stored == sum
+    (stored == sum).then_some(sum)
 }
 
 /// An octal number field: optional leading spaces, octal digits, then NULs or spaces.
