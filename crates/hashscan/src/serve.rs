@@ -243,11 +243,11 @@ async fn bucket_async(cmd: BucketCommand) -> anyhow::Result<()> {
     let config = common.load()?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-    hashscan_server::db::open(&config.data_dir).await?;
-    let store = hashscan_server::store::ObjectStore::open(
-        &config.data_dir,
-        hashscan_server::db::Writer::open(&config.data_dir).await?,
-        hashscan_server::db::ReadPool::new(&config.data_dir),
+    let meta = hashscan_server::meta::sqlite::open(&config.data_dir).await?;
+    let blobs = std::sync::Arc::new(hashscan_server::blobs::LocalBlobs::open(&config.data_dir)?);
+    let store = hashscan_server::core::objects::ObjectStore::open(
+        meta.objects,
+        blobs,
         config.limits.clone(),
         false,
     )

@@ -6,8 +6,8 @@
 use axum::http::HeaderMap;
 
 use crate::AppState;
+use crate::core::objects::{Bucket, ObjectMeta, StoreError};
 use crate::route::{HostKind, Target, resolve};
-use crate::store::{Bucket, ObjectMeta, StoreError};
 use crate::wire::{HeaderMapSource, now_unix};
 
 /// Why access was refused.

@@ -73,7 +73,7 @@ pub async fn handle(state: &AppState, endpoint: Endpoint, req: Request<Body>) ->
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok());
             let format = Format::negotiate(accept);
-            let counts = match state.jobs.counts().await {
+            let counts = match state.meta.jobs.counts().await {
                 Ok(c) => Some(c),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot count jobs for the metrics");
@@ -129,7 +129,7 @@ async fn ready(state: &AppState) -> Result<(), String> {
         Ok(Err(e)) => return Err(format!("data directory check failed: {e}")),
         Err(_) => return Err("data directory: no answer in time".into()),
     }
-    match tokio::time::timeout(READY_TIMEOUT, state.jobs.ping()).await {
+    match tokio::time::timeout(READY_TIMEOUT, state.meta.jobs.ping()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("database: {e}")),
         Err(_) => Err("database: no answer in time".into()),

@@ -2,8 +2,9 @@
 //!
 //! Reading order: [`Server::start`] opens the data directory (lock, SQLite, object store,
 //! keys) and binds; [`http::entry`] receives every request and hands it to a dialect
-//! ([`cos`] today); the dialect authenticates and translates, and the core
-//! ([`store::ObjectStore`]) decides.
+//! (COS, Alibaba, Volcengine, `/v1`); the dialect authenticates and translates, and a
+//! service of [`core`] decides, over the metadata store ([`meta`]) and the blobs
+//! ([`blobs`]).
 
 pub mod access;
 pub mod aliyun;
@@ -12,17 +13,14 @@ pub mod body_digest;
 pub mod config;
 pub mod core;
 pub mod cos;
-pub mod db;
 pub mod health;
 pub mod http;
-pub mod jobs;
 pub mod keys;
 pub mod listen;
+pub mod meta;
 pub mod metrics;
 pub mod native;
 pub mod route;
-mod rows;
-pub mod store;
 pub mod volc;
 pub mod wire;
 pub mod wire_case;
@@ -36,17 +34,18 @@ use std::sync::Arc;
 pub use config::Config;
 
 use crate::core::hash_jobs::HashJobs;
+use crate::core::objects::ObjectStore;
 use crate::core::workers::WorkSignal;
-use crate::jobs::{JobStore, SqliteJobStore};
 use crate::keys::Keys;
-use crate::store::ObjectStore;
+use crate::meta::Meta;
 
 /// What every request handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: ObjectStore,
-    pub jobs: Arc<dyn JobStore>,
+    /// The metadata store's interfaces (the services above hold what they need of it).
+    pub meta: Meta,
     pub keys: Arc<Keys>,
     /// Wakes idle workers when a job is submitted.
     pub work: WorkSignal,
@@ -70,12 +69,12 @@ pub enum StartError {
     },
     #[error("data directory {0} is in use by another hashscan server")]
     Locked(String),
-    #[error("cannot open the database: {0}")]
-    Db(#[from] db::OpenError),
-    #[error("cannot open the database for writing: {0}")]
-    Writer(#[from] db::WriteError),
+    #[error("cannot open the metadata store: {0}")]
+    Meta(#[from] meta::sqlite::OpenError),
+    #[error("cannot recover the job store: {0}")]
+    Jobs(#[from] meta::jobs::JobError),
     #[error("cannot open the object store: {0}")]
-    Store(#[from] store::StoreError),
+    Store(#[from] core::objects::StoreError),
     #[error("cannot read or create the access key: {0}")]
     Keys(std::io::Error),
     #[error("cannot load the detection engine: {0}")]
@@ -118,30 +117,17 @@ impl Server {
         if lock.try_lock().is_err() {
             return Err(StartError::Locked(dir.display().to_string()));
         }
-        let fresh = !dir.join(db::DB_FILE).exists();
-        // Create and migrate the database; then every store writes through the one
-        // group-commit writer and reads through one pool of read-only connections.
-        db::open(&dir).await?;
-        let writer = db::Writer::open(&dir).await?;
-        let readers = db::ReadPool::new(&dir);
-        let jobs: Arc<dyn JobStore> =
-            Arc::new(SqliteJobStore::new(writer.clone(), readers.clone()));
+        let fresh = !dir.join(meta::sqlite::db::DB_FILE).exists();
+        // The embedded stores: metadata in SQLite, bytes in local blobs.
+        let meta = meta::sqlite::open(&dir).await?;
         // We hold the data directory's lock: Running jobs are leftovers of a dead run.
-        let orphans = jobs.expire_all_leases().await.map_err(|e| match e {
-            jobs::JobError::Sql(e) => StartError::Writer(db::WriteError::Sql(e)),
-            other => StartError::Db(db::OpenError::Other(other.to_string())),
-        })?;
+        let orphans = meta.jobs.expire_all_leases().await?;
         if orphans > 0 {
             tracing::info!(jobs = orphans, "resuming jobs of a previous run");
         }
-        let store = ObjectStore::open(
-            &dir,
-            writer.clone(),
-            readers.clone(),
-            config.limits.clone(),
-            true,
-        )
-        .await?;
+        let blobs = Arc::new(blobs::LocalBlobs::open(&dir).map_err(dir_err)?);
+        let store =
+            ObjectStore::open(meta.objects.clone(), blobs, config.limits.clone(), true).await?;
 
         let mut keys = Keys::default();
         let mut created_key = None;
@@ -168,7 +154,7 @@ impl Server {
         }
 
         let work = WorkSignal::default();
-        let detect = detect_ctx(&config, readers, writer, jobs.clone(), work.clone()).await?;
+        let detect = detect_ctx(&config, &meta, work.clone()).await?;
 
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -178,12 +164,17 @@ impl Server {
             })?;
         let rate_per_key = config.detect.rate_per_key;
         let metrics = Arc::new(metrics::Metrics::new());
-        let hash_jobs = HashJobs::new(store.clone(), jobs.clone(), work.clone(), metrics.clone());
+        let hash_jobs = HashJobs::new(
+            store.clone(),
+            meta.jobs.clone(),
+            work.clone(),
+            metrics.clone(),
+        );
         Ok(Server {
             state: AppState {
                 config: Arc::new(config),
                 store,
-                jobs,
+                meta,
                 keys: Arc::new(keys),
                 work,
                 hash_jobs,
@@ -220,7 +211,7 @@ impl Server {
             self.state.config.workers,
             core::workers::Pool {
                 node: node.clone(),
-                jobs: self.state.jobs.clone(),
+                jobs: self.state.meta.jobs.clone(),
                 handlers: vec![self.state.hash_jobs.handler(), Arc::new(detections)],
                 signal: self.state.work.clone(),
                 metrics: self.state.metrics.clone(),
@@ -239,7 +230,7 @@ impl Server {
             // The one outbound client: callbacks go out under the downloads' address policy.
             self.state.detect.fetcher.clone(),
             &node,
-            self.state.jobs.clone(),
+            self.state.meta.jobs.clone(),
             render,
             self.state.metrics.clone(),
             stop_tx.subscribe(),
@@ -260,9 +251,7 @@ impl Server {
 /// Builds the detection engine and service from the configuration.
 async fn detect_ctx(
     config: &Config,
-    readers: db::ReadPool,
-    writer: db::Writer,
-    jobs: Arc<dyn JobStore>,
+    meta: &Meta,
     work: WorkSignal,
 ) -> Result<core::detections::DetectCtx, StartError> {
     let c = &config.detect;
@@ -322,9 +311,8 @@ async fn detect_ctx(
         hashscan_fetch::Fetcher::new(policy).map_err(|e| StartError::Detect(e.to_string()))?;
     Ok(core::detections::DetectCtx {
         detections: core::detections::Detections::new(
-            readers,
-            writer,
-            jobs,
+            meta.detections.clone(),
+            meta.jobs.clone(),
             work,
             files,
             Arc::new(detector),

@@ -28,7 +28,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::jobs::{DeliveryOutcome, JobState};
+use crate::meta::jobs::{DeliveryOutcome, JobState};
 
 /// Content type of the classic text format.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -53,7 +53,7 @@ pub const ALIYUN_ACTIONS: &[&str] = &[
 /// The Volcengine actions counted by name; any other is `other`.
 pub const VOLC_ACTIONS: &[&str] = &["CreateFileDetection", "GetFileDetection"];
 /// The job tags counted by name; jobs of any other tag are counted as `other`.
-pub const JOB_TAGS: &[&str] = &[crate::jobs::HASH_TAG, crate::jobs::DETECT_TAG];
+pub const JOB_TAGS: &[&str] = &[crate::meta::jobs::HASH_TAG, crate::meta::jobs::DETECT_TAG];
 /// The states of a job that has not ended, the ones `hashscan_jobs` shows.
 pub const LIVE_STATES: [JobState; 3] = [JobState::Submitted, JobState::Running, JobState::Pause];
 /// The HTTP methods counted by name; any other is `other`.

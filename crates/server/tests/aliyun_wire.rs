@@ -15,14 +15,15 @@ use axum::http::Request;
 use axum::response::Response;
 use hashscan_auth::time::format_acs_date;
 use hashscan_auth::{Secret, aliyun_v2, aliyun_v3};
-use hashscan_server::aliyun::auth::authenticate;
+use hashscan_server::aliyun::auth::{authenticate, remember_nonce};
 use hashscan_server::aliyun::error::SasError;
-use hashscan_server::aliyun::guard::{NonceCache, RateLimiter};
+use hashscan_server::aliyun::guard::RateLimiter;
 use hashscan_server::aliyun::model::{DetectResult, GetFileDetectResultResponse, json_response};
 use hashscan_server::aliyun::params::{RpcRequest, SasRequest};
 use hashscan_server::aliyun::upload::{
     FormLimits, OssError, issue, new_oss_key, parse_form, success_response, verify,
 };
+use hashscan_server::meta::shared::LocalShared;
 use hashscan_server::wire::now_unix;
 
 const AK: &str = "testAK";
@@ -32,7 +33,7 @@ const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 
 struct App {
     keys: HashMap<String, Secret>,
-    nonces: NonceCache,
+    shared: LocalShared,
     limiter: RateLimiter,
     dir: tempfile::TempDir,
 }
@@ -48,7 +49,7 @@ async fn rpc(State(app): State<Arc<App>>, req: Request<Body>) -> Response {
     let body = axum::body::to_bytes(body, 1 << 20)
         .await
         .unwrap_or_default();
-    let outcome = (|| {
+    let outcome = async {
         let verified = authenticate(
             &parts.method,
             &parts.uri,
@@ -56,11 +57,12 @@ async fn rpc(State(app): State<Arc<App>>, req: Request<Body>) -> Response {
             &body,
             &app.keys,
             now_unix(),
-            &app.nonces,
         )?;
+        remember_nonce(&app.shared, &verified, now_unix()).await?;
         app.limiter.check(&verified.access_key_id)?;
         RpcRequest::parse(&parts.uri, &parts.headers)?.validate(verified.scheme)
-    })();
+    }
+    .await;
     match outcome {
         Ok(SasRequest::GetFileDetectResult(g)) => json_response(
             &GetFileDetectResultResponse {
@@ -105,7 +107,7 @@ async fn upload(State(app): State<Arc<App>>, req: Request<Body>) -> Response {
 async fn start(per_second: u32) -> (SocketAddr, Arc<App>) {
     let app = Arc::new(App {
         keys: HashMap::from([(AK.to_owned(), Secret::new(SK))]),
-        nonces: NonceCache::default(),
+        shared: LocalShared::default(),
         limiter: RateLimiter::new(
             NonZeroU32::new(per_second).unwrap(),
             NonZeroU32::new(per_second).unwrap(),

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use hashscan_server::jobs::{JobStore, NewJob, QueueState, SqliteJobStore};
+use hashscan_server::meta::jobs::{JobStore, NewJob, QueueState};
+use hashscan_server::meta::sqlite::jobs::SqliteJobStore;
 
 mod common;
 use common::{BUCKET, TestServer};
@@ -507,9 +508,10 @@ async fn not_ready_without_a_data_directory() {
 #[tokio::test]
 async fn job_counts_are_of_unfinished_jobs() {
     let dir = tempfile::tempdir().unwrap();
-    hashscan_server::db::open(dir.path()).await.unwrap();
-    let writer = hashscan_server::db::Writer::open(dir.path()).await.unwrap();
-    let store = SqliteJobStore::new(writer, hashscan_server::db::ReadPool::new(dir.path()));
+    let store = hashscan_server::meta::sqlite::open(dir.path())
+        .await
+        .unwrap()
+        .jobs;
     store.ping().await.unwrap();
     assert!(store.counts().await.unwrap().is_empty());
     let q = store.default_queue("b-1250000000").await.unwrap();
@@ -540,7 +542,7 @@ async fn job_counts_are_of_unfinished_jobs() {
             &done.id,
             "w",
             now,
-            hashscan_server::jobs::Outcome::Success(serde_json::json!({})),
+            hashscan_server::meta::jobs::Outcome::Success(serde_json::json!({})),
         )
         .await
         .unwrap();
@@ -576,7 +578,9 @@ async fn counts_with_many_jobs() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000);
     let dir = tempfile::tempdir().unwrap();
-    hashscan_server::db::open(dir.path()).await.unwrap();
+    hashscan_server::meta::sqlite::db::open(dir.path())
+        .await
+        .unwrap();
     {
         let conn = rusqlite::Connection::open(dir.path().join("hashscan.db")).unwrap();
         conn.execute_batch(
@@ -624,8 +628,10 @@ async fn counts_with_many_jobs() {
         drop(insert);
         conn.execute_batch("COMMIT").unwrap();
     }
-    let writer = hashscan_server::db::Writer::open(dir.path()).await.unwrap();
-    let readers = hashscan_server::db::ReadPool::new(dir.path());
+    let writer = hashscan_server::meta::sqlite::db::Writer::open(dir.path())
+        .await
+        .unwrap();
+    let readers = hashscan_server::meta::sqlite::db::ReadPool::new(dir.path());
     let store = SqliteJobStore::new(writer, readers.clone());
     let mut best = Duration::MAX;
     for _ in 0..5 {
@@ -636,7 +642,7 @@ async fn counts_with_many_jobs() {
     }
     let t = Instant::now();
     let all: Vec<(String, String, i64)> = readers
-        .read(|conn| -> Result<_, hashscan_server::jobs::JobError> {
+        .read(|conn| -> Result<_, hashscan_server::meta::jobs::JobError> {
             let mut stmt =
                 conn.prepare("SELECT tag, state, COUNT(*) FROM jobs GROUP BY tag, state")?;
             let all = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;

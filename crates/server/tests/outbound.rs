@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hashscan_server::config::BucketConfig;
-use hashscan_server::jobs::{JobStore, SqliteJobStore};
 use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -124,9 +123,7 @@ async fn wait_for(server: &TestServer, outcome: &str, n: f64) {
 /// The delivery records (id, state, attempts, last error) of `jobs`, read from the data
 /// directory of a stopped server.
 async fn records(dir: &Path, jobs: &[String]) -> Vec<(String, String, u32, Option<String>)> {
-    hashscan_server::db::open(dir).await.unwrap();
-    let writer = hashscan_server::db::Writer::open(dir).await.unwrap();
-    let store = SqliteJobStore::new(writer, hashscan_server::db::ReadPool::new(dir));
+    let store = hashscan_server::meta::sqlite::open(dir).await.unwrap().jobs;
     let mut out = Vec::new();
     for job in jobs {
         let mut r = store.deliveries(job).await.unwrap();

@@ -13,8 +13,6 @@
 //!   `FileExist=true` (the file is kept here already), so that `CreateFileDetect` with that
 //!   `OssKey` works whether or not the client uploads.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use axum::body::Body;
 use axum::http::{HeaderMap, Request};
 use axum::response::Response;
@@ -22,12 +20,12 @@ use hashscan_auth::KeyLookup;
 use hashscan_detect::{Report, Verdict};
 
 use super::error::SasError;
-use super::guard::{NonceCache, RateLimiter};
+use super::guard::RateLimiter;
 use super::model::{self, DetectResult, UploadUrl};
 use super::params::{RpcRequest, SasRequest};
 use super::upload::{self, FormLimits, OssError};
 use crate::AppState;
-use crate::core::detections::{Detection, KeptFile, Lookup, NewDetection, Options, Source, State};
+use crate::core::detections::{Detection, Lookup, NewDetection, Options, Source, State};
 use crate::core::uploads::ReceiveError;
 
 /// The path of the emulated OSS upload host (`PublicUrl` of the upload credentials).
@@ -39,20 +37,19 @@ const MAX_BODY: usize = 64 * 1024;
 /// The `HostId` of errors when the request names no host.
 const DEFAULT_HOST_ID: &str = "tds.aliyuncs.com";
 
-/// The dialect's state: replay refusal, rate limit, counters.
+/// The name of the counter of authenticated Sas calls (`GetFileDetectApiInvokeInfo`).
+const INVOCATIONS: &str = "aliyun.invocations";
+
+/// The dialect's state: the per-key rate limit.
 pub struct Guards {
-    pub nonces: NonceCache,
     pub rate: Option<RateLimiter>,
-    invocations: AtomicU64,
 }
 
 impl Guards {
     /// `per_second` requests per key (0: no limit), with a burst of as many.
     pub fn new(per_second: u32) -> Guards {
         Guards {
-            nonces: NonceCache::default(),
             rate: std::num::NonZeroU32::new(per_second).map(|n| RateLimiter::new(n, n)),
-            invocations: AtomicU64::new(0),
         }
     }
 }
@@ -108,13 +105,16 @@ async fn call(
         &body,
         state.keys.as_ref(),
         now_ms() / 1000,
-        &guards.nonces,
     )?;
+    super::auth::remember_nonce(state.meta.shared.as_ref(), &verified, now_ms() / 1000).await?;
     if let Some(rate) = &guards.rate {
         rate.check(&verified.access_key_id)?;
     }
     let request = RpcRequest::parse(&parts.uri, &parts.headers)?.validate(verified.scheme)?;
-    guards.invocations.fetch_add(1, Ordering::Relaxed);
+    let shared = &state.meta.shared;
+    if let Err(e) = shared.count(INVOCATIONS, 1).await {
+        tracing::warn!(error = %e, "cannot count a Sas call");
+    }
     let detect = &state.detect;
     match request {
         SasRequest::CreateFileDetectUploadUrl(r) => {
@@ -278,7 +278,10 @@ async fn call(
         SasRequest::GetFileDetectApiInvokeInfo(_) => {
             // A self-hosted service has no quota: the counters are this server's.
             const AUTH: i64 = 1_000_000_000;
-            let used = guards.invocations.load(Ordering::Relaxed) as i64;
+            let used = shared.counter(INVOCATIONS).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot read the Sas call counter");
+                SasError::server_error()
+            })? as i64;
             Ok(model::json_response(
                 &model::GetFileDetectApiInvokeInfoResponse {
                     request_id: request_id.to_string(),
@@ -300,7 +303,7 @@ async fn call(
     }
 }
 
-fn core_error(e: crate::jobs::JobError) -> SasError {
+fn core_error(e: crate::meta::jobs::JobError) -> SasError {
     tracing::error!(error = %e, "detection store error");
     SasError::server_error()
 }
@@ -370,7 +373,7 @@ async fn upload_slot(
     let kept = detections.kept_file(hash_key).await.map_err(core_error)?;
     if let Some(k) = &kept {
         detections
-            .upload_received(&key, k.size, &k.md5, &k.sha1, &k.sha256)
+            .upload_received(&key, k)
             .await
             .map_err(core_error)?;
     }
@@ -468,22 +471,16 @@ async fn accept(
                 OssError::internal_error()
             }
         })?;
-    let KeptFile {
-        size,
-        md5,
-        sha1,
-        sha256,
-    } = kept;
     detections
-        .upload_received(&form.key, size, &md5, &sha1, &sha256)
+        .upload_received(&form.key, &kept)
         .await
         .map_err(|_| OssError::internal_error())?;
-    tracing::info!(oss_key = %form.key, size, "detection file uploaded");
+    tracing::info!(oss_key = %form.key, size = kept.size, "detection file uploaded");
     Ok(upload::success_response(
         form,
         request_id,
         "hashscan-detect",
         UPLOAD_PATH,
-        &md5,
+        &kept.md5,
     ))
 }

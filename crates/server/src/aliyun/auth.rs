@@ -5,8 +5,9 @@
 //!   parameter is present, else 400 `MissingSignature`.
 //! * Time windows (spec §1.9): V3 `x-acs-date` within ±15 minutes of now; V2 `Timestamp` at most
 //!   31 minutes old and at most 15 minutes ahead (`hashscan_auth`'s defaults, [`AuthOptions`]).
-//! * The nonce (`x-acs-signature-nonce` / `SignatureNonce`) is checked only once the signature
-//!   holds, so unauthenticated traffic cannot fill the [`NonceCache`].
+//! * The nonce (`x-acs-signature-nonce` / `SignatureNonce`) must be present; it is remembered
+//!   ([`remember_nonce`], in the shared state) only once the signature holds, so
+//!   unauthenticated traffic cannot fill that.
 //! * An STS `SecurityToken` is not checked: hashscan has no STS, and a temporary access key is
 //!   unknown to it anyway.
 
@@ -15,7 +16,7 @@ use hashscan_auth::encode::decode_path;
 use hashscan_auth::{KeyLookup, Payload, Query, RequestParts, Verified, aliyun_v2, aliyun_v3};
 
 use super::error::SasError;
-use super::guard::NonceCache;
+use crate::meta::shared::{NonceError, NonceRefused, SharedState};
 use crate::wire::HeaderMapSource;
 
 /// The time windows of both signature versions.
@@ -33,7 +34,6 @@ pub fn authenticate(
     body: &[u8],
     keys: &dyn KeyLookup,
     now: i64,
-    nonces: &NonceCache,
 ) -> Result<Verified, SasError> {
     authenticate_with(
         method,
@@ -42,13 +42,11 @@ pub fn authenticate(
         body,
         keys,
         now,
-        nonces,
         &AuthOptions::default(),
     )
 }
 
 /// [`authenticate`] with explicit windows.
-#[allow(clippy::too_many_arguments)]
 pub fn authenticate_with(
     method: &Method,
     uri: &Uri,
@@ -56,7 +54,6 @@ pub fn authenticate_with(
     body: &[u8],
     keys: &dyn KeyLookup,
     now: i64,
-    nonces: &NonceCache,
     options: &AuthOptions,
 ) -> Result<Verified, SasError> {
     let source = HeaderMapSource(headers);
@@ -76,12 +73,41 @@ pub fn authenticate_with(
         return Err(SasError::missing_signature());
     }
     .map_err(SasError::from_auth)?;
+    if verified.nonce.is_none() {
+        return Err(SasError::incomplete_signature(
+            "the request has no signature nonce",
+        ));
+    }
+    Ok(verified)
+}
+
+/// Accepts an authenticated request's nonce once: 400 `SignatureNonceUsed` for a replay
+/// within the request's time window, 500 `SystemBusy` when no more nonces can be
+/// remembered just now. `now` is Unix seconds.
+pub async fn remember_nonce(
+    shared: &dyn SharedState,
+    verified: &Verified,
+    now: i64,
+) -> Result<(), SasError> {
     let nonce = verified
         .nonce
         .as_deref()
         .ok_or_else(|| SasError::incomplete_signature("the request has no signature nonce"))?;
-    nonces.check_and_remember(&verified.access_key_id, nonce, verified.expires_at, now)?;
-    Ok(verified)
+    match shared
+        .remember_nonce(&verified.access_key_id, nonce, verified.expires_at, now)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(NonceError::Refused(NonceRefused::Replayed)) => Err(SasError::signature_nonce_used()),
+        Err(NonceError::Refused(NonceRefused::Full)) => {
+            tracing::warn!("nonce store full: refusing requests until entries expire");
+            Err(SasError::system_busy())
+        }
+        Err(NonceError::Backend(e)) => {
+            tracing::error!(error = %e, "cannot check the signature nonce");
+            Err(SasError::server_error())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -142,15 +168,7 @@ mod tests {
     }
 
     fn run(uri: &Uri, headers: &HeaderMap, body: &[u8], at: i64) -> Result<Verified, SasError> {
-        authenticate(
-            &Method::POST,
-            uri,
-            headers,
-            body,
-            &keys(),
-            at,
-            &NonceCache::default(),
-        )
+        authenticate(&Method::POST, uri, headers, body, &keys(), at)
     }
 
     fn code(r: Result<Verified, SasError>) -> (u16, String) {
@@ -233,7 +251,6 @@ mod tests {
             b"",
             &keys,
             parse_acs_date("2023-03-13T08:34:30Z").unwrap(),
-            &NonceCache::default(),
         )
         .unwrap();
         assert_eq!(v.access_key_id, "testid");
@@ -292,7 +309,6 @@ mod tests {
             b"",
             &HashMap::<String, Secret>::new(),
             now(),
-            &NonceCache::default(),
         );
         assert_eq!(code(r), (404, "InvalidAccessKeyId.NotFound".into()));
         // Malformed Authorization.
@@ -321,13 +337,17 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_reused_nonce_is_refused() {
-        let nonces = NonceCache::default();
+    #[tokio::test]
+    async fn a_reused_nonce_is_refused() {
+        let shared = crate::meta::shared::LocalShared::default();
         let h = v3_headers("GetFileDetectResult", V3_SIG);
-        let go = |at| authenticate(&Method::POST, &uri(V3_QUERY), &h, b"", &keys(), at, &nonces);
-        go(now()).unwrap();
-        assert_eq!(code(go(now() + 1)), (400, "SignatureNonceUsed".into()));
+        let v3 = authenticate(&Method::POST, &uri(V3_QUERY), &h, b"", &keys(), now()).unwrap();
+        remember_nonce(&shared, &v3, now()).await.unwrap();
+        let again = remember_nonce(&shared, &v3, now() + 1).await.unwrap_err();
+        assert_eq!(
+            (again.status().as_u16(), again.code()),
+            (400, "SignatureNonceUsed")
+        );
         // The V2 request carries the same nonce under the same key: also a replay.
         let v2 = authenticate(
             &Method::POST,
@@ -336,25 +356,14 @@ mod tests {
             b"",
             &keys(),
             now(),
-            &nonces,
-        );
-        assert_eq!(code(v2), (400, "SignatureNonceUsed".into()));
-        // A request that fails its signature does not consume a nonce.
-        let fresh = NonceCache::default();
+        )
+        .unwrap();
+        let replay = remember_nonce(&shared, &v2, now()).await.unwrap_err();
+        assert_eq!(replay.code(), "SignatureNonceUsed");
+        // A request that fails its signature never reaches the nonce check.
         let bad = v3_headers("GetFileDetectResult", &"0".repeat(64));
-        assert!(
-            authenticate(
-                &Method::POST,
-                &uri(V3_QUERY),
-                &bad,
-                b"",
-                &keys(),
-                now(),
-                &fresh
-            )
-            .is_err()
-        );
-        assert!(fresh.is_empty());
+        assert!(authenticate(&Method::POST, &uri(V3_QUERY), &bad, b"", &keys(), now()).is_err());
+        assert!(shared.nonces.len() == 1);
     }
 
     #[test]

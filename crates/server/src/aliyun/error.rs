@@ -15,7 +15,7 @@
 //!   message: the signed request was altered;
 //! * an unknown action is 404 `InvalidAction.NotFound` (the status Alibaba answers for an
 //!   unknown API), a version other than `2018-12-03` 400 `InvalidVersion`;
-//! * the nonce cache being full (see [`super::guard::NonceCache`]) is 500 `SystemBusy`;
+//! * the nonce cache being full (see [`crate::meta::shared::NonceCache`]) is 500 `SystemBusy`;
 //! * `SignatureDoesNotMatch` does not echo the server's string to sign (the real gateway does;
 //!   the verifier does not expose it).
 //!

@@ -8,9 +8,10 @@
 //! PostObject upload whose credentials `CreateFileDetectUploadUrl` hands out.
 //!
 //! Reading order, as a request goes through it:
-//! 1. [`auth`] authenticates it ([`auth::authenticate`]: V3 or V2 via `hashscan_auth`, then
-//!    nonce-replay refusal) and [`guard`] holds the state that needs ([`guard::NonceCache`])
-//!    and the per-key rate limit ([`guard::RateLimiter`]);
+//! 1. [`auth`] authenticates it ([`auth::authenticate`]: V3 or V2 via `hashscan_auth`), then
+//!    refuses a replayed nonce ([`auth::remember_nonce`], through the shared state of
+//!    [`crate::meta::shared`]); [`guard`] holds the per-key rate limit
+//!    ([`guard::RateLimiter`]);
 //! 2. [`params`] parses it ([`params::RpcRequest`]) and validates it against the scheme that
 //!    signed it into one typed request per action ([`params::SasRequest`]);
 //! 3. the handlers (`actions.rs`, added by the dialect's integration) call the core, which

@@ -24,7 +24,7 @@ use std::time::Duration;
 use hashscan_fetch::{FetchError, Fetcher, Post};
 
 use crate::config::CallbackConfig;
-use crate::jobs::{Delivery, DeliveryOutcome, Job, JobStore};
+use crate::meta::jobs::{Delivery, DeliveryOutcome, Job, JobStore};
 
 /// Renders the callback body of a job in a format (`XML`/`JSON`): content type and bytes.
 pub type Render = Arc<dyn Fn(&Job, &str) -> (&'static str, Vec<u8>) + Send + Sync>;

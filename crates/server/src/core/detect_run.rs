@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 
 use crate::core::detections::{DetectCtx, Detection, Source};
 use crate::core::failure::{Failure, FailureKind};
+use crate::core::objects::{ObjectStore, StoreError};
 use crate::core::workers::{JobFailure, JobHandler, JobRun};
-use crate::jobs::DETECT_TAG;
-use crate::store::{ObjectStore, StoreError};
+use crate::meta::jobs::DETECT_TAG;
 
 /// Largest file a detection takes by default (Alibaba: 100 MB per file).
 pub const DEFAULT_MAX_FILE: u64 = 100 * 1024 * 1024;

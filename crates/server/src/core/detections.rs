@@ -20,110 +20,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hashscan_detect::{Detector, Report};
-use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::core::failure::FailureKind;
 use crate::core::uploads::{self, Receive, ReceiveError};
 use crate::core::workers::WorkSignal;
-use crate::db::{ReadPool, Writer};
-use crate::jobs::{JobError, JobStore, NewJob, insert_job_in, op};
-use crate::rows::{self, Columns};
+pub use crate::meta::detections::{
+    Detection, KeptFile, NewDetection, Options, Source, State, Upload,
+};
+use crate::meta::detections::{DetectionIndex, KeyColumn, Probe, Reuse, StateFilter, Tiers};
+use crate::meta::jobs::{JobError, JobStore};
 
 /// The tag of detection jobs.
-pub const TAG: &str = crate::jobs::DETECT_TAG;
+pub const TAG: &str = crate::meta::jobs::DETECT_TAG;
 /// The pseudo-bucket whose default queue carries detection jobs (not a valid COS bucket
 /// name, so it never shows in a bucket's job listings).
 pub const QUEUE_BUCKET: &str = "_detect";
 /// Default retention of results and files: 5 hours, as the clouds keep results.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(5 * 3600);
-
-/// Where a detection's bytes come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Source {
-    /// A file in the [`FileStore`], by SHA-256.
-    File { sha256: String },
-    /// An object of this server's object store.
-    Object { bucket: String, key: String },
-    /// A URL to fetch (with the SSRF-safe fetcher).
-    Url { url: String },
-}
-
-/// How archives are handled (Alibaba's Decompress, DecompressMaxLayer, DecompressMaxFileCount).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Options {
-    pub decompress: bool,
-    pub max_layer: Option<u8>,
-    pub max_files: Option<u32>,
-}
-
-/// A detection to submit.
-#[derive(Debug, Clone)]
-pub struct NewDetection {
-    /// The hash the client named the file by (MD5 or SHA-256, lower-case), if any.
-    pub hash_key: Option<String>,
-    /// Hashes already known (a stored file's, an object's MD5).
-    pub md5: Option<String>,
-    pub sha1: Option<String>,
-    pub sha256: Option<String>,
-    pub size: Option<u64>,
-    pub source: Source,
-    pub options: Options,
-    /// A retried submission with the same token gets the same detection.
-    pub client_token: Option<String>,
-}
-
-/// The state of a detection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    Detecting,
-    Done,
-    Failed,
-}
-
-impl State {
-    fn as_str(self) -> &'static str {
-        match self {
-            State::Detecting => "Detecting",
-            State::Done => "Done",
-            State::Failed => "Failed",
-        }
-    }
-
-    fn parse(s: &str) -> State {
-        match s {
-            "Done" => State::Done,
-            "Failed" => State::Failed,
-            _ => State::Detecting,
-        }
-    }
-}
-
-/// A detection as stored.
-#[derive(Debug, Clone)]
-pub struct Detection {
-    /// The job's id (`f` + 32 hex).
-    pub id: String,
-    pub hash_key: Option<String>,
-    pub md5: Option<String>,
-    pub sha1: Option<String>,
-    pub sha256: Option<String>,
-    pub size: Option<u64>,
-    pub state: State,
-    /// The engine's report, once Done.
-    pub report: Option<Report>,
-    pub ruleset: Option<String>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub source: Source,
-    pub options: Options,
-    /// Unix milliseconds.
-    pub created_at: i64,
-    pub finished_at: Option<i64>,
-    pub expires_at: i64,
-}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -131,43 +44,14 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-const COLUMNS: &str = "id, hash_key, md5, sha1, sha256, size, state, report, ruleset, \
-    error_code, error_message, source, options, created_at, finished_at, expires_at";
-
-fn from_row(r: &impl Columns) -> Result<Detection, JobError> {
-    let report: Option<String> = r.col("report")?;
-    let source: String = r.col("source")?;
-    let options: String = r.col("options")?;
-    let state: String = r.col("state")?;
-    let size: Option<i64> = r.col("size")?;
-    Ok(Detection {
-        id: r.col("id")?,
-        hash_key: r.col("hash_key")?,
-        md5: r.col("md5")?,
-        sha1: r.col("sha1")?,
-        sha256: r.col("sha256")?,
-        size: size.map(|s| s.max(0) as u64),
-        state: State::parse(&state),
-        report: report.and_then(|r| serde_json::from_str(&r).ok()),
-        ruleset: r.col("ruleset")?,
-        error_code: r.col("error_code")?,
-        error_message: r.col("error_message")?,
-        source: serde_json::from_str(&source).unwrap_or(Source::Url { url: String::new() }),
-        options: serde_json::from_str(&options).unwrap_or_default(),
-        created_at: r.col("created_at")?,
-        finished_at: r.col("finished_at")?,
-        expires_at: r.col("expires_at")?,
-    })
-}
-
-/// The detection that answers each key, from one snapshot (one read transaction).
+/// The tiers of probes that find a key's answer, from one snapshot.
 ///
 /// A verdict is only ever found under hashes computed from the bytes that were scanned: the
-/// `md5`, `sha1` and `sha256` columns are written by the server (from an upload, an object or
-/// the scanned file), never taken from a client. The hash a client named its file by
-/// (`hash_key`) only finds that client's own detection while it runs or after it failed, and
-/// only when no detection of a file with that hash exists. So, per key, the first of these
-/// tiers that has a row answers, its newest row ([`key_tiers`]):
+/// `md5`, `sha1` and `sha256` of a detection are written by the server (from an upload, an
+/// object or the scanned file), never taken from a client. The hash a client named its file
+/// by (`hash_key`) only finds that client's own detection while it runs or after it failed,
+/// and only when no detection of a file with that hash exists. So, per key, the first of
+/// these tiers that has a row answers, its newest row:
 /// 1. a finished (Done) detection of a file with this hash;
 /// 2. a running detection of a file with this hash (a rescan, an upload being scanned);
 /// 3. a detection submitted under this `hash_key` (Detecting or Failed), or a failed
@@ -175,112 +59,60 @@ fn from_row(r: &impl Columns) -> Result<Detection, JobError> {
 ///
 /// A forged `HashKey` (a harmless file named by a malware's hash) therefore never hides a
 /// real result, and its own detection fails when the file's hashes do not match
-/// ([`hash_key_matches`]). Each tier is one index seek per column; a finished detection is
-/// taken from `finished` when its finish time matches, so the stored report is read and
-/// parsed once, not on every lookup.
-fn newest_of(
-    conn: &rusqlite::Connection,
-    finished: &FinishedCache,
-    keys: Vec<String>,
-    now: i64,
-) -> Result<HashMap<String, Arc<Detection>>, JobError> {
-    let tx = conn.unchecked_transaction()?;
-    let mut newest: HashMap<String, Arc<Detection>> = HashMap::with_capacity(keys.len());
-    for key in keys {
-        if newest.contains_key(&key) {
-            continue;
-        }
-        // (created_at, id, state, finished_at) of the newest row of the first tier with one.
-        let mut best: Option<(i64, String, String, Option<i64>)> = None;
-        for tier in key_tiers(&key) {
-            for sql in *tier {
-                let row = tx
-                    .prepare_cached(sql)?
-                    .query_row(params![key, now], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                    })
-                    .optional()?;
-                if let Some(row) = row
-                    && best.as_ref().is_none_or(|b| row.0 > b.0)
-                {
-                    best = Some(row);
-                }
-            }
-            if best.is_some() {
-                break;
-            }
-        }
-        let Some((_, id, state, finished_at)) = best else {
-            continue;
-        };
-        let done = State::parse(&state) != State::Detecting;
-        let detection = match finished.get(&id, finished_at).filter(|_| done) {
-            Some(d) => d,
-            None => {
-                let mut stmt =
-                    tx.prepare_cached(&format!("SELECT {COLUMNS} FROM detections WHERE id = ?1"))?;
-                let positions = rows::positions(&stmt);
-                let mut rows = stmt.query([&id])?;
-                let Some(row) = rows.next()? else {
-                    continue;
-                };
-                let d = Arc::new(from_row(&rows::Indexed::new(row, &positions))?);
-                if d.state != State::Detecting {
-                    finished.put(d.clone());
-                }
-                d
-            }
-        };
-        newest.insert(key, detection);
+/// ([`hash_key_matches`]). The columns probed follow the key's form: an MD5 is 32 hex, a
+/// SHA-1 40, a SHA-256 64, a detection id `f` + 32 hex; a key of no known form is looked
+/// for in every column.
+fn key_tiers(key: &str) -> Tiers {
+    const fn p(column: KeyColumn, states: StateFilter) -> Probe {
+        Probe { column, states }
     }
-    tx.commit()?;
-    Ok(newest)
-}
-
-/// The tiers of statements that find a key's answer (see [`newest_of`]): the columns a
-/// key's form can name (an MD5 is 32 hex, a SHA-1 40, a SHA-256 64, a detection id `f` + 32
-/// hex; a key of no known form is looked for in every column), tier by tier. Each statement
-/// is one seek down the column's `(column, created_at)` index (or the id's primary key).
-fn key_tiers(key: &str) -> &'static [&'static [&'static str]] {
-    macro_rules! newest_by {
-        ($column:literal, $state:literal) => {
-            concat!(
-                "SELECT created_at, id, state, finished_at FROM detections WHERE ",
-                $column,
-                " = ?1 AND expires_at > ?2",
-                $state,
-                " ORDER BY created_at DESC LIMIT 1"
-            )
-        };
-    }
-    const MD5: [&str; 3] = [
-        newest_by!("md5", " AND state = 'Done'"),
-        newest_by!("md5", " AND state = 'Detecting'"),
-        newest_by!("md5", " AND state = 'Failed'"),
+    const DONE: StateFilter = StateFilter::Only(State::Done);
+    const RUNNING: StateFilter = StateFilter::Only(State::Detecting);
+    const FAILED: StateFilter = StateFilter::Only(State::Failed);
+    const HASH_KEY: Probe = p(KeyColumn::HashKey, StateFilter::NotDone);
+    const ID: Probe = p(KeyColumn::Id, StateFilter::Any);
+    const MD5: Tiers = &[
+        &[p(KeyColumn::Md5, DONE)],
+        &[p(KeyColumn::Md5, RUNNING)],
+        &[p(KeyColumn::Md5, FAILED), HASH_KEY],
     ];
-    const SHA1: [&str; 3] = [
-        newest_by!("sha1", " AND state = 'Done'"),
-        newest_by!("sha1", " AND state = 'Detecting'"),
-        newest_by!("sha1", " AND state = 'Failed'"),
+    const SHA1: Tiers = &[
+        &[p(KeyColumn::Sha1, DONE)],
+        &[p(KeyColumn::Sha1, RUNNING)],
+        &[p(KeyColumn::Sha1, FAILED)],
     ];
-    const SHA256: [&str; 3] = [
-        newest_by!("sha256", " AND state = 'Done'"),
-        newest_by!("sha256", " AND state = 'Detecting'"),
-        newest_by!("sha256", " AND state = 'Failed'"),
+    const SHA256: Tiers = &[
+        &[p(KeyColumn::Sha256, DONE)],
+        &[p(KeyColumn::Sha256, RUNNING)],
+        &[p(KeyColumn::Sha256, FAILED), HASH_KEY],
     ];
-    const HASH_KEY: &str = newest_by!("hash_key", " AND state != 'Done'");
-    const ID: &str = newest_by!("id", "");
+    const BY_ID: Tiers = &[&[ID]];
+    const ANY: Tiers = &[
+        &[
+            p(KeyColumn::Md5, DONE),
+            p(KeyColumn::Sha1, DONE),
+            p(KeyColumn::Sha256, DONE),
+        ],
+        &[
+            p(KeyColumn::Md5, RUNNING),
+            p(KeyColumn::Sha1, RUNNING),
+            p(KeyColumn::Sha256, RUNNING),
+        ],
+        &[
+            p(KeyColumn::Md5, FAILED),
+            p(KeyColumn::Sha1, FAILED),
+            p(KeyColumn::Sha256, FAILED),
+            HASH_KEY,
+            ID,
+        ],
+    ];
     let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
     match key.len() {
-        32 if hex(key) => &[&[MD5[0]], &[MD5[1]], &[MD5[2], HASH_KEY]],
-        40 if hex(key) => &[&[SHA1[0]], &[SHA1[1]], &[SHA1[2]]],
-        64 if hex(key) => &[&[SHA256[0]], &[SHA256[1]], &[SHA256[2], HASH_KEY]],
-        33 if key.starts_with('f') && key.get(1..).is_some_and(hex) => &[&[ID]],
-        _ => &[
-            &[MD5[0], SHA1[0], SHA256[0]],
-            &[MD5[1], SHA1[1], SHA256[1]],
-            &[MD5[2], SHA1[2], SHA256[2], HASH_KEY, ID],
-        ],
+        32 if hex(key) => MD5,
+        40 if hex(key) => SHA1,
+        64 if hex(key) => SHA256,
+        33 if key.starts_with('f') && key.get(1..).is_some_and(hex) => BY_ID,
+        _ => ANY,
     }
 }
 
@@ -294,35 +126,6 @@ pub fn hash_key_matches(hash_key: Option<&str>, report: &Report) -> bool {
         Some(k) => {
             let k = k.to_ascii_lowercase();
             k == report.md5 || k == report.sha256 || k == report.sha1
-        }
-    }
-}
-
-/// Finished detections (Done or Failed) as last read, by id, so that lookups do not read
-/// and parse the same stored reports again and again. An entry is used only while the row's
-/// `finished_at` still matches (a job that lost its lease may be finished again by another
-/// worker), and only for a row the lookup found unexpired; bounded to
-/// [`FinishedCache::CAPACITY`] entries, emptied when full.
-#[derive(Clone, Default)]
-struct FinishedCache(Arc<std::sync::Mutex<HashMap<String, Arc<Detection>>>>);
-
-impl FinishedCache {
-    /// Most detections kept.
-    const CAPACITY: usize = 16_384;
-
-    fn get(&self, id: &str, finished_at: Option<i64>) -> Option<Arc<Detection>> {
-        let map = self.0.lock().ok()?;
-        map.get(id)
-            .filter(|d| d.finished_at == finished_at)
-            .cloned()
-    }
-
-    fn put(&self, detection: Arc<Detection>) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= Self::CAPACITY {
-                map.clear();
-            }
-            map.insert(detection.id.clone(), detection);
         }
     }
 }
@@ -406,30 +209,6 @@ impl FileStore {
     }
 }
 
-/// An upload slot of Alibaba's form upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upload {
-    pub oss_key: String,
-    pub hash_key: String,
-    pub access_key: String,
-    pub max_size: u64,
-    pub expires_at: i64,
-    /// Set once the file arrived.
-    pub sha256: Option<String>,
-    pub md5: Option<String>,
-    pub sha1: Option<String>,
-    pub size: Option<u64>,
-}
-
-/// A file kept for detection, with the hashes recorded when it arrived.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeptFile {
-    pub size: u64,
-    pub md5: String,
-    pub sha1: String,
-    pub sha256: String,
-}
-
 /// What a lookup found for one key.
 #[derive(Debug, Clone)]
 pub enum Lookup {
@@ -454,7 +233,7 @@ pub struct DetectCtx {
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectRefused {
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::core::objects::StoreError),
     #[error("the object is {size} bytes; detections take files up to {limit} bytes")]
     TooLarge { size: u64, limit: u64 },
 }
@@ -508,10 +287,10 @@ impl DetectCtx {
     /// The object a detection by object would scan: it must exist and be within the limit.
     pub async fn object_to_scan(
         &self,
-        store: &crate::store::ObjectStore,
+        store: &crate::core::objects::ObjectStore,
         bucket: &str,
         key: &str,
-    ) -> Result<crate::store::ObjectMeta, ObjectRefused> {
+    ) -> Result<crate::core::objects::ObjectMeta, ObjectRefused> {
         let object = store.head(bucket, key).await?;
         self.within_limit(object.size)?;
         Ok(object)
@@ -532,22 +311,19 @@ impl DetectCtx {
 /// The detection service: submissions, lookups, rescans of stale results, expiry.
 #[derive(Clone)]
 pub struct Detections {
-    readers: ReadPool,
-    writer: Writer,
+    index: Arc<dyn DetectionIndex>,
     jobs: Arc<dyn JobStore>,
     work: WorkSignal,
-    finished: FinishedCache,
     pub files: FileStore,
     pub detector: Arc<Detector>,
     pub retention: Duration,
 }
 
 impl Detections {
-    /// A detection service over the database `readers` and `writer` use (opened and migrated
-    /// by [`crate::db::open`]); its jobs go to `jobs`, which shares that database.
+    /// A detection service over `index`; its jobs go to `jobs` (the index writes a
+    /// detection's job row itself, in the same transaction; `jobs` gives the queue).
     pub fn new(
-        readers: ReadPool,
-        writer: Writer,
+        index: Arc<dyn DetectionIndex>,
         jobs: Arc<dyn JobStore>,
         work: WorkSignal,
         files: FileStore,
@@ -555,11 +331,9 @@ impl Detections {
         retention: Duration,
     ) -> Detections {
         Detections {
-            readers,
-            writer,
+            index,
             jobs,
             work,
-            finished: FinishedCache::default(),
             files,
             detector,
             retention,
@@ -570,45 +344,32 @@ impl Detections {
         self.retention.as_millis().min(i64::MAX as u128) as i64
     }
 
-    /// Submits a detection: its row and its job in one transaction. With a client token
-    /// already used by an unexpired detection, that detection is returned instead.
-    pub async fn submit(&self, new: NewDetection) -> Result<Detection, JobError> {
+    /// Inserts a detection (or finds the one `reuse` names) and wakes a worker.
+    async fn insert(&self, new: &NewDetection, reuse: &Reuse) -> Result<Detection, JobError> {
         let queue = self.jobs.default_queue(QUEUE_BUCKET).await?;
         let now = now_ms();
         let expires = now.saturating_add(self.retention_ms());
         let id = self
-            .writer
-            .write(op(move |conn| {
-                if let Some(token) = &new.client_token {
-                    let existing: Option<String> = conn
-                        .prepare_cached(
-                            "SELECT id FROM detections WHERE client_token = ? AND expires_at > ?
-                             ORDER BY created_at DESC LIMIT 1",
-                        )?
-                        .query_row(params![token, now], |r| r.get(0))
-                        .optional()?;
-                    if let Some(id) = existing {
-                        return Ok(id);
-                    }
-                }
-                insert_detection_in(conn, &queue.id, &new, now, expires)
-            }))
+            .index
+            .insert(new, reuse, (&queue.id, QUEUE_BUCKET), now, expires)
             .await?;
         self.work.notify();
         self.get(&id).await?.ok_or(JobError::NoSuchJob)
     }
 
+    /// Submits a detection: its row and its job in one transaction. With a client token
+    /// already used by an unexpired detection, that detection is returned instead.
+    pub async fn submit(&self, new: NewDetection) -> Result<Detection, JobError> {
+        let reuse = match &new.client_token {
+            Some(token) => Reuse::ClientToken(token.clone()),
+            None => Reuse::Never,
+        };
+        self.insert(&new, &reuse).await
+    }
+
     /// A detection by id.
     pub async fn get(&self, id: &str) -> Result<Option<Detection>, JobError> {
-        let id = id.to_string();
-        self.readers
-            .read(move |conn| {
-                let mut stmt =
-                    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM detections WHERE id = ?"))?;
-                let mut rows = stmt.query([&id])?;
-                rows.next()?.map(from_row).transpose()
-            })
-            .await
+        self.index.get(id).await
     }
 
     /// The newest unexpired detection of each key (an MD5, SHA-1 or SHA-256 of the file, the
@@ -616,14 +377,8 @@ impl Detections {
     /// result made under another ruleset than the detector's is rescanned (once, when the
     /// file is still kept) and answered as the new, Detecting, detection.
     pub async fn lookup(&self, keys: &[String]) -> Result<Vec<Lookup>, JobError> {
-        let now = now_ms();
-        // On a blocking thread over rusqlite: through an async driver every row was a
-        // hand-off between threads (docs/benchmarks.md, issue 6).
-        let (wanted, finished) = (keys.to_vec(), self.finished.clone());
-        let newest = self
-            .readers
-            .read(move |conn| newest_of(conn, &finished, wanted, now))
-            .await?;
+        let wanted = keys.iter().map(|k| (k.clone(), key_tiers(k))).collect();
+        let newest = self.index.newest(wanted, now_ms()).await?;
         let current = self.detector.version();
         let mut out = Vec::with_capacity(keys.len());
         let mut rescanned: HashMap<String, Arc<Detection>> = HashMap::new();
@@ -650,11 +405,9 @@ impl Detections {
         Ok(out)
     }
 
-    /// Submits a scan of a stale result's kept file, unless one is already under way.
+    /// Submits a scan of a stale result's kept file, unless one is already under way
+    /// (concurrent lookups of the same stale hash submit one rescan).
     async fn rescan(&self, stale: &Detection, sha256: &str) -> Result<Detection, JobError> {
-        let queue = self.jobs.default_queue(QUEUE_BUCKET).await?;
-        let now = now_ms();
-        let expires = now.saturating_add(self.retention_ms());
         let new = NewDetection {
             hash_key: stale.hash_key.clone(),
             md5: stale.md5.clone(),
@@ -667,238 +420,57 @@ impl Detections {
             options: stale.options,
             client_token: None,
         };
-        let stale_created = stale.created_at;
-        let id = self
-            .writer
-            .write(op(move |conn| {
-                // Concurrent lookups of the same stale hash submit one rescan.
-                let newer: Option<String> = conn
-                    .prepare_cached(
-                        "SELECT id FROM detections WHERE sha256 = ? AND created_at > ?
-                         AND expires_at > ? ORDER BY created_at DESC LIMIT 1",
-                    )?
-                    .query_row(params![new.sha256, stale_created, now], |r| r.get(0))
-                    .optional()?;
-                match newer {
-                    Some(id) => Ok(id),
-                    None => insert_detection_in(conn, &queue.id, &new, now, expires),
-                }
-            }))
-            .await?;
-        self.work.notify();
-        tracing::info!(detection = %id, sha256, "rescanning a result of an older ruleset");
-        self.get(&id).await?.ok_or(JobError::NoSuchJob)
+        let reuse = Reuse::NewerOfSha256 {
+            sha256: sha256.to_string(),
+            after: stale.created_at,
+        };
+        let again = self.insert(&new, &reuse).await?;
+        tracing::info!(detection = %again.id, sha256, "rescanning a result of an older ruleset");
+        Ok(again)
     }
 
     /// Records a finished scan: the file's hashes and the report.
     pub async fn complete(&self, id: &str, report: &Report) -> Result<(), JobError> {
-        let json = serde_json::to_string(report).unwrap_or_default();
-        let (id, md5, sha1, sha256) = (
-            id.to_string(),
-            report.md5.clone(),
-            report.sha1.clone(),
-            report.sha256.clone(),
-        );
-        let (size, verdict, score, ruleset) = (
-            report.size as i64,
-            report.verdict.as_str(),
-            i64::from(report.score),
-            report.ruleset.clone(),
-        );
-        let threat_type = report.threat_type.map(|t| t.as_str());
-        let threat_name = report.threat_name.clone();
-        self.writer
-            .write(op(move |conn| {
-                conn.prepare_cached(
-                    "UPDATE detections SET state = 'Done', md5 = ?, sha1 = ?, sha256 = ?, size = ?,
-                            verdict = ?, score = ?, threat_type = ?, threat_name = ?, report = ?,
-                            ruleset = ?, finished_at = ?, error_code = NULL, error_message = NULL
-                     WHERE id = ?",
-                )?
-                .execute(params![
-                    md5,
-                    sha1,
-                    sha256,
-                    size,
-                    verdict,
-                    score,
-                    threat_type,
-                    threat_name,
-                    json,
-                    ruleset,
-                    now_ms(),
-                    id
-                ])?;
-                Ok(())
-            }))
-            .await
+        self.index.complete(id, report, now_ms()).await
     }
 
     /// Records a detection that could not be made.
     pub async fn fail(&self, id: &str, kind: FailureKind, message: &str) -> Result<(), JobError> {
-        let (id, code, message) = (id.to_string(), kind.as_str(), message.to_string());
-        self.writer
-            .write(op(move |conn| {
-                conn.prepare_cached(
-                    "UPDATE detections SET state = 'Failed', error_code = ?, error_message = ?,
-                            finished_at = ? WHERE id = ?",
-                )?
-                .execute(params![code, message, now_ms(), id])?;
-                Ok(())
-            }))
-            .await
+        self.index.fail(id, kind.as_str(), message, now_ms()).await
     }
 
     /// Issues an upload slot.
     pub async fn create_upload(&self, upload: Upload) -> Result<(), JobError> {
-        self.writer
-            .write(op(move |conn| {
-                conn.prepare_cached(
-                    "INSERT INTO detect_uploads (oss_key, hash_key, access_key, max_size,
-                                                 created_at, expires_at)
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                )?
-                .execute(params![
-                    upload.oss_key,
-                    upload.hash_key,
-                    upload.access_key,
-                    upload.max_size as i64,
-                    now_ms(),
-                    upload.expires_at
-                ])?;
-                Ok(())
-            }))
-            .await
+        self.index.create_upload(&upload, now_ms()).await
     }
 
     /// An unexpired upload slot by its key.
     pub async fn upload(&self, oss_key: &str) -> Result<Option<Upload>, JobError> {
-        let (oss_key, now) = (oss_key.to_string(), now_ms());
-        self.readers
-            .read(move |conn| -> Result<Option<Upload>, JobError> {
-                let upload = conn
-                    .prepare_cached(
-                        "SELECT oss_key, hash_key, access_key, max_size, expires_at, sha256, md5,
-                                sha1, size
-                         FROM detect_uploads WHERE oss_key = ? AND expires_at > ?",
-                    )?
-                    .query_row(params![oss_key, now], |r| {
-                        Ok(Upload {
-                            oss_key: r.get("oss_key")?,
-                            hash_key: r.get("hash_key")?,
-                            access_key: r.get("access_key")?,
-                            max_size: r.get::<_, i64>("max_size")?.max(0) as u64,
-                            expires_at: r.get("expires_at")?,
-                            sha256: r.get("sha256")?,
-                            md5: r.get("md5")?,
-                            sha1: r.get("sha1")?,
-                            size: r.get::<_, Option<i64>>("size")?.map(|s| s.max(0) as u64),
-                        })
-                    })
-                    .optional()?;
-                Ok(upload)
-            })
-            .await
+        self.index.upload(oss_key, now_ms()).await
     }
 
     /// Records that an upload slot's file arrived (it is kept by SHA-256 for the retention
     /// period).
-    pub async fn upload_received(
-        &self,
-        oss_key: &str,
-        size: u64,
-        md5: &str,
-        sha1: &str,
-        sha256: &str,
-    ) -> Result<(), JobError> {
-        let expires = now_ms().saturating_add(self.retention_ms());
-        let (k, m, s1, s2) = (
-            oss_key.to_string(),
-            md5.to_string(),
-            sha1.to_string(),
-            sha256.to_string(),
-        );
-        self.writer
-            .write(op(move |conn| {
-                conn.prepare_cached(
-                    "UPDATE detect_uploads SET size = ?, md5 = ?, sha1 = ?, sha256 = ?,
-                            uploaded_at = ?, expires_at = ? WHERE oss_key = ?",
-                )?
-                .execute(params![size as i64, m, s1, s2, now_ms(), expires, k])?;
-                Ok(())
-            }))
+    pub async fn upload_received(&self, oss_key: &str, file: &KeptFile) -> Result<(), JobError> {
+        let now = now_ms();
+        let expires = now.saturating_add(self.retention_ms());
+        self.index
+            .upload_received(oss_key, file, now, expires)
             .await
     }
 
     /// Whether a file of this hash (MD5 or SHA-256) is kept, by an upload or a detection:
     /// its size, MD5, SHA-1 and SHA-256 as recorded when it arrived.
     pub async fn kept_file(&self, hash: &str) -> Result<Option<KeptFile>, JobError> {
-        let (hash, now) = (hash.to_string(), now_ms());
-        let kept = self
-            .readers
-            .read(move |conn| -> Result<Option<KeptFile>, JobError> {
-                let kept = conn
-                    .prepare_cached(
-                        "SELECT size, md5, sha1, sha256 FROM detect_uploads
-                         WHERE (md5 = ?1 OR sha256 = ?1) AND expires_at > ?2
-                           AND sha256 IS NOT NULL AND md5 IS NOT NULL AND sha1 IS NOT NULL
-                           AND size IS NOT NULL
-                         UNION ALL
-                         SELECT size, md5, sha1, sha256 FROM detections
-                         WHERE (md5 = ?1 OR sha256 = ?1) AND expires_at > ?2
-                           AND sha256 IS NOT NULL AND md5 IS NOT NULL AND sha1 IS NOT NULL
-                           AND size IS NOT NULL
-                         LIMIT 1",
-                    )?
-                    .query_row(params![hash, now], |r| {
-                        Ok(KeptFile {
-                            size: r.get::<_, i64>("size")?.max(0) as u64,
-                            md5: r.get("md5")?,
-                            sha1: r.get("sha1")?,
-                            sha256: r.get("sha256")?,
-                        })
-                    })
-                    .optional()?;
-                Ok(kept)
-            })
-            .await?;
-        let Some(kept) = kept else { return Ok(None) };
+        let Some(kept) = self.index.kept_file(hash, now_ms()).await? else {
+            return Ok(None);
+        };
         Ok(self.files.has(&kept.sha256).then_some(kept))
     }
 
     /// Deletes expired detections and upload slots, and the files no longer referenced.
     pub async fn sweep(&self) -> Result<usize, JobError> {
-        let now = now_ms();
-        let orphans: Vec<String> = self
-            .writer
-            .write(op(move |conn| {
-                let mut gone: Vec<String> = Vec::new();
-                {
-                    let mut stmt = conn.prepare_cached(
-                        "SELECT DISTINCT sha256 FROM detections WHERE expires_at <= ?1 AND sha256 IS NOT NULL
-                         UNION SELECT DISTINCT sha256 FROM detect_uploads WHERE expires_at <= ?1 AND sha256 IS NOT NULL",
-                    )?;
-                    let rows = stmt.query_map([now], |r| r.get::<_, String>(0))?;
-                    for r in rows {
-                        gone.push(r?);
-                    }
-                }
-                conn.execute("DELETE FROM detections WHERE expires_at <= ?", [now])?;
-                conn.execute("DELETE FROM detect_uploads WHERE expires_at <= ?", [now])?;
-                // A file still named by an unexpired row stays.
-                let mut still = conn.prepare_cached(
-                    "SELECT 1 FROM detections WHERE sha256 = ?1
-                     UNION ALL SELECT 1 FROM detect_uploads WHERE sha256 = ?1 LIMIT 1",
-                )?;
-                let mut orphans = Vec::new();
-                for sha in gone {
-                    if !still.exists([&sha])? {
-                        orphans.push(sha);
-                    }
-                }
-                Ok(orphans)
-            }))
-            .await?;
+        let orphans = self.index.sweep(now_ms()).await?;
         for sha in &orphans {
             self.files.remove(sha);
         }
@@ -928,51 +500,10 @@ impl Detections {
     }
 }
 
-/// Inserts a detection and its job (inside a write); returns the id.
-fn insert_detection_in(
-    conn: &rusqlite::Connection,
-    queue_id: &str,
-    new: &NewDetection,
-    now: i64,
-    expires: i64,
-) -> Result<String, JobError> {
-    let job = insert_job_in(
-        conn,
-        &NewJob {
-            tag: TAG.to_string(),
-            queue_id: queue_id.to_string(),
-            bucket: QUEUE_BUCKET.to_string(),
-            input: Value::Null,
-            callback: None,
-        },
-    )?;
-    conn.prepare_cached(
-        "INSERT INTO detections (id, hash_key, md5, sha1, sha256, size, state, source, options,
-                                 client_token, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
-        job.id,
-        new.hash_key,
-        new.md5,
-        new.sha1,
-        new.sha256,
-        new.size.map(|s| s as i64),
-        State::Detecting.as_str(),
-        serde_json::to_string(&new.source).unwrap_or_default(),
-        serde_json::to_string(&new.options).unwrap_or_default(),
-        new.client_token,
-        now,
-        expires
-    ])?;
-    Ok(job.id)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::jobs::SqliteJobStore;
 
     /// A detection service over a temporary data dir with one rule file of our own, and a
     /// running worker pool.
@@ -993,11 +524,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rules = dir.path().join("rules.yar");
         std::fs::write(&rules, rule("MARKER_ONE")).unwrap();
-        crate::db::open(dir.path()).await.unwrap();
-        let writer = Writer::open(dir.path()).await.unwrap();
-        let readers = ReadPool::new(dir.path());
-        let jobs: Arc<dyn JobStore> =
-            Arc::new(SqliteJobStore::new(writer.clone(), readers.clone()));
+        let meta = crate::meta::sqlite::open(dir.path()).await.unwrap();
+        let jobs = meta.jobs.clone();
         let (detector, _) = Detector::new(hashscan_detect::Config {
             rules: hashscan_detect::RuleConfig {
                 paths: vec![rules.clone()],
@@ -1008,16 +536,16 @@ mod tests {
         .unwrap();
         let work = WorkSignal::default();
         let detections = Detections::new(
-            readers.clone(),
-            writer.clone(),
+            meta.detections.clone(),
             jobs.clone(),
             work.clone(),
             FileStore::open(dir.path()).unwrap(),
             Arc::new(detector),
             retention,
         );
+        let blobs = Arc::new(crate::blobs::LocalBlobs::open(dir.path()).unwrap());
         let store =
-            crate::store::ObjectStore::open(dir.path(), writer, readers, Default::default(), true)
+            crate::core::objects::ObjectStore::open(meta.objects, blobs, Default::default(), true)
                 .await
                 .unwrap();
         let (stop, stop_rx) = tokio::sync::watch::channel(false);

@@ -14,9 +14,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::core::failure::{Failure, FailureKind};
+use crate::core::objects::{ObjectMeta, ObjectStore, StoreError};
 use crate::core::workers::{JobFailure, JobHandler, JobRun, RENEW_EVERY, WorkSignal};
-use crate::jobs::{CallbackTarget, HASH_TAG, Job, JobError, JobStore, NewJob};
-use crate::store::{ObjectMeta, ObjectStore, StoreError};
+use crate::meta::jobs::{
+    CallbackTarget, HASH_TAG, Job, JobError, JobPage, JobState, JobStore, ListFilter, NewJob,
+    Queue, QueueNotify, QueueState,
+};
 
 /// Largest object a hash job accepts (COS: "< 50 GB").
 pub const MAX_JOB_OBJECT: u64 = 50 * 1024 * 1024 * 1024;
@@ -122,6 +125,23 @@ pub enum SubmitError {
     Jobs(#[from] JobError),
 }
 
+/// Why hash jobs were not cancelled (none of them was).
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("job {0} does not exist")]
+    NoSuchJob(String),
+    #[error("job {0} is {1} and cannot be cancelled: only Submitted or Pause jobs can")]
+    NotCancellable(String, JobState),
+    #[error(transparent)]
+    Store(#[from] JobError),
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// The hash-job service.
 #[derive(Clone)]
 pub struct HashJobs {
@@ -220,6 +240,77 @@ impl HashJobs {
         })
         .await
         .map_err(|e| Failure::internal(format!("the hash stopped: {e}")))?
+    }
+
+    /// The hash jobs among `ids` that exist, in the order asked (jobs of other kinds, such
+    /// as detections, are not hash jobs and are left out).
+    pub async fn get(&self, ids: &[String]) -> Result<Vec<Job>, JobError> {
+        let mut jobs = self.jobs.get(ids).await?;
+        jobs.retain(|j| j.tag == HASH_TAG);
+        Ok(jobs)
+    }
+
+    /// A page of a bucket's hash jobs.
+    pub async fn list(&self, filter: &ListFilter) -> Result<JobPage, JobError> {
+        let filter = ListFilter {
+            tag: Some(HASH_TAG.to_string()),
+            ..filter.clone()
+        };
+        self.jobs.list(&filter).await
+    }
+
+    /// Cancels hash jobs of `bucket`: all of them or, when one does not exist there or has
+    /// started, none.
+    pub async fn cancel(&self, bucket: &str, ids: &[String]) -> Result<Vec<Job>, CancelError> {
+        let found = self.get(ids).await?;
+        for id in ids {
+            match found.iter().find(|j| &j.id == id && j.bucket == bucket) {
+                None => return Err(CancelError::NoSuchJob(id.clone())),
+                Some(j) if !matches!(j.state, JobState::Submitted | JobState::Pause) => {
+                    return Err(CancelError::NotCancellable(id.clone(), j.state));
+                }
+                Some(_) => {}
+            }
+        }
+        let mut cancelled = Vec::with_capacity(ids.len());
+        for id in ids {
+            cancelled.push(self.jobs.cancel(id, now_ms()).await?);
+        }
+        Ok(cancelled)
+    }
+
+    /// The queues of a bucket; its default queue exists from the first look (file
+    /// processing is on for every bucket).
+    pub async fn queues(&self, bucket: &str) -> Result<Vec<Queue>, JobError> {
+        self.jobs.default_queue(bucket).await?;
+        self.jobs.queues(bucket).await
+    }
+
+    /// A queue of `bucket` by id (`None`: no such queue there).
+    pub async fn queue(&self, bucket: &str, id: &str) -> Result<Option<Queue>, JobError> {
+        Ok(self.jobs.queue(id).await?.filter(|q| q.bucket == bucket))
+    }
+
+    /// Renames, pauses or resumes a queue, or changes where its finished jobs are
+    /// announced. Resuming releases the queue's held jobs and wakes idle workers now rather
+    /// than at their next poll.
+    pub async fn update_queue(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        state: Option<QueueState>,
+        notify: Option<QueueNotify>,
+    ) -> Result<Queue, JobError> {
+        let queue = self.jobs.update_queue(id, name, state, notify).await?;
+        if state == Some(QueueState::Active) {
+            self.work.notify();
+        }
+        Ok(queue)
+    }
+
+    /// Makes sure a bucket's default queue exists (file processing turned on).
+    pub async fn enable_bucket(&self, bucket: &str) -> Result<Queue, JobError> {
+        self.jobs.default_queue(bucket).await
     }
 
     /// The job kind to register with the worker pool.

@@ -3,6 +3,8 @@
 //! - [`hash_jobs`]: `HashJobs` — submit hash jobs, hash an object now, run a hash job.
 //! - [`detections`]: `Detections` — submit by upload, object or URL; look up by any hash.
 //! - [`detect_run`]: how a worker runs a detection.
+//! - [`objects`]: `ObjectStore` — buckets and objects (put, get with ranges, head, list,
+//!   copy, delete, metadata rewrite) over the object index and the blob store.
 //! - [`uploads`]: `Uploads` — the one streaming receive (hash while writing, under a
 //!   limit) behind COS PUT, Alibaba form uploads and `/v1` uploads.
 //! - [`workers`]: the one worker pool (leases, renewal, wake-ups); job kinds register
@@ -17,5 +19,6 @@ pub mod detect_run;
 pub mod detections;
 pub mod failure;
 pub mod hash_jobs;
+pub mod objects;
 pub mod uploads;
 pub mod workers;

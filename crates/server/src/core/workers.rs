@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::core::failure::Failure;
-use crate::jobs::{Job, JobError, JobStore, Outcome};
+use crate::meta::jobs::{Job, JobError, JobStore, Outcome};
 
 /// How long a claim lasts without renewal.
 pub const LEASE_MS: i64 = 30_000;
@@ -144,7 +144,7 @@ pub struct Pool {
 ///
 /// A worker is an OS thread of its own, not a task: a hash job's metadata lookup, file open,
 /// hashing and lease renewals all run on it, and its only hand-off per job is the store's
-/// write (for SQLite, the group-commit writer, `crate::db::Writer`). As tasks, each job
+/// write (for SQLite, the group-commit writer, `crate::meta::sqlite::db::Writer`). As tasks, each job
 /// crossed threads five or six times (runtime, database pool, blocking pool), which on a
 /// 2-core machine cost more than hashing a 1 MiB object. Asynchronous work (the job store,
 /// detection jobs) is driven from the thread with the runtime's `Handle::block_on`.

@@ -7,7 +7,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::Ctx;
 use super::error::CosError;
-use crate::store::{ListParams, MAX_LIST_KEYS};
+use crate::core::objects::{ListParams, MAX_LIST_KEYS};
 use crate::wire::iso8601_ms;
 use crate::xml::XmlWriter;
 

@@ -70,7 +70,7 @@ pub async fn filehash(
 /// The answer to a synchronous hash that failed: the object API's codes.
 fn sync_hash_error(f: &Failure) -> CosError {
     match f.kind {
-        FailureKind::NotFound => crate::store::StoreError::NoSuchKey.into(),
+        FailureKind::NotFound => crate::core::objects::StoreError::NoSuchKey.into(),
         FailureKind::TooLarge => CosError::invalid_argument(format!(
             "{}, the synchronous file hash's limit: submit a FileHashCode job (POST /file_jobs) instead",
             f.message

@@ -7,7 +7,7 @@ use hashscan_auth::AuthError;
 
 use crate::core::failure::FailureKind;
 use crate::core::hash_jobs::SubmitError;
-use crate::store::StoreError;
+use crate::core::objects::StoreError;
 use crate::xml::XmlWriter;
 
 /// A COS error response.
@@ -116,7 +116,7 @@ impl From<StoreError> for CosError {
                     "The server's storage is full; nothing was stored. Please try again later.",
                 )
             }
-            StoreError::Io(_) | StoreError::Sql(_) => {
+            StoreError::Io(_) | StoreError::Meta(_) => {
                 tracing::error!(error = %e, "internal error");
                 Self::new(
                     S::INTERNAL_SERVER_ERROR,

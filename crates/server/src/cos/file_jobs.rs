@@ -12,8 +12,8 @@ use super::ci_xml::{self, CiXmlError};
 use super::error::CosError;
 use crate::core::failure::FailureKind;
 use crate::core::hash_jobs::{HashJobInput, HashJobResult, HashSpec};
-use crate::jobs::{CallbackTarget, Job, JobError, JobState};
-use crate::store::StoreError;
+use crate::core::objects::StoreError;
+use crate::meta::jobs::{CallbackTarget, Job, JobError, JobState};
 use crate::xml::{Doc, JsonDoc, XmlWriter};
 
 /// Most ids one query may name.
@@ -26,7 +26,12 @@ pub fn is_file_jobs(method: &Method, key: &str, ci_host: bool) -> bool {
     match (method, key.strip_prefix("file_jobs")) {
         (&Method::POST, Some("")) => true,
         (&Method::GET, Some(rest)) => match rest.strip_prefix('/') {
-            Some(ids) => ci_host || ids.split(',').all(|id| crate::jobs::looks_like_id('f', id)),
+            Some(ids) => {
+                ci_host
+                    || ids
+                        .split(',')
+                        .all(|id| crate::meta::jobs::looks_like_id('f', id))
+            }
             None => false,
         },
         _ => false,
@@ -47,7 +52,7 @@ impl From<JobError> for CosError {
                 CosError::invalid_argument(e.to_string())
             }
             JobError::NoSuchJob => CosError::invalid_argument("the job does not exist"),
-            JobError::LeaseLost | JobError::Sql(_) | JobError::Unavailable(_) => {
+            JobError::LeaseLost | JobError::Backend(_) | JobError::Unavailable(_) => {
                 StoreError::Io(std::io::Error::other(e.to_string())).into()
             }
         }
@@ -124,11 +129,11 @@ async fn describe(ctx: &Ctx<'_>, bucket: &str, ids: &str) -> Result<Response, Co
     }
     let found: Vec<Job> = ctx
         .state
-        .jobs
+        .hash_jobs
         .get(&ids)
         .await?
         .into_iter()
-        .filter(|j| j.bucket == bucket && j.tag == crate::jobs::HASH_TAG)
+        .filter(|j| j.bucket == bucket)
         .collect();
     let mut w = XmlWriter::new();
     w.open("Response");

@@ -3,7 +3,7 @@
 //!
 //! Reading order: [`handle`] resolves the target ([`route`]), authenticates it (COS q-sign,
 //! `hashscan_auth::cos`), then calls the operation in [`objects`] or [`buckets`]; those parse
-//! the request, call the [`ObjectStore`](crate::store::ObjectStore), which decides, and
+//! the request, call the [`ObjectStore`](crate::core::objects::ObjectStore), which decides, and
 //! render the answer. Every error goes through the one table in [`error`].
 
 mod buckets;
@@ -301,7 +301,7 @@ impl Ctx<'_> {
         name: &str,
         region: Option<&str>,
         read_only: bool,
-    ) -> Result<crate::store::Bucket, CosError> {
+    ) -> Result<crate::core::objects::Bucket, CosError> {
         Ok(crate::access::usable_bucket(
             self.state,
             name,

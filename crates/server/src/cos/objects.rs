@@ -11,7 +11,7 @@ use super::Ctx;
 use super::error::CosError;
 use super::parse::{RangeSpec, parse_content_md5, parse_copy_source, parse_range};
 use super::subresource;
-use crate::store::{MetadataDirective, NewMeta, ObjectMeta};
+use crate::core::objects::{MetadataDirective, NewMeta, ObjectMeta};
 use crate::wire::{http_date, iso8601_ms};
 use crate::xml::XmlWriter;
 
@@ -126,7 +126,7 @@ async fn put(
             .parse()
             .map_err(|_| CosError::invalid_argument("Content-Length is not a number"))?;
         if len > limit {
-            return Err(crate::store::StoreError::EntityTooLarge { limit }.into());
+            return Err(crate::core::objects::StoreError::EntityTooLarge { limit }.into());
         }
     }
     let content_md5 = match ctx.header("content-md5") {
@@ -239,7 +239,7 @@ async fn get(ctx: &Ctx<'_>, bucket: &str, key: &str, head: bool) -> Result<Respo
         let bytes = blob
             .range(start, len)
             .await
-            .map_err(crate::store::StoreError::from)?;
+            .map_err(crate::core::objects::StoreError::from)?;
         Body::from_stream(bytes)
     };
     let mut response = Response::new(body);

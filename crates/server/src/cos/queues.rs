@@ -12,7 +12,8 @@ use super::ci::cos_time;
 use super::ci_xml::{self, QueueState as WireQueueState};
 use super::error::CosError;
 use super::file_jobs::jobs_detail;
-use crate::jobs::{JobState, ListFilter, Queue, QueueState};
+use crate::core::hash_jobs::CancelError;
+use crate::meta::jobs::{CallbackTarget, JobState, ListFilter, Queue, QueueNotify, QueueState};
 use crate::xml::XmlWriter;
 
 /// Largest page of `GET /jobs` (COS: 100).
@@ -30,7 +31,7 @@ pub fn is_queue_or_list(ctx: &Ctx<'_>, key: &str, ci_host: bool) -> bool {
         _ => {
             if let Some(id) = key.strip_prefix("file_queue/") {
                 (*m == Method::PUT || *m == Method::POST)
-                    && (ci_host || crate::jobs::looks_like_id('p', id))
+                    && (ci_host || crate::meta::jobs::looks_like_id('p', id))
             } else if key.strip_prefix("jobs/").is_some() {
                 *m == Method::PUT && ctx.has_param("cancel")
             } else {
@@ -77,8 +78,8 @@ async fn list(ctx: &Ctx<'_>, bucket: &str) -> Result<Response, CosError> {
     {
         return Err(CosError::invalid_argument("queueType must be FileProcess"));
     }
-    let tag = ctx.param("tag").unwrap_or(crate::jobs::HASH_TAG);
-    if tag != crate::jobs::HASH_TAG {
+    let tag = ctx.param("tag").unwrap_or(crate::meta::jobs::HASH_TAG);
+    if tag != crate::meta::jobs::HASH_TAG {
         return Err(CosError::invalid_argument(format!(
             "tag {tag:?} is not supported: FileHashCode"
         )));
@@ -134,7 +135,7 @@ async fn list(ctx: &Ctx<'_>, bucket: &str) -> Result<Response, CosError> {
         size,
         next_token: ctx.param("nextToken").map(str::to_string),
     };
-    let (jobs, next) = ctx.state.jobs.list(&filter).await?;
+    let (jobs, next) = ctx.state.hash_jobs.list(&filter).await?;
     let mut w = XmlWriter::new();
     w.open("Response");
     for job in &jobs {
@@ -153,40 +154,19 @@ async fn cancel(ctx: &Ctx<'_>, bucket: &str, ids: &str) -> Result<Response, CosE
     if ids.is_empty() || ids.len() > super::file_jobs::MAX_QUERY_IDS {
         return Err(CosError::invalid_argument("give 1 to 10 job ids"));
     }
-    // Check them all first, so that a bad id cancels nothing.
-    let found = ctx.state.jobs.get(&ids).await?;
-    for id in &ids {
-        match found.iter().find(|j| &j.id == id && j.bucket == bucket) {
-            None => {
-                return Err(CosError::invalid_argument(format!(
-                    "job {id} does not exist"
-                )));
-            }
-            Some(j) if !matches!(j.state, JobState::Submitted | JobState::Pause) => {
-                return Err(CosError::invalid_argument(format!(
-                    "job {id} is {} and cannot be cancelled: only Submitted or Pause jobs can",
-                    j.state
-                )));
-            }
-            Some(_) => {}
-        }
-    }
-    for id in &ids {
-        ctx.state.jobs.cancel(id, now_ms()).await?;
-    }
+    ctx.state
+        .hash_jobs
+        .cancel(bucket, &ids)
+        .await
+        .map_err(|e| match e {
+            CancelError::Store(e) => CosError::from(e),
+            refused => CosError::invalid_argument(refused.to_string()),
+        })?;
     Ok(StatusCode::OK.into_response())
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 async fn describe_queues(ctx: &Ctx<'_>, bucket: &str) -> Result<Response, CosError> {
-    // File processing is on for every bucket: its default queue exists from the first look.
-    ctx.state.jobs.default_queue(bucket).await?;
-    let mut queues = ctx.state.jobs.queues(bucket).await?;
+    let mut queues = ctx.state.hash_jobs.queues(bucket).await?;
     let wanted: Vec<&str> = ctx
         .param("queueIds")
         .map(|q| {
@@ -261,9 +241,9 @@ async fn update_queue(
     if let Some(url) = update.notify.as_ref().and_then(|n| n.url.as_deref()) {
         super::check_callback_url(ctx, url).await?;
     }
-    match ctx.state.jobs.queue(id).await? {
-        Some(q) if q.bucket == bucket => {}
-        _ => {
+    match ctx.state.hash_jobs.queue(bucket, id).await? {
+        Some(_) => {}
+        None => {
             return Err(CosError::invalid_argument(format!(
                 "The queue {id:?} does not exist in this bucket."
             )));
@@ -273,25 +253,28 @@ async fn update_queue(
         WireQueueState::Active => QueueState::Active,
         WireQueueState::Paused => QueueState::Paused,
     });
-    let notify = update.notify.map(|n| {
-        json!({
+    let notify = update.notify.map(|n| QueueNotify {
+        settings: json!({
             "state": if n.enabled { "On" } else { "Off" },
             "url": n.url,
             "type": n.callback_type.as_str(),
             "event": n.events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(","),
             "result_format": n.result_format.as_str(),
-        })
+        }),
+        target: n
+            .url
+            .clone()
+            .filter(|_| n.enabled)
+            .map(|url| CallbackTarget {
+                url,
+                format: Some(n.result_format.as_str().to_string()),
+            }),
     });
     let queue = ctx
         .state
-        .jobs
+        .hash_jobs
         .update_queue(id, update.name.as_deref(), state, notify)
         .await?;
-    if state == Some(QueueState::Active) {
-        // Resuming released the queue's held jobs: wake idle workers now rather than at
-        // their next poll.
-        ctx.state.work.notify();
-    }
     let mut w = XmlWriter::new();
     w.open("Response")
         .leaf("RequestId", &ctx.request_id)
@@ -301,7 +284,7 @@ async fn update_queue(
 }
 
 fn queue_fields(w: &mut XmlWriter, q: &Queue, workers: usize) {
-    let n = &q.notify;
+    let n = &q.notify.settings;
     let text = |k: &str, default: &str| {
         n.get(k)
             .and_then(|v| v.as_str())
@@ -337,7 +320,7 @@ pub async fn file_bucket_toggle(
     let mut w = XmlWriter::new();
     w.open("Response").leaf("RequestId", &ctx.request_id);
     if on {
-        ctx.state.jobs.default_queue(&found.name).await?;
+        ctx.state.hash_jobs.enable_bucket(&found.name).await?;
         w.open("FileBucket")
             .leaf("BucketId", &found.name)
             .leaf("Name", &found.name)

@@ -10,8 +10,8 @@ use hashscan_auth::AuthError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::jobs::JobError;
-use crate::store::StoreError;
+use crate::core::objects::StoreError;
+use crate::meta::jobs::JobError;
 
 /// An error answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -190,7 +190,7 @@ impl From<JobError> for ApiError {
                     "The job store cannot take writes now; try again later.",
                 )
             }
-            JobError::LeaseLost | JobError::Sql(_) => ApiError::internal(e),
+            JobError::LeaseLost | JobError::Backend(_) => ApiError::internal(e),
         }
     }
 }
@@ -219,7 +219,7 @@ impl From<StoreError> for ApiError {
             | StoreError::BadDigest
             | StoreError::Body(_)
             | StoreError::Io(_)
-            | StoreError::Sql(_) => ApiError::internal(e),
+            | StoreError::Meta(_) => ApiError::internal(e),
         }
     }
 }
@@ -281,7 +281,7 @@ mod tests {
             JobError::NoSuchJob,
             JobError::InvalidToken,
             JobError::InvalidState("x".into()),
-            JobError::NotCancellable(crate::jobs::JobState::Success),
+            JobError::NotCancellable(crate::meta::jobs::JobState::Success),
         ] {
             assert!(ApiError::from(e).status.is_client_error());
         }

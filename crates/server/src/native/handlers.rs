@@ -18,10 +18,10 @@ use super::model::{
 };
 use super::reply::json;
 use crate::core::detections::{Lookup, NewDetection, ObjectRefused, Options, Source};
-use crate::core::hash_jobs::HashSpec;
+use crate::core::hash_jobs::{CancelError, HashSpec};
+use crate::core::objects::Bucket;
 use crate::core::uploads::ReceiveError;
-use crate::jobs::{JobState, ListFilter};
-use crate::store::Bucket;
+use crate::meta::jobs::{JobError, JobState, ListFilter};
 
 /// Largest JSON request body (a lookup of 1000 SHA-256 digests is ~70 KB).
 pub const MAX_JSON_BODY: usize = 256 * 1024;
@@ -107,12 +107,12 @@ fn check_params(cx: &Cx<'_>, allowed: &[&str]) -> Result<(), ApiError> {
 
 /// A bucket of this server, by a valid name.
 async fn existing_bucket(cx: &Cx<'_>, name: &str) -> Result<Bucket, ApiError> {
-    crate::store::validate_bucket_name(name)?;
+    crate::core::objects::validate_bucket_name(name)?;
     cx.state
         .store
         .bucket(name)
         .await?
-        .ok_or_else(|| ApiError::from(crate::store::StoreError::NoSuchBucket))
+        .ok_or_else(|| ApiError::from(crate::core::objects::StoreError::NoSuchBucket))
 }
 
 fn detection_options(
@@ -164,7 +164,7 @@ fn is_hash(s: &str) -> bool {
 /// A detection key: a detection id or a hash, lower-cased.
 fn detection_key(key: &str) -> Result<String, ApiError> {
     let key = key.trim().to_ascii_lowercase();
-    if is_hash(&key) || crate::jobs::looks_like_id('f', &key) {
+    if is_hash(&key) || crate::meta::jobs::looks_like_id('f', &key) {
         Ok(key)
     } else {
         Err(ApiError::bad_request(
@@ -490,7 +490,7 @@ pub async fn list_jobs(cx: &Cx<'_>) -> Result<Response, ApiError> {
     existing_bucket(cx, &bucket).await?;
     let tag = match cx.param("tag") {
         None => None,
-        Some(t) if t == crate::jobs::HASH_TAG || t == crate::jobs::DETECT_TAG => {
+        Some(t) if t == crate::meta::jobs::HASH_TAG || t == crate::meta::jobs::DETECT_TAG => {
             Some(t.to_string())
         }
         Some(t) => {
@@ -526,7 +526,7 @@ pub async fn list_jobs(cx: &Cx<'_>) -> Result<Response, ApiError> {
         next_token: cx.param("next_token").map(str::to_string),
         ..ListFilter::default()
     };
-    let (jobs, next_token) = cx.state.jobs.list(&filter).await?;
+    let (jobs, next_token) = cx.state.hash_jobs.list(&filter).await?;
     Ok(json(
         StatusCode::OK,
         &JobList {
@@ -539,15 +539,14 @@ pub async fn list_jobs(cx: &Cx<'_>) -> Result<Response, ApiError> {
 /// The job of `id`.
 /// The hash job of `id`. A detection's job is not one: it is read through
 /// `/v1/detections/{id}`, which shows what its submitter may see.
-async fn job(cx: &Cx<'_>, id: &str) -> Result<crate::jobs::Job, ApiError> {
+async fn job(cx: &Cx<'_>, id: &str) -> Result<crate::meta::jobs::Job, ApiError> {
     cx.state
-        .jobs
+        .hash_jobs
         .get(&[id.to_string()])
         .await?
         .into_iter()
         .next()
-        .filter(|j| j.bucket != crate::core::detections::QUEUE_BUCKET)
-        .ok_or_else(|| ApiError::from(crate::jobs::JobError::NoSuchJob))
+        .ok_or_else(|| ApiError::from(crate::meta::jobs::JobError::NoSuchJob))
 }
 
 /// A job by id.
@@ -585,8 +584,18 @@ pub async fn cancel_job(cx: &Cx<'_>, id: &str) -> Result<Response, ApiError> {
     check_params(cx, &[])?;
     // A detection's job is not found here (see `job`): the detection service has no cancel.
     let job = job(cx, id).await?;
-    let cancelled = cx.state.jobs.cancel(&job.id, now_ms()).await?;
-    Ok(json(StatusCode::OK, &JobView::from(&cancelled)))
+    let cancelled = cx
+        .state
+        .hash_jobs
+        .cancel(&job.bucket, std::slice::from_ref(&job.id))
+        .await
+        .map_err(|e| match e {
+            CancelError::NoSuchJob(_) => JobError::NoSuchJob,
+            CancelError::NotCancellable(_, state) => JobError::NotCancellable(state),
+            CancelError::Store(e) => e,
+        })?;
+    let cancelled = cancelled.first().ok_or(JobError::NoSuchJob)?;
+    Ok(json(StatusCode::OK, &JobView::from(cancelled)))
 }
 
 /// hashscan's version and the rules it detects with.

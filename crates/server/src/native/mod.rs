@@ -1,8 +1,8 @@
 //! hashscan's own API: JSON under `/v1` (docs/native-api.md).
 //!
 //! Like the cloud dialects, this one only parses, authenticates and renders; the core
-//! ([`Detections`](crate::core::detections::Detections), the [`JobStore`](crate::jobs::JobStore),
-//! the [`ObjectStore`](crate::store::ObjectStore)) decides.
+//! ([`Detections`](crate::core::detections::Detections), the [`JobStore`](crate::meta::jobs::JobStore),
+//! the [`ObjectStore`](crate::core::objects::ObjectStore)) decides.
 //!
 //! Reading order: [`is_native`] picks the requests; [`handle`] matches them against
 //! [`ROUTES`] — the one table of what is served, also checked against the OpenAPI document

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::error::ErrorDetail;
 use crate::core::detections::{Detection, State};
-use crate::jobs::Job;
+use crate::meta::jobs::Job;
 
 /// A digest algorithm of a hash job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
@@ -333,7 +333,7 @@ impl From<&Job> for JobView {
             progress: j.progress,
             input: j.input.clone(),
             result: j.result.clone(),
-            error: (j.state == crate::jobs::JobState::Failed).then(|| ErrorDetail {
+            error: (j.state == crate::meta::jobs::JobState::Failed).then(|| ErrorDetail {
                 code: super::error::failure_code(j.error_code.as_deref()).to_string(),
                 message: j.error_message.clone().unwrap_or_default(),
             }),

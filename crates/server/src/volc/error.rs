@@ -23,7 +23,7 @@ use axum::http::StatusCode;
 use hashscan_auth::AuthError;
 
 use crate::access::AccessError;
-use crate::jobs::JobError;
+use crate::meta::jobs::JobError;
 
 /// One row of the table: the wire `Code`, its numeric `CodeN` and the HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +208,7 @@ impl VolcError {
 
     /// The refusal of a SignURL addressed to this server (see `sign_url`'s module doc).
     pub fn from_access(e: &AccessError) -> Self {
-        use crate::store::StoreError as S;
+        use crate::core::objects::StoreError as S;
         let (code, message) = e.reason();
         let detail = format!("SignURL was refused: {code}: {message}");
         match e {
@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn sign_url_refusals() {
-        use crate::store::StoreError;
+        use crate::core::objects::StoreError;
         let mismatch = AccessError::Auth(hashscan_auth::AuthError::SignatureMismatch);
         assert_eq!(VolcError::from_access(&mismatch).code, Code::AccessDenied);
         assert_eq!(

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 /// Schema migrations, applied in order; the position in this list is the schema version.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/0001_objects.sql"),
-    include_str!("../migrations/0002_jobs.sql"),
-    include_str!("../migrations/0003_file_processing.sql"),
-    include_str!("../migrations/0004_callbacks.sql"),
-    include_str!("../migrations/0005_detections.sql"),
-    include_str!("../migrations/0006_job_leases.sql"),
+    include_str!("../../../migrations/0001_objects.sql"),
+    include_str!("../../../migrations/0002_jobs.sql"),
+    include_str!("../../../migrations/0003_file_processing.sql"),
+    include_str!("../../../migrations/0004_callbacks.sql"),
+    include_str!("../../../migrations/0005_detections.sql"),
+    include_str!("../../../migrations/0006_job_leases.sql"),
+    include_str!("../../../migrations/0007_queue_targets.sql"),
 ];
 
 /// The database's file name in the data directory.

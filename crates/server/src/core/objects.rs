@@ -1,4 +1,6 @@
-//! The object store: buckets and objects on local disk, indexed in SQLite.
+//! `Objects`: buckets and objects — the one place their rules are decided (names, keys,
+//! limits, what a copy or a replace does), over the object index ([`crate::meta::objects`])
+//! and the blob store ([`crate::blobs`]).
 //!
 //! Object bytes live in immutable *blobs* ([`crate::blobs`]); the `objects` table maps
 //! `(bucket, key)` to a blob and holds the metadata. A PUT receives the body through the one
@@ -14,20 +16,19 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::Stream;
 use hashscan_digest::Algorithm;
-use rusqlite::{OptionalExtension, params};
 
-use crate::blobs::{BlobStore, LocalBlobs, OpenBlob};
+use crate::blobs::{BlobStore, OpenBlob};
 use crate::config::Limits;
 use crate::core::uploads::{self, Receive, ReceiveError};
-use crate::db::{ReadPool, ReadStopped, WriteError, WriteOp, Writer};
-use crate::rows::Columns;
+use crate::meta::BackendError;
+pub use crate::meta::objects::{Bucket, ListPage, ListParams, MAX_LIST_KEYS, ObjectMeta};
+use crate::meta::objects::{IndexError, Lister, ObjectIndex};
 
 /// Why an object or bucket operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -60,66 +61,19 @@ pub enum StoreError {
     Body(io::Error),
     #[error("storage error: {0}")]
     Io(#[from] io::Error),
-    #[error("database error: {0}")]
-    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Meta(#[from] BackendError),
 }
 
-impl From<ReadStopped> for StoreError {
-    fn from(e: ReadStopped) -> Self {
-        StoreError::Io(io::Error::other(e))
-    }
-}
-
-/// A write that did not happen: its statement's error, or (the writer stopped, the commit
-/// failed) a storage error, which every dialect answers as an internal error.
-impl From<WriteError> for StoreError {
-    fn from(e: WriteError) -> Self {
+impl From<IndexError> for StoreError {
+    fn from(e: IndexError) -> Self {
         match e {
-            WriteError::Sql(e) => StoreError::Sql(e),
-            other => StoreError::Io(io::Error::other(other)),
+            IndexError::NoSuchBucket => StoreError::NoSuchBucket,
+            IndexError::NoSuchKey => StoreError::NoSuchKey,
+            IndexError::BucketNotEmpty => StoreError::BucketNotEmpty,
+            IndexError::Backend(e) => StoreError::Meta(e),
         }
     }
-}
-
-/// A write of the object store, for the group-commit [`Writer`].
-fn op<T, F>(f: F) -> WriteOp<T, StoreError>
-where
-    F: FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
-{
-    Box::new(f)
-}
-
-/// A bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bucket {
-    pub name: String,
-    pub region: String,
-    /// Unix milliseconds.
-    pub created_at: i64,
-    pub public_read: bool,
-    /// COS Cloud Infinite file processing (hash jobs) is enabled.
-    pub file_processing: bool,
-}
-
-/// An object's metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectMeta {
-    pub bucket: String,
-    pub key: String,
-    pub size: u64,
-    /// MD5 of the content, lower-case hex, without quotes.
-    pub etag: String,
-    /// CRC-64/XZ of the content (COS `x-cos-hash-crc64ecma`).
-    pub crc64: u64,
-    pub content_type: String,
-    /// Stored standard headers (`cache-control`, `content-disposition`, `content-encoding`,
-    /// `content-language`, `expires`), names lower-case.
-    pub headers: BTreeMap<String, String>,
-    /// User metadata: the `x-cos-meta-*` headers, names lower-case and with the prefix.
-    pub user_meta: BTreeMap<String, String>,
-    /// Unix milliseconds.
-    pub last_modified: i64,
-    blob: String,
 }
 
 /// The caller-supplied part of a new object's metadata.
@@ -128,26 +82,6 @@ pub struct NewMeta {
     pub content_type: Option<String>,
     pub headers: BTreeMap<String, String>,
     pub user_meta: BTreeMap<String, String>,
-}
-
-/// Parameters of a bucket listing.
-#[derive(Debug, Clone, Default)]
-pub struct ListParams {
-    pub prefix: String,
-    pub delimiter: String,
-    /// List keys strictly after this one.
-    pub marker: String,
-    pub max_keys: usize,
-}
-
-/// One page of a bucket listing.
-#[derive(Debug, Clone, Default)]
-pub struct ListPage {
-    pub objects: Vec<ObjectMeta>,
-    pub common_prefixes: Vec<String>,
-    pub truncated: bool,
-    /// Where the next page starts (the last key or common prefix of this one).
-    pub next_marker: Option<String>,
 }
 
 /// What a copy does with the metadata.
@@ -161,17 +95,12 @@ pub enum MetadataDirective {
 
 /// The default MIME type of objects stored without one.
 pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
-/// Largest page of a listing.
-pub const MAX_LIST_KEYS: usize = 1000;
 
-/// Buckets and objects on local disk with their index in SQLite.
+/// Buckets and objects: the index of rows and the blobs they name.
 #[derive(Clone)]
 pub struct ObjectStore {
-    /// Every write to the index, each one transaction of its own (durable when answered).
-    writer: Writer,
-    /// Every read of the index: from async code on a blocking thread, from plain threads
-    /// (the job workers) directly ([`Self::head_blocking`]).
-    readers: ReadPool,
+    /// Buckets and object rows.
+    index: Arc<dyn ObjectIndex>,
     /// The bytes: immutable blobs ([`crate::blobs`]).
     blobs: Arc<dyn BlobStore>,
     limits: Limits,
@@ -184,22 +113,18 @@ fn now_ms() -> i64 {
 }
 
 impl ObjectStore {
-    /// Opens the store in `data_dir` (which must exist) over its database (opened and
-    /// migrated by [`crate::db::open`]): writes through `writer`, reads through `readers`
-    /// (both shared with the other stores of the database). Leftover temporary files of
-    /// interrupted uploads are removed when `recover` is set (the server does it at start,
-    /// holding the data directory's lock).
+    /// The objects of `index` with their bytes in `blobs`. Leftover temporary files of
+    /// interrupted uploads and blobs no row names are removed when `recover` is set (a
+    /// server does it at start, when it owns the store alone).
     pub async fn open(
-        data_dir: &Path,
-        writer: Writer,
-        readers: ReadPool,
+        index: Arc<dyn ObjectIndex>,
+        blobs: Arc<dyn BlobStore>,
         limits: Limits,
         recover: bool,
     ) -> Result<Self, StoreError> {
         let store = ObjectStore {
-            writer,
-            readers,
-            blobs: Arc::new(LocalBlobs::open(data_dir)?),
+            index,
+            blobs,
             limits,
         };
         if recover {
@@ -216,16 +141,7 @@ impl ObjectStore {
     /// Removes temporary files and blobs no row points at: what a crash between the rename
     /// of a blob and the commit of its row leaves behind.
     async fn recover(&self) -> Result<(), StoreError> {
-        let referenced = self
-            .readers
-            .read(
-                |conn| -> Result<std::collections::HashSet<String>, StoreError> {
-                    let mut stmt = conn.prepare("SELECT blob FROM objects")?;
-                    let blobs = stmt.query_map([], |r| r.get::<_, String>(0))?;
-                    Ok(blobs.collect::<Result<_, _>>()?)
-                },
-            )
-            .await?;
+        let referenced = self.index.referenced_blobs().await?;
         let removed = self.blobs.sweep(referenced).await?;
         if removed > 0 {
             tracing::info!(removed, "removed leftovers of interrupted writes");
@@ -250,24 +166,7 @@ impl ObjectStore {
             public_read,
             file_processing: true,
         };
-        let (name, region, created_at) = (
-            bucket.name.clone(),
-            bucket.region.clone(),
-            bucket.created_at,
-        );
-        let done = self
-            .writer
-            .write(op(move |conn| {
-                Ok(conn
-                    .prepare_cached(
-                        "INSERT INTO buckets (name, region, created_at, public_read)
-                         VALUES (?, ?, ?, ?)
-                         ON CONFLICT (name) DO NOTHING",
-                    )?
-                    .execute(params![name, region, created_at, public_read])?)
-            }))
-            .await?;
-        if done == 0 {
+        if !self.index.insert_bucket(&bucket).await? {
             return Err(StoreError::BucketAlreadyExists);
         }
         Ok(bucket)
@@ -283,14 +182,7 @@ impl ObjectStore {
         match self.create_bucket(name, region, public_read).await {
             Ok(_) => Ok(()),
             Err(StoreError::BucketAlreadyExists) => {
-                let name = name.to_string();
-                self.writer
-                    .write(op(move |conn| {
-                        conn.prepare_cached("UPDATE buckets SET public_read = ? WHERE name = ?")?
-                            .execute(params![public_read, name])?;
-                        Ok(())
-                    }))
-                    .await
+                Ok(self.index.set_public_read(name, public_read).await?)
             }
             Err(e) => Err(e),
         }
@@ -298,75 +190,22 @@ impl ObjectStore {
 
     /// A bucket by name.
     pub async fn bucket(&self, name: &str) -> Result<Option<Bucket>, StoreError> {
-        // Every request of a bucket asks this: on a blocking thread, one hand-off between
-        // threads for the whole read (docs/benchmarks.md, issue 4).
-        let name = name.to_string();
-        self.readers
-            .read(move |conn| -> Result<Option<Bucket>, StoreError> {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT name, region, created_at, public_read, file_processing
-                     FROM buckets WHERE name = ?",
-                )?;
-                let mut rows = stmt.query([&name])?;
-                rows.next()?.map(bucket_from_row).transpose()
-            })
-            .await
+        Ok(self.index.bucket(name).await?)
     }
 
     /// Every bucket, by name.
     pub async fn list_buckets(&self) -> Result<Vec<Bucket>, StoreError> {
-        self.readers
-            .read(|conn| -> Result<Vec<Bucket>, StoreError> {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT name, region, created_at, public_read, file_processing FROM buckets
-                     ORDER BY name",
-                )?;
-                let mut rows = stmt.query([])?;
-                let mut buckets = Vec::new();
-                while let Some(row) = rows.next()? {
-                    buckets.push(bucket_from_row(row)?);
-                }
-                Ok(buckets)
-            })
-            .await
+        Ok(self.index.buckets().await?)
     }
 
     /// Turns COS file processing on or off for a bucket.
     pub async fn set_file_processing(&self, name: &str, on: bool) -> Result<(), StoreError> {
-        let name = name.to_string();
-        self.writer
-            .write(op(move |conn| {
-                let done = conn
-                    .prepare_cached("UPDATE buckets SET file_processing = ? WHERE name = ?")?
-                    .execute(params![on, name])?;
-                if done == 0 {
-                    return Err(StoreError::NoSuchBucket);
-                }
-                Ok(())
-            }))
-            .await
+        Ok(self.index.set_file_processing(name, on).await?)
     }
 
-    /// Deletes an empty bucket: the check and the delete in one write transaction.
+    /// Deletes an empty bucket.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
-        let name = name.to_string();
-        self.writer
-            .write(op(move |conn| {
-                let has_objects = conn
-                    .prepare_cached("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1")?
-                    .exists([&name])?;
-                if has_objects {
-                    return Err(StoreError::BucketNotEmpty);
-                }
-                let done = conn
-                    .prepare_cached("DELETE FROM buckets WHERE name = ?")?
-                    .execute([&name])?;
-                if done == 0 {
-                    return Err(StoreError::NoSuchBucket);
-                }
-                Ok(())
-            }))
-            .await
+        Ok(self.index.delete_bucket(name).await?)
     }
 
     // ---- objects -------------------------------------------------------------------------
@@ -460,58 +299,17 @@ impl ObjectStore {
         Ok(object)
     }
 
-    /// Makes `object` visible, replacing what its key held, and removes the replaced blob:
-    /// the old blob is read and the row upserted in one write transaction, and the old blob
-    /// is removed once that is committed.
+    /// Makes `object` visible, replacing what its key held, and removes the replaced blob
+    /// once the row is committed.
     async fn commit(&self, object: &ObjectMeta) -> Result<(), StoreError> {
-        let row = object.clone();
-        let committed = self
-            .writer
-            .write(op(move |conn| {
-                let key = row.key.as_bytes();
-                let old: Option<String> = conn
-                    .prepare_cached("SELECT blob FROM objects WHERE bucket = ? AND key = ?")?
-                    .query_row(params![row.bucket, key], |r| r.get(0))
-                    .optional()?;
-                let inserted = conn
-                    .prepare_cached(
-                        "INSERT INTO objects (bucket, key, blob, size, etag, crc64, content_type,
-                                              headers, user_meta, last_modified)
-                         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-                         WHERE EXISTS (SELECT 1 FROM buckets WHERE name = ?)
-                         ON CONFLICT (bucket, key) DO UPDATE SET
-                            blob = excluded.blob, size = excluded.size, etag = excluded.etag,
-                            crc64 = excluded.crc64, content_type = excluded.content_type,
-                            headers = excluded.headers, user_meta = excluded.user_meta,
-                            last_modified = excluded.last_modified",
-                    )?
-                    .execute(params![
-                        row.bucket,
-                        key,
-                        row.blob,
-                        row.size as i64,
-                        row.etag,
-                        row.crc64.to_string(),
-                        row.content_type,
-                        json(&row.headers),
-                        json(&row.user_meta),
-                        row.last_modified,
-                        row.bucket
-                    ])?;
-                if inserted == 0 {
-                    return Err(StoreError::NoSuchBucket);
-                }
-                Ok(old)
-            }))
-            .await;
-        let old = match committed {
+        let old = match self.index.upsert(object).await {
             Ok(old) => old,
-            Err(StoreError::NoSuchBucket) => {
+            Err(IndexError::NoSuchBucket) => {
                 // The bucket was deleted after the upload began: nothing was written.
                 self.remove_blob(&object.blob).await;
                 return Err(StoreError::NoSuchBucket);
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         if let Some(old) = old.filter(|o| *o != object.blob) {
             // Unlinking a large file takes a while on some file systems; the caller need not
@@ -533,15 +331,12 @@ impl ObjectStore {
     /// An object's metadata, read on the calling thread: for code on a plain thread (the job
     /// workers), where [`Self::head`] would hand the read to another thread and back.
     pub fn head_blocking(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
-        self.readers.with(|conn| head_in(conn, bucket, key))
+        Ok(self.index.head_blocking(bucket, key)?)
     }
 
     /// An object's metadata.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
-        let (bucket, key) = (bucket.to_string(), key.to_string());
-        self.readers
-            .read(move |conn| head_in(conn, &bucket, &key))
-            .await
+        Ok(self.index.head(bucket, key).await?)
     }
 
     /// Opens the content of the object `meta` describes, from a blocking context (a worker
@@ -573,20 +368,7 @@ impl ObjectStore {
     /// Deletes an object; deleting a missing key succeeds, as in COS.
     pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         self.require_bucket(bucket).await?;
-        let (bucket, key) = (bucket.to_string(), key.to_string());
-        let blob: Option<String> = self
-            .writer
-            .write(op(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "DELETE FROM objects WHERE bucket = ? AND key = ? RETURNING blob",
-                )?;
-                let mut rows = stmt.query(params![bucket, key.as_bytes()])?;
-                let blob = rows.next()?.map(|r| r.get(0)).transpose()?;
-                // Run the statement to its end (it stays active until then).
-                while rows.next()?.is_some() {}
-                Ok(blob)
-            }))
-            .await?;
+        let blob = self.index.remove(bucket, key).await?;
         if let Some(blob) = blob {
             self.remove_blob(&blob).await;
         }
@@ -662,180 +444,19 @@ impl ObjectStore {
         name: &str,
         value: &str,
     ) -> Result<(), StoreError> {
-        let (bucket, key, blob) = (
-            object.bucket.clone(),
-            object.key.clone(),
-            object.blob.clone(),
-        );
-        let (name, value) = (name.to_string(), value.to_string());
-        self.writer
-            .write(op(move |conn| {
-                let current: Option<String> = conn
-                    .prepare_cached(
-                        "SELECT user_meta FROM objects WHERE bucket = ? AND key = ? AND blob = ?",
-                    )?
-                    .query_row(params![bucket, key.as_bytes(), blob], |r| r.get(0))
-                    .optional()?;
-                let Some(current) = current else {
-                    return Err(StoreError::NoSuchKey);
-                };
-                let mut user_meta: BTreeMap<String, String> =
-                    serde_json::from_str(&current).unwrap_or_default();
-                if user_meta.get(&name).is_some_and(|v| *v == value) {
-                    return Ok(());
-                }
-                user_meta.insert(name, value);
-                conn.prepare_cached(
-                    "UPDATE objects SET user_meta = ? WHERE bucket = ? AND key = ? AND blob = ?",
-                )?
-                .execute(params![
-                    json(&user_meta),
-                    bucket,
-                    key.as_bytes(),
-                    blob
-                ])?;
-                Ok(())
-            }))
-            .await
+        Ok(self.index.set_user_meta(object, name, value).await?)
     }
 
     /// Rewrites the metadata of the object at `meta`'s key if it still holds the same blob.
     pub async fn rewrite_meta(&self, meta: &ObjectMeta) -> Result<(), StoreError> {
-        let meta = meta.clone();
-        self.writer
-            .write(op(move |conn| {
-                let done = conn
-                    .prepare_cached(
-                        "UPDATE objects SET content_type = ?, headers = ?, user_meta = ?,
-                                last_modified = ?
-                         WHERE bucket = ? AND key = ? AND blob = ?",
-                    )?
-                    .execute(params![
-                        meta.content_type,
-                        json(&meta.headers),
-                        json(&meta.user_meta),
-                        meta.last_modified,
-                        meta.bucket,
-                        meta.key.as_bytes(),
-                        meta.blob
-                    ])?;
-                if done == 0 {
-                    return Err(StoreError::NoSuchKey);
-                }
-                Ok(())
-            }))
-            .await
+        Ok(self.index.rewrite_meta(meta).await?)
     }
 
     /// Lists a bucket in key order (bytewise), grouping keys by `delimiter` after `prefix`.
     pub async fn list(&self, bucket: &str, params: &ListParams) -> Result<ListPage, StoreError> {
         self.require_bucket(bucket).await?;
-        let max = params.max_keys.min(MAX_LIST_KEYS);
-        let prefix = params.prefix.as_bytes();
-        let upper = prefix_upper(prefix);
-        let mut lower: Vec<u8> = prefix.to_vec();
-        if !params.marker.is_empty() && params.marker.as_bytes() >= prefix {
-            lower = params.marker.as_bytes().to_vec();
-            lower.push(0);
-            // A marker inside a common prefix (a NextMarker that was one) skips the group.
-            let rest = params.marker.get(params.prefix.len()..).unwrap_or("");
-            if !params.delimiter.is_empty()
-                && let Some(i) = rest.find(&params.delimiter)
-            {
-                let group = &params.marker[..params.prefix.len() + i + params.delimiter.len()];
-                match prefix_upper(group.as_bytes()) {
-                    Some(after) => lower = lower.max(after),
-                    None => return Ok(ListPage::default()),
-                }
-            }
-        }
-        let (bucket, params) = (bucket.to_string(), params.clone());
-        self.readers
-            .read(move |conn| list_in(conn, &bucket, &params, max, lower, upper))
-            .await
+        Ok(self.index.list(bucket, Lister::new(params)).await?)
     }
-}
-
-/// The scan of [`ObjectStore::list`] from `lower` (inclusive) to `upper` (exclusive), in
-/// batches, each read by a statement of its own.
-fn list_in(
-    conn: &rusqlite::Connection,
-    bucket: &str,
-    params: &ListParams,
-    max: usize,
-    mut lower: Vec<u8>,
-    upper: Option<Vec<u8>>,
-) -> Result<ListPage, StoreError> {
-    let mut page = ListPage::default();
-    let mut count = 0usize;
-    let mut last: Option<String> = None;
-    let mut stmt = conn.prepare_cached(
-        "SELECT bucket, key, blob, size, etag, crc64, content_type, headers, user_meta,
-                    last_modified FROM objects
-             WHERE bucket = ? AND key >= ? AND (? IS NULL OR key < ?)
-             ORDER BY key LIMIT ?",
-    )?;
-    'scan: loop {
-        let batch = (max - count + 1).clamp(1, 1001) as i64;
-        let mut rows = stmt.query(params![bucket, lower, upper, upper, batch])?;
-        let mut fetched = 0i64;
-        while let Some(row) = rows.next()? {
-            fetched += 1;
-            let object = object_from_row(row)?;
-            let rest = &object.key[params.prefix.len()..];
-            let group = (!params.delimiter.is_empty())
-                .then(|| rest.find(&params.delimiter))
-                .flatten()
-                .map(|i| {
-                    object.key[..params.prefix.len() + i + params.delimiter.len()].to_string()
-                });
-            if count == max {
-                page.truncated = true;
-                break 'scan;
-            }
-            count += 1;
-            match group {
-                Some(cp) => {
-                    // Skip every other key under this common prefix.
-                    lower = prefix_upper(cp.as_bytes()).unwrap_or_default();
-                    last = Some(cp.clone());
-                    page.common_prefixes.push(cp);
-                    if lower.is_empty() {
-                        break 'scan;
-                    }
-                    continue 'scan;
-                }
-                None => {
-                    lower = object.key.as_bytes().to_vec();
-                    lower.push(0);
-                    last = Some(object.key.clone());
-                    page.objects.push(object);
-                }
-            }
-        }
-        // Fewer rows than asked for (none included): the range is exhausted.
-        if fetched < batch {
-            break;
-        }
-    }
-    if page.truncated {
-        page.next_marker = last;
-    }
-    Ok(page)
-}
-
-/// The smallest byte string greater than every string starting with `prefix`, or `None`
-/// when there is none (empty prefix). UTF-8 never contains 0xFF, so incrementing the last
-/// byte is enough.
-fn prefix_upper(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut upper = prefix.to_vec();
-    while let Some(last) = upper.pop() {
-        if last < 0xFF {
-            upper.push(last + 1);
-            return Some(upper);
-        }
-    }
-    None
 }
 
 /// `<name>-<appid>`: name of lower-case letters, digits and `-`, the whole at most 50
@@ -857,66 +478,6 @@ pub fn validate_bucket_name(name: &str) -> Result<(), StoreError> {
     }
 }
 
-fn json(map: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string())
-}
-
-fn bucket_from_row(r: &impl Columns) -> Result<Bucket, StoreError> {
-    Ok(Bucket {
-        name: r.col("name")?,
-        region: r.col("region")?,
-        created_at: r.col("created_at")?,
-        public_read: r.col("public_read")?,
-        file_processing: r.col("file_processing")?,
-    })
-}
-
-const HEAD_SQL: &str = "SELECT bucket, key, blob, size, etag, crc64, content_type, headers, \
-    user_meta, last_modified FROM objects WHERE bucket = ? AND key = ?";
-
-/// An object's metadata; [`StoreError::NoSuchKey`] or [`StoreError::NoSuchBucket`] when
-/// there is none.
-fn head_in(conn: &rusqlite::Connection, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
-    let found = conn
-        .prepare_cached(HEAD_SQL)?
-        .query_row(params![bucket, key.as_bytes()], |r| Ok(object_from_row(r)))
-        .optional()?;
-    match found {
-        Some(meta) => meta,
-        None => {
-            let bucket_exists = conn
-                .prepare_cached("SELECT 1 FROM buckets WHERE name = ?")?
-                .exists([bucket])?;
-            Err(if bucket_exists {
-                StoreError::NoSuchKey
-            } else {
-                StoreError::NoSuchBucket
-            })
-        }
-    }
-}
-
-fn object_from_row(r: &impl Columns) -> Result<ObjectMeta, StoreError> {
-    let key: Vec<u8> = r.col("key")?;
-    let crc64: String = r.col("crc64")?;
-    let headers: String = r.col("headers")?;
-    let user_meta: String = r.col("user_meta")?;
-    let size: i64 = r.col("size")?;
-    Ok(ObjectMeta {
-        bucket: r.col("bucket")?,
-        key: String::from_utf8(key)
-            .map_err(|_| StoreError::InvalidKey("stored key is not UTF-8"))?,
-        blob: r.col("blob")?,
-        size: size.max(0) as u64,
-        etag: r.col("etag")?,
-        crc64: crc64.parse().unwrap_or(0),
-        content_type: r.col("content_type")?,
-        headers: serde_json::from_str(&headers).unwrap_or_default(),
-        user_meta: serde_json::from_str(&user_meta).unwrap_or_default(),
-        last_modified: r.col("last_modified")?,
-    })
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -926,10 +487,10 @@ mod tests {
         store.blobs.read_blocking(id).is_ok()
     }
 
-    async fn open_store(dir: &Path) -> ObjectStore {
-        crate::db::open(dir).await.unwrap();
-        let writer = Writer::open(dir).await.unwrap();
-        ObjectStore::open(dir, writer, ReadPool::new(dir), Limits::default(), true)
+    async fn open_store(dir: &std::path::Path) -> ObjectStore {
+        let meta = crate::meta::sqlite::open(dir).await.unwrap();
+        let blobs = Arc::new(crate::blobs::LocalBlobs::open(dir).unwrap());
+        ObjectStore::open(meta.objects, blobs, Limits::default(), true)
             .await
             .unwrap()
     }
@@ -1104,11 +665,5 @@ mod tests {
         ] {
             assert!(validate_bucket_name(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn prefix_upper_bounds() {
-        assert_eq!(prefix_upper(b"dir/"), Some(b"dir0".to_vec()));
-        assert_eq!(prefix_upper(b""), None);
     }
 }

@@ -1,0 +1,37 @@
+//! The metadata store: every piece of state besides the bytes, behind interfaces that an
+//! embedded and a shared backend both implement.
+//!
+//! - [`objects::ObjectIndex`]: buckets and the object index (key → blob and metadata);
+//! - [`jobs::JobStore`]: queues, jobs with their leases, callback deliveries;
+//! - [`detections::DetectionIndex`]: detection results, upload slots, kept-file records;
+//! - [`shared::SharedState`]: what several nodes must agree on per request (replayed
+//!   nonces, request counters).
+//!
+//! [`sqlite`] is the embedded backend (one SQLite file through one driver). The services of
+//! [`crate::core`] make the decisions and call these interfaces; no SQLite type crosses
+//! them, errors included ([`BackendError`] carries only a message). docs/architecture.md
+//! says how each operation maps to SQLite and to PostgreSQL.
+
+pub mod detections;
+pub mod jobs;
+pub mod objects;
+pub mod shared;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+/// The backend of a metadata store failed or cannot be reached (a database error, a
+/// stopped writer, a lost connection). Every API answers it as an internal error; the
+/// message is logged, never sent.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("metadata store: {0}")]
+pub struct BackendError(pub String);
+
+/// One metadata store: its interfaces, each behind an `Arc` so services share them.
+#[derive(Clone)]
+pub struct Meta {
+    pub objects: Arc<dyn objects::ObjectIndex>,
+    pub jobs: Arc<dyn jobs::JobStore>,
+    pub detections: Arc<dyn detections::DetectionIndex>,
+    pub shared: Arc<dyn shared::SharedState>,
+}
