@@ -16,7 +16,9 @@
 //! signing.
 //!
 //! Server-side rules (spec §3.3 "Server verification", with the choices made here):
-//! * `host` and `x-date` must be signed, and `x-content-sha256` and `x-security-token` when sent;
+//! * `x-date` must be signed, and `x-content-sha256` and `x-security-token` when sent; `host`
+//!   need not be (Volcengine's gateway accepts signatures without it, and the official Node.js
+//!   signer leaves it out): a signed `host` is checked like any signed header;
 //! * the scope date must equal the first 8 characters of `X-Date`, the terminator must be
 //!   `request`, and the service and region must match [`Options`] when set
 //!   ([`AuthError::ScopeMismatch`]);
@@ -44,7 +46,7 @@ pub const ALGORITHM: &str = "HMAC-SHA256";
 pub const TERMINATOR: &str = "request";
 
 /// Headers every request must sign.
-pub const REQUIRED_SIGNED_HEADERS: [&str; 2] = ["host", "x-date"];
+pub const REQUIRED_SIGNED_HEADERS: [&str; 1] = ["x-date"];
 
 /// Headers that must be signed when the request carries them.
 pub const SIGNED_IF_PRESENT: [&str; 2] = ["x-content-sha256", "x-security-token"];

@@ -919,6 +919,24 @@ fn volc_unknown_key_missing_and_required() {
     );
 }
 
+/// Volcengine's gateway accepts a signature that leaves `host` out (the official Node.js
+/// signer, `@volcengine/openapi`, does); the date and a sent content hash stay required.
+#[test]
+fn volc_host_need_not_be_signed() {
+    let req = common::volc_request_signing(&["content-type", "x-content-sha256", "x-date"]);
+    let verified = volc_verify(&req).unwrap();
+    assert_eq!(verified.access_key_id, common::AK);
+    // The signature still covers what it names: another body fails.
+    let mut other = req.clone();
+    other.body = b"{}".to_vec();
+    assert_eq!(volc_verify(&other), Err(AuthError::ContentHashMismatch));
+    let no_date = common::volc_request_signing(&["content-type", "x-content-sha256"]);
+    assert_eq!(
+        volc_verify(&no_date),
+        Err(AuthError::HeaderNotSigned("x-date"))
+    );
+}
+
 #[test]
 fn volc_malformed_authorization() {
     let valid = common::volc_request()

@@ -222,6 +222,19 @@ pub fn aliyun_v2_request() -> Req {
 
 /// A Volcengine request as volcenginesdk-core sends `GetFileDetection`.
 pub fn volc_request() -> Req {
+    volc_request_signing(&[
+        "content-type",
+        "host",
+        "x-content-sha256",
+        "x-date",
+        "x-sdk-invocation-id",
+        "x-sdk-request",
+    ])
+}
+
+/// The Volcengine request of [`volc_request`], signed over the headers `names` (sorted,
+/// lower-case).
+pub fn volc_request_signing(names: &[&str]) -> Req {
     use hashscan_auth::volc::{SignRequest, sign};
     let body = br#"{"QueryKey": "d41d8cd98f00b204e9800998ecf8427e"}"#.to_vec();
     let body_hash = hex::encode(sha256(&body));
@@ -239,17 +252,7 @@ pub fn volc_request() -> Req {
         ("X-Date", "20241022T062335Z"),
         ("X-Content-Sha256", &body_hash),
     ]);
-    let signed_names: Vec<String> = [
-        "content-type",
-        "host",
-        "x-content-sha256",
-        "x-date",
-        "x-sdk-invocation-id",
-        "x-sdk-request",
-    ]
-    .iter()
-    .map(|n| n.to_string())
-    .collect();
+    let signed_names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let signed = sign(
         &Secret::new(SK),
         &SignRequest {

@@ -54,13 +54,26 @@ impl Guards {
     }
 }
 
-/// Whether a request is an Alibaba RPC call: the `x-acs-action` header, or an `Action`
-/// with Alibaba's version in the query.
+/// Whether a request is an Alibaba RPC call: the `x-acs-action` header, an `Action` with
+/// Alibaba's version in the query, or a `POST /` without a query whose body is a URL-encoded
+/// form (a classic RPC client's parameters; COS has no such request: its form upload is
+/// `multipart/form-data`).
 pub fn is_aliyun(req: &Request<Body>) -> bool {
     if req.headers().contains_key("x-acs-action") {
         return true;
     }
     let query = req.uri().query().unwrap_or("");
+    if query.is_empty() && req.method() == axum::http::Method::POST && req.uri().path() == "/" {
+        return req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+    }
     query.split('&').any(|p| p == "Version=2018-12-03") && query.contains("Action=")
 }
 
@@ -110,7 +123,8 @@ async fn call(
     if let Some(rate) = &guards.rate {
         rate.check(&verified.access_key_id)?;
     }
-    let request = RpcRequest::parse(&parts.uri, &parts.headers)?.validate(verified.scheme)?;
+    let request =
+        RpcRequest::parse(&parts.uri, &parts.headers, &body)?.validate(verified.scheme)?;
     let shared = &state.meta.shared;
     if let Err(e) = shared.count(INVOCATIONS, 1).await {
         tracing::warn!(error = %e, "cannot count a Sas call");
@@ -483,4 +497,52 @@ async fn accept(
         UPLOAD_PATH,
         &kept.md5,
     ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
+        let mut b = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn rpc_calls_are_recognised_by_header_query_or_form_body() {
+        assert!(is_aliyun(&req(
+            "POST",
+            "/",
+            &[("x-acs-action", "GetFileDetectResult")]
+        )));
+        assert!(is_aliyun(&req(
+            "POST",
+            "/?Action=GetFileDetectResult&Version=2018-12-03",
+            &[]
+        )));
+        let form = [(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )];
+        assert!(is_aliyun(&req("POST", "/", &form)));
+        // Not RPC: a COS PUT or a form upload to an object, a POST with a COS sub-resource,
+        // another body type.
+        assert!(!is_aliyun(&req("PUT", "/", &form)));
+        assert!(!is_aliyun(&req("POST", "/key", &form)));
+        assert!(!is_aliyun(&req("POST", "/?delete", &form)));
+        assert!(!is_aliyun(&req(
+            "POST",
+            "/",
+            &[("content-type", "multipart/form-data; boundary=x")]
+        )));
+        assert!(!is_aliyun(&req(
+            "POST",
+            "/?Action=X&Version=2017-01-01",
+            &[]
+        )));
+    }
 }

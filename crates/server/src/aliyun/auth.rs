@@ -58,6 +58,9 @@ pub fn authenticate_with(
 ) -> Result<Verified, SasError> {
     let source = HeaderMapSource(headers);
     let path = decode_path(uri.path());
+    // V3 signs the query and hashes the body; V2 signs every parameter, a form body's too
+    // (its verifier reads them from the body itself). A V2 `Signature` may be in either.
+    let params = super::params::request_params(uri, headers, body)?;
     let parts = RequestParts::new(
         method.as_str(),
         &path,
@@ -65,9 +68,15 @@ pub fn authenticate_with(
         &source,
     )
     .with_body(Payload::Bytes(body));
+    let v2_present = aliyun_v2::is_present(&RequestParts::new(
+        method.as_str(),
+        &path,
+        Query::Raw(&params),
+        &source,
+    ));
     let verified = if aliyun_v3::is_present(&parts) {
         aliyun_v3::verify(&parts, keys, now, &options.v3)
-    } else if aliyun_v2::is_present(&parts) {
+    } else if v2_present {
         aliyun_v2::verify(&parts, keys, now, &options.v2)
     } else {
         return Err(SasError::missing_signature());
@@ -193,6 +202,7 @@ mod tests {
         let rpc = super::super::params::RpcRequest::parse(
             &uri(V3_QUERY),
             &v3_headers("GetFileDetectResult", V3_SIG),
+            b"",
         )
         .unwrap();
         assert!(rpc.validate(v.scheme).is_ok());

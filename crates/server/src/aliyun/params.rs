@@ -1,9 +1,13 @@
 //! RPC parameters: the query string of a Sas request, decoded and validated into one typed
 //! request per action (detection-apis.md §1.3–§1.7, §2.1).
 //!
-//! Every Sas call is `POST /?<params>` with an empty body. The SDKs form-encode the query (a
-//! space is `+`), send arrays as 1-based `Name.N` and arrays of objects as `Name.N.Field`, and
-//! stringify values with Python's `str()` (booleans arrive as `True`/`False`).
+//! A Sas call is `POST /?<params>` with an empty body as the Tea SDKs send it, or (the classic
+//! POP clients, e.g. `@alicloud/pop-core`) `POST /` with the parameters in an
+//! `application/x-www-form-urlencoded` body: as Alibaba's gateway does, the parameters are the
+//! query's and such a body's together ([`request_params`]), and a V2 signature covers them
+//! all. The SDKs form-encode them (a space is `+`), send arrays as 1-based `Name.N` and arrays
+//! of objects as `Name.N.Field`, and stringify values with Python's `str()` (booleans arrive as
+//! `True`/`False`).
 //!
 //! Choices made where the spec is silent:
 //! * decoding is strict: a malformed `%` escape or a value that is not UTF-8 is
@@ -18,8 +22,8 @@
 //! * unknown parameters, and unknown fields of `Name.N.Field` objects, are ignored (newer SDKs
 //!   add optional parameters);
 //! * the action comes from the `x-acs-action` header (V3) or the `Action` parameter (V2); when
-//!   both are present they must agree, and a V2-signed request must carry its action in the
-//!   (signed) query, since V2 does not sign headers ([`RpcRequest::validate`]). Likewise for the
+//!   both are present they must agree, and a V2-signed request must carry its action in its
+//!   (signed) parameters, since V2 does not sign headers ([`RpcRequest::validate`]). Likewise for the
 //!   version, which is required and must be `2018-12-03`;
 //! * hash keys are 32 (MD5) or 64 (SHA-256) hex digits; upper case is accepted and lower-cased;
 //! * `GetFileDetectResult` takes at most [`MAX_HASH_KEYS`] = 100 keys (the current
@@ -42,6 +46,35 @@ use axum::http::{HeaderMap, Uri};
 use hashscan_auth::Scheme;
 
 use super::error::SasError;
+
+/// The raw parameter string of a request (without `?`): the query, followed by the body when
+/// it is a non-empty `application/x-www-form-urlencoded` form. A parameter sent in both is
+/// refused later as repeated.
+pub fn request_params<'a>(
+    uri: &'a Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<std::borrow::Cow<'a, str>, SasError> {
+    let query = uri.query().unwrap_or("");
+    let form = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            t.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form || body.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(query));
+    }
+    let body = std::str::from_utf8(body)
+        .map_err(|_| SasError::invalid_query("the form body is not UTF-8"))?;
+    Ok(std::borrow::Cow::Owned(if query.is_empty() {
+        body.to_string()
+    } else {
+        format!("{query}&{body}")
+    }))
+}
 
 /// The only API version served.
 pub const API_VERSION: &str = "2018-12-03";
@@ -385,9 +418,10 @@ pub struct RpcRequest {
 }
 
 impl RpcRequest {
-    /// Parses the request line's query and the `x-acs-*` headers.
-    pub fn parse(uri: &Uri, headers: &HeaderMap) -> Result<Self, SasError> {
-        Self::from_parts(uri.query().unwrap_or(""), headers)
+    /// Parses the request's parameters (query and form body, [`request_params`]) and the
+    /// `x-acs-*` headers.
+    pub fn parse(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Self, SasError> {
+        Self::from_parts(&request_params(uri, headers, body)?, headers)
     }
 
     /// Parses a raw query string (without `?`) and the headers.
@@ -794,6 +828,41 @@ impl SasRequest {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn a_form_body_adds_to_the_query_and_other_bodies_do_not() {
+        let uri: Uri = "/?Action=GetFileDetectResult".parse().unwrap();
+        let mut form = HeaderMap::new();
+        form.insert(
+            "content-type",
+            HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"),
+        );
+        assert_eq!(
+            request_params(&uri, &form, b"Type=0&HashKeyList.1=x").unwrap(),
+            "Action=GetFileDetectResult&Type=0&HashKeyList.1=x"
+        );
+        assert_eq!(
+            request_params(&uri, &form, b"").unwrap(),
+            "Action=GetFileDetectResult"
+        );
+        let bare: Uri = "/".parse().unwrap();
+        assert_eq!(request_params(&bare, &form, b"Type=0").unwrap(), "Type=0");
+        let mut json = HeaderMap::new();
+        json.insert("content-type", HeaderValue::from_static("application/json"));
+        assert_eq!(
+            request_params(&uri, &json, b"Type=0").unwrap(),
+            "Action=GetFileDetectResult"
+        );
+        assert_eq!(
+            request_params(&uri, &HeaderMap::new(), b"Type=0").unwrap(),
+            "Action=GetFileDetectResult"
+        );
+        let bad = request_params(&uri, &form, b"Type=\xff\xfe").unwrap_err();
+        assert_eq!(bad.status().as_u16(), 400);
+        // A parameter in both places is repeated.
+        let both = RpcRequest::parse(&uri, &form, b"Action=GetFileDetectResult").unwrap_err();
+        assert_eq!(both.status().as_u16(), 400);
+    }
 
     const MD5: &str = "0a212417e65c26ff133cfff28f6c1234";
     const MD5_2: &str = "5d41402abc4b2a76b9719d911017c592";

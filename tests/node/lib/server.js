@@ -1,0 +1,132 @@
+// One `hashscan serve` child process on an ephemeral loopback port with a fresh data dir, as
+// the Python SDK suite starts it (tests/sdk/conftest.py), and a loopback file server.
+'use strict';
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const readline = require('node:readline');
+
+const ACCESS_KEY_ID = 'AKIDhashscanTEST0000000000000000000';
+const SECRET_ACCESS_KEY = 'hashscanSecretKeyForSdkTests0001';
+const READY_TIMEOUT_MS = 30000;
+
+function binary() {
+  if (process.env.HASHSCAN_BIN) return process.env.HASHSCAN_BIN;
+  const cache = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  const target = process.env.CARGO_TARGET_DIR || path.join(cache, 'hashscan-target');
+  return path.join(target, 'debug', 'hashscan');
+}
+
+/** Starts a server; resolves to { port, url, stop(), stderr() }. */
+async function startServer() {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hashscan-node-'));
+  const dataDir = path.join(root, 'data');
+  fs.mkdirSync(dataDir);
+  const env = {
+    ...process.env,
+    HASHSCAN_ACCESS_KEY_ID: ACCESS_KEY_ID,
+    HASHSCAN_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
+    // The tests' file server listens on loopback.
+    HASHSCAN_FETCH_ALLOW_PRIVATE: '1',
+    RUST_LOG: process.env.RUST_LOG || 'info',
+  };
+  const child = spawn(
+    binary(),
+    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir],
+    { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const errLines = [];
+  readline.createInterface({ input: child.stderr }).on('line', (l) => {
+    errLines.push(l);
+    if (errLines.length > 400) errLines.shift();
+  });
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`hashscan did not start within ${READY_TIMEOUT_MS} ms:\n${errLines.join('\n')}`)),
+      READY_TIMEOUT_MS,
+    );
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`hashscan exited with ${code}:\n${errLines.join('\n')}`));
+    });
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)$/.exec(line.trim());
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    stderr: () => errLines.join('\n'),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) {
+          resolve();
+          return;
+        }
+        child.removeAllListeners('exit');
+        child.on('exit', () => {
+          fs.rmSync(root, { recursive: true, force: true });
+          resolve();
+        });
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 10000).unref();
+      }),
+  };
+}
+
+/** A loopback HTTP server of `files` (path -> Buffer); 404 otherwise. */
+async function startFileServer() {
+  const files = new Map();
+  const server = http.createServer((req, res) => {
+    const body = files.get(req.url.split('?')[0]);
+    if (!body) {
+      res.writeHead(404, { 'content-length': 0 }).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+    res.end(body);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    serve: (p, body) => {
+      files.set(p, body);
+      return `http://127.0.0.1:${port}${p}`;
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+/** Polls `get` until `done(answer)`; the last answer. */
+async function poll(get, done, timeoutMs = 60000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await get();
+    if (done(answer) || Date.now() > deadline) return answer;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// EICAR, assembled here so that no scanner of this repository's files ever sees it whole.
+const EICAR = Buffer.concat([
+  Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$'),
+  Buffer.from('EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'),
+]);
+const WEBSHELL = Buffer.from("<?php @eval($_POST['cmd']);?>\n");
+
+module.exports = {
+  ACCESS_KEY_ID,
+  SECRET_ACCESS_KEY,
+  EICAR,
+  WEBSHELL,
+  poll,
+  startFileServer,
+  startServer,
+};
