@@ -1,8 +1,9 @@
 #![no_main]
-//! Sas RPC parameters: an arbitrary query string (first line) and `x-acs-action` /
-//! `x-acs-version` header values (second and third lines) through `RpcRequest` parsing, its
-//! validation under both signature schemes, and every typed request parser. Nothing may panic,
-//! every error must render, and whatever parses must respect the documented bounds.
+//! Sas RPC parameters: an arbitrary query string (first line), `x-acs-action` /
+//! `x-acs-version` header values (second and third lines) and a form body (the rest) through
+//! `RpcRequest` parsing (query alone, and query with the body as a form), its validation under
+//! both signature schemes, and every typed request parser. Nothing may panic, every error must
+//! render, and whatever parses must respect the documented bounds.
 
 use hashscan_auth::Scheme;
 use hashscan_server::aliyun::error::SasError;
@@ -56,6 +57,7 @@ fuzz_target!(|data: &[u8]| {
             headers.append(name, v);
         }
     }
+    let body = lines.next().unwrap_or_default();
 
     match Params::from_query(&query) {
         Ok(params) => {
@@ -75,15 +77,26 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => render(&e),
     }
 
-    match RpcRequest::from_parts(&query, &headers) {
-        Ok(req) => {
-            for scheme in [Scheme::AliyunV3, Scheme::AliyunV2] {
-                match req.validate(scheme) {
-                    Ok(r) => check(&r),
-                    Err(e) => render(&e),
+    let mut parsed = vec![RpcRequest::from_parts(&query, &headers)];
+    if let Ok(uri) = format!("/?{query}").parse::<http::Uri>() {
+        let mut form = headers.clone();
+        form.insert(
+            "content-type",
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        parsed.push(RpcRequest::parse(&uri, &form, body));
+    }
+    for result in parsed {
+        match result {
+            Ok(req) => {
+                for scheme in [Scheme::AliyunV3, Scheme::AliyunV2] {
+                    match req.validate(scheme) {
+                        Ok(r) => check(&r),
+                        Err(e) => render(&e),
+                    }
                 }
             }
+            Err(e) => render(&e),
         }
-        Err(e) => render(&e),
     }
 });
