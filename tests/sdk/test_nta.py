@@ -20,7 +20,13 @@ from volcenginesdkcore.signv4 import SignerV4
 from volcenginesdkcore.universal import UniversalApi, UniversalInfo
 from volcenginesdknta.models import CreateFileDetectionRequest, GetFileDetectionRequest
 
-from cosutil import ACCESS_KEY_ID, SDK_BUCKET, SECRET_ACCESS_KEY, with_signature_changed
+from cosutil import (
+    ACCESS_KEY_ID,
+    SDK_BUCKET,
+    SDK_REGION,
+    SECRET_ACCESS_KEY,
+    with_signature_changed,
+)
 
 VERSION = "2024-07-30"
 POLL_TIMEOUT = 60  # seconds for a detection to finish
@@ -149,6 +155,24 @@ def test_eicar_object(nta, proxy_client, presign_client, prefix):
     assert_metadata(wire_metadata(r), "GetFileDetection")
     # The key is case-insensitive.
     assert get(nta, created.query_key.upper()).finish == 2
+
+
+def test_proxy_mode_presigned_url_on_port_80_is_read_locally(nta, proxy_client, prefix):
+    """The URL every COS SDK presigns in proxy mode names the cloud's host on port 80; its
+    domain is configured, so the object is read from this server's storage, not fetched."""
+    key = prefix + "proxy-mode.php"
+    proxy_client.put_object(Bucket=SDK_BUCKET, Key=key, Body=WEBSHELL)
+    url = proxy_client.get_presigned_download_url(Bucket=SDK_BUCKET, Key=key, Expired=600)
+    parts = urllib.parse.urlsplit(url)
+    assert parts.netloc == f"{SDK_BUCKET}.cos.{SDK_REGION}.myqcloud.com", url
+    created = create(nta, url)
+    assert created.query_key == hashlib.md5(WEBSHELL).hexdigest()
+    check_done(poll(nta, created.query_key), WEBSHELL, 2, "WebShell")
+    # Its presignature is checked as a GET's would be.
+    with pytest.raises(ApiException) as e:
+        create(nta, with_signature_changed(url))
+    err = assert_error(e.value, 403, "AccessDenied", "CreateFileDetection", 100013)
+    assert "SignatureDoesNotMatch" in err["Message"]
 
 
 def test_webshell_object(nta, proxy_client, presign_client, prefix):

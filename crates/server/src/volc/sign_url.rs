@@ -2,9 +2,12 @@
 //!
 //! A URL is this server's own when its `host:port` is the `Host` the nta request was sent to,
 //! or when its host is a virtual-hosted COS name `<bucket>.cos.<region>.<domain>` of a
-//! configured domain (recognised by [`crate::route::resolve`], the addressing every dialect shares) on that same port.
-//! Ports are compared after mapping 80 and 443 to "the default port", because a `Host` header
-//! omits the port the client used and a reverse proxy may sit in front of the server. Such a URL
+//! configured domain (recognised by [`crate::route::resolve`], the addressing every dialect
+//! shares), on any port: the COS SDKs in proxy mode presign `http://<bucket>.cos.<region>.
+//! myqcloud.com/<key>` (port 80) while they talk to this server, and a configured domain is
+//! this server's by configuration. For the request's own host, ports are compared after
+//! mapping 80 and 443 to "the default port", because a `Host` header omits the port the
+//! client used and a reverse proxy may sit in front of the server. Such a URL
 //! is resolved as a GET of the COS dialect would be (see [`crate::access::presigned_get`]): no
 //! HTTP round trip to ourselves, and the COS presignature (or the bucket's public-read flag)
 //! decides access exactly as it would for that GET.
@@ -58,14 +61,12 @@ pub fn classify(
         return Err(VolcError::invalid("The parameter SignURL has no host."));
     };
     let url_port = normal_port(parsed.port_or_known_default());
-    let own = request_host.is_some_and(|req| {
-        let (req_host, req_port) = split_host(req);
-        if url_port != req_port {
-            return false;
-        }
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        host.eq_ignore_ascii_case(req_host) || is_cos_bucket_host(host, domains)
-    });
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    let own = is_cos_bucket_host(bare_host, domains)
+        || request_host.is_some_and(|req| {
+            let (req_host, req_port) = split_host(req);
+            url_port == req_port && bare_host.eq_ignore_ascii_case(req_host)
+        });
     if !own {
         return Ok(SignUrl::Remote(url.to_string()));
     }
@@ -166,7 +167,7 @@ mod tests {
     }
 
     #[test]
-    fn virtual_hosted_cos_names_on_our_port_are_own() {
+    fn virtual_hosted_cos_names_of_configured_domains_are_own_on_any_port() {
         let got = own(
             "http://sdktest-1250000000.cos.ap-chongqing.myqcloud.com:8080/k%20y?q-ak=x",
             "127.0.0.1:8080",
@@ -178,13 +179,20 @@ mod tests {
         );
         assert_eq!(got.1, "/k%20y");
         assert_eq!(got.2, "q-ak=x");
-        // Another port is someone else's COS.
+        // On any port, as the SDKs presign in proxy mode (port 80), https too.
+        let got = own(
+            "http://sdktest-1250000000.cos.ap-chongqing.myqcloud.com/k?q-sign-algorithm=sha1",
+            "127.0.0.1:8080",
+        )
+        .unwrap();
+        assert_eq!(got.0, "sdktest-1250000000.cos.ap-chongqing.myqcloud.com");
+        assert_eq!(got.2, "q-sign-algorithm=sha1");
         assert!(
             own(
-                "https://sdktest-1250000000.cos.ap-chongqing.myqcloud.com/k",
+                "https://sdktest-1250000000.cos.ap-chongqing.myqcloud.com:9443/k",
                 "127.0.0.1:8080"
             )
-            .is_none()
+            .is_some()
         );
         // Not a configured domain, or not a bucket host.
         assert!(own("http://b-1.cos.r.example.org:8080/k", "127.0.0.1:8080").is_none());
