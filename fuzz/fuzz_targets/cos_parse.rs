@@ -1,8 +1,11 @@
 #![no_main]
-//! COS request parsing: routing (host and path), Range, Content-MD5, x-cos-copy-source,
-//! over arbitrary text. Nothing may panic; a parsed range must lie inside the object.
+//! COS request parsing: routing (host and path), Range, Content-MD5, x-cos-copy-source, the
+//! conditional headers, over arbitrary text. Nothing may panic; a parsed range must lie inside
+//! the object; conditions must evaluate.
 
-use hashscan_server::cos::parse::{RangeSpec, parse_content_md5, parse_copy_source, parse_range};
+use hashscan_server::cos::parse::{
+    RangeSpec, parse_conditions, parse_content_md5, parse_copy_source, parse_range,
+};
 use hashscan_server::route::resolve;
 use libfuzzer_sys::fuzz_target;
 
@@ -17,6 +20,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = resolve(None, path, &domains);
     let _ = parse_copy_source(rest, &domains);
     let _ = parse_content_md5(rest);
+    let conditions = parse_conditions(|_| Some(rest), "");
+    if let Some(tags) = &conditions.if_match {
+        assert!(tags.iter().all(|t| !t.is_empty()));
+    }
     for size in [0u64, 1, 100, u64::MAX] {
         if let RangeSpec::Partial(start, end) = parse_range(rest, size) {
             assert!(start <= end && end < size);

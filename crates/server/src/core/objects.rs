@@ -55,6 +55,8 @@ pub enum StoreError {
     MetadataTooLarge { limit: usize },
     #[error("the Content-MD5 does not match the body")]
     BadDigest,
+    #[error("at least one of the preconditions you specified did not hold")]
+    PreconditionFailed,
     #[error("{0}")]
     InvalidRequest(&'static str),
     #[error("the request body could not be read: {0}")]
@@ -82,6 +84,76 @@ pub struct NewMeta {
     pub content_type: Option<String>,
     pub headers: BTreeMap<String, String>,
     pub user_meta: BTreeMap<String, String>,
+}
+
+/// The conditions of a read or a copy (RFC 9110 §13.1): `If-Match`, `If-None-Match`,
+/// `If-Modified-Since`, `If-Unmodified-Since` of a GET or HEAD, or COS's
+/// `x-cos-copy-source-If-*` of a copy. An entity tag is compared without its quotes and a
+/// weak `W/` prefix; `*` matches any object. Dates are Unix seconds (HTTP dates have no
+/// finer precision); a date that did not parse is left out, as RFC 9110 says to ignore it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conditions {
+    /// The entity tags of `If-Match` (`*` matches any).
+    pub if_match: Option<Vec<String>>,
+    /// The entity tags of `If-None-Match` (`*` matches any).
+    pub if_none_match: Option<Vec<String>>,
+    pub if_modified_since: Option<i64>,
+    pub if_unmodified_since: Option<i64>,
+}
+
+/// Why a conditional request is not carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionFailed {
+    /// A read whose `If-None-Match` or `If-Modified-Since` says the client has it: 304.
+    NotModified,
+    /// 412.
+    PreconditionFailed,
+}
+
+impl Conditions {
+    /// Parses an entity-tag list header value (`"a", W/"b"` or `*`).
+    pub fn etags(value: &str) -> Vec<String> {
+        value
+            .split(',')
+            .map(|t| {
+                let t = t.trim();
+                let t = t.strip_prefix("W/").unwrap_or(t);
+                t.trim_matches('"').to_string()
+            })
+            .filter(|t| !t.is_empty())
+            .collect()
+    }
+
+    /// Whether any condition is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Conditions::default()
+    }
+
+    /// Evaluates the conditions against `meta` in RFC 9110's order (§13.2.2): `If-Match`,
+    /// else `If-Unmodified-Since`; then `If-None-Match`, else (reads only)
+    /// `If-Modified-Since`. `read` is a GET or HEAD, whose `If-None-Match` and
+    /// `If-Modified-Since` answer "not modified"; for a copy they fail the precondition.
+    pub fn check(&self, meta: &ObjectMeta, read: bool) -> Result<(), ConditionFailed> {
+        let matches = |tags: &[String]| tags.iter().any(|t| t == "*" || *t == meta.etag);
+        let modified_secs = meta.last_modified.div_euclid(1000);
+        match (&self.if_match, self.if_unmodified_since) {
+            (Some(tags), _) if !matches(tags) => return Err(ConditionFailed::PreconditionFailed),
+            (None, Some(since)) if modified_secs > since => {
+                return Err(ConditionFailed::PreconditionFailed);
+            }
+            _ => {}
+        }
+        let not_modified = if read {
+            ConditionFailed::NotModified
+        } else {
+            ConditionFailed::PreconditionFailed
+        };
+        match (&self.if_none_match, self.if_modified_since) {
+            (Some(tags), _) if matches(tags) => Err(not_modified),
+            (None, Some(since)) if modified_secs <= since => Err(not_modified),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What a copy does with the metadata.
@@ -375,8 +447,9 @@ impl ObjectStore {
         Ok(())
     }
 
-    /// Copies an object. Copying an object onto itself only rewrites its metadata (the data
-    /// is not touched) and needs [`MetadataDirective::Replace`].
+    /// Copies an object if the source meets `source_conditions` (else
+    /// [`StoreError::PreconditionFailed`]). Copying an object onto itself only rewrites its
+    /// metadata (the data is not touched) and needs [`MetadataDirective::Replace`].
     pub async fn copy(
         &self,
         src_bucket: &str,
@@ -384,10 +457,14 @@ impl ObjectStore {
         dst_bucket: &str,
         dst_key: &str,
         directive: MetadataDirective,
+        source_conditions: &Conditions,
     ) -> Result<ObjectMeta, StoreError> {
         self.validate_key(dst_key)?;
         self.require_bucket(dst_bucket).await?;
         let src = self.head(src_bucket, src_key).await?;
+        if source_conditions.check(&src, false).is_err() {
+            return Err(StoreError::PreconditionFailed);
+        }
         let same = src_bucket == dst_bucket && src_key == dst_key;
         let mut dst = src.clone();
         dst.bucket = dst_bucket.to_string();
@@ -665,5 +742,72 @@ mod tests {
         ] {
             assert!(validate_bucket_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn conditions_follow_rfc_9110_order() {
+        let meta = ObjectMeta {
+            bucket: "b-1".into(),
+            key: "k".into(),
+            size: 1,
+            etag: "abc".into(),
+            crc64: 0,
+            content_type: String::new(),
+            headers: BTreeMap::new(),
+            user_meta: BTreeMap::new(),
+            last_modified: 1_000_500,
+            blob: String::new(),
+        };
+        let c = |m: Option<&str>, n: Option<&str>, ms: Option<i64>, us: Option<i64>| Conditions {
+            if_match: m.map(Conditions::etags),
+            if_none_match: n.map(Conditions::etags),
+            if_modified_since: ms,
+            if_unmodified_since: us,
+        };
+        use ConditionFailed::{NotModified, PreconditionFailed};
+        assert!(Conditions::default().is_empty());
+        assert_eq!(Conditions::default().check(&meta, true), Ok(()));
+        assert_eq!(
+            c(Some("\"abc\""), None, None, None).check(&meta, true),
+            Ok(())
+        );
+        assert_eq!(
+            c(Some("\"x\", W/\"abc\""), None, None, None).check(&meta, true),
+            Ok(())
+        );
+        assert_eq!(c(Some("*"), None, None, None).check(&meta, true), Ok(()));
+        assert_eq!(
+            c(Some("\"x\""), None, None, None).check(&meta, true),
+            Err(PreconditionFailed)
+        );
+        // Last-Modified is 1000 s (1,000,500 ms): unmodified since 1000, modified since 999.
+        assert_eq!(c(None, None, None, Some(1000)).check(&meta, true), Ok(()));
+        assert_eq!(
+            c(None, None, None, Some(999)).check(&meta, true),
+            Err(PreconditionFailed)
+        );
+        // If-Match decides alone when present.
+        assert_eq!(
+            c(Some("abc"), None, None, Some(999)).check(&meta, true),
+            Ok(())
+        );
+        assert_eq!(
+            c(None, Some("abc"), None, None).check(&meta, true),
+            Err(NotModified)
+        );
+        assert_eq!(
+            c(None, Some("abc"), None, None).check(&meta, false),
+            Err(PreconditionFailed)
+        );
+        assert_eq!(
+            c(None, None, Some(1000), None).check(&meta, true),
+            Err(NotModified)
+        );
+        assert_eq!(c(None, None, Some(999), None).check(&meta, true), Ok(()));
+        // If-None-Match decides alone when present.
+        assert_eq!(
+            c(None, Some("x"), Some(2000), None).check(&meta, true),
+            Ok(())
+        );
     }
 }

@@ -107,6 +107,11 @@ impl From<StoreError> for CosError {
                 "The Content-MD5 you specified did not match what we received.",
             ),
             StoreError::InvalidRequest(_) => Self::new(S::BAD_REQUEST, "InvalidRequest", msg),
+            StoreError::PreconditionFailed => Self::new(
+                S::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                "At least one of the preconditions you specified did not hold.",
+            ),
             StoreError::Body(_) => Self::new(S::BAD_REQUEST, "IncompleteBody", msg),
             StoreError::Io(ref io) if io.kind() == std::io::ErrorKind::StorageFull => {
                 tracing::error!(error = %e, "storage full");

@@ -9,9 +9,11 @@ use futures_util::TryStreamExt;
 
 use super::Ctx;
 use super::error::CosError;
-use super::parse::{RangeSpec, parse_content_md5, parse_copy_source, parse_range};
+use super::parse::{
+    RangeSpec, parse_conditions, parse_content_md5, parse_copy_source, parse_range,
+};
 use super::subresource;
-use crate::core::objects::{MetadataDirective, NewMeta, ObjectMeta};
+use crate::core::objects::{ConditionFailed, MetadataDirective, NewMeta, ObjectMeta};
 use crate::wire::{http_date, iso8601_ms};
 use crate::xml::XmlWriter;
 
@@ -182,10 +184,11 @@ async fn copy(ctx: &Ctx<'_>, bucket: &str, key: &str) -> Result<Response, CosErr
             ));
         }
     };
+    let conditions = parse_conditions(|n| ctx.header(n), "x-cos-copy-source-");
     let object = ctx
         .state
         .store
-        .copy(&src_bucket, &src_key, bucket, key, directive)
+        .copy(&src_bucket, &src_key, bucket, key, directive, &conditions)
         .await?;
     let mut w = XmlWriter::new();
     w.open("CopyObjectResult")
@@ -208,6 +211,20 @@ async fn copy(ctx: &Ctx<'_>, bucket: &str, key: &str) -> Result<Response, CosErr
 
 async fn get(ctx: &Ctx<'_>, bucket: &str, key: &str, head: bool) -> Result<Response, CosError> {
     let (meta, blob) = ctx.state.store.open_object(bucket, key).await?;
+    match parse_conditions(|n| ctx.header(n), "").check(&meta, true) {
+        Ok(()) => {}
+        Err(ConditionFailed::NotModified) => {
+            // The validators, no body.
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            let h = response.headers_mut();
+            insert(h, header::ETAG, &quoted(&meta.etag));
+            insert(h, header::LAST_MODIFIED, &http_date(meta.last_modified));
+            return Ok(response);
+        }
+        Err(ConditionFailed::PreconditionFailed) => {
+            return Err(crate::core::objects::StoreError::PreconditionFailed.into());
+        }
+    }
     let range = match ctx.header("range") {
         Some(r) => match parse_range(r, meta.size) {
             RangeSpec::Full => None,

@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 
+use crate::core::objects::Conditions;
 use crate::route;
 
 /// A `Content-MD5` header: base64 of 16 bytes.
@@ -97,6 +98,25 @@ pub fn parse_range(value: &str, size: u64) -> RangeSpec {
             }
         }
         (true, true) => RangeSpec::Full,
+    }
+}
+
+/// The conditions of a request: the `If-*` headers (`prefix` empty) or those of a copy's
+/// source (`prefix` `x-cos-copy-source-`), read through `header` (lower-case names). A date
+/// that is not an HTTP date is left out.
+pub fn parse_conditions<'a>(header: impl Fn(&str) -> Option<&'a str>, prefix: &str) -> Conditions {
+    let get = |name: &str| header(&format!("{prefix}{name}"));
+    let date = |name: &str| {
+        get(name)
+            .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs().min(i64::MAX as u64) as i64)
+    };
+    Conditions {
+        if_match: get("if-match").map(Conditions::etags),
+        if_none_match: get("if-none-match").map(Conditions::etags),
+        if_modified_since: date("if-modified-since"),
+        if_unmodified_since: date("if-unmodified-since"),
     }
 }
 

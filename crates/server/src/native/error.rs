@@ -209,6 +209,11 @@ impl From<StoreError> for ApiError {
             | StoreError::InvalidRequest(_) => {
                 ApiError::bad_request("InvalidArgument", e.to_string())
             }
+            StoreError::PreconditionFailed => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                e.to_string(),
+            ),
             StoreError::EntityTooLarge { .. } => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "EntityTooLarge",
