@@ -1,8 +1,9 @@
 #![no_main]
 //! COS request parsing: routing (host and path), Range, Content-MD5, x-cos-copy-source, the
-//! conditional headers, over arbitrary text. Nothing may panic; a parsed range must lie inside
+//! conditional headers, the DELETE Multiple Objects body, over arbitrary text. Nothing may panic; a parsed range must lie inside
 //! the object; conditions must evaluate.
 
+use hashscan_server::cos::delete_xml::{MAX_KEYS, parse_delete};
 use hashscan_server::cos::parse::{
     RangeSpec, parse_conditions, parse_content_md5, parse_copy_source, parse_range,
 };
@@ -20,6 +21,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = resolve(None, path, &domains);
     let _ = parse_copy_source(rest, &domains);
     let _ = parse_content_md5(rest);
+    if let Ok(d) = parse_delete(rest.as_bytes()) {
+        assert!(!d.keys.is_empty() && d.keys.len() <= MAX_KEYS);
+        assert!(d.keys.iter().all(|k| !k.is_empty()));
+    }
+    let _ = parse_delete(data);
     let conditions = parse_conditions(|_| Some(rest), "");
     if let Some(tags) = &conditions.if_match {
         assert!(tags.iter().all(|t| !t.is_empty()));

@@ -471,6 +471,63 @@ def test_conditional_copy_source(client, bucket, prefix):
     assert read_body(client.get_object(Bucket=bucket, Key=dst)) == data
 
 
+def test_delete_multiple_objects(client, bucket, prefix):
+    keys = [prefix + f"multi/{i}.txt" for i in range(5)]
+    for k in keys:
+        put(client, bucket, k, b"x")
+    missing = prefix + "multi/never-there"
+    resp = client.delete_objects(
+        Bucket=bucket,
+        Delete={"Object": [{"Key": k} for k in keys[:3] + [missing]], "Quiet": "false"},
+    )
+    deleted = sorted(d["Key"] for d in resp.get("Deleted", []))
+    assert deleted == sorted(keys[:3] + [missing])  # a missing key counts as deleted
+    assert not resp.get("Error")
+    listed = client.list_objects(Bucket=bucket, Prefix=prefix + "multi/")
+    assert sorted(o["Key"] for o in listed.get("Contents", [])) == keys[3:]
+
+    # Quiet: only failures are listed; a bad key fails alone.
+    resp = client.delete_objects(
+        Bucket=bucket,
+        Delete={"Object": [{"Key": keys[3]}, {"Key": "a/../b"}, {"Key": keys[4]}], "Quiet": "true"},
+    )
+    assert not resp.get("Deleted")
+    errors = resp.get("Error", [])
+    if isinstance(errors, dict):
+        errors = [errors]
+    assert [(e["Key"], e["Code"]) for e in errors] == [("a/../b", "InvalidArgument")]
+    assert "Contents" not in client.list_objects(Bucket=bucket, Prefix=prefix + "multi/")
+
+
+def test_delete_multiple_objects_bad_requests(proxy_client, bucket, prefix, raw):
+    import base64
+    key = prefix + "stays.txt"
+    put(proxy_client, bucket, key, b"keep me")
+
+    def post(body, md5=True):
+        url = proxy_client.get_presigned_url(Bucket=bucket, Key="/", Method="POST",
+                                             Params={"delete": ""}, Expired=300)
+        headers = {"Content-Type": "application/xml"}
+        if md5:
+            headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
+        return raw("POST", url, headers=headers, body=body)
+
+    good = f"<Delete><Object><Key>{key}</Key></Object></Delete>".encode()
+    r = post(good, md5=False)
+    assert (r.status, r.error()["Code"]) == (400, "MissingContentMD5")
+    for body in (b"", b"<Delete/>", b"<Delete><Object><Key>x</Key></Object>",
+                 b"<!DOCTYPE d [<!ENTITY e 'x'>]><Delete><Object><Key>&e;</Key></Object></Delete>",
+                 b"<Delete>" + b"<Object><Key>k</Key></Object>" * 1001 + b"</Delete>"):
+        r = post(body)
+        assert (r.status, r.error()["Code"]) == (400, "MalformedXML"), body[:60]
+    # A Content-MD5 that does not match the body.
+    url = proxy_client.get_presigned_url(Bucket=bucket, Key="/", Method="POST",
+                                         Params={"delete": ""}, Expired=300)
+    r = raw("POST", url, headers={"Content-MD5": base64.b64encode(b"0" * 16).decode()}, body=good)
+    assert (r.status, r.error()["Code"]) == (400, "InvalidDigest")
+    assert read_body(proxy_client.get_object(Bucket=bucket, Key=key)) == b"keep me"
+
+
 # --- big objects ------------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from cosutil import hdr
 from test_sas import EICAR, make_client, md5, result_of, sha256, upload_and_detect
 
 # Every sub-resource hashscan refuses (crates/server/src/cos/subresource.rs, UNSUPPORTED), in
-# the spelling the SDKs send.
+# the spelling the SDKs send; on the (level, method) that implements one it is not refused.
 SUB_RESOURCES = [
     "accelerate", "acl", "append", "cors", "delete", "domain", "domaincertificate",
     "encryption", "guetzli", "image-process", "imageInspect", "intelligent-tiering",
@@ -34,6 +34,7 @@ SUB_RESOURCES = [
     "versions", "vod", "website",
 ]
 METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+IMPLEMENTED = {("bucket", "POST", "delete")}
 
 TAGGING_XML = b"<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>"
 
@@ -109,6 +110,8 @@ def test_every_sub_resource_on_every_method_is_refused_and_changes_nothing(
     before = put_fixture(proxy_client, bucket, key)
     for level, target in (("object", key), ("bucket", "/")):
         for method in METHODS:
+            if (level, method, sub) in IMPLEMENTED:
+                continue
             url = proxy_client.get_presigned_url(
                 Bucket=bucket, Key=target, Method=method, Params={sub: ""}, Expired=300)
             r = raw(method, url, body=TAGGING_XML if method in ("PUT", "POST") else None)

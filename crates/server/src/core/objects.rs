@@ -447,6 +447,26 @@ impl ObjectStore {
         Ok(())
     }
 
+    /// Deletes several objects of one bucket (COS DELETE Multiple Objects): each key on its
+    /// own, in order; a missing key counts as deleted. The bucket must exist; an invalid key
+    /// fails alone. Answers each key with its outcome.
+    pub async fn delete_many(
+        &self,
+        bucket: &str,
+        keys: &[String],
+    ) -> Result<Vec<(String, Result<(), StoreError>)>, StoreError> {
+        self.require_bucket(bucket).await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let outcome = match self.validate_key(key) {
+                Ok(()) => self.delete(bucket, key).await,
+                Err(e) => Err(e),
+            };
+            out.push((key.clone(), outcome));
+        }
+        Ok(out)
+    }
+
     /// Copies an object if the source meets `source_conditions` (else
     /// [`StoreError::PreconditionFailed`]). Copying an object onto itself only rewrites its
     /// metadata (the data is not touched) and needs [`MetadataDirective::Replace`].

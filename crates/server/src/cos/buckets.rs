@@ -1,6 +1,7 @@
 //! COS bucket and service operations: PUT/HEAD/DELETE Bucket, GET Bucket (list objects),
 //! GET Service (list buckets).
 
+use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -46,9 +47,15 @@ pub async fn service(ctx: &Ctx<'_>, region: Option<&str>) -> Result<Response, Co
 }
 
 /// Operations on a bucket itself.
-pub async fn bucket(ctx: &Ctx<'_>, name: &str, region: Option<&str>) -> Result<Response, CosError> {
+pub async fn bucket(
+    ctx: &Ctx<'_>,
+    name: &str,
+    region: Option<&str>,
+    body: Option<Body>,
+) -> Result<Response, CosError> {
     let store = &ctx.state.store;
     match ctx.method {
+        Method::POST if ctx.has_param("delete") => delete_multiple(ctx, name, region, body).await,
         Method::PUT => {
             let region = region.unwrap_or(&ctx.state.config.default_region);
             // The one bucket ACL hashscan has: public-read (unsigned GET and HEAD).
@@ -71,6 +78,82 @@ pub async fn bucket(ctx: &Ctx<'_>, name: &str, region: Option<&str>) -> Result<R
         Method::GET => list(ctx, name, region).await,
         _ => Err(CosError::method_not_allowed()),
     }
+}
+
+/// DELETE Multiple Objects: `POST /?delete` with a `<Delete>` body whose Content-MD5 must be
+/// sent and match; each key is deleted on its own and answered as `<Deleted>` (left out in
+/// quiet mode) or `<Error>`.
+async fn delete_multiple(
+    ctx: &Ctx<'_>,
+    name: &str,
+    region: Option<&str>,
+    body: Option<Body>,
+) -> Result<Response, CosError> {
+    ctx.bucket(name, region, false).await?;
+    let want_md5 = match ctx.header("content-md5") {
+        None => {
+            return Err(CosError::new(
+                StatusCode::BAD_REQUEST,
+                "MissingContentMD5",
+                "DELETE Multiple Objects needs a Content-MD5 header.",
+            ));
+        }
+        Some(v) => super::parse::parse_content_md5(v).ok_or_else(|| {
+            CosError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidDigest",
+                "The Content-MD5 you specified is not valid.",
+            )
+        })?,
+    };
+    let limit = super::delete_xml::MAX_BODY;
+    let bytes = axum::body::to_bytes(body.unwrap_or_default(), limit + 1)
+        .await
+        .map_err(|_| {
+            malformed(&format!(
+                "The body is larger than {limit} bytes or was cut off."
+            ))
+        })?;
+    let mut hasher = hashscan_digest::Hasher::new(hashscan_digest::AlgorithmSet::one(
+        hashscan_digest::Algorithm::Md5,
+    ));
+    hasher.update(&bytes);
+    let digests = hasher.finish();
+    if digests
+        .get(hashscan_digest::Algorithm::Md5)
+        .is_none_or(|d| d.as_bytes() != want_md5)
+    {
+        return Err(crate::core::objects::StoreError::BadDigest.into());
+    }
+    let request = super::delete_xml::parse_delete(&bytes).map_err(|m| malformed(&m))?;
+    let outcomes = ctx.state.store.delete_many(name, &request.keys).await?;
+    let mut w = XmlWriter::new();
+    w.open("DeleteResult");
+    for (key, outcome) in outcomes {
+        match outcome {
+            Ok(()) if request.quiet => {}
+            Ok(()) => {
+                w.open("Deleted").leaf("Key", &key).close();
+            }
+            Err(e) => {
+                let e = CosError::from(e);
+                w.open("Error")
+                    .leaf("Key", &key)
+                    .leaf("Code", e.code)
+                    .leaf("Message", &e.message)
+                    .close();
+            }
+        }
+    }
+    Ok(super::xml_ok(w.finish()))
+}
+
+fn malformed(message: &str) -> CosError {
+    CosError::new(
+        StatusCode::BAD_REQUEST,
+        "MalformedXML",
+        format!("The XML you provided was not well-formed: {message}"),
+    )
 }
 
 async fn list(ctx: &Ctx<'_>, name: &str, region: Option<&str>) -> Result<Response, CosError> {

@@ -764,6 +764,30 @@ impl Builder {
             .map_or(Kind::Container, |(_, k)| *k)
     }
 
+    fn child(&mut self, parent: &str, name: &str) -> Result<Frame, CiXmlError> {
+        let found = self
+            .fields
+            .schema
+            .iter()
+            .position(|(p, _)| {
+                p.strip_prefix(parent)
+                    .and_then(|r| r.strip_prefix('.'))
+                    .is_some_and(|r| r == name)
+            })
+            .filter(|_| !name.contains('.'));
+        let Some(i) = found else {
+            return Ok(Frame::Unknown);
+        };
+        let path = self.path(Frame::Known(i));
+        match self.fields.values.get_mut(i) {
+            Some(slot @ None) => *slot = Some(String::new()),
+            _ => return Err(argument(format!("{path} is given more than once."))),
+        }
+        Ok(Frame::Known(i))
+    }
+}
+
+impl Sink for Builder {
     fn open(&mut self, name: &[u8]) -> Result<(), CiXmlError> {
         let name =
             std::str::from_utf8(name).map_err(|_| content("An element name is not UTF-8."))?;
@@ -801,28 +825,6 @@ impl Builder {
     }
 
     /// The frame of the element `name` inside the known container at `parent`.
-    fn child(&mut self, parent: &str, name: &str) -> Result<Frame, CiXmlError> {
-        let found = self
-            .fields
-            .schema
-            .iter()
-            .position(|(p, _)| {
-                p.strip_prefix(parent)
-                    .and_then(|r| r.strip_prefix('.'))
-                    .is_some_and(|r| r == name)
-            })
-            .filter(|_| !name.contains('.'));
-        let Some(i) = found else {
-            return Ok(Frame::Unknown);
-        };
-        let path = self.path(Frame::Known(i));
-        match self.fields.values.get_mut(i) {
-            Some(slot @ None) => *slot = Some(String::new()),
-            _ => return Err(argument(format!("{path} is given more than once."))),
-        }
-        Ok(Frame::Known(i))
-    }
-
     fn close(&mut self) -> Result<(), CiXmlError> {
         match self.stack.pop() {
             None => Err(content("An end tag has no start tag.")),
@@ -866,6 +868,25 @@ impl Builder {
             ))),
         }
     }
+    fn markup_seen(&self) -> bool {
+        self.markup_seen
+    }
+
+    fn saw_markup(&mut self) {
+        self.markup_seen = true;
+    }
+
+    fn finish(&mut self) -> Result<(), CiXmlError> {
+        if !self.stack.is_empty() {
+            return Err(content(format!(
+                "Malformed XML: the body ends before <{ROOT}> is closed."
+            )));
+        }
+        if !self.root_seen {
+            return Err(CiXmlError::MissingContent);
+        }
+        Ok(())
+    }
 }
 
 fn is_xml_space(c: char) -> bool {
@@ -877,11 +898,30 @@ fn is_xml_char(c: char) -> bool {
     matches!(u32::from(c), 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..)
 }
 
-/// Reads `body` as one `<Request>` document, collecting the elements of `schema`.
-fn parse(body: &[u8], schema: &'static [(&'static str, Kind)]) -> Result<Fields, CiXmlError> {
-    if body.len() > MAX_BODY {
+/// What [`read_strict`] hands the events of a document to: a parser of one document type.
+pub(super) trait Sink {
+    /// An element starts (`<name>`; an empty element is followed by [`close`](Sink::close)).
+    fn open(&mut self, name: &[u8]) -> Result<(), CiXmlError>;
+    /// The innermost open element ends.
+    fn close(&mut self) -> Result<(), CiXmlError>;
+    /// Character data (text, CDATA or a resolved reference) at the current position.
+    fn text(&mut self, s: &str) -> Result<(), CiXmlError>;
+    /// Whether anything but whitespace has been read (the XML declaration must come first).
+    fn markup_seen(&self) -> bool;
+    /// Notes that markup (an element, a comment, a processing instruction) was read.
+    fn saw_markup(&mut self);
+    /// The end of the body: whether the document was complete.
+    fn finish(&mut self) -> Result<(), CiXmlError>;
+}
+
+/// Reads `body` (at most `max` bytes) as one XML document under the rules of this module's
+/// documentation (UTF-8 only, no DTD, only the predefined entities, well-formed attributes),
+/// handing its events to `sink`. An empty or all-whitespace body is
+/// [`CiXmlError::MissingContent`].
+pub(super) fn read_strict(body: &[u8], max: usize, sink: &mut impl Sink) -> Result<(), CiXmlError> {
+    if body.len() > max {
         return Err(content(format!(
-            "The request body is {} bytes; at most {MAX_BODY} are accepted.",
+            "The request body is {} bytes; at most {max} are accepted.",
             body.len()
         )));
     }
@@ -910,16 +950,7 @@ fn parse(body: &[u8], schema: &'static [(&'static str, Kind)]) -> Result<Fields,
     config.allow_dangling_amp = false;
     config.expand_empty_elements = false;
 
-    let mut b = Builder {
-        fields: Fields {
-            schema,
-            values: vec![None; schema.len()],
-        },
-        stack: Vec::new(),
-        root_seen: false,
-        root_done: false,
-        markup_seen: false,
-    };
+    let b = sink;
     loop {
         let event = reader.read_event().map_err(|e| {
             content(format!(
@@ -930,7 +961,7 @@ fn parse(body: &[u8], schema: &'static [(&'static str, Kind)]) -> Result<Fields,
         let syntax = |e: &dyn std::fmt::Display| content(format!("Malformed XML: {e}."));
         match event {
             Event::Decl(decl) => {
-                if b.markup_seen {
+                if b.markup_seen() {
                     return Err(content("The XML declaration must come first."));
                 }
                 decl.version().map_err(|e| syntax(&e))?;
@@ -945,14 +976,14 @@ fn parse(body: &[u8], schema: &'static [(&'static str, Kind)]) -> Result<Fields,
                         )));
                     }
                 }
-                b.markup_seen = true;
+                b.saw_markup();
             }
             Event::DocType(_) => {
                 return Err(content(
                     "Document type declarations (DTDs) are not accepted.",
                 ));
             }
-            Event::PI(_) | Event::Comment(_) => b.markup_seen = true,
+            Event::PI(_) | Event::Comment(_) => b.saw_markup(),
             Event::Start(e) | Event::Empty(e) if e.attributes().any(|a| a.is_err()) => {
                 let err = e.attributes().find_map(Result::err);
                 return Err(content(format!(
@@ -962,11 +993,11 @@ fn parse(body: &[u8], schema: &'static [(&'static str, Kind)]) -> Result<Fields,
                 )));
             }
             Event::Start(e) => {
-                b.markup_seen = true;
+                b.saw_markup();
                 b.open(e.name().as_ref())?;
             }
             Event::Empty(e) => {
-                b.markup_seen = true;
+                b.saw_markup();
                 b.open(e.name().as_ref())?;
                 b.close()?;
             }
@@ -1001,14 +1032,22 @@ fn parse(body: &[u8], schema: &'static [(&'static str, Kind)]) -> Result<Fields,
             Event::Eof => break,
         }
     }
-    if !b.stack.is_empty() {
-        return Err(content(format!(
-            "Malformed XML: the body ends before <{ROOT}> is closed."
-        )));
-    }
-    if !b.root_seen {
-        return Err(CiXmlError::MissingContent);
-    }
+    b.finish()
+}
+
+/// Reads `body` as one `<Request>` document, collecting the elements of `schema`.
+fn parse(body: &[u8], schema: &'static [(&'static str, Kind)]) -> Result<Fields, CiXmlError> {
+    let mut b = Builder {
+        fields: Fields {
+            schema,
+            values: vec![None; schema.len()],
+        },
+        stack: Vec::new(),
+        root_seen: false,
+        root_done: false,
+        markup_seen: false,
+    };
+    read_strict(body, MAX_BODY, &mut b)?;
     Ok(b.fields)
 }
 

@@ -9,6 +9,7 @@
 mod buckets;
 pub mod ci;
 pub mod ci_xml;
+pub mod delete_xml;
 pub mod error;
 pub mod file_jobs;
 mod objects;
@@ -209,7 +210,7 @@ async fn dispatch(
             subresource::check(level, &ctx.method, &ctx.query)?;
             if key.is_empty() {
                 ctx.require_signed()?;
-                buckets::bucket(&ctx, &bucket, region.as_deref()).await
+                buckets::bucket(&ctx, &bucket, region.as_deref(), body.take()).await
             } else {
                 objects::object(&ctx, &bucket, region.as_deref(), &key, body).await
             }

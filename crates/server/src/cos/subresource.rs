@@ -26,7 +26,8 @@ pub enum Level {
 }
 
 /// Sub-resources the COS SDKs (Python, Node.js, Go, Java) and tools send on bucket and object
-/// paths, lower-case. None is implemented yet; each is refused before anything is touched.
+/// paths, lower-case. Each is refused before anything is touched, except on the level and
+/// method that implement it ([`implemented`]: `POST /?delete`).
 pub const UNSUPPORTED: &[&str] = &[
     "accelerate",
     "acl",
@@ -105,6 +106,7 @@ fn implemented(level: Level, method: &Method, name: &str) -> bool {
                 || matches!(name, "ci-process" | "type" | "addtoheader")
         }
         (Level::Object, &Method::HEAD) => RESPONSE_OVERRIDES.contains(&name),
+        (Level::Bucket, &Method::POST) => name == "delete",
         (Level::Bucket, &Method::GET) => {
             matches!(
                 name,
