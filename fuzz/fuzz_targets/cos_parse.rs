@@ -1,9 +1,11 @@
 #![no_main]
 //! COS request parsing: routing (host and path), Range, Content-MD5, x-cos-copy-source, the
-//! conditional headers, the DELETE Multiple Objects body, over arbitrary text. Nothing may panic; a parsed range must lie inside
+//! conditional headers, the DELETE Multiple Objects and tagging bodies, the x-cos-tagging
+//! header, over arbitrary text. Nothing may panic; a parsed range must lie inside
 //! the object; conditions must evaluate.
 
 use hashscan_server::cos::delete_xml::{MAX_KEYS, parse_delete};
+use hashscan_server::cos::tagging_xml::{parse_tagging, parse_tagging_header};
 use hashscan_server::cos::parse::{
     RangeSpec, parse_conditions, parse_content_md5, parse_copy_source, parse_range,
 };
@@ -26,6 +28,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(d.keys.iter().all(|k| !k.is_empty()));
     }
     let _ = parse_delete(data);
+    let _ = parse_tagging(data);
+    let _ = parse_tagging_header(rest);
     let conditions = parse_conditions(|_| Some(rest), "");
     if let Some(tags) = &conditions.if_match {
         assert!(tags.iter().all(|t| !t.is_empty()));

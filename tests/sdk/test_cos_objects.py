@@ -528,6 +528,66 @@ def test_delete_multiple_objects_bad_requests(proxy_client, bucket, prefix, raw)
     assert read_body(proxy_client.get_object(Bucket=bucket, Key=key)) == b"keep me"
 
 
+def tag_set(resp):
+    tags = resp.get("TagSet", {}).get("Tag", []) if resp.get("TagSet") else []
+    if isinstance(tags, dict):
+        tags = [tags]
+    return {t["Key"]: t.get("Value") or "" for t in tags}
+
+
+def test_object_tagging(client, bucket, prefix):
+    key = prefix + "tagged.txt"
+    data = b"tags do not touch the data\n"
+    client.put_object(Bucket=bucket, Key=key, Body=data,
+                      Metadata={"x-cos-meta-owner": "ops"},
+                      **{"Tagging": "verdict=clean&scan%20engine=hashscan"})
+    assert tag_set(client.get_object_tagging(Bucket=bucket, Key=key)) == {
+        "verdict": "clean", "scan engine": "hashscan"}
+    before = client.head_object(Bucket=bucket, Key=key)
+
+    client.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": {"Tag": [
+        {"Key": "verdict", "Value": "malicious"}, {"Key": "rule", "Value": "Webshell_PHP:eval"},
+        {"Key": "empty", "Value": ""}]}})
+    assert tag_set(client.get_object_tagging(Bucket=bucket, Key=key)) == {
+        "verdict": "malicious", "rule": "Webshell_PHP:eval", "empty": ""}
+    after = client.head_object(Bucket=bucket, Key=key)
+    for h in ("ETag", "Last-Modified", "Content-Length", "x-cos-meta-owner"):
+        assert hdr(after, h) == hdr(before, h), h
+    assert read_body(client.get_object(Bucket=bucket, Key=key)) == data
+
+    # A copy keeps the source's tags; a new PUT of the key replaces them.
+    client.copy_object(Bucket=bucket, Key=key + ".copy",
+                       CopySource={"Bucket": bucket, "Key": key, "Region": SDK_REGION})
+    assert tag_set(client.get_object_tagging(Bucket=bucket, Key=key + ".copy"))["verdict"] == "malicious"
+    client.delete_object_tagging(Bucket=bucket, Key=key)
+    assert tag_set(client.get_object_tagging(Bucket=bucket, Key=key)) == {}
+
+
+def test_object_tagging_limits(client, bucket, prefix):
+    key = prefix + "tag-limits.txt"
+    put(client, bucket, key, b"x")
+
+    def put_tags(tags):
+        with pytest.raises(CosServiceError) as e:
+            client.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": {"Tag": tags}})
+        return e.value
+
+    e = put_tags([{"Key": f"k{i}", "Value": "v"} for i in range(11)])
+    assert (e.get_status_code(), e.get_error_code()) == (400, "InvalidTag")
+    for bad in ([{"Key": "k" * 129, "Value": "v"}], [{"Key": "k", "Value": "v" * 257}],
+                [{"Key": "semi;colon", "Value": "v"}], [{"Key": "a", "Value": "1"},
+                                                         {"Key": "a", "Value": "2"}]):
+        e = put_tags(bad)
+        assert (e.get_status_code(), e.get_error_code()) == (400, "InvalidTag"), bad
+    with pytest.raises(CosServiceError) as e:
+        client.put_object(Bucket=bucket, Key=key, Body=b"y", Tagging="a=1&a=2")
+    assert (e.value.get_status_code(), e.value.get_error_code()) == (400, "InvalidTag")
+    assert read_body(client.get_object(Bucket=bucket, Key=key)) == b"x"
+    with pytest.raises(CosServiceError) as e:
+        client.get_object_tagging(Bucket=bucket, Key=key + ".missing")
+    assert (e.value.get_status_code(), e.value.get_error_code()) == (404, "NoSuchKey")
+
+
 # --- big objects ------------------------------------------------------------------------------
 
 

@@ -58,6 +58,8 @@ pub enum StoreError {
     #[error("at least one of the preconditions you specified did not hold")]
     PreconditionFailed,
     #[error("{0}")]
+    InvalidTag(String),
+    #[error("{0}")]
     InvalidRequest(&'static str),
     #[error("the request body could not be read: {0}")]
     Body(io::Error),
@@ -84,6 +86,51 @@ pub struct NewMeta {
     pub content_type: Option<String>,
     pub headers: BTreeMap<String, String>,
     pub user_meta: BTreeMap<String, String>,
+    /// Tags given with the upload (`x-cos-tagging`).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Most tags an object has (COS: 10).
+pub const MAX_TAGS: usize = 10;
+/// Longest tag key, in characters (COS: 128).
+pub const MAX_TAG_KEY: usize = 128;
+/// Longest tag value, in characters (COS: 256).
+pub const MAX_TAG_VALUE: usize = 256;
+
+/// Checks tags against COS's rules: at most [`MAX_TAGS`]; keys of 1 to [`MAX_TAG_KEY`]
+/// characters, values of at most [`MAX_TAG_VALUE`]; letters, digits, spaces and
+/// `+ - = . _ : / @` only; keys unique (a map cannot hold a key twice; a caller that
+/// parsed a list checks that first).
+pub fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), StoreError> {
+    if tags.len() > MAX_TAGS {
+        return Err(StoreError::InvalidTag(format!(
+            "An object can have at most {MAX_TAGS} tags."
+        )));
+    }
+    let allowed = |s: &str| {
+        s.chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || "+-=._:/@".contains(c))
+    };
+    for (k, v) in tags {
+        let kl = k.chars().count();
+        if kl == 0 || kl > MAX_TAG_KEY {
+            return Err(StoreError::InvalidTag(format!(
+                "A tag key must have 1 to {MAX_TAG_KEY} characters."
+            )));
+        }
+        if v.chars().count() > MAX_TAG_VALUE {
+            return Err(StoreError::InvalidTag(format!(
+                "A tag value must have at most {MAX_TAG_VALUE} characters."
+            )));
+        }
+        if !allowed(k) || !allowed(v) {
+            return Err(StoreError::InvalidTag(
+                "Tag keys and values may hold letters, digits, spaces and + - = . _ : / @ only."
+                    .to_string(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The conditions of a read or a copy (RFC 9110 §13.1): `If-Match`, `If-None-Match`,
@@ -324,6 +371,7 @@ impl ObjectStore {
     {
         self.validate_key(key)?;
         self.validate_user_meta(&meta.user_meta)?;
+        validate_tags(&meta.tags)?;
         self.require_bucket(bucket).await?;
         let tmp = self.blobs.spool_path();
         let receive = Receive {
@@ -364,6 +412,7 @@ impl ObjectStore {
                 .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string()),
             headers: meta.headers,
             user_meta: meta.user_meta,
+            tags: meta.tags,
             last_modified: now_ms(),
             blob,
         };
@@ -542,6 +591,36 @@ impl ObjectStore {
         value: &str,
     ) -> Result<(), StoreError> {
         Ok(self.index.set_user_meta(object, name, value).await?)
+    }
+
+    /// The tags of an object.
+    pub async fn tags(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        Ok(self.head(bucket, key).await?.tags)
+    }
+
+    /// Replaces the tags of an object (empty: removes them); its data, metadata and
+    /// Last-Modified stay. Checked against COS's limits ([`validate_tags`]).
+    pub async fn set_tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        validate_tags(tags)?;
+        // A concurrent PUT may replace the object between the read and the write: the
+        // write applies only to the content read, so read again.
+        for _ in 0..3 {
+            let meta = self.head(bucket, key).await?;
+            match self.index.set_tags(&meta, tags).await {
+                Err(IndexError::NoSuchKey) => continue,
+                other => return Ok(other?),
+            }
+        }
+        Err(StoreError::NoSuchKey)
     }
 
     /// Rewrites the metadata of the object at `meta`'s key if it still holds the same blob.
@@ -775,6 +854,7 @@ mod tests {
             content_type: String::new(),
             headers: BTreeMap::new(),
             user_meta: BTreeMap::new(),
+            tags: BTreeMap::new(),
             last_modified: 1_000_500,
             blob: String::new(),
         };

@@ -107,6 +107,7 @@ impl From<StoreError> for CosError {
                 "The Content-MD5 you specified did not match what we received.",
             ),
             StoreError::InvalidRequest(_) => Self::new(S::BAD_REQUEST, "InvalidRequest", msg),
+            StoreError::InvalidTag(_) => Self::new(S::BAD_REQUEST, "InvalidTag", msg),
             StoreError::PreconditionFailed => Self::new(
                 S::PRECONDITION_FAILED,
                 "PreconditionFailed",

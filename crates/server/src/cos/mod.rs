@@ -16,6 +16,7 @@ mod objects;
 pub mod parse;
 pub mod queues;
 pub mod subresource;
+pub mod tagging_xml;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request};

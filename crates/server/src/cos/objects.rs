@@ -81,6 +81,9 @@ pub async fn object(
             }
         }
     }
+    if ctx.has_param("tagging") {
+        return tagging(ctx, bucket, key, body).await;
+    }
     match ctx.method {
         Method::PUT if ctx.header("x-cos-copy-source").is_some() => copy(ctx, bucket, key).await,
         Method::PUT => put(ctx, bucket, key, body).await,
@@ -91,6 +94,59 @@ pub async fn object(
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         _ => Err(CosError::method_not_allowed()),
+    }
+}
+
+/// PUT, GET and DELETE Object tagging (`?tagging`).
+async fn tagging(
+    ctx: &Ctx<'_>,
+    bucket: &str,
+    key: &str,
+    body: &mut Option<Body>,
+) -> Result<Response, CosError> {
+    let store = &ctx.state.store;
+    match ctx.method {
+        Method::GET => {
+            let tags = store.tags(bucket, key).await?;
+            let mut w = XmlWriter::new();
+            w.open("Tagging").open("TagSet");
+            for (k, v) in &tags {
+                w.open("Tag").leaf("Key", k).leaf("Value", v).close();
+            }
+            w.close();
+            Ok(super::xml_ok(w.finish()))
+        }
+        Method::PUT => {
+            let limit = super::tagging_xml::MAX_BODY;
+            let bytes = axum::body::to_bytes(body.take().unwrap_or_default(), limit + 1)
+                .await
+                .map_err(|_| {
+                    tag_error(super::tagging_xml::TagError::Malformed(format!(
+                        "The body is larger than {limit} bytes or was cut off."
+                    )))
+                })?;
+            let tags = super::tagging_xml::parse_tagging(&bytes).map_err(tag_error)?;
+            store.set_tags(bucket, key, &tags).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        Method::DELETE => {
+            store.set_tags(bucket, key, &BTreeMap::new()).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        _ => Err(CosError::method_not_allowed()),
+    }
+}
+
+fn tag_error(e: super::tagging_xml::TagError) -> CosError {
+    match e {
+        super::tagging_xml::TagError::Malformed(m) => CosError::new(
+            StatusCode::BAD_REQUEST,
+            "MalformedXML",
+            format!("The XML you provided was not well-formed: {m}"),
+        ),
+        dup @ super::tagging_xml::TagError::Duplicate(_) => {
+            CosError::new(StatusCode::BAD_REQUEST, "InvalidTag", dup.to_string())
+        }
     }
 }
 
@@ -141,6 +197,15 @@ async fn put(
             )
         })?),
     };
+    let mut meta = new_meta(&ctx.headers);
+    if let Some(tagging) = ctx.header("x-cos-tagging") {
+        meta.tags = super::tagging_xml::parse_tagging_header(tagging).map_err(|e| match e {
+            super::tagging_xml::TagError::Malformed(m) => {
+                CosError::new(StatusCode::BAD_REQUEST, "InvalidTag", m)
+            }
+            dup => tag_error(dup),
+        })?;
+    }
     let stream = body
         .take()
         .unwrap_or_default()
@@ -149,7 +214,7 @@ async fn put(
     let object = ctx
         .state
         .store
-        .put(bucket, key, new_meta(&ctx.headers), stream, content_md5)
+        .put(bucket, key, meta, stream, content_md5)
         .await?;
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();

@@ -27,7 +27,8 @@ pub enum Level {
 
 /// Sub-resources the COS SDKs (Python, Node.js, Go, Java) and tools send on bucket and object
 /// paths, lower-case. Each is refused before anything is touched, except on the level and
-/// method that implement it ([`implemented`]: `POST /?delete`).
+/// method that implement it ([`implemented`]: `POST /?delete`, `GET|PUT|DELETE
+/// /<key>?tagging`).
 pub const UNSUPPORTED: &[&str] = &[
     "accelerate",
     "acl",
@@ -103,10 +104,11 @@ fn implemented(level: Level, method: &Method, name: &str) -> bool {
     match (level, method) {
         (Level::Object, &Method::GET) => {
             RESPONSE_OVERRIDES.contains(&name)
-                || matches!(name, "ci-process" | "type" | "addtoheader")
+                || matches!(name, "ci-process" | "type" | "addtoheader" | "tagging")
         }
         (Level::Object, &Method::HEAD) => RESPONSE_OVERRIDES.contains(&name),
         (Level::Bucket, &Method::POST) => name == "delete",
+        (Level::Object, &Method::PUT | &Method::DELETE) => name == "tagging",
         (Level::Bucket, &Method::GET) => {
             matches!(
                 name,
@@ -255,6 +257,10 @@ mod tests {
         for name in UNSUPPORTED {
             for level in [Level::Bucket, Level::Object] {
                 for m in &methods {
+                    if implemented(level, m, name) {
+                        assert!(check(level, m, &q(&[name])).is_ok(), "{name} {m}");
+                        continue;
+                    }
                     let e = check(level, m, &q(&[name])).expect_err(name);
                     assert_eq!(e.status, StatusCode::NOT_IMPLEMENTED, "{name} {m}");
                     assert_eq!(e.code, "NotImplemented");
@@ -262,8 +268,26 @@ mod tests {
             }
             // The SDKs spell some in camel case (uploadId, partNumber, versionId).
             let upper = name.to_ascii_uppercase();
-            assert!(check(Level::Object, &Method::PUT, &q(&[&upper])).is_err());
+            assert_eq!(
+                check(Level::Object, &Method::PUT, &q(&[&upper])).is_err(),
+                !implemented(Level::Object, &Method::PUT, name),
+                "{upper}"
+            );
         }
+    }
+
+    #[test]
+    fn only_delete_and_tagging_are_implemented_and_only_where_they_exist() {
+        let on = |level, m: Method, name| implemented(level, &m, name);
+        assert!(on(Level::Bucket, Method::POST, "delete"));
+        assert!(!on(Level::Object, Method::POST, "delete"));
+        assert!(!on(Level::Bucket, Method::DELETE, "delete"));
+        for m in [Method::GET, Method::PUT, Method::DELETE] {
+            assert!(on(Level::Object, m.clone(), "tagging"), "{m}");
+            assert!(!on(Level::Bucket, m, "tagging"));
+        }
+        assert!(!on(Level::Object, Method::HEAD, "tagging"));
+        assert!(!on(Level::Object, Method::POST, "tagging"));
     }
 
     #[test]

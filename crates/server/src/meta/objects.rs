@@ -41,6 +41,8 @@ pub struct ObjectMeta {
     pub headers: BTreeMap<String, String>,
     /// User metadata: the `x-cos-meta-*` headers, names lower-case and with the prefix.
     pub user_meta: BTreeMap<String, String>,
+    /// Object tags (key → value).
+    pub tags: BTreeMap<String, String>,
     /// Unix milliseconds.
     pub last_modified: i64,
     /// The blob holding the content (never shown to clients).
@@ -136,6 +138,13 @@ pub trait ObjectIndex: Send + Sync + 'static {
         object: &'a ObjectMeta,
         name: &'a str,
         value: &'a str,
+    ) -> BoxFuture<'a, Result<(), IndexError>>;
+    /// Replaces the tags of the row at `object`'s key while it holds `object`'s blob (the
+    /// data, metadata and last-modified stay); `NoSuchKey` otherwise.
+    fn set_tags<'a>(
+        &'a self,
+        object: &'a ObjectMeta,
+        tags: &'a BTreeMap<String, String>,
     ) -> BoxFuture<'a, Result<(), IndexError>>;
     /// Rewrites content type, headers, user metadata and last-modified of the row at
     /// `meta`'s key while it holds `meta`'s blob; `NoSuchKey` otherwise.
@@ -316,6 +325,7 @@ mod tests {
             content_type: String::new(),
             headers: BTreeMap::new(),
             user_meta: BTreeMap::new(),
+            tags: BTreeMap::new(),
             last_modified: 0,
             blob: String::new(),
         }

@@ -206,6 +206,7 @@ impl From<StoreError> for ApiError {
             | StoreError::InvalidKey(_)
             | StoreError::KeyTooLong { .. }
             | StoreError::MetadataTooLarge { .. }
+            | StoreError::InvalidTag(_)
             | StoreError::InvalidRequest(_) => {
                 ApiError::bad_request("InvalidArgument", e.to_string())
             }

@@ -51,13 +51,14 @@ fn bucket_from_row(r: &impl Columns) -> Result<Bucket, IndexError> {
 }
 
 const OBJECT_COLUMNS: &str = "bucket, key, blob, size, etag, crc64, content_type, headers, \
-    user_meta, last_modified";
+    user_meta, tags, last_modified";
 
 fn object_from_row(r: &impl Columns) -> Result<ObjectMeta, IndexError> {
     let key: Vec<u8> = r.col("key")?;
     let crc64: String = r.col("crc64")?;
     let headers: String = r.col("headers")?;
     let user_meta: String = r.col("user_meta")?;
+    let tags: String = r.col("tags")?;
     let size: i64 = r.col("size")?;
     Ok(ObjectMeta {
         bucket: r.col("bucket")?,
@@ -70,6 +71,7 @@ fn object_from_row(r: &impl Columns) -> Result<ObjectMeta, IndexError> {
         content_type: r.col("content_type")?,
         headers: serde_json::from_str(&headers).unwrap_or_default(),
         user_meta: serde_json::from_str(&user_meta).unwrap_or_default(),
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
         last_modified: r.col("last_modified")?,
     })
 }
@@ -260,14 +262,14 @@ impl ObjectIndex for SqliteObjectIndex {
             let inserted = conn
                 .prepare_cached(
                     "INSERT INTO objects (bucket, key, blob, size, etag, crc64, content_type,
-                                          headers, user_meta, last_modified)
-                     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                                          headers, user_meta, tags, last_modified)
+                     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
                      WHERE EXISTS (SELECT 1 FROM buckets WHERE name = ?)
                      ON CONFLICT (bucket, key) DO UPDATE SET
                         blob = excluded.blob, size = excluded.size, etag = excluded.etag,
                         crc64 = excluded.crc64, content_type = excluded.content_type,
                         headers = excluded.headers, user_meta = excluded.user_meta,
-                        last_modified = excluded.last_modified",
+                        tags = excluded.tags, last_modified = excluded.last_modified",
                 )?
                 .execute(params![
                     row.bucket,
@@ -279,6 +281,7 @@ impl ObjectIndex for SqliteObjectIndex {
                     row.content_type,
                     json(&row.headers),
                     json(&row.user_meta),
+                    json(&row.tags),
                     row.last_modified,
                     row.bucket
                 ])?;
@@ -339,6 +342,30 @@ impl ObjectIndex for SqliteObjectIndex {
                 "UPDATE objects SET user_meta = ? WHERE bucket = ? AND key = ? AND blob = ?",
             )?
             .execute(params![json(&user_meta), bucket, key.as_bytes(), blob])?;
+            Ok(())
+        })))
+    }
+
+    fn set_tags<'a>(
+        &'a self,
+        object: &'a ObjectMeta,
+        tags: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<(), IndexError>> {
+        let (bucket, key, blob, tags) = (
+            object.bucket.clone(),
+            object.key.clone(),
+            object.blob.clone(),
+            json(tags),
+        );
+        Box::pin(self.writer.write(op(move |conn| {
+            let done = conn
+                .prepare_cached(
+                    "UPDATE objects SET tags = ? WHERE bucket = ? AND key = ? AND blob = ?",
+                )?
+                .execute(params![tags, bucket, key.as_bytes(), blob])?;
+            if done == 0 {
+                return Err(IndexError::NoSuchKey);
+            }
             Ok(())
         })))
     }
