@@ -255,7 +255,9 @@ impl Detector {
             }
             Err(e) => (
                 self.hashdb().len(),
-                vec![format!("hash lists not reloaded, the previous ones stay: {e}")],
+                vec![format!(
+                    "hash lists not reloaded, the previous ones stay: {e}"
+                )],
             ),
         };
         Refreshed {

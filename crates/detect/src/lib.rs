@@ -12,9 +12,7 @@ pub mod rules;
 pub mod store;
 pub mod verdict;
 
-pub use engine::{
-    Config, DetectError, Detector, LoadSummary, Refreshed, RuleWatch, ScanOptions,
-};
+pub use engine::{Config, DetectError, Detector, LoadSummary, Refreshed, RuleWatch, ScanOptions};
 pub use hashscan_archive::Limits as ArchiveLimits;
 /// The process-wide memory budget of [`Config::memory`]: create one and give it to every
 /// detector (and so every scanning thread) of the process.

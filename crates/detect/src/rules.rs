@@ -332,8 +332,10 @@ fn rule_files(paths: &[PathBuf]) -> (Vec<(PathBuf, String)>, Vec<Problem>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     let file_name = |p: &Path| {
-        p.file_name()
-            .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
     };
     for path in paths {
         if path.is_file() {

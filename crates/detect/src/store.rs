@@ -142,9 +142,7 @@ impl RuleStore {
             .map_err(io_err(&path))?;
         match file.try_lock() {
             Ok(()) => Ok(StoreLock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => {
-                Err(StoreError::Busy(path.display().to_string()))
-            }
+            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Busy(path.display().to_string())),
             Err(fs::TryLockError::Error(e)) => Err(io_err(&path)(e)),
         }
     }
@@ -357,7 +355,9 @@ impl RuleStore {
 
     fn set_current(&self, id: &str) -> Result<(), StoreError> {
         check_id(id)?;
-        let tmp = self.root.join(format!("{CURRENT}.tmp-{}", std::process::id()));
+        let tmp = self
+            .root
+            .join(format!("{CURRENT}.tmp-{}", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(id.as_bytes())?;
@@ -485,11 +485,17 @@ mod tests {
             .unwrap();
         assert_eq!(second.previous.as_deref(), Some(first.id.as_str()));
         let files = store.current_rule_files().unwrap();
-        assert_eq!(files[0].0, "updates/pack/a.yar", "same name in every version");
+        assert_eq!(
+            files[0].0, "updates/pack/a.yar",
+            "same name in every version"
+        );
         assert_eq!(fs::read_to_string(&files[0].1).unwrap(), "two");
 
         let (rejected, now) = store.rollback().unwrap();
-        assert_eq!((rejected.as_str(), now.as_str()), (second.id.as_str(), first.id.as_str()));
+        assert_eq!(
+            (rejected.as_str(), now.as_str()),
+            (second.id.as_str(), first.id.as_str())
+        );
         let listed = store.versions().unwrap();
         assert_eq!(listed.len(), 2);
         assert!(listed[0].current && !listed[0].rejected);
@@ -503,9 +509,7 @@ mod tests {
         store.activate(&second.id).unwrap();
         assert!(!store.versions().unwrap()[1].rejected);
         for c in ["cccc", "dddd", "eeee"] {
-            store
-                .install(&stage_with(&store, c), manifest(c))
-                .unwrap();
+            store.install(&stage_with(&store, c), manifest(c)).unwrap();
         }
         let removed = store.prune(2).unwrap();
         assert_eq!(removed.len(), 3, "{removed:?}");

@@ -137,9 +137,8 @@ impl SourceConfig {
             )),
             (Some(pin), None) => {
                 let mut digest = [0u8; 32];
-                hex::decode_to_slice(pin.trim(), &mut digest).map_err(|_| {
-                    format!("source {}: sha256 is not 64 hex digits", self.name)
-                })?;
+                hex::decode_to_slice(pin.trim(), &mut digest)
+                    .map_err(|_| format!("source {}: sha256 is not 64 hex digits", self.name))?;
                 Ok(Trust::Sha256(digest))
             }
             (None, Some(key)) => {

@@ -191,11 +191,7 @@ impl Updater {
 
     /// Fetches one source into `dest` and verifies it; returns its bytes, SHA-256 and how
     /// it was verified.
-    async fn fetch_verified(
-        &self,
-        source: &SourceConfig,
-        dest: &Path,
-    ) -> Result<Fetched, String> {
+    async fn fetch_verified(&self, source: &SourceConfig, dest: &Path) -> Result<Fetched, String> {
         let trust = source.trust()?;
         let shown = config::shown_url(&source.url);
         self.fetcher
@@ -308,12 +304,9 @@ fn assemble(
         let dir = staging.join(kind_dir(source.kind)).join(&source.name);
         let outcome = match fetched {
             Ok(f) if previous.is_some_and(|p| p.sha256 == f.sha256) => {
-                match (previous, &current_dir) {
-                    (Some(p), Some(cur)) => {
-                        copy_source(cur, source, &dir).map_err(UpdateError::Io)?;
-                        installed.push(p.clone());
-                    }
-                    _ => {}
+                if let (Some(p), Some(cur)) = (previous, &current_dir) {
+                    copy_source(cur, source, &dir).map_err(UpdateError::Io)?;
+                    installed.push(p.clone());
                 }
                 Outcome::Unchanged
             }
@@ -337,12 +330,24 @@ fn assemble(
                 Err(error) => {
                     let _ = fs::remove_dir_all(&dir);
                     tracing::warn!(source = %source.name, %error, "rule update: source refused");
-                    keep_previous(previous, current_dir.as_deref(), source, &dir, &mut installed, error)?
+                    keep_previous(
+                        previous,
+                        current_dir.as_deref(),
+                        source,
+                        &dir,
+                        &mut installed,
+                        error,
+                    )?
                 }
             },
-            Err(error) => {
-                keep_previous(previous, current_dir.as_deref(), source, &dir, &mut installed, error)?
-            }
+            Err(error) => keep_previous(
+                previous,
+                current_dir.as_deref(),
+                source,
+                &dir,
+                &mut installed,
+                error,
+            )?,
         };
         reports.push(SourceReport {
             name: source.name.clone(),
@@ -510,11 +515,8 @@ fn unpack(
             ..hashscan_archive::Limits::default()
         };
         let mut clash = None;
-        let report = hashscan_archive::walk_named(
-            &download_name(source),
-            bytes,
-            &limits,
-            &mut |entry| {
+        let report =
+            hashscan_archive::walk_named(&download_name(source), bytes, &limits, &mut |entry| {
                 if entry.format.is_some() {
                     // An archive inside: its members follow.
                     return hashscan_archive::Flow::Continue;
@@ -534,8 +536,7 @@ fn unpack(
                     }
                 }
                 hashscan_archive::Flow::Continue
-            },
-        );
+            });
         if let Some(name) = clash {
             return Err(format!("two files of the archive are named {name}"));
         }
@@ -545,7 +546,12 @@ fn unpack(
                 .first()
                 .map(ToString::to_string)
                 .or_else(|| report.errors.first().map(|(p, m)| format!("{p}: {m}")))
-                .or_else(|| report.not_expanded.first().map(|(p, m)| format!("{p}: {m}")))
+                .or_else(|| {
+                    report
+                        .not_expanded
+                        .first()
+                        .map(|(p, m)| format!("{p}: {m}"))
+                })
                 .unwrap_or_else(|| "encrypted members".into());
             return Err(format!("the archive cannot be read whole: {why}"));
         }
@@ -653,12 +659,18 @@ fn check_whole(staging: &Path) -> Result<(), UpdateError> {
     };
     let mut sources = Vec::new();
     for (rel, path) in store_like(YARA_DIR)? {
-        let data = fs::read(&path).map_err(|e| UpdateError::Io(format!("{}: {e}", path.display())))?;
-        sources.push((format!("{NAMESPACE_PREFIX}{}", rel.trim_start_matches('/')), data));
+        let data =
+            fs::read(&path).map_err(|e| UpdateError::Io(format!("{}: {e}", path.display())))?;
+        sources.push((
+            format!("{NAMESPACE_PREFIX}{}", rel.trim_start_matches('/')),
+            data,
+        ));
     }
     let set = Ruleset::compile(&sources, &[]);
     if let Some(p) = set.problems.first() {
-        return Err(UpdateError::Refused(format!("the rules do not compile together: {p}")));
+        return Err(UpdateError::Refused(format!(
+            "the rules do not compile together: {p}"
+        )));
     }
     let mut builder = hashscan_hashdb::HashDb::builder();
     for (_, path) in store_like(LISTS_DIR)? {

@@ -182,7 +182,10 @@ async fn a_server_updates_on_its_own_schedule() {
             assert_eq!(d["hits"][0]["name"], "Scheduled_Marker", "{d}");
             break;
         }
-        assert!(Instant::now() < deadline, "the scheduled update never arrived: {d}");
+        assert!(
+            Instant::now() < deadline,
+            "the scheduled update never arrived: {d}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     server.stop().await;
@@ -209,5 +212,8 @@ async fn a_source_without_a_pin_or_key_stops_the_server_from_starting() {
         .await
         .err()
         .expect("refused");
-    assert!(err.to_string().contains("neither sha256 nor minisign_key"), "{err}");
+    assert!(
+        err.to_string().contains("neither sha256 nor minisign_key"),
+        "{err}"
+    );
 }

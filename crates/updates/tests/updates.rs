@@ -108,14 +108,21 @@ async fn a_good_update_activates_and_a_running_detector_follows() {
     let report = updater.update().await.unwrap();
     assert!(report.all_ok(), "{report:?}");
     let manifest = report.activated.clone().expect("a new version");
-    assert_eq!(store.current().unwrap().as_deref(), Some(manifest.id.as_str()));
+    assert_eq!(
+        store.current().unwrap().as_deref(),
+        Some(manifest.id.as_str())
+    );
     assert_eq!(manifest.sources[0].files, ["one.yar"]);
     assert_eq!(manifest.sources[0].verified_by, "sha256");
 
     // The running detector follows the store: its fingerprint changed, a refresh takes it.
     let fingerprint = d.rule_fingerprint();
     let refreshed = d.refresh();
-    assert!(refreshed.rules.problems.is_empty(), "{:?}", refreshed.rules.problems);
+    assert!(
+        refreshed.rules.problems.is_empty(),
+        "{:?}",
+        refreshed.rules.problems
+    );
     assert_ne!(d.version(), before);
     let report = d.scan_bytes(&sample(MARK_ONE));
     assert_eq!(report.verdict, Verdict::Malicious, "{report:?}");
@@ -245,7 +252,10 @@ async fn a_pack_that_does_not_compile_never_replaces_the_working_one() {
     // Properly signed, but one of its files does not compile.
     let broken = tar_gz(&[
         ("one.yar", &rule("Update_One", MARK_ONE, 90)),
-        ("two.yar", "rule Broken { strings: $a = \"x\" condition: $b }"),
+        (
+            "two.yar",
+            "rule Broken { strings: $a = \"x\" condition: $b }",
+        ),
     ]);
     server.put("/p.tar.gz", broken.clone());
     server.put("/p.tar.gz.minisig", signer.sign(&broken));
@@ -385,7 +395,13 @@ async fn hash_lists_reload_and_change_lookups() {
     server.put("/full.csv.zip", empty.clone());
     server.put("/full.csv.zip.minisig", signer.sign(&empty));
     let report = updater.update().await.unwrap();
-    assert!(matches!(outcome(&report, "bazaar"), Outcome::Failed { kept: true, .. }), "{report:?}");
+    assert!(
+        matches!(
+            outcome(&report, "bazaar"),
+            Outcome::Failed { kept: true, .. }
+        ),
+        "{report:?}"
+    );
     d.refresh();
     assert_eq!(d.scan_bytes(&bad_two).verdict, Verdict::Malicious);
 }
@@ -443,7 +459,10 @@ async fn unverified_sources_and_private_addresses_are_refused() {
     let mut source = pinned("p", SourceKind::Yara, server.url("/x.yar"), b"x");
     source.sha256 = None;
     let err = Updater::new(config(vec![source]), store.clone(), &outbound(&server)).unwrap_err();
-    assert!(err.to_string().contains("neither sha256 nor minisign_key"), "{err}");
+    assert!(
+        err.to_string().contains("neither sha256 nor minisign_key"),
+        "{err}"
+    );
 
     // Without allow_private the fetcher's address policy refuses loopback.
     let good = rule("Update_One", MARK_ONE, 90);
@@ -453,7 +472,12 @@ async fn unverified_sources_and_private_addresses_are_refused() {
         ca_file: Some(server.ca_file.clone()),
     };
     let updater = Updater::new(
-        config(vec![pinned("p", SourceKind::Yara, server.url("/one.yar"), good.as_bytes())]),
+        config(vec![pinned(
+            "p",
+            SourceKind::Yara,
+            server.url("/one.yar"),
+            good.as_bytes(),
+        )]),
         store.clone(),
         &strict,
     )
@@ -469,13 +493,21 @@ async fn unverified_sources_and_private_addresses_are_refused() {
         ca_file: None,
     };
     let updater = Updater::new(
-        config(vec![pinned("p", SourceKind::Yara, server.url("/one.yar"), good.as_bytes())]),
+        config(vec![pinned(
+            "p",
+            SourceKind::Yara,
+            server.url("/one.yar"),
+            good.as_bytes(),
+        )]),
         store.clone(),
         &untrusted,
     )
     .unwrap();
     let report = updater.update().await.unwrap();
-    assert!(matches!(outcome(&report, "p"), Outcome::Failed { .. }), "{report:?}");
+    assert!(
+        matches!(outcome(&report, "p"), Outcome::Failed { .. }),
+        "{report:?}"
+    );
     assert_eq!(store.current().unwrap(), None);
 }
 
@@ -489,7 +521,12 @@ async fn the_version_does_not_depend_on_where_rules_are_installed() {
         let dir = tempfile::tempdir().unwrap();
         let store = RuleStore::new(dir.path().join("somewhere").join("rules"));
         let updater = Updater::new(
-            config(vec![pinned("p", SourceKind::Yara, server.url("/one.yar"), pack.as_bytes())]),
+            config(vec![pinned(
+                "p",
+                SourceKind::Yara,
+                server.url("/one.yar"),
+                pack.as_bytes(),
+            )]),
             store.clone(),
             &outbound(&server),
         )

@@ -64,9 +64,7 @@ impl PackServer {
             .with_no_client_auth()
             .with_single_cert(
                 vec![cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(
-                    server_key.serialize_der().into(),
-                ),
+                rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
             )
             .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
