@@ -144,6 +144,9 @@ pub struct Detector {
     /// clamd's database version (`27481` of `ClamAV 1.4.6/27481/…`), part of
     /// [`Detector::version`]; the last one seen while clamd is unreachable.
     clamd_db: RwLock<Option<String>>,
+    /// Digest of the ClamAV databases of the installed version (given to clamd by the
+    /// updater), part of [`Detector::version`] when clamd is configured.
+    clamav_installed: RwLock<Option<String>>,
     clamd: Option<hashscan_clamd::Clamd>,
     archive: Limits,
     limits_verdict: Verdict,
@@ -173,6 +176,7 @@ impl Detector {
             hash_lists: config.hash_lists,
             store: config.store,
             clamd_db: RwLock::new(clamd_db),
+            clamav_installed: RwLock::new(None),
             clamd: config.clamd,
             archive: config.archive,
             limits_verdict: config.limits_verdict,
@@ -180,6 +184,7 @@ impl Detector {
             timeout: config.timeout,
             memory: config.memory,
         };
+        detector.refresh_installed_clamav();
         Ok((detector, summary))
     }
 
@@ -204,6 +209,10 @@ impl Detector {
         if let Some(db) = read_lock(&self.clamd_db).as_ref() {
             version.push_str("-clamav");
             version.push_str(db);
+        }
+        if let Some(digest) = read_lock(&self.clamav_installed).as_ref() {
+            version.push_str("-cdb");
+            version.push_str(digest);
         }
         version
     }
@@ -260,6 +269,7 @@ impl Detector {
                 )],
             ),
         };
+        self.refresh_installed_clamav();
         Refreshed {
             rules: fresh,
             hashes,
@@ -285,6 +295,19 @@ impl Detector {
         }
         *slot = Some(db);
         true
+    }
+
+    /// Notes the digest of the installed ClamAV databases (with clamd configured).
+    fn refresh_installed_clamav(&self) {
+        let digest = match (&self.clamd, &self.store) {
+            (Some(_), Some(store)) => installed_clamav_digest(store),
+            _ => None,
+        };
+        let mut slot = match self.clamav_installed.write() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = digest;
     }
 
     /// The installed updates this detector follows, if any.
@@ -727,11 +750,34 @@ fn load_lists(
     Ok((builder.build(), problems))
 }
 
+/// 16 hex digits of a SHA-256 over the names and contents of the installed version's
+/// ClamAV databases; `None` when there are none.
+fn installed_clamav_digest(store: &RuleStore) -> Option<String> {
+    use sha2::Digest;
+    let files = store.current_clamav_files().ok()?;
+    if files.is_empty() {
+        return None;
+    }
+    let mut hasher = sha2::Sha256::new();
+    for (name, path) in files {
+        let data = std::fs::read(&path).ok()?;
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update((data.len() as u64).to_le_bytes());
+        hasher.update(&data);
+    }
+    Some(hex::encode(&hasher.finalize()[..8]))
+}
+
 /// clamd's database version, from its `VERSION` answer (`ClamAV 1.4.6/27481/Thu Dec 12
 /// …`): the second field, or `None` when clamd is unreachable or has no versioned
 /// database (its signatures are then only what the operator installed).
 fn clamd_db_version(clamd: &hashscan_clamd::Clamd) -> Option<String> {
-    let line = clamd.version().ok()?;
+    db_of_version_line(&clamd.version().ok()?)
+}
+
+/// The database version of a `VERSION` line, if it has one.
+fn db_of_version_line(line: &str) -> Option<String> {
     let db = line.split('/').nth(1)?.trim();
     (!db.is_empty() && db.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
         .then(|| db.to_string())
@@ -913,4 +959,20 @@ fn with_scanners<T>(rules: &Arc<Ruleset>, f: impl FnOnce(&mut Scanners<'_>) -> T
             None => f(&mut Vec::new()),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::db_of_version_line;
+
+    #[test]
+    fn clamd_database_versions() {
+        assert_eq!(
+            db_of_version_line("ClamAV 1.4.6/27481/Thu Dec 12 09:36:06 2024").as_deref(),
+            Some("27481")
+        );
+        assert_eq!(db_of_version_line("ClamAV 1.4.6"), None);
+        assert_eq!(db_of_version_line("ClamAV 1.4.6//x"), None);
+        assert_eq!(db_of_version_line("ClamAV 1.4.6/2 7/x"), None);
+    }
 }

@@ -6,6 +6,7 @@
 //! <root>/versions/<id>/manifest.json
 //! <root>/versions/<id>/yara/<source>/<file>.yar
 //! <root>/versions/<id>/lists/<source>/<file>     hash lists (format by extension)
+//! <root>/versions/<id>/clamav/<source>/<file>    ClamAV databases, copied for clamd
 //! <root>/versions/<id>/rejected  rolled back by the operator: never activated again
 //! <root>/staging-*/              a version being assembled (removed when it fails)
 //! <root>/lock                    held by whoever changes the store
@@ -36,6 +37,8 @@ const REJECTED: &str = "rejected";
 pub const YARA_DIR: &str = "yara";
 /// Directory of a version holding hash lists, one subdirectory per source.
 pub const LISTS_DIR: &str = "lists";
+/// Directory of a version holding ClamAV databases, one subdirectory per source.
+pub const CLAMAV_DIR: &str = "clamav";
 /// Namespace prefix of installed rule files: `updates/<source>/<file>`.
 pub const NAMESPACE_PREFIX: &str = "updates/";
 
@@ -351,6 +354,14 @@ impl RuleStore {
             return Ok(vec![]);
         };
         files_under(&dir.join(LISTS_DIR), "")
+    }
+
+    /// ClamAV databases of the active version as (`<source>/<file>`, path).
+    pub fn current_clamav_files(&self) -> Result<Vec<(String, PathBuf)>, StoreError> {
+        let Some(dir) = self.current_dir()? else {
+            return Ok(vec![]);
+        };
+        files_under(&dir.join(CLAMAV_DIR), "")
     }
 
     fn set_current(&self, id: &str) -> Result<(), StoreError> {

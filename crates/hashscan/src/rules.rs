@@ -97,7 +97,11 @@ fn try_run(cmd: UpdateCommand) -> anyhow::Result<ExitCode> {
         UpdateCommand::List { common } => {
             let config = common.load()?;
             let store = hashscan_server::core::rule_updates::store(&config);
-            for v in store.versions()? {
+            let versions = store.versions()?;
+            if versions.is_empty() {
+                println!("no version installed in {}", store.root().display());
+            }
+            for v in versions {
                 let m = &v.manifest;
                 let sources: Vec<String> = m
                     .sources
@@ -121,16 +125,15 @@ fn try_run(cmd: UpdateCommand) -> anyhow::Result<ExitCode> {
         }
         UpdateCommand::Rollback { common } => {
             let config = common.load()?;
-            let store = hashscan_server::core::rule_updates::store(&config);
-            let (rejected, current) = hashscan_updates::rollback(&store)?;
+            let updater = hashscan_server::core::rule_updates::updater(&config)?;
+            let (rejected, current) = updater.rollback()?;
             println!("rolled back from {rejected} (now rejected) to {current}");
             Ok(ExitCode::SUCCESS)
         }
         UpdateCommand::Activate { common, version } => {
             let config = common.load()?;
-            let store = hashscan_server::core::rule_updates::store(&config);
-            let _lock = store.lock()?;
-            store.activate(&version)?;
+            let updater = hashscan_server::core::rule_updates::updater(&config)?;
+            updater.activate(&version)?;
             println!("activated version {version}");
             Ok(ExitCode::SUCCESS)
         }

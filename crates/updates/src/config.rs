@@ -22,6 +22,9 @@ pub struct UpdateConfig {
     /// Installed versions kept for rollback (the current one and the one before it are
     /// always kept). Default 5.
     pub keep_versions: usize,
+    /// Where ClamAV databases of `kind = "clamav"` sources are copied for clamd: its
+    /// `DatabaseDirectory` (or a directory clamd reads). Required by such sources.
+    pub clamav_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for UpdateConfig {
@@ -34,6 +37,7 @@ impl Default for UpdateConfig {
             max_files: 5000,
             timeout_secs: 300,
             keep_versions: 5,
+            clamav_dir: None,
         }
     }
 }
@@ -47,6 +51,9 @@ pub enum SourceKind {
     /// A hash list (MalwareBazaar CSV export, ClamAV `.hdb`/`.hsb`/`.fp`, plain list), or an
     /// archive of lists (MalwareBazaar's `full.csv.zip`).
     Hashlist,
+    /// ClamAV databases for clamd (`.cvd`, `.cld`, `.hdb`, `.ndb`, `.ldb` …), or an archive of
+    /// them: copied into `clamav_dir`, then clamd is told to reload.
+    Clamav,
 }
 
 impl SourceKind {
@@ -54,6 +61,7 @@ impl SourceKind {
         match self {
             SourceKind::Yara => "yara",
             SourceKind::Hashlist => "hashlist",
+            SourceKind::Clamav => "clamav",
         }
     }
 }
@@ -164,6 +172,12 @@ impl UpdateConfig {
             .iter()
             .filter_map(|s| s.trust().err())
             .collect();
+        if self.clamav_dir.is_none() && self.sources.iter().any(|s| s.kind == SourceKind::Clamav) {
+            out.push(
+                "a source of kind \"clamav\" needs [rules] clamav_dir (clamd's database directory)"
+                    .into(),
+            );
+        }
         let mut seen = std::collections::BTreeSet::new();
         for s in &self.sources {
             if !seen.insert(s.name.to_ascii_lowercase()) {

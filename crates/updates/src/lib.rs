@@ -21,7 +21,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use hashscan_detect::store::{InstalledSource, LISTS_DIR, Manifest, NAMESPACE_PREFIX, YARA_DIR};
+use hashscan_detect::store::{
+    CLAMAV_DIR, InstalledSource, LISTS_DIR, Manifest, NAMESPACE_PREFIX, YARA_DIR,
+};
 use hashscan_detect::{RuleStore, Ruleset, StoreError};
 use hashscan_fetch::{FetchError, Fetcher, Policy};
 use sha2::{Digest, Sha256};
@@ -32,16 +34,27 @@ pub use config::{SourceConfig, SourceKind, Trust, UpdateConfig};
 const MAX_SIGNATURE_BYTES: u64 = 16 << 10;
 /// Extensions of YARA sources taken from a pack.
 const YARA_EXTENSIONS: &[&str] = &["yar", "yara"];
+/// Extensions of ClamAV databases taken from a pack (what clamd loads from its database
+/// directory).
+const CLAMAV_EXTENSIONS: &[&str] = &[
+    "cvd", "cld", "cud", "hdb", "hsb", "hdu", "hsu", "mdb", "msb", "mdu", "msu", "ndb", "ndu",
+    "ldb", "ldu", "idb", "cdb", "cfg", "crb", "fp", "sfp", "ign", "ign2", "pdb", "gdb", "wdb",
+    "ftm", "imp", "info", "cat", "crt",
+];
+/// Prefix of the files the updater writes into `clamav_dir`: files without it are never
+/// touched.
+const CLAMAV_PREFIX: &str = "hashscan-update-";
 
 /// Why an update did not run, or was not installed.
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
-    #[error("rule store: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error("invalid [rules] configuration: {0}")]
     Config(String),
+    /// The outbound client cannot be built (an unreadable CA file, say).
     #[error("outbound client: {0}")]
-    Client(#[from] FetchError),
+    Client(FetchError),
     #[error("the update was not installed: {0}")]
     Refused(String),
     #[error("{0}")]
@@ -106,6 +119,8 @@ pub struct Updater {
     config: UpdateConfig,
     store: RuleStore,
     fetcher: Fetcher,
+    /// The clamd told to reload after its databases changed.
+    clamd: Option<hashscan_clamd::Clamd>,
 }
 
 impl Updater {
@@ -127,12 +142,49 @@ impl Updater {
             allow_private: outbound.allow_private,
             ..Policy::default()
         };
-        let fetcher = Fetcher::with_ca_file(policy, outbound.ca_file.as_deref())?;
+        let fetcher = Fetcher::with_ca_file(policy, outbound.ca_file.as_deref())
+            .map_err(UpdateError::Client)?;
         Ok(Updater {
             config,
             store,
             fetcher,
+            clamd: None,
         })
+    }
+
+    /// The clamd to tell to reload when the ClamAV databases in `clamav_dir` change.
+    #[must_use]
+    pub fn with_clamd(mut self, clamd: Option<hashscan_clamd::Clamd>) -> Updater {
+        self.clamd = clamd;
+        self
+    }
+
+    /// Makes an installed version current (a rejected one too) and gives clamd its ClamAV
+    /// databases.
+    pub fn activate(&self, id: &str) -> Result<(), UpdateError> {
+        let _lock = self.store.lock()?;
+        self.store.manifest(id)?;
+        if let Some(dir) = &self.config.clamav_dir {
+            sync_clamav(&self.store.version_dir(id), dir, self.clamd.as_ref())
+                .map_err(UpdateError::Io)?;
+        }
+        Ok(self.store.activate(id)?)
+    }
+
+    /// Rolls back to the version before the current one (see [`rollback`]) and gives clamd
+    /// that version's ClamAV databases.
+    pub fn rollback(&self) -> Result<(String, String), UpdateError> {
+        let _lock = self.store.lock()?;
+        let current = self.store.current()?;
+        let previous = match &current {
+            Some(id) => self.store.manifest(id)?.previous,
+            None => None,
+        };
+        if let (Some(dir), Some(previous)) = (&self.config.clamav_dir, &previous) {
+            sync_clamav(&self.store.version_dir(previous), dir, self.clamd.as_ref())
+                .map_err(UpdateError::Io)?;
+        }
+        Ok(self.store.rollback()?)
     }
 
     pub fn config(&self) -> &UpdateConfig {
@@ -173,7 +225,9 @@ impl Updater {
         let config = self.config.clone();
         let store = self.store.clone();
         let staging2 = staging.clone();
-        let result = blocking(move || assemble(&config, &store, &staging2, fetched)).await;
+        let clamd = self.clamd.clone();
+        let result =
+            blocking(move || assemble(&config, &store, &staging2, fetched, clamd.as_ref())).await;
         let result = match result {
             Ok(r) => r,
             Err(e) => Err(e),
@@ -287,6 +341,7 @@ fn assemble(
     store: &RuleStore,
     staging: &Path,
     fetched: Vec<Result<Fetched, String>>,
+    clamd: Option<&hashscan_clamd::Clamd>,
 ) -> Result<UpdateReport, UpdateError> {
     let current = store.current()?;
     let current_manifest = match &current {
@@ -381,6 +436,11 @@ fn assemble(
         return Ok(report);
     }
     check_whole(staging)?;
+    // clamd gets the new databases before the detector sees the new version, so that
+    // results made under the new version are made with them.
+    if let Some(dir) = &config.clamav_dir {
+        sync_clamav(staging, dir, clamd).map_err(UpdateError::Io)?;
+    }
     let manifest = store.install(
         staging,
         Manifest {
@@ -422,7 +482,57 @@ fn kind_dir(kind: SourceKind) -> &'static str {
     match kind {
         SourceKind::Yara => YARA_DIR,
         SourceKind::Hashlist => LISTS_DIR,
+        SourceKind::Clamav => CLAMAV_DIR,
     }
+}
+
+/// Makes `clamav_dir` hold exactly the ClamAV databases of `version_dir` (as
+/// `hashscan-update-<source>-<file>`; other files are left alone), each written under a
+/// temporary name and renamed; then tells clamd to reload if anything changed.
+fn sync_clamav(
+    version_dir: &Path,
+    clamav_dir: &Path,
+    clamd: Option<&hashscan_clamd::Clamd>,
+) -> Result<bool, String> {
+    let mut files = Vec::new();
+    collect_files(&version_dir.join(CLAMAV_DIR), "", &mut files)
+        .map_err(|e| format!("reading the ClamAV databases: {e}"))?;
+    let mut wanted = std::collections::BTreeSet::new();
+    let mut changed = false;
+    fs::create_dir_all(clamav_dir).map_err(|e| format!("{}: {e}", clamav_dir.display()))?;
+    for (rel, path) in files {
+        let name = format!(
+            "{CLAMAV_PREFIX}{}",
+            rel.trim_start_matches('/').replace('/', "-")
+        );
+        let data = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let dest = clamav_dir.join(&name);
+        if fs::read(&dest).ok().as_deref() != Some(data.as_slice()) {
+            // A name clamd does not load while it is being written.
+            let tmp = clamav_dir.join(format!(".{name}.tmp"));
+            fs::write(&tmp, &data)
+                .and_then(|()| fs::rename(&tmp, &dest))
+                .map_err(|e| format!("{}: {e}", dest.display()))?;
+            changed = true;
+        }
+        wanted.insert(name);
+    }
+    for entry in fs::read_dir(clamav_dir)
+        .map_err(|e| format!("{}: {e}", clamav_dir.display()))?
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(CLAMAV_PREFIX) && !wanted.contains(&name) {
+            fs::remove_file(entry.path()).map_err(|e| format!("{name}: {e}"))?;
+            changed = true;
+        }
+    }
+    if changed && let Some(clamd) = clamd {
+        clamd
+            .reload()
+            .map_err(|e| format!("the databases are in place, but clamd did not reload: {e}"))?;
+    }
+    Ok(changed)
 }
 
 /// Copies a source's directory from an installed version into the candidate.
@@ -482,6 +592,11 @@ fn unpack_and_check(
                 return Err("holds no rule".into());
             }
         }
+        SourceKind::Clamav => {
+            for (name, data) in &files {
+                check_clamav(name, data, &dir.join(name))?;
+            }
+        }
         SourceKind::Hashlist => {
             for (name, _) in &files {
                 let mut builder = hashscan_hashdb::HashDb::builder();
@@ -526,6 +641,7 @@ fn unpack(
                 };
                 let wanted = match source.kind {
                     SourceKind::Yara => has_extension(last, YARA_EXTENSIONS),
+                    SourceKind::Clamav => has_extension(last, CLAMAV_EXTENSIONS),
                     SourceKind::Hashlist => true,
                 };
                 if wanted {
@@ -558,6 +674,7 @@ fn unpack(
         if files.is_empty() {
             return Err(match source.kind {
                 SourceKind::Yara => "the archive holds no .yar or .yara file".into(),
+                SourceKind::Clamav => "the archive holds no ClamAV database".into(),
                 SourceKind::Hashlist => "the archive holds no file".into(),
             });
         }
@@ -565,6 +682,12 @@ fn unpack(
         let mut name = safe_name(&download_name(source));
         if source.kind == SourceKind::Yara && !has_extension(&name, YARA_EXTENSIONS) {
             name.push_str(".yar");
+        }
+        if source.kind == SourceKind::Clamav && !has_extension(&name, CLAMAV_EXTENSIONS) {
+            return Err(format!(
+                "{name} does not end in a ClamAV database extension (.cvd, .hdb, .ndb …); \
+                 set file_name"
+            ));
         }
         files.insert(name, bytes.to_vec());
     }
@@ -611,10 +734,43 @@ fn has_extension(name: &str, exts: &[&str]) -> bool {
         .is_some_and(|(_, e)| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
+/// What can be checked of a ClamAV database without libclamav: hash databases parse and
+/// hold an entry; signed databases (`.cvd`, `.cld`, `.cud`) carry a ClamAV header (clamd
+/// checks their signature itself); the others are text and not empty.
+fn check_clamav(name: &str, data: &[u8], path: &Path) -> Result<(), String> {
+    if data.is_empty() {
+        return Err(format!("{name} is empty"));
+    }
+    if has_extension(name, &["cvd", "cld", "cud"]) {
+        if !data.starts_with(b"ClamAV-VDB:") {
+            return Err(format!("{name} has no ClamAV-VDB header"));
+        }
+        return Ok(());
+    }
+    if has_extension(name, &["hdb", "hsb", "fp", "sfp"]) {
+        let mut builder = hashscan_hashdb::HashDb::builder();
+        let report = builder
+            .load_path(path, hashscan_hashdb::ListKind::Bad)
+            .map_err(|e| format!("{name}: {e}"))?;
+        if report.entries == 0 || !report.problems.is_empty() {
+            return Err(format!(
+                "{name}: {} signatures, {} lines that are not",
+                report.entries,
+                report.problems.len()
+            ));
+        }
+        return Ok(());
+    }
+    if std::str::from_utf8(data).is_err() {
+        return Err(format!("{name} is not text"));
+    }
+    Ok(())
+}
+
 /// SHA-256 over every file of the candidate (its path, size and bytes, in path order).
 fn content_digest(staging: &Path) -> Result<String, String> {
     let mut hasher = Sha256::new();
-    for top in [YARA_DIR, LISTS_DIR] {
+    for top in [YARA_DIR, LISTS_DIR, CLAMAV_DIR] {
         let mut files = Vec::new();
         collect_files(&staging.join(top), top, &mut files)
             .map_err(|e| format!("reading the candidate: {e}"))?;

@@ -22,8 +22,15 @@ pub fn store(config: &Config) -> RuleStore {
 }
 
 /// The updater the configuration describes (its sources checked: a source without a
-/// `sha256` pin or a `minisign_key` is an error), with the server's outbound settings.
+/// `sha256` pin or a `minisign_key` is an error), with the server's outbound settings and
+/// `[detect] clamd` as the clamd to reload after its databases changed.
 pub fn updater(config: &Config) -> Result<Updater, UpdateError> {
+    let clamd = match &config.detect.clamd {
+        None => None,
+        Some(a) => Some(hashscan_clamd::Clamd::new(a.parse().map_err(
+            |e: hashscan_clamd::ClamdError| UpdateError::Config(format!("detect.clamd: {e}")),
+        )?)),
+    };
     let outbound = Outbound {
         allow_private: hashscan_fetch::Policy {
             allow_private: config.outbound_allow_private(),
@@ -33,7 +40,7 @@ pub fn updater(config: &Config) -> Result<Updater, UpdateError> {
         .allow_private,
         ca_file: config.outbound.ca_file.clone(),
     };
-    Updater::new(config.rules.clone(), store(config), &outbound)
+    Ok(Updater::new(config.rules.clone(), store(config), &outbound)?.with_clamd(clamd))
 }
 
 /// Starts the schedule when there are sources and an interval; it ends when `stop` turns
