@@ -708,6 +708,22 @@ mod tests {
     }
 
     #[test]
+    fn a_ca_file_must_hold_a_certificate() {
+        let dir = std::env::temp_dir().join(format!("hashscan-fetch-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.pem");
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        for path in [&missing, &empty] {
+            let err = Fetcher::with_ca_file(Policy::default(), Some(path)).unwrap_err();
+            assert!(matches!(err, FetchError::Client(_)), "{err}");
+            assert!(err.to_string().contains("CA file"), "{err}");
+        }
+        assert!(Fetcher::with_ca_file(Policy::default(), None).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn client_errors() {
         assert!(FetchError::Status(404).is_client_error());
         assert!(FetchError::Timeout.is_client_error());
