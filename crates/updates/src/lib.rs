@@ -119,6 +119,8 @@ pub struct Updater {
     config: UpdateConfig,
     store: RuleStore,
     fetcher: Fetcher,
+    /// The same policy with `max_bytes` = [`MAX_SIGNATURE_BYTES`], for signatures.
+    signatures: Fetcher,
     /// The clamd told to reload after its databases changed.
     clamd: Option<hashscan_clamd::Clamd>,
 }
@@ -144,10 +146,19 @@ impl Updater {
         };
         let fetcher = Fetcher::with_ca_file(policy, outbound.ca_file.as_deref())
             .map_err(UpdateError::Client)?;
+        let signatures = Fetcher::with_ca_file(
+            Policy {
+                max_bytes: MAX_SIGNATURE_BYTES,
+                ..policy
+            },
+            outbound.ca_file.as_deref(),
+        )
+        .map_err(UpdateError::Client)?;
         Ok(Updater {
             config,
             store,
             fetcher,
+            signatures,
             clamd: None,
         })
     }
@@ -295,14 +306,10 @@ impl Updater {
     }
 
     async fn fetch_small(&self, url: &str, dest: &Path) -> Result<Vec<u8>, String> {
-        let fetched = self
-            .fetcher
+        self.signatures
             .fetch_to_file(url, dest)
             .await
             .map_err(|e| e.to_string())?;
-        if fetched.size > MAX_SIGNATURE_BYTES {
-            return Err(format!("larger than {MAX_SIGNATURE_BYTES} bytes"));
-        }
         tokio::fs::read(dest).await.map_err(|e| e.to_string())
     }
 }

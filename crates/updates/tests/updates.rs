@@ -210,6 +210,15 @@ async fn minisign_signatures_are_checked() {
         }
         other => panic!("{other:?}"),
     }
+    // A "signature" past the 16 KiB a signature may take: refused unread.
+    server.put("/pack.zip.minisig", vec![b'x'; 17 << 10]);
+    let report = updater.update().await.unwrap();
+    match outcome(&report, "signed") {
+        Outcome::Failed { error, .. } => {
+            assert!(error.contains("larger than the limit"), "{error}")
+        }
+        other => panic!("{other:?}"),
+    }
     // No signature at all: refused.
     server.put("/pack.zip.minisig", Vec::new());
     let report = updater.update().await.unwrap();
