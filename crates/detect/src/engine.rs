@@ -732,20 +732,19 @@ fn load_lists(
     let mut problems = Vec::new();
     let installed = match store.map(RuleStore::current_list_files) {
         None => vec![],
-        Some(Ok(files)) => files.into_iter().map(|(_, path)| path).collect(),
+        Some(Ok(files)) => files,
         Some(Err(e)) => {
             problems.push(format!("installed updates: {e}"));
             vec![]
         }
     };
-    for path in paths.iter().chain(&installed) {
-        let report = builder.load_path(path, ListKind::Bad)?;
-        problems.extend(
-            report
-                .problems
-                .iter()
-                .map(|p| format!("{}: {p}", path.display())),
-        );
+    let configured = paths.iter().map(|p| (p.display().to_string(), p.clone()));
+    let installed = installed
+        .into_iter()
+        .map(|(name, path)| (format!("{}{name}", crate::store::NAMESPACE_PREFIX), path));
+    for (name, path) in configured.chain(installed) {
+        let report = builder.load_path_as(&path, ListKind::Bad, &name)?;
+        problems.extend(report.problems.iter().map(|p| format!("{name}: {p}")));
     }
     Ok((builder.build(), problems))
 }

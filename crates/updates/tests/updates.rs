@@ -387,6 +387,11 @@ async fn hash_lists_reload_and_change_lookups() {
     let r = d.scan_bytes(&bad_one);
     assert_eq!(r.verdict, Verdict::Malicious, "{r:?}");
     assert_eq!(r.hits[0].name, "AgentTesla");
+    assert!(
+        r.hits[0].description.contains("updates/bazaar/full.csv"),
+        "named where it was configured, not where it lies: {}",
+        r.hits[0].description
+    );
     assert_eq!(d.scan_bytes(&bad_two).verdict, Verdict::Clean);
     let version_one = d.version();
 
