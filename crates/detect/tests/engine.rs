@@ -452,7 +452,10 @@ fn a_watched_rule_file_reloads_by_itself_when_it_changes() {
 fn configured_hash_lists_reload_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("bad.sha256");
-    let (one, two) = (b"first listed file".to_vec(), b"second listed file".to_vec());
+    let (one, two) = (
+        b"first listed file".to_vec(),
+        b"second listed file".to_vec(),
+    );
     std::fs::write(&list, format!("{}\n", sha256_hex(&one))).unwrap();
     let d = detector(Config {
         rules: RuleConfig {
