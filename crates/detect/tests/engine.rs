@@ -429,11 +429,14 @@ fn a_watched_rule_file_reloads_by_itself_when_it_changes() {
         })
         .unwrap();
     let before = d.version();
-    std::fs::write(
-        &file,
-        r#"rule new_one { meta: score = 90 strings: $a = "new-marker" condition: $a }"#,
-    )
-    .unwrap();
+    // Each edit lands whole (written aside, then renamed), as editors save: a watcher
+    // polling every 20 ms must not catch a half-written file and report it as an edit.
+    let edit = |text: &str| {
+        let aside = dir.path().join("w.yar.tmp");
+        std::fs::write(&aside, text).unwrap();
+        std::fs::rename(&aside, &file).unwrap();
+    };
+    edit(r#"rule new_one { meta: score = 90 strings: $a = "new-marker" condition: $a }"#);
     let (version, problems) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     assert_ne!(version, before);
     assert_eq!(problems, 0);
@@ -441,7 +444,7 @@ fn a_watched_rule_file_reloads_by_itself_when_it_changes() {
     assert_eq!(d.scan_bytes(b"new-marker").verdict, Verdict::Malicious);
     assert_eq!(d.scan_bytes(b"old-marker").verdict, Verdict::Clean);
     // A broken edit is reported and leaves the file out; scanning goes on.
-    std::fs::write(&file, "rule broken { condition: $x }").unwrap();
+    edit("rule broken { condition: $x }");
     let (_, problems) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     assert_eq!(problems, 1);
     assert_eq!(d.scan_bytes(b"new-marker").verdict, Verdict::Clean);
