@@ -35,9 +35,24 @@ fn clamd_says(daemon: &Daemon, data: &[u8], want: &ScanResult) {
     }
 }
 
+/// What clamd answers for a signature of an installed database: databases it does not know
+/// as official add `.UNOFFICIAL`.
+fn found(signature: &str) -> ScanResult {
+    ScanResult::Found {
+        signature: format!("{signature}.UNOFFICIAL"),
+    }
+}
+
+async fn wait_for(daemon: &Arc<Daemon>, data: &[u8], want: ScanResult) {
+    let (daemon, data) = (daemon.clone(), data.to_vec());
+    tokio::task::spawn_blocking(move || clamd_says(&daemon, &data, &want))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clamav_databases_reach_clamd_and_its_version_is_part_of_the_ruleset() {
-    let daemon = tokio::task::spawn_blocking(Daemon::start).await.unwrap();
+    let daemon = Arc::new(tokio::task::spawn_blocking(Daemon::start).await.unwrap());
     let db = daemon.dir.path().join("db");
     let packs = PackServer::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -85,9 +100,16 @@ async fn clamav_databases_reach_clamd_and_its_version_is_part_of_the_ruleset() {
     .unwrap()
     .with_clamd(Some(daemon.tcp()));
 
-    // A first database that does not know the file.
-    serve(format!("{}:12:Hashscan-Update-Other\n", "0".repeat(32)));
+    // A first database that does not know the file (but another one). clamd ignores a
+    // RELOAD while it is still reloading, so each step waits until clamd shows it.
+    let other = b"another file, known to the first database\n".to_vec();
+    let other_md5 = detector.scan_bytes(&other).md5;
+    serve(format!(
+        "{other_md5}:{}:Hashscan-Update-Other\n",
+        other.len()
+    ));
     assert!(updater.update().await.unwrap().activated.is_some());
+    wait_for(&daemon, &other, found("Hashscan-Update-Other")).await;
     detector.refresh();
     let first = detector.version();
     assert!(first.contains("-cdb"), "{first}");
@@ -97,15 +119,7 @@ async fn clamav_databases_reach_clamd_and_its_version_is_part_of_the_ruleset() {
     let report = updater.update().await.unwrap();
     assert!(report.activated.is_some(), "{report:?}");
     assert!(db.join("hashscan-update-clam-main.hdb").is_file());
-    // clamd names signatures of databases it does not know as official so.
-    let found = ScanResult::Found {
-        signature: format!("{SIG}.UNOFFICIAL"),
-    };
-    let (d2, m2) = (Arc::new(daemon), marked.clone());
-    let wait = d2.clone();
-    tokio::task::spawn_blocking(move || clamd_says(&wait, &m2, &found))
-        .await
-        .unwrap();
+    wait_for(&daemon, &marked, found(SIG)).await;
     detector.refresh();
     let second = detector.version();
     assert_ne!(second, first);
@@ -113,6 +127,12 @@ async fn clamav_databases_reach_clamd_and_its_version_is_part_of_the_ruleset() {
     assert_eq!(r.verdict, Verdict::Malicious, "{r:?}");
     assert_eq!(r.hits[0].engine, EngineKind::Clamav);
     assert_eq!(r.hits[0].name, format!("{SIG}.UNOFFICIAL"));
+    let r = detector.scan_bytes(&other);
+    assert_eq!(
+        r.verdict,
+        Verdict::Clean,
+        "the first database is gone: {r:?}"
+    );
 
     // A broken database is refused before clamd sees it.
     serve("this is not a hash database\n".into());
@@ -121,11 +141,8 @@ async fn clamav_databases_reach_clamd_and_its_version_is_part_of_the_ruleset() {
 
     // Rollback: the first database again, in clamd and in the version.
     updater.rollback().unwrap();
-    let m3 = marked.clone();
-    let wait = d2.clone();
-    tokio::task::spawn_blocking(move || clamd_says(&wait, &m3, &ScanResult::Clean))
-        .await
-        .unwrap();
+    wait_for(&daemon, &marked, ScanResult::Clean).await;
+    wait_for(&daemon, &other, found("Hashscan-Update-Other")).await;
     detector.refresh();
     assert_eq!(detector.version(), first);
     assert_eq!(detector.scan_bytes(&marked).verdict, Verdict::Clean);
