@@ -235,23 +235,20 @@ impl Updater {
         }
         let config = self.config.clone();
         let store = self.store.clone();
-        let staging2 = staging.clone();
         let clamd = self.clamd.clone();
-        let result =
-            blocking(move || assemble(&config, &store, &staging2, fetched, clamd.as_ref())).await;
-        let result = match result {
-            Ok(r) => r,
-            Err(e) => Err(e),
-        };
-        if !matches!(&result, Ok(r) if r.activated.is_some()) {
-            self.store.discard(&staging);
-        }
-        let mut report = result?;
-        let store = self.store.clone();
-        let keep = self.config.keep_versions;
-        report.pruned = blocking(move || store.prune(keep)).await??;
-        drop(lock);
-        Ok(report)
+        // The lock goes with the installing task: should this future be dropped (a server
+        // shutting down), the task still finishes under it.
+        blocking(move || {
+            let _lock = lock;
+            let result = assemble(&config, &store, &staging, fetched, clamd.as_ref());
+            if !matches!(&result, Ok(r) if r.activated.is_some()) {
+                store.discard(&staging);
+            }
+            let mut report = result?;
+            report.pruned = store.prune(config.keep_versions)?;
+            Ok(report)
+        })
+        .await?
     }
 
     /// Fetches one source into `dest` and verifies it; returns its bytes, SHA-256 and how

@@ -59,7 +59,12 @@ pub fn spawn(config: &Config, mut stop: watch::Receiver<bool>) -> Option<JoinHan
     let every = Duration::from_secs(config.rules.interval_secs);
     Some(tokio::spawn(async move {
         loop {
-            run_once(&updater).await;
+            // A shutdown does not wait for downloads (they may take minutes); what was
+            // fetched is left in staging and removed by the next update.
+            tokio::select! {
+                () = run_once(&updater) => {}
+                _ = stop.changed() => return,
+            }
             tokio::select! {
                 () = tokio::time::sleep(every) => {}
                 _ = stop.changed() => return,
