@@ -191,6 +191,13 @@ impl Clamd {
         reply::parse_version(&reply)
     }
 
+    /// Asks clamd to load its databases again (`zRELOAD`), as freshclam does after an
+    /// update; clamd answers `RELOADING` at once and reloads in the background.
+    pub fn reload(&self) -> Result<(), ClamdError> {
+        let reply = self.simple_command(b"zRELOAD\0")?;
+        reply::parse_reloading(&reply)
+    }
+
     /// Scans `data` with `INSTREAM`.
     pub fn scan_bytes(&self, data: &[u8]) -> Result<ScanResult, ClamdError> {
         let mut data = data;

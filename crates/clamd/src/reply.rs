@@ -99,6 +99,20 @@ pub(crate) fn parse_pong(reply: &[u8]) -> Result<(), ClamdError> {
     }
 }
 
+/// Parses the reply to `zRELOAD`: `RELOADING` (clamd then loads its databases again in
+/// the background, scanning with the old ones meanwhile).
+pub(crate) fn parse_reloading(reply: &[u8]) -> Result<(), ClamdError> {
+    let text = reply_text(reply)?;
+    if let Some(err) = daemon_error(text) {
+        return Err(err);
+    }
+    if text == "RELOADING" {
+        Ok(())
+    } else {
+        Err(malformed("expected `RELOADING`", text))
+    }
+}
+
 /// Parses the reply to `zVERSION`: `ClamAV <version>[/<db version>/<db date>]\0`.
 pub(crate) fn parse_version(reply: &[u8]) -> Result<String, ClamdError> {
     let text = reply_text(reply)?;

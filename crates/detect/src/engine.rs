@@ -21,6 +21,7 @@ use hashscan_digest::{Algorithm, AlgorithmSet, Digests as DigestSet, Hasher, Opt
 use hashscan_hashdb::{HashDb, ListKind};
 
 use crate::rules::{Problem, RuleConfig, Ruleset};
+use crate::store::RuleStore;
 use crate::verdict::{ArchiveSummary, EngineKind, Hit, Member, Report, ThreatType, Verdict};
 
 /// Most highlight ranges kept per rule (a rule matching a repeated string in a large file
@@ -38,6 +39,10 @@ pub struct Config {
     pub hash_lists: Vec<PathBuf>,
     /// A running clamd, when configured.
     pub clamd: Option<hashscan_clamd::Clamd>,
+    /// Installed rule and intelligence updates: the YARA files and hash lists of its
+    /// current version are loaded besides `rules` and `hash_lists`, and a reload follows
+    /// its `current` pointer.
+    pub store: Option<RuleStore>,
     pub archive: Limits,
     /// The verdict of a file whose archive walk hit a limit (zip bombs): Suspicious by
     /// default; Clean only notes it.
@@ -60,6 +65,7 @@ impl Default for Config {
             rules: RuleConfig::with_default(vec![]),
             hash_lists: vec![],
             clamd: None,
+            store: None,
             archive: Limits::default(),
             limits_verdict: Verdict::Suspicious,
             max_scan_size: 512 << 20,
@@ -115,11 +121,32 @@ pub struct LoadSummary {
     pub hashes: usize,
 }
 
+/// What [`Detector::refresh`] loaded.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    /// The rules now in use (their problems say what was left out).
+    pub rules: Arc<Ruleset>,
+    /// Entries of the hash lists now in use.
+    pub hashes: usize,
+    /// Hash-list lines that could not be read, or why the lists were not reloaded (the
+    /// previous ones stay in use then).
+    pub list_problems: Vec<String>,
+}
+
 /// The detection engine.
 pub struct Detector {
     rules: RwLock<Arc<Ruleset>>,
     rule_config: RuleConfig,
-    hashdb: HashDb,
+    /// Swapped whole by a reload; scans in progress keep the lists they started with.
+    hashdb: RwLock<Arc<HashDb>>,
+    hash_lists: Vec<PathBuf>,
+    store: Option<RuleStore>,
+    /// clamd's database version (`27481` of `ClamAV 1.4.6/27481/…`), part of
+    /// [`Detector::version`]; the last one seen while clamd is unreachable.
+    clamd_db: RwLock<Option<String>>,
+    /// Digest of the ClamAV databases of the installed version (given to clamd by the
+    /// updater), part of [`Detector::version`] when clamd is configured.
+    clamav_installed: RwLock<Option<String>>,
     clamd: Option<hashscan_clamd::Clamd>,
     archive: Limits,
     limits_verdict: Verdict,
@@ -132,28 +159,24 @@ impl Detector {
     /// Compiles the rules and loads the hash lists. A rule file that does not compile is
     /// left out (see [`LoadSummary`]); an unreadable hash list is an error.
     pub fn new(config: Config) -> Result<(Detector, LoadSummary), DetectError> {
-        let ruleset = config.rules.load();
+        let ruleset = load_rules(&config.rules, config.store.as_ref());
         let mut summary = LoadSummary {
             rule_problems: ruleset.problems.clone(),
             rules: ruleset.rule_count(),
             ..LoadSummary::default()
         };
-        let mut builder = HashDb::builder();
-        for path in &config.hash_lists {
-            let report = builder.load_path(path, ListKind::Bad)?;
-            summary.list_problems.extend(
-                report
-                    .problems
-                    .iter()
-                    .map(|p| format!("{}: {p}", path.display())),
-            );
-        }
-        let hashdb = builder.build();
+        let (hashdb, list_problems) = load_lists(&config.hash_lists, config.store.as_ref())?;
+        summary.list_problems = list_problems;
         summary.hashes = hashdb.len();
+        let clamd_db = config.clamd.as_ref().and_then(clamd_db_version);
         let detector = Detector {
             rules: RwLock::new(Arc::new(ruleset)),
             rule_config: config.rules,
-            hashdb,
+            hashdb: RwLock::new(Arc::new(hashdb)),
+            hash_lists: config.hash_lists,
+            store: config.store,
+            clamd_db: RwLock::new(clamd_db),
+            clamav_installed: RwLock::new(None),
             clamd: config.clamd,
             archive: config.archive,
             limits_verdict: config.limits_verdict,
@@ -161,6 +184,7 @@ impl Detector {
             timeout: config.timeout,
             memory: config.memory,
         };
+        detector.refresh_installed_clamav();
         Ok((detector, summary))
     }
 
@@ -172,32 +196,123 @@ impl Detector {
         }
     }
 
-    /// The version of the current rules and lists: results made under another version are
-    /// stale.
+    /// The version of the current rules, lists and clamd database: results made under
+    /// another version are stale. `<rules>[-<lists>][-clamav<db>]`.
     pub fn version(&self) -> String {
         let rules = self.ruleset();
-        if self.hashdb.is_empty() {
-            rules.version().to_string()
-        } else {
-            format!("{}-{}", rules.version(), self.hashdb.version())
+        let hashdb = self.hashdb();
+        let mut version = rules.version().to_string();
+        if !hashdb.is_empty() {
+            version.push('-');
+            version.push_str(hashdb.version());
         }
+        if let Some(db) = read_lock(&self.clamd_db).as_ref() {
+            version.push_str("-clamav");
+            version.push_str(db);
+        }
+        if let Some(digest) = read_lock(&self.clamav_installed).as_ref() {
+            version.push_str("-cdb");
+            version.push_str(digest);
+        }
+        version
     }
 
-    /// The fingerprint of the rule files; compare with an earlier one to see whether a
-    /// [`reload`](Self::reload) is worth it.
+    /// The fingerprint of the rule files, the hash lists and the installed version in use;
+    /// compare with an earlier one to see whether a [`reload`](Self::reload) is worth it.
     pub fn rule_fingerprint(&self) -> u64 {
-        self.rule_config.fingerprint()
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.rule_config.fingerprint().hash(&mut h);
+        for path in &self.hash_lists {
+            path.hash(&mut h);
+            if let Ok(m) = std::fs::metadata(path) {
+                m.len().hash(&mut h);
+                m.modified().ok().hash(&mut h);
+            }
+        }
+        if let Some(store) = &self.store {
+            store.current().ok().flatten().hash(&mut h);
+        }
+        h.finish()
     }
 
-    /// Compiles the rules again and swaps them in; scans in progress finish with the rules
-    /// they started with. Returns the new ruleset (its problems say what was left out).
+    /// Compiles the rules again and swaps them in, and the hash lists too (see
+    /// [`refresh`](Self::refresh)). Returns the new ruleset.
     pub fn reload(&self) -> Arc<Ruleset> {
-        let fresh = Arc::new(self.rule_config.load());
+        self.refresh().rules
+    }
+
+    /// Loads the rules and the hash lists again (the configured ones and those of the
+    /// installed version now current) and swaps them in; scans in progress finish with
+    /// what they started with. Rule files that do not compile are left out (see the
+    /// ruleset's problems); lists that cannot be read leave the previous lists in use.
+    pub fn refresh(&self) -> Refreshed {
+        let fresh = Arc::new(load_rules(&self.rule_config, self.store.as_ref()));
         match self.rules.write() {
             Ok(mut r) => *r = fresh.clone(),
             Err(poisoned) => *poisoned.into_inner() = fresh.clone(),
         }
-        fresh
+        let (hashes, list_problems) = match load_lists(&self.hash_lists, self.store.as_ref()) {
+            Ok((db, problems)) => {
+                let n = db.len();
+                let db = Arc::new(db);
+                match self.hashdb.write() {
+                    Ok(mut d) => *d = db,
+                    Err(poisoned) => *poisoned.into_inner() = db,
+                }
+                (n, problems)
+            }
+            Err(e) => (
+                self.hashdb().len(),
+                vec![format!(
+                    "hash lists not reloaded, the previous ones stay: {e}"
+                )],
+            ),
+        };
+        self.refresh_installed_clamav();
+        Refreshed {
+            rules: fresh,
+            hashes,
+            list_problems,
+        }
+    }
+
+    /// Asks clamd for its database version again; true when it changed (and so did
+    /// [`version`](Self::version)). An unreachable clamd keeps the last version seen.
+    pub fn refresh_clamd_version(&self) -> bool {
+        let Some(clamd) = &self.clamd else {
+            return false;
+        };
+        let Some(db) = clamd_db_version(clamd) else {
+            return false;
+        };
+        let mut slot = match self.clamd_db.write() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if slot.as_deref() == Some(db.as_str()) {
+            return false;
+        }
+        *slot = Some(db);
+        true
+    }
+
+    /// Notes the digest of the installed ClamAV databases (with clamd configured).
+    fn refresh_installed_clamav(&self) {
+        let digest = match (&self.clamd, &self.store) {
+            (Some(_), Some(store)) => installed_clamav_digest(store),
+            _ => None,
+        };
+        let mut slot = match self.clamav_installed.write() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *slot = digest;
+    }
+
+    /// The installed updates this detector follows, if any.
+    pub fn store(&self) -> Option<&RuleStore> {
+        self.store.as_ref()
     }
 
     /// Watches the rule files from a background thread: every `every`, when their
@@ -212,6 +327,7 @@ impl Detector {
         let detector = Arc::downgrade(self);
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let mut seen = self.rule_fingerprint();
+        let mut clamd_asked = std::time::Instant::now();
         std::thread::Builder::new()
             .name("hashscan-rule-watch".into())
             .spawn(move || {
@@ -226,14 +342,18 @@ impl Detector {
                         seen = now;
                         on_reload(&detector.reload());
                     }
+                    if clamd_asked.elapsed() >= CLAMD_VERSION_EVERY {
+                        clamd_asked = std::time::Instant::now();
+                        detector.refresh_clamd_version();
+                    }
                 }
             })?;
         Ok(RuleWatch { _stop: stop })
     }
 
-    /// The hash lists.
-    pub fn hashdb(&self) -> &HashDb {
-        &self.hashdb
+    /// The hash lists now in use.
+    pub fn hashdb(&self) -> Arc<HashDb> {
+        read_lock(&self.hashdb).clone()
     }
 
     /// The memory budget the scans draw from (for metrics: `used`, `peak`, `total`).
@@ -393,7 +513,8 @@ impl Detector {
 
     /// Hits of the hash lists: a known-bad hash scores 100; a known-good one clears the file.
     fn list_hits(&self, hashes: &Hashes, size: u64) -> Vec<Hit> {
-        let Some(hit) = self.hashdb.lookup(&hashes.raw, size) else {
+        let hashdb = self.hashdb();
+        let Some(hit) = hashdb.lookup(&hashes.raw, size) else {
             return vec![];
         };
         let (engine, score) = match hit.kind {
@@ -569,6 +690,96 @@ impl Detector {
         };
         Some((summary, walk))
     }
+}
+
+/// How often [`Detector::watch_rules`] asks clamd for its database version.
+const CLAMD_VERSION_EVERY: Duration = Duration::from_secs(30);
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    match lock.read() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// The configured rules and those of the installed version now current.
+fn load_rules(config: &RuleConfig, store: Option<&RuleStore>) -> Ruleset {
+    let (extra, problem) = match store.map(RuleStore::current_rule_files) {
+        None => (vec![], None),
+        Some(Ok(files)) => (files, None),
+        Some(Err(e)) => (
+            vec![],
+            Some(Problem {
+                file: "installed updates".into(),
+                line: None,
+                column: None,
+                message: e.to_string(),
+            }),
+        ),
+    };
+    let mut set = config.load_with(&extra);
+    set.problems.extend(problem);
+    set
+}
+
+/// The configured hash lists and those of the installed version now current, with the
+/// lines that could not be read.
+fn load_lists(
+    paths: &[PathBuf],
+    store: Option<&RuleStore>,
+) -> Result<(HashDb, Vec<String>), DetectError> {
+    let mut builder = HashDb::builder();
+    let mut problems = Vec::new();
+    let installed = match store.map(RuleStore::current_list_files) {
+        None => vec![],
+        Some(Ok(files)) => files,
+        Some(Err(e)) => {
+            problems.push(format!("installed updates: {e}"));
+            vec![]
+        }
+    };
+    let configured = paths.iter().map(|p| (p.display().to_string(), p.clone()));
+    let installed = installed
+        .into_iter()
+        .map(|(name, path)| (format!("{}{name}", crate::store::NAMESPACE_PREFIX), path));
+    for (name, path) in configured.chain(installed) {
+        let report = builder.load_path_as(&path, ListKind::Bad, &name)?;
+        problems.extend(report.problems.iter().map(|p| format!("{name}: {p}")));
+    }
+    Ok((builder.build(), problems))
+}
+
+/// 16 hex digits of a SHA-256 over the names and contents of the installed version's
+/// ClamAV databases; `None` when there are none.
+fn installed_clamav_digest(store: &RuleStore) -> Option<String> {
+    use sha2::Digest;
+    let files = store.current_clamav_files().ok()?;
+    if files.is_empty() {
+        return None;
+    }
+    let mut hasher = sha2::Sha256::new();
+    for (name, path) in files {
+        let data = std::fs::read(&path).ok()?;
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update((data.len() as u64).to_le_bytes());
+        hasher.update(&data);
+    }
+    Some(hex::encode(&hasher.finalize()[..8]))
+}
+
+/// clamd's database version, from its `VERSION` answer (`ClamAV 1.4.6/27481/Thu Dec 12
+/// …`): the second field, or `None` when clamd is unreachable or has no versioned
+/// database (its signatures are then only what the operator installed).
+fn clamd_db_version(clamd: &hashscan_clamd::Clamd) -> Option<String> {
+    db_of_version_line(&clamd.version().ok()?)
+}
+
+/// The database version of a `VERSION` line, if it has one.
+fn db_of_version_line(line: &str) -> Option<String> {
+    let db = line.split('/').nth(1)?.trim();
+    (!db.is_empty() && db.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'))
+        .then(|| db.to_string())
 }
 
 /// Whether a walk read everything: no limit (the memory budget included), no error, no
@@ -747,4 +958,20 @@ fn with_scanners<T>(rules: &Arc<Ruleset>, f: impl FnOnce(&mut Scanners<'_>) -> T
             None => f(&mut Vec::new()),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::db_of_version_line;
+
+    #[test]
+    fn clamd_database_versions() {
+        assert_eq!(
+            db_of_version_line("ClamAV 1.4.6/27481/Thu Dec 12 09:36:06 2024").as_deref(),
+            Some("27481")
+        );
+        assert_eq!(db_of_version_line("ClamAV 1.4.6"), None);
+        assert_eq!(db_of_version_line("ClamAV 1.4.6//x"), None);
+        assert_eq!(db_of_version_line("ClamAV 1.4.6/2 7/x"), None);
+    }
 }

@@ -9,12 +9,14 @@
 
 pub mod engine;
 pub mod rules;
+pub mod store;
 pub mod verdict;
 
-pub use engine::{Config, DetectError, Detector, LoadSummary, RuleWatch, ScanOptions};
+pub use engine::{Config, DetectError, Detector, LoadSummary, Refreshed, RuleWatch, ScanOptions};
 pub use hashscan_archive::Limits as ArchiveLimits;
 /// The process-wide memory budget of [`Config::memory`]: create one and give it to every
 /// detector (and so every scanning thread) of the process.
 pub use hashscan_archive::MemoryBudget;
 pub use rules::{Problem, RuleConfig, Ruleset};
+pub use store::{RuleStore, StoreError};
 pub use verdict::{ArchiveSummary, EngineKind, Hit, Member, Report, ThreatType, Verdict};

@@ -245,7 +245,7 @@ impl RuleConfig {
     pub fn fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        for file in rule_files(&self.paths).0 {
+        for (file, _) in rule_files(&self.paths).0 {
             file.hash(&mut h);
             if let Ok(m) = std::fs::metadata(&file) {
                 m.len().hash(&mut h);
@@ -261,9 +261,17 @@ impl RuleConfig {
     /// Reads and compiles the rules. Never fails as a whole: what cannot be used is in
     /// [`Ruleset::problems`].
     pub fn load(&self) -> Ruleset {
+        self.load_with(&[])
+    }
+
+    /// [`load`](Self::load), plus `extra` rule files given as (namespace, path): the files
+    /// of an installed update ([`crate::store::RuleStore::current_rule_files`]), whose
+    /// namespaces do not depend on where they are installed.
+    pub fn load_with(&self, extra: &[(String, PathBuf)]) -> Ruleset {
         let mut sources = Vec::new();
         let mut compiled = Vec::new();
-        let (files, mut problems) = rule_files(&self.paths);
+        let mut names = BTreeMap::new();
+        let (mut files, mut problems) = rule_files(&self.paths);
         if self.default_pack {
             sources.extend(
                 DEFAULT_PACK
@@ -271,8 +279,22 @@ impl RuleConfig {
                     .map(|(name, text)| (name.to_string(), text.as_bytes().to_vec())),
             );
         }
-        for file in files {
-            let name = file.display().to_string();
+        // (file, namespace, name in the version): configured files keep their path as
+        // namespace; installed ones are named relative to their version already.
+        let mut all: Vec<(PathBuf, String, String)> = files
+            .drain(..)
+            .map(|(file, relative)| {
+                let ns = file.display().to_string();
+                (file, ns, relative)
+            })
+            .collect();
+        all.extend(
+            extra
+                .iter()
+                .map(|(ns, path)| (path.clone(), ns.clone(), ns.clone())),
+        );
+        for (file, name, relative) in all {
+            names.insert(name.clone(), relative);
             match std::fs::read(&file) {
                 Ok(bytes) if is_compiled(&file) => compiled.push((name, bytes)),
                 Ok(bytes) => sources.push((name, bytes)),
@@ -284,7 +306,7 @@ impl RuleConfig {
                 }),
             }
         }
-        let mut set = Ruleset::compile(&sources, &compiled);
+        let mut set = Ruleset::compile_named(&sources, &compiled, &names);
         problems.append(&mut set.problems);
         set.problems = problems;
         set
@@ -301,14 +323,23 @@ fn has_extension(path: &Path, exts: &[&str]) -> bool {
         .is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
-/// The rule files under `paths`, sorted within each directory, and the paths that could not
-/// be read.
-fn rule_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Problem>) {
+/// The rule files under `paths`, sorted within each directory, each with its name relative
+/// to the configured path (a file: its file name; a file in a directory: the directory's
+/// name, then its path inside it), and the paths that could not be read. The relative names
+/// go into the ruleset's version, so that the same rules installed elsewhere are the same
+/// version.
+fn rule_files(paths: &[PathBuf]) -> (Vec<(PathBuf, String)>, Vec<Problem>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
+    let file_name = |p: &Path| {
+        p.file_name().map_or_else(
+            || p.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
     for path in paths {
         if path.is_file() {
-            files.push(path.clone());
+            files.push((path.clone(), file_name(path)));
             continue;
         }
         if !path.is_dir() {
@@ -327,7 +358,16 @@ fn rule_files(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<Problem>) {
                         && (has_extension(e.path(), SOURCE_EXTENSIONS)
                             || has_extension(e.path(), COMPILED_EXTENSIONS)) =>
                 {
-                    files.push(e.into_path());
+                    let inside = e
+                        .path()
+                        .strip_prefix(path)
+                        .unwrap_or(e.path())
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    let relative = format!("{}/{inside}", file_name(path));
+                    files.push((e.into_path(), relative));
                 }
                 Ok(_) => {}
                 Err(e) => problems.push(Problem {
@@ -380,6 +420,18 @@ impl Ruleset {
     /// Compiles `sources` (name, text) and loads `compiled` (name, bytes of `yr compile`
     /// output). A source that does not compile is left out whole and reported.
     pub fn compile(sources: &[(String, Vec<u8>)], compiled: &[(String, Vec<u8>)]) -> Ruleset {
+        Ruleset::compile_named(sources, compiled, &BTreeMap::new())
+    }
+
+    /// [`compile`](Self::compile), with the names that go into the version instead of the
+    /// namespaces (`names`: namespace → name relative to where the rules were configured;
+    /// a namespace not in it stands for itself).
+    pub fn compile_named(
+        sources: &[(String, Vec<u8>)],
+        compiled: &[(String, Vec<u8>)],
+        names: &BTreeMap<String, String>,
+    ) -> Ruleset {
+        let version_name = |ns: &String| names.get(ns).unwrap_or(ns).clone();
         let mut problems = Vec::new();
         let mut warnings = Vec::new();
         let mut scales = BTreeMap::new();
@@ -434,8 +486,9 @@ impl Ruleset {
                 // Part of what the file means: a changed scale is a new ruleset.
                 hasher.update(scale.as_str().as_bytes());
             }
-            hasher.update((source.0.len() as u64).to_le_bytes());
-            hasher.update(source.0.as_bytes());
+            let name = version_name(&source.0);
+            hasher.update((name.len() as u64).to_le_bytes());
+            hasher.update(name.as_bytes());
             hasher.update((source.1.len() as u64).to_le_bytes());
             hasher.update(&source.1);
             files.push(source.0.clone());
@@ -444,8 +497,9 @@ impl Ruleset {
         for (name, bytes) in compiled {
             match yara_x::Rules::deserialize(bytes) {
                 Ok(rules) => {
-                    hasher.update((name.len() as u64).to_le_bytes());
-                    hasher.update(name.as_bytes());
+                    let relative = version_name(name);
+                    hasher.update((relative.len() as u64).to_le_bytes());
+                    hasher.update(relative.as_bytes());
                     hasher.update(bytes);
                     files.push(name.clone());
                     sets.push(rules);

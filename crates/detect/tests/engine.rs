@@ -429,11 +429,14 @@ fn a_watched_rule_file_reloads_by_itself_when_it_changes() {
         })
         .unwrap();
     let before = d.version();
-    std::fs::write(
-        &file,
-        r#"rule new_one { meta: score = 90 strings: $a = "new-marker" condition: $a }"#,
-    )
-    .unwrap();
+    // Each edit lands whole (written aside, then renamed), as editors save: a watcher
+    // polling every 20 ms must not catch a half-written file and report it as an edit.
+    let edit = |text: &str| {
+        let aside = dir.path().join("w.yar.tmp");
+        std::fs::write(&aside, text).unwrap();
+        std::fs::rename(&aside, &file).unwrap();
+    };
+    edit(r#"rule new_one { meta: score = 90 strings: $a = "new-marker" condition: $a }"#);
     let (version, problems) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     assert_ne!(version, before);
     assert_eq!(problems, 0);
@@ -441,9 +444,49 @@ fn a_watched_rule_file_reloads_by_itself_when_it_changes() {
     assert_eq!(d.scan_bytes(b"new-marker").verdict, Verdict::Malicious);
     assert_eq!(d.scan_bytes(b"old-marker").verdict, Verdict::Clean);
     // A broken edit is reported and leaves the file out; scanning goes on.
-    std::fs::write(&file, "rule broken { condition: $x }").unwrap();
+    edit("rule broken { condition: $x }");
     let (_, problems) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     assert_eq!(problems, 1);
     assert_eq!(d.scan_bytes(b"new-marker").verdict, Verdict::Clean);
     drop(watch);
+}
+
+#[test]
+fn configured_hash_lists_reload_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("bad.sha256");
+    let (one, two) = (
+        b"first listed file".to_vec(),
+        b"second listed file".to_vec(),
+    );
+    std::fs::write(&list, format!("{}\n", sha256_hex(&one))).unwrap();
+    let d = detector(Config {
+        rules: RuleConfig {
+            paths: vec![],
+            default_pack: false,
+        },
+        hash_lists: vec![list.clone()],
+        ..Config::default()
+    });
+    assert_eq!(d.scan_bytes(&one).verdict, Verdict::Malicious);
+    assert_eq!(d.scan_bytes(&two).verdict, Verdict::Clean);
+    let (version, fingerprint) = (d.version(), d.rule_fingerprint());
+
+    // The list changes: the fingerprint says so, a refresh takes it.
+    std::fs::write(&list, format!("{}\n{}\n", sha256_hex(&two), "0".repeat(64))).unwrap();
+    assert_ne!(d.rule_fingerprint(), fingerprint);
+    let refreshed = d.refresh();
+    assert_eq!(refreshed.hashes, 2, "{refreshed:?}");
+    assert_eq!(d.scan_bytes(&one).verdict, Verdict::Clean);
+    assert_eq!(d.scan_bytes(&two).verdict, Verdict::Malicious);
+    assert_ne!(d.version(), version);
+
+    // A list that cannot be read leaves the lists in use as they were.
+    std::fs::remove_file(&list).unwrap();
+    let refreshed = d.refresh();
+    assert!(
+        refreshed.list_problems[0].contains("not reloaded"),
+        "{refreshed:?}"
+    );
+    assert_eq!(d.scan_bytes(&two).verdict, Verdict::Malicious);
 }

@@ -257,7 +257,33 @@ impl Fetcher {
     /// automatic redirects, no proxies (neither configured nor from the environment), the
     /// policy's connect and total timeouts.
     pub fn new(policy: Policy) -> Result<Fetcher, FetchError> {
-        let client = reqwest::Client::builder()
+        Fetcher::with_ca_file(policy, None)
+    }
+
+    /// [`Fetcher::new`], trusting for https the certificates of a PEM file (one or more
+    /// `CERTIFICATE` blocks: a private CA, a self-signed server) besides the built-in roots
+    /// (Mozilla's, and the system's store when it has one). `None` is [`Fetcher::new`]. An
+    /// unreadable file, or one without a certificate, is [`FetchError::Client`].
+    pub fn with_ca_file(policy: Policy, ca_file: Option<&Path>) -> Result<Fetcher, FetchError> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                FetchError::Client(format!("cannot read the CA file {}: {e}", path.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                FetchError::Client(format!("CA file {}: {}", path.display(), chain(&e)))
+            })?;
+            if certs.is_empty() {
+                return Err(FetchError::Client(format!(
+                    "CA file {}: no PEM certificate in it",
+                    path.display()
+                )));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .dns_resolver(Arc::new(GuardedResolver {
                 allow_private: policy.allow_private,
                 timeout: policy.connect_timeout,
@@ -679,6 +705,22 @@ mod tests {
         ] {
             invalid(next_hop(&from, loc, false));
         }
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_a_certificate() {
+        let dir = std::env::temp_dir().join(format!("hashscan-fetch-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("missing.pem");
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        for path in [&missing, &empty] {
+            let err = Fetcher::with_ca_file(Policy::default(), Some(path)).unwrap_err();
+            assert!(matches!(err, FetchError::Client(_)), "{err}");
+            assert!(err.to_string().contains("CA file"), "{err}");
+        }
+        assert!(Fetcher::with_ca_file(Policy::default(), None).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

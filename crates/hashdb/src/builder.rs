@@ -60,7 +60,19 @@ impl Builder {
         kind_for_plain: ListKind,
     ) -> Result<LoadReport, HashDbError> {
         let path = path.as_ref();
-        let name = path.display().to_string();
+        self.load_path_as(path, kind_for_plain, &path.display().to_string())
+    }
+
+    /// [`load_path`](Self::load_path), with `name` as the entries' source instead of the
+    /// path (an installed update's list is `updates/<source>/<file>` wherever it lies).
+    pub fn load_path_as(
+        &mut self,
+        path: impl AsRef<Path>,
+        kind_for_plain: ListKind,
+        name: &str,
+    ) -> Result<LoadReport, HashDbError> {
+        let path = path.as_ref();
+        let name = name.to_string();
         if let Some(what) = unsupported_extension(path) {
             return Err(HashDbError::Unsupported { path: name, what });
         }

@@ -1,6 +1,7 @@
 //! The `hashscan` command: wiring only. Each subcommand lives in its own module.
 
 mod hash;
+mod rules;
 mod scan;
 mod serve;
 
@@ -33,7 +34,7 @@ enum Command {
     Bucket(serve::BucketCommand),
     /// Scan files for malware: YARA rules, hash lists, archives, optionally clamd.
     Scan(scan::ScanArgs),
-    /// Work with YARA rules.
+    /// Work with YARA rules and their updates.
     #[command(subcommand)]
     Rules(scan::RulesCommand),
 }

@@ -82,6 +82,8 @@ pub enum RulesCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    #[command(flatten)]
+    Updates(crate::rules::UpdateCommand),
 }
 
 /// Parses `1024`, `64K`, `512M`, `1G` (powers of 1024; `KiB`, `MB`… accepted alike).
@@ -257,6 +259,7 @@ fn json_line(name: &str, r: &Report) -> String {
 /// Runs `hashscan rules …`.
 pub fn rules(cmd: RulesCommand) -> ExitCode {
     match cmd {
+        RulesCommand::Updates(cmd) => crate::rules::run(cmd),
         RulesCommand::Check { paths } => {
             let set = RuleConfig {
                 paths,

@@ -35,6 +35,8 @@ pub struct Config {
     pub http: crate::listen::HttpConfig,
     /// File detection (Alibaba Sas, Volcengine nta, `/v1`).
     pub detect: DetectConfig,
+    /// Rule and intelligence updates (`[rules]`, `[[rules.sources]]`).
+    pub rules: hashscan_updates::UpdateConfig,
 }
 
 /// Outbound connection settings (`[outbound]`): one address policy for every connection
@@ -47,6 +49,9 @@ pub struct OutboundConfig {
     /// multicast and broadcast addresses stay refused. See
     /// [`Config::outbound_allow_private`] for the older names and the environment.
     pub allow_private: bool,
+    /// PEM certificates trusted for https besides the built-in and system roots (a
+    /// private CA serving rule updates, say).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// File detection settings (`[detect]`).
@@ -203,6 +208,7 @@ impl Default for Config {
             limits: Limits::default(),
             http: crate::listen::HttpConfig::default(),
             detect: DetectConfig::default(),
+            rules: hashscan_updates::UpdateConfig::default(),
         }
     }
 }

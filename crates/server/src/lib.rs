@@ -224,6 +224,7 @@ impl Server {
             .detections
             .spawn_sweeper(std::time::Duration::from_secs(60), stop_rx);
         let _rule_watch = watch_rules(&self.state.detect.detections.detector);
+        let rule_updates = core::rule_updates::spawn(&self.state.config, stop_tx.subscribe());
         let render: core::callbacks::Render = Arc::new(cos::file_jobs::callback_body);
         let deliverers = core::callbacks::spawn_deliverers(
             self.state.config.callbacks.clone(),
@@ -241,7 +242,12 @@ impl Server {
             .with_state(self.state);
         let served = listen::serve(self.listener, app, &http_config, shutdown).await;
         let _ = stop_tx.send(true);
-        for w in workers.into_iter().chain(deliverers).chain([sweeper]) {
+        for w in workers
+            .into_iter()
+            .chain(deliverers)
+            .chain([sweeper])
+            .chain(rule_updates)
+        {
             let _ = w.await;
         }
         served
@@ -269,6 +275,8 @@ async fn detect_ctx(
         },
         hash_lists: c.hash_lists.clone(),
         clamd,
+        // Installed rule updates (`hashscan rules update`, the schedule): followed on reload.
+        store: Some(core::rule_updates::store(config)),
         // One budget for every worker's scans.
         memory: hashscan_detect::MemoryBudget::with_wait(
             c.scan_memory,
@@ -307,8 +315,9 @@ async fn detect_ctx(
             "outbound connections (downloads, callbacks) may reach private and loopback addresses"
         );
     }
-    let fetcher =
-        hashscan_fetch::Fetcher::new(policy).map_err(|e| StartError::Detect(e.to_string()))?;
+    let fetcher = hashscan_fetch::Fetcher::with_ca_file(policy, config.outbound.ca_file.as_deref())
+        .map_err(|e| StartError::Detect(e.to_string()))?;
+    core::rule_updates::updater(config).map_err(|e| StartError::Detect(e.to_string()))?;
     Ok(core::detections::DetectCtx {
         detections: core::detections::Detections::new(
             meta.detections.clone(),

@@ -11,6 +11,7 @@
 //!   as typed handlers.
 //! - [`callbacks`]: durable delivery of job-finished callbacks.
 //! - [`failure`]: neutral failure kinds; each dialect maps them to its own codes.
+//! - [`rule_updates`]: rule and intelligence updates on a schedule.
 //!
 //! Dialects parse, call a service here, and render; no dialect makes these decisions.
 
@@ -20,5 +21,6 @@ pub mod detections;
 pub mod failure;
 pub mod hash_jobs;
 pub mod objects;
+pub mod rule_updates;
 pub mod uploads;
 pub mod workers;
