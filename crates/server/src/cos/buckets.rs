@@ -107,24 +107,22 @@ async fn delete_multiple(
         })?,
     };
     let limit = super::delete_xml::MAX_BODY;
-    let bytes = axum::body::to_bytes(body.unwrap_or_default(), limit + 1)
-        .await
-        .map_err(|_| {
-            malformed(&format!(
+    // The body is checked against its Content-MD5 while it is read.
+    let checked = crate::body_digest::verify(
+        body.unwrap_or_default(),
+        crate::body_digest::Expect::Md5(want_md5),
+    );
+    let bytes = match axum::body::to_bytes(checked, limit + 1).await {
+        Ok(bytes) => bytes,
+        Err(e) if is_digest_mismatch(&e) => {
+            return Err(crate::core::objects::StoreError::BadDigest.into());
+        }
+        Err(_) => {
+            return Err(malformed(&format!(
                 "The body is larger than {limit} bytes or was cut off."
-            ))
-        })?;
-    let mut hasher = hashscan_digest::Hasher::new(hashscan_digest::AlgorithmSet::one(
-        hashscan_digest::Algorithm::Md5,
-    ));
-    hasher.update(&bytes);
-    let digests = hasher.finish();
-    if digests
-        .get(hashscan_digest::Algorithm::Md5)
-        .is_none_or(|d| d.as_bytes() != want_md5)
-    {
-        return Err(crate::core::objects::StoreError::BadDigest.into());
-    }
+            )));
+        }
+    };
     let request = super::delete_xml::parse_delete(&bytes).map_err(|m| malformed(&m))?;
     let outcomes = ctx.state.store.delete_many(name, &request.keys).await?;
     let mut w = XmlWriter::new();
@@ -146,6 +144,18 @@ async fn delete_multiple(
         }
     }
     Ok(super::xml_ok(w.finish()))
+}
+
+/// Whether reading a body failed because it did not hash to its digest header.
+fn is_digest_mismatch(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        if err.is::<crate::body_digest::BodyMismatch>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 fn malformed(message: &str) -> CosError {
