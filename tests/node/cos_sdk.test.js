@@ -1,0 +1,119 @@
+// The official Tencent COS Node.js SDK (`cos-nodejs-sdk-v5`) against hashscan's COS dialect,
+// in its IP mode (`Ip: '127.0.0.1:PORT'`: requests go to this server with the bucket's COS
+// host in the Host header, as the Python suite's IP/port mode).
+'use strict';
+
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const { after, before, test } = require('node:test');
+const COS = require('cos-nodejs-sdk-v5');
+const { ACCESS_KEY_ID, SECRET_ACCESS_KEY, startServer } = require('./lib/server');
+
+const BUCKET = 'nodesdk-1250000000';
+const REGION = 'ap-guangzhou';
+let server;
+let cos;
+
+// The SDK's callback API as promises: resolves with the data, rejects with the error.
+function call(method, params) {
+  return new Promise((resolve, reject) => {
+    cos[method]({ Bucket: BUCKET, Region: REGION, ...params }, (err, data) =>
+      err ? reject(err) : resolve(data),
+    );
+  });
+}
+
+before(async () => {
+  server = await startServer();
+  cos = new COS({
+    SecretId: ACCESS_KEY_ID,
+    SecretKey: SECRET_ACCESS_KEY,
+    Protocol: 'http:',
+    Ip: `127.0.0.1:${server.port}`,
+  });
+  await call('putBucket', {});
+});
+
+after(async () => {
+  await server?.stop();
+});
+
+const md5 = (b) => crypto.createHash('md5').update(b).digest('hex');
+
+test('put, head, get with a range, delete', async () => {
+  const key = `objects/${crypto.randomUUID()}.txt`;
+  const body = Buffer.from('hashscan from the COS Node.js SDK\n');
+  const put = await call('putObject', { Key: key, Body: body, ContentType: 'text/plain' });
+  assert.equal(put.statusCode, 200);
+  assert.equal(put.ETag, `"${md5(body)}"`);
+  const head = await call('headObject', { Key: key });
+  assert.equal(head.headers['content-length'], String(body.length));
+  assert.equal(head.headers['content-type'], 'text/plain');
+  const got = await call('getObject', { Key: key });
+  assert.deepEqual(got.Body, body);
+  const part = await call('getObject', { Key: key, Range: 'bytes=0-7' });
+  assert.equal(part.statusCode, 206);
+  assert.equal(part.Body.toString(), 'hashscan');
+  await call('deleteObject', { Key: key });
+  await assert.rejects(call('headObject', { Key: key }), (e) => e.statusCode === 404);
+});
+
+test('conditional reads answer 304 and 412', async () => {
+  const key = `objects/${crypto.randomUUID()}.txt`;
+  const body = Buffer.from('conditional\n');
+  await call('putObject', { Key: key, Body: body });
+  const etag = `"${md5(body)}"`;
+  const notModified = await call('headObject', { Key: key, IfNoneMatch: etag }).catch((e) => e);
+  assert.equal(notModified.statusCode, 304);
+  await assert.rejects(call('getObject', { Key: key, IfMatch: '"0123"' }), (e) => {
+    assert.equal(e.statusCode, 412);
+    assert.equal(e.code, 'PreconditionFailed');
+    return true;
+  });
+  const ok = await call('getObject', { Key: key, IfMatch: etag });
+  assert.deepEqual(ok.Body, body);
+});
+
+test('object tagging', async () => {
+  const key = `objects/${crypto.randomUUID()}.txt`;
+  await call('putObject', { Key: key, Body: Buffer.from('x') });
+  await call('putObjectTagging', {
+    Key: key,
+    Tags: [
+      { Key: 'verdict', Value: 'clean' },
+      { Key: 'engine', Value: 'hashscan' },
+    ],
+  });
+  const tags = await call('getObjectTagging', { Key: key });
+  const byKey = Object.fromEntries(tags.Tags.map((t) => [t.Key, t.Value]));
+  assert.deepEqual(byKey, { engine: 'hashscan', verdict: 'clean' });
+  await call('deleteObjectTagging', { Key: key });
+  const none = await call('getObjectTagging', { Key: key });
+  assert.deepEqual(none.Tags, []);
+});
+
+test('DELETE Multiple Objects, quiet and not', async () => {
+  const keys = [0, 1, 2].map((i) => `multi/${crypto.randomUUID()}-${i}`);
+  for (const k of keys) await call('putObject', { Key: k, Body: Buffer.from(k) });
+  const loud = await call('deleteMultipleObject', { Objects: keys.slice(0, 2).map((Key) => ({ Key })) });
+  assert.deepEqual(loud.Deleted.map((d) => d.Key).sort(), keys.slice(0, 2).sort());
+  assert.deepEqual(loud.Error, []);
+  const quiet = await call('deleteMultipleObject', { Objects: [{ Key: keys[2] }], Quiet: true });
+  assert.deepEqual(quiet.Deleted, []);
+  for (const k of keys) {
+    await assert.rejects(call('headObject', { Key: k }), (e) => e.statusCode === 404);
+  }
+});
+
+test('a wrong secret is SignatureDoesNotMatch', async () => {
+  const wrong = new COS({
+    SecretId: ACCESS_KEY_ID,
+    SecretKey: `wrong${SECRET_ACCESS_KEY.slice(5)}`,
+    Protocol: 'http:',
+    Ip: `127.0.0.1:${server.port}`,
+  });
+  const err = await new Promise((resolve) =>
+    wrong.headBucket({ Bucket: BUCKET, Region: REGION }, (e) => resolve(e)),
+  );
+  assert.equal(err.statusCode, 403);
+});
