@@ -57,6 +57,24 @@ pub struct ServeArgs {
     /// Largest object a PUT may store, in bytes [default: 53687091200 (50 GiB)].
     #[arg(long, env = "HASHSCAN_MAX_OBJECT_SIZE", value_name = "BYTES")]
     max_object_size: Option<u64>,
+
+    /// PEM certificate chain: with --tls-key, the port speaks https only.
+    #[arg(
+        long,
+        env = "HASHSCAN_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "HASHSCAN_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_key: Option<PathBuf>,
 }
 
 /// Flags shared by `serve` and `bucket`.
@@ -166,6 +184,10 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(n) = args.workers {
         config.workers = n.max(1);
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.http.tls_cert = Some(cert.clone());
+        config.http.tls_key = Some(key.clone());
+    }
     if let Some(max) = args.max_object_size {
         config.limits.max_object_size = max;
     }
@@ -190,9 +212,10 @@ async fn serve_async(args: ServeArgs) -> anyhow::Result<()> {
     }
     let shutdown = shutdown_signal();
     let addr = server.local_addr()?;
+    let scheme = if server.is_tls() { "https" } else { "http" };
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{addr}")?;
+        writeln!(out, "listening on {scheme}://{addr}")?;
         out.flush()?;
     }
     tracing::info!(%addr, data_dir = %data_dir.display(), "serving");

@@ -31,10 +31,13 @@ use tower_http::timeout::RequestBodyTimeout;
 
 use crate::wire_case::CaseIo;
 
-/// Connection limits and timeouts (`[http]`).
+/// Connection limits and timeouts, and TLS (`[http]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
+    /// PEM certificate chain and private key: with both set the port speaks https only.
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
     /// Most connections open at once (also bounded by half the file-descriptor limit).
     pub max_connections: usize,
     /// Time for a request head to arrive, from the connection's start or the end of the
@@ -49,6 +52,8 @@ pub struct HttpConfig {
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
+            tls_cert: None,
+            tls_key: None,
             max_connections: 1024,
             header_read_timeout_secs: 20,
             body_idle_timeout_secs: 60,
@@ -67,6 +72,47 @@ impl HttpConfig {
 }
 
 /// The soft limit of open file descriptors of this process.
+/// The TLS acceptor of `[http] tls_cert`/`tls_key` (`None` when neither is set): the
+/// certificate chain and key read and checked now, so that a bad file stops the start.
+pub fn tls_acceptor(config: &HttpConfig) -> io::Result<Option<tokio_rustls::TlsAcceptor>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (cert, key) = match (&config.tls_cert, &config.tls_key) {
+        (None, None) => return Ok(None),
+        (Some(c), Some(k)) => (c, k),
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "[http] tls_cert and tls_key must be given together",
+            ));
+        }
+    };
+    let bad = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("cannot read the TLS {what} {}: {e}", path.display()),
+        )
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad("certificate", cert, &e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad("certificate", cert, &e))?;
+    if chain.is_empty() {
+        return Err(bad("certificate", cert, &"no certificate in the file"));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("key", key, &e))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("configuration", cert, &e))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)
+        .map_err(|e| bad("certificate and key", cert, &e))?;
+    let mut server = server;
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(server))))
+}
+
 fn fd_limit() -> Option<u64> {
     rustix::process::getrlimit(rustix::process::Resource::Nofile).current
 }
@@ -76,6 +122,7 @@ pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     config: &HttpConfig,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let max = config.effective_max_connections(fd_limit());
@@ -114,19 +161,47 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(CaseIo::new(stream));
         let service = TowerToHyperService::new(RequestBodyTimeout::new(app.clone(), body_idle));
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_read)
-            .serve_connection(io, service);
-        let watched = graceful.watch(connection);
-        connections.spawn(async move {
-            if let Err(e) = watched.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+        let builder = {
+            let mut b = http1::Builder::new();
+            b.timer(TokioTimer::new()).header_read_timeout(header_read);
+            b
+        };
+        match &tls {
+            None => {
+                let io = TokioIo::new(CaseIo::new(stream));
+                let watched = graceful.watch(builder.serve_connection(io, service));
+                connections.spawn(async move {
+                    if let Err(e) = watched.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
             }
-            drop(permit);
-        });
+            Some(acceptor) => {
+                // The handshake runs in the connection's task, bounded like a request head.
+                let (acceptor, watcher) = (acceptor.clone(), graceful.watcher());
+                connections.spawn(async move {
+                    let tls = match tokio::time::timeout(header_read, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let io = TokioIo::new(CaseIo::new(tls));
+                    if let Err(e) = watcher.watch(builder.serve_connection(io, service)).await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
     drop(listener);
     if tokio::time::timeout(grace, graceful.shutdown())
