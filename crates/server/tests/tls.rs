@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! The listener with `[http] tls_cert`/`tls_key`: the port speaks https with the given
-//! certificate (a CA and a server certificate generated here), COS requests work over it,
-//! plain HTTP and a client that does not trust the CA are refused, and bad files stop the
-//! start with a clear error.
+//! TLS both ways, with a CA and certificates generated here. In: the listener with
+//! `[http] tls_cert`/`tls_key` speaks https, COS requests work over it, plain HTTP and a
+//! client that does not trust the CA are refused, bad files stop the start with a clear
+//! error. Out: job callbacks go to an `https://` receiver whose CA is `[outbound] ca_file`,
+//! and are not delivered to it without that CA.
 
 mod common;
 
@@ -154,4 +155,136 @@ async fn bad_tls_files_stop_the_start_with_a_clear_error() {
         assert!(matches!(err, StartError::Tls(_)), "case {i}: {err}");
         assert!(err.to_string().contains(what), "case {i}: {err}");
     }
+}
+
+/// An https receiver on 127.0.0.1 with a certificate of `pki`'s CA: answers every request
+/// 204 and counts the requests it read (after a completed handshake).
+async fn https_receiver(pki: &Pki) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use rustls::pki_types::pem::PemObject;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let chain =
+        vec![rustls::pki_types::CertificateDer::from_pem_slice(pki.cert_pem.as_bytes()).unwrap()];
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let count = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let (acceptor, count) = (acceptor.clone(), count.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(socket).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 64 * 1024];
+                if tls.read(&mut buf).await.unwrap_or(0) > 0 {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+                let _ = tls
+                    .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (port, requests)
+}
+
+/// `hashscan_callback_deliveries_total{outcome}` of a server.
+async fn deliveries(server: &TestServer, outcome: &str) -> f64 {
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = format!("hashscan_callback_deliveries_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+async fn wait_for(server: &TestServer, outcome: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while deliveries(server, outcome).await < 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {outcome} delivery"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Submits an MD5 hash job of a new object with `callback`.
+async fn hash_job_with_callback(server: &TestServer, callback: &str) {
+    let http = reqwest::Client::new();
+    let object = format!("/{}/cb-in", common::BUCKET);
+    let r = http
+        .put(server.url(&object))
+        .header("authorization", server.auth("PUT", &object))
+        .body("abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let path = format!("/{}/file_jobs", common::BUCKET);
+    let job = format!(
+        "<Request><Tag>FileHashCode</Tag><Input><Object>cb-in</Object></Input>\
+         <Operation><FileHashCodeConfig><Type>MD5</Type></FileHashCodeConfig></Operation>\
+         <CallBack>{callback}</CallBack></Request>"
+    );
+    let r = http
+        .post(server.url(&path))
+        .header("authorization", server.auth("POST", &path))
+        .body(job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+}
+
+#[tokio::test]
+async fn https_callbacks_are_delivered_under_the_configured_ca() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &pki.ca_pem).unwrap();
+    let (port, requests) = https_receiver(&pki).await;
+    let callback = format!("https://127.0.0.1:{port}/cb");
+
+    // Trusting the CA: delivered over TLS.
+    let server = TestServer::start(&dir.path().join("trusting"), |c| {
+        c.outbound.allow_private = true;
+        c.outbound.ca_file = Some(ca_file.clone());
+        c.callbacks.initial_backoff_ms = 100;
+    })
+    .await;
+    hash_job_with_callback(&server, &callback).await;
+    wait_for(&server, "delivered").await;
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    server.stop().await;
+
+    // Without the CA: the handshake fails, the attempt is retried, nothing is delivered.
+    let server = TestServer::start(&dir.path().join("untrusting"), |c| {
+        c.outbound.allow_private = true;
+        c.callbacks.initial_backoff_ms = 100;
+    })
+    .await;
+    hash_job_with_callback(&server, &callback).await;
+    wait_for(&server, "retry").await;
+    assert_eq!(deliveries(&server, "delivered").await, 0.0);
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    server.stop().await;
 }

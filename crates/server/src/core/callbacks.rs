@@ -154,9 +154,11 @@ async fn try_once(
         .ok_or_else(|| Failure::Permanent("the job no longer exists".into()))?;
     let url =
         reqwest::Url::parse(&d.url).map_err(|e| Failure::Permanent(format!("invalid URL: {e}")))?;
-    if url.scheme() != "http" {
+    // https is verified against the system's roots and `[outbound] ca_file` (the one
+    // outbound client's trust); nothing else is a callback.
+    if !matches!(url.scheme(), "http" | "https") {
         return Err(Failure::Permanent(format!(
-            "{} callbacks are not supported: use an http:// URL",
+            "{} callbacks are not supported: use an http:// or https:// URL",
             url.scheme()
         )));
     }
