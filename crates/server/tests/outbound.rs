@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use hashscan_server::config::BucketConfig;
 use sha2::Digest;
@@ -78,46 +77,12 @@ async fn cos(server: &TestServer, method: &str, path: &str, body: &str) -> reqwe
 
 /// Submits an MD5 job of `/BUCKET/in` with `callback`; its id.
 async fn hash_job(server: &TestServer, callback: &str) -> String {
-    let job = format!(
-        "<Request><Tag>FileHashCode</Tag><Input><Object>in</Object></Input>\
-         <Operation><FileHashCodeConfig><Type>MD5</Type></FileHashCodeConfig></Operation>\
-         <CallBack>{callback}</CallBack></Request>"
-    );
-    let r = cos(server, "POST", &format!("/{BUCKET}/file_jobs"), &job).await;
-    assert_eq!(r.status(), 200);
-    let text = r.text().await.unwrap();
-    let start = text.find("<JobId>").unwrap() + "<JobId>".len();
-    let end = text[start..].find("</JobId>").unwrap() + start;
-    text[start..end].to_string()
-}
-
-/// `hashscan_callback_deliveries_total{outcome}` from `/metrics`.
-async fn deliveries_counted(server: &TestServer, outcome: &str) -> f64 {
-    let text = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let series = format!("hashscan_callback_deliveries_total{{outcome=\"{outcome}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&series))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
+    server.md5_job("in", callback).await
 }
 
 /// Waits until `outcome` has been counted `n` times.
 async fn wait_for(server: &TestServer, outcome: &str, n: f64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while deliveries_counted(server, outcome).await < n {
-        assert!(
-            Instant::now() < deadline,
-            "{outcome}: {} of {n}",
-            deliveries_counted(server, outcome).await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server.wait_for_deliveries(outcome, n).await;
 }
 
 /// The delivery records (id, state, attempts, last error) of `jobs`, read from the data
@@ -191,8 +156,8 @@ async fn callbacks_to_refused_addresses_are_given_up_without_connecting() {
     let server = TestServer::start(data.path(), |_| {}).await;
     wait_for(&server, "given_up", REFUSED_HOSTS.len() as f64).await;
     // Given up at the first attempt, none retried, none delivered, nothing connected to.
-    assert_eq!(deliveries_counted(&server, "retry").await, 0.0);
-    assert_eq!(deliveries_counted(&server, "delivered").await, 0.0);
+    assert_eq!(server.deliveries("retry").await, 0.0);
+    assert_eq!(server.deliveries("delivered").await, 0.0);
     server.stop().await;
     assert_eq!(accepted.load(Ordering::SeqCst), 0);
     for ((_, state, attempts, error), host) in records(data.path(), &jobs)

@@ -201,36 +201,10 @@ async fn https_receiver(pki: &Pki) -> (u16, std::sync::Arc<std::sync::atomic::At
     (port, requests)
 }
 
-/// `hashscan_callback_deliveries_total{outcome}` of a server.
-async fn deliveries(server: &TestServer, outcome: &str) -> f64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let series = format!("hashscan_callback_deliveries_total{{outcome=\"{outcome}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&series))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
-}
-
-async fn wait_for(server: &TestServer, outcome: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while deliveries(server, outcome).await < 1.0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no {outcome} delivery"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
-/// Submits an MD5 hash job of a new object with `callback`.
+/// Stores `/BUCKET/cb-in` and submits an MD5 hash job of it with `callback`.
 async fn hash_job_with_callback(server: &TestServer, callback: &str) {
-    let http = reqwest::Client::new();
     let object = format!("/{}/cb-in", common::BUCKET);
-    let r = http
+    let r = common::no_proxy()
         .put(server.url(&object))
         .header("authorization", server.auth("PUT", &object))
         .body("abc")
@@ -238,20 +212,7 @@ async fn hash_job_with_callback(server: &TestServer, callback: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let path = format!("/{}/file_jobs", common::BUCKET);
-    let job = format!(
-        "<Request><Tag>FileHashCode</Tag><Input><Object>cb-in</Object></Input>\
-         <Operation><FileHashCodeConfig><Type>MD5</Type></FileHashCodeConfig></Operation>\
-         <CallBack>{callback}</CallBack></Request>"
-    );
-    let r = http
-        .post(server.url(&path))
-        .header("authorization", server.auth("POST", &path))
-        .body(job)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    server.md5_job("cb-in", callback).await;
 }
 
 #[tokio::test]
@@ -272,7 +233,7 @@ async fn https_callbacks_are_delivered_under_the_configured_ca() {
     })
     .await;
     hash_job_with_callback(&server, &callback).await;
-    wait_for(&server, "delivered").await;
+    server.wait_for_deliveries("delivered", 1.0).await;
     assert_eq!(requests.load(Ordering::SeqCst), 1);
     server.stop().await;
 
@@ -283,8 +244,8 @@ async fn https_callbacks_are_delivered_under_the_configured_ca() {
     })
     .await;
     hash_job_with_callback(&server, &callback).await;
-    wait_for(&server, "retry").await;
-    assert_eq!(deliveries(&server, "delivered").await, 0.0);
+    server.wait_for_deliveries("retry", 1.0).await;
+    assert_eq!(server.deliveries("delivered").await, 0.0);
     assert_eq!(requests.load(Ordering::SeqCst), 1);
     server.stop().await;
 }

@@ -489,8 +489,12 @@ impl ObjectStore {
     /// Deletes an object; deleting a missing key succeeds, as in COS.
     pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
         self.require_bucket(bucket).await?;
-        let blob = self.index.remove(bucket, key).await?;
-        if let Some(blob) = blob {
+        self.remove_object(bucket, key).await
+    }
+
+    /// Removes a key's row and then its blob (the bucket is known to exist).
+    async fn remove_object(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        if let Some(blob) = self.index.remove(bucket, key).await? {
             self.remove_blob(&blob).await;
         }
         Ok(())
@@ -508,7 +512,7 @@ impl ObjectStore {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let outcome = match self.validate_key(key) {
-                Ok(()) => self.delete(bucket, key).await,
+                Ok(()) => self.remove_object(bucket, key).await,
                 Err(e) => Err(e),
             };
             out.push((key.clone(), outcome));

@@ -742,11 +742,8 @@ impl Fields {
 /// The parser's state between events.
 struct Builder {
     fields: Fields,
+    /// The open elements inside the root (empty: at the root's level).
     stack: Vec<Frame>,
-    root_seen: bool,
-    root_done: bool,
-    /// Whether anything but whitespace has been read (the XML declaration must come first).
-    markup_seen: bool,
 }
 
 impl Builder {
@@ -788,104 +785,49 @@ impl Builder {
 }
 
 impl Sink for Builder {
-    fn open(&mut self, name: &[u8]) -> Result<(), CiXmlError> {
-        let name =
-            std::str::from_utf8(name).map_err(|_| content("An element name is not UTF-8."))?;
-        if self.stack.len() >= MAX_DEPTH {
-            return Err(content(format!(
-                "Elements are nested more than {MAX_DEPTH} levels deep."
-            )));
-        }
-        let frame = match self.stack.last().copied() {
-            None if self.root_done => {
-                return Err(content("The body has more than one root element."));
-            }
-            None if name != ROOT => {
-                return Err(content(format!(
-                    "The root element must be <{ROOT}>, not <{}>.",
-                    shown(name)
-                )));
-            }
-            None => {
-                self.root_seen = true;
-                Frame::Root
-            }
-            Some(Frame::Unknown) => Frame::Unknown,
-            Some(Frame::Known(i)) if self.kind(i) == Kind::Leaf => {
+    fn open(&mut self, name: &str) -> Result<(), CiXmlError> {
+        let frame = match self.stack.last().copied().unwrap_or(Frame::Root) {
+            Frame::Unknown => Frame::Unknown,
+            Frame::Known(i) if self.kind(i) == Kind::Leaf => {
                 return Err(content(format!(
                     "{} must contain text, not the element <{}>.",
                     self.path(Frame::Known(i)),
                     shown(name)
                 )));
             }
-            Some(parent) => self.child(self.path(parent), name)?,
+            parent => self.child(self.path(parent), name)?,
         };
         self.stack.push(frame);
         Ok(())
     }
 
-    /// The frame of the element `name` inside the known container at `parent`.
-    fn close(&mut self) -> Result<(), CiXmlError> {
-        match self.stack.pop() {
-            None => Err(content("An end tag has no start tag.")),
-            Some(Frame::Root) => {
-                self.root_done = true;
-                Ok(())
+    fn close(&mut self) {
+        if let Some(Frame::Known(i)) = self.stack.pop()
+            && let Some(Some(v)) = self.fields.values.get_mut(i)
+        {
+            let trimmed = v.trim_matches(is_xml_space);
+            if trimmed.len() != v.len() {
+                *v = trimmed.to_string();
             }
-            Some(Frame::Known(i)) => {
-                if let Some(Some(v)) = self.fields.values.get_mut(i) {
-                    let trimmed = v.trim_matches(is_xml_space);
-                    if trimmed.len() != v.len() {
-                        *v = trimmed.to_string();
-                    }
-                }
-                Ok(())
-            }
-            Some(Frame::Unknown) => Ok(()),
         }
     }
 
-    /// Character data (text, CDATA or a resolved reference) at the current position.
     fn text(&mut self, s: &str) -> Result<(), CiXmlError> {
         let blank = s.chars().all(is_xml_space);
-        if !blank {
-            self.markup_seen = true;
-        }
-        match self.stack.last().copied() {
-            None if blank => Ok(()),
-            None => Err(content("The body has text outside the root element.")),
-            Some(Frame::Unknown) => Ok(()),
-            Some(Frame::Known(i)) if self.kind(i) == Kind::Leaf => {
+        match self.stack.last().copied().unwrap_or(Frame::Root) {
+            Frame::Unknown => Ok(()),
+            Frame::Known(i) if self.kind(i) == Kind::Leaf => {
                 if let Some(Some(v)) = self.fields.values.get_mut(i) {
                     v.push_str(s);
                 }
                 Ok(())
             }
-            Some(_) if blank => Ok(()),
-            Some(frame) => Err(content(format!(
+            _ if blank => Ok(()),
+            frame => Err(content(format!(
                 "{} must contain elements, not text.",
                 self.path(frame)
             ))),
         }
-    }
-    fn markup_seen(&self) -> bool {
-        self.markup_seen
-    }
-
-    fn saw_markup(&mut self) {
-        self.markup_seen = true;
-    }
-
-    fn finish(&mut self) -> Result<(), CiXmlError> {
-        if !self.stack.is_empty() {
-            return Err(content(format!(
-                "Malformed XML: the body ends before <{ROOT}> is closed."
-            )));
-        }
-        if !self.root_seen {
-            return Err(CiXmlError::MissingContent);
-        }
-        Ok(())
     }
 }
 
@@ -898,27 +840,31 @@ fn is_xml_char(c: char) -> bool {
     matches!(u32::from(c), 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..)
 }
 
-/// What [`read_strict`] hands the events of a document to: a parser of one document type.
+/// What [`read_strict`] hands the events inside a document's root element to: a parser of
+/// one document type. The reader itself checks the root (its name, that there is exactly
+/// one, that it is closed), the nesting depth and text outside the root.
 pub(super) trait Sink {
-    /// An element starts (`<name>`; an empty element is followed by [`close`](Sink::close)).
-    fn open(&mut self, name: &[u8]) -> Result<(), CiXmlError>;
-    /// The innermost open element ends.
-    fn close(&mut self) -> Result<(), CiXmlError>;
-    /// Character data (text, CDATA or a resolved reference) at the current position.
+    /// An element starts inside the root (`<name>`; an empty element is followed by
+    /// [`close`](Sink::close)).
+    fn open(&mut self, name: &str) -> Result<(), CiXmlError>;
+    /// The innermost element [`open`](Sink::open) started ends.
+    fn close(&mut self);
+    /// Character data (text, CDATA or a resolved reference) inside the root, whitespace
+    /// included.
     fn text(&mut self, s: &str) -> Result<(), CiXmlError>;
-    /// Whether anything but whitespace has been read (the XML declaration must come first).
-    fn markup_seen(&self) -> bool;
-    /// Notes that markup (an element, a comment, a processing instruction) was read.
-    fn saw_markup(&mut self);
-    /// The end of the body: whether the document was complete.
-    fn finish(&mut self) -> Result<(), CiXmlError>;
 }
 
-/// Reads `body` (at most `max` bytes) as one XML document under the rules of this module's
-/// documentation (UTF-8 only, no DTD, only the predefined entities, well-formed attributes),
-/// handing its events to `sink`. An empty or all-whitespace body is
-/// [`CiXmlError::MissingContent`].
-pub(super) fn read_strict(body: &[u8], max: usize, sink: &mut impl Sink) -> Result<(), CiXmlError> {
+/// Reads `body` (at most `max` bytes) as one XML document whose root element is `root`, under
+/// the rules of this module's documentation (UTF-8 only, no DTD, only the predefined
+/// entities, well-formed attributes, at most [`MAX_DEPTH`] levels counting the root), handing
+/// the events inside the root to `sink`. An empty or all-whitespace body, or one without a
+/// root element, is [`CiXmlError::MissingContent`].
+pub(super) fn read_strict(
+    body: &[u8],
+    max: usize,
+    root: &str,
+    sink: &mut impl Sink,
+) -> Result<(), CiXmlError> {
     if body.len() > max {
         return Err(content(format!(
             "The request body is {} bytes; at most {max} are accepted.",
@@ -950,7 +896,14 @@ pub(super) fn read_strict(body: &[u8], max: usize, sink: &mut impl Sink) -> Resu
     config.allow_dangling_amp = false;
     config.expand_empty_elements = false;
 
-    let b = sink;
+    let mut b = Strict {
+        sink,
+        root,
+        depth: 0,
+        root_seen: false,
+        root_done: false,
+        markup_seen: false,
+    };
     loop {
         let event = reader.read_event().map_err(|e| {
             content(format!(
@@ -961,7 +914,7 @@ pub(super) fn read_strict(body: &[u8], max: usize, sink: &mut impl Sink) -> Resu
         let syntax = |e: &dyn std::fmt::Display| content(format!("Malformed XML: {e}."));
         match event {
             Event::Decl(decl) => {
-                if b.markup_seen() {
+                if b.markup_seen {
                     return Err(content("The XML declaration must come first."));
                 }
                 decl.version().map_err(|e| syntax(&e))?;
@@ -976,14 +929,14 @@ pub(super) fn read_strict(body: &[u8], max: usize, sink: &mut impl Sink) -> Resu
                         )));
                     }
                 }
-                b.saw_markup();
+                b.markup_seen = true;
             }
             Event::DocType(_) => {
                 return Err(content(
                     "Document type declarations (DTDs) are not accepted.",
                 ));
             }
-            Event::PI(_) | Event::Comment(_) => b.saw_markup(),
+            Event::PI(_) | Event::Comment(_) => b.markup_seen = true,
             Event::Start(e) | Event::Empty(e) if e.attributes().any(|a| a.is_err()) => {
                 let err = e.attributes().find_map(Result::err);
                 return Err(content(format!(
@@ -992,12 +945,8 @@ pub(super) fn read_strict(body: &[u8], max: usize, sink: &mut impl Sink) -> Resu
                     err.map_or_else(String::new, |e| e.to_string())
                 )));
             }
-            Event::Start(e) => {
-                b.saw_markup();
-                b.open(e.name().as_ref())?;
-            }
+            Event::Start(e) => b.open(e.name().as_ref())?,
             Event::Empty(e) => {
-                b.saw_markup();
                 b.open(e.name().as_ref())?;
                 b.close()?;
             }
@@ -1032,7 +981,79 @@ pub(super) fn read_strict(body: &[u8], max: usize, sink: &mut impl Sink) -> Resu
             Event::Eof => break,
         }
     }
-    b.finish()
+    if b.depth > 0 {
+        return Err(content(format!(
+            "Malformed XML: the body ends before <{root}> is closed."
+        )));
+    }
+    if !b.root_seen {
+        return Err(CiXmlError::MissingContent);
+    }
+    Ok(())
+}
+
+/// The reader's own state around a [`Sink`]: the root and the depth.
+struct Strict<'a, S> {
+    sink: &'a mut S,
+    root: &'a str,
+    /// Open elements, counting the root.
+    depth: usize,
+    root_seen: bool,
+    root_done: bool,
+    /// Whether anything but whitespace has been read (the XML declaration must come first).
+    markup_seen: bool,
+}
+
+impl<S: Sink> Strict<'_, S> {
+    fn open(&mut self, name: &[u8]) -> Result<(), CiXmlError> {
+        self.markup_seen = true;
+        let name =
+            std::str::from_utf8(name).map_err(|_| content("An element name is not UTF-8."))?;
+        if self.depth >= MAX_DEPTH {
+            return Err(content(format!(
+                "Elements are nested more than {MAX_DEPTH} levels deep."
+            )));
+        }
+        if self.depth == 0 {
+            if self.root_done {
+                return Err(content("The body has more than one root element."));
+            }
+            if name != self.root {
+                return Err(content(format!(
+                    "The root element must be <{}>, not <{}>.",
+                    self.root,
+                    shown(name)
+                )));
+            }
+            self.root_seen = true;
+        } else {
+            self.sink.open(name)?;
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), CiXmlError> {
+        match self.depth {
+            0 => return Err(content("An end tag has no start tag.")),
+            1 => self.root_done = true,
+            _ => self.sink.close(),
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    fn text(&mut self, s: &str) -> Result<(), CiXmlError> {
+        let blank = s.chars().all(is_xml_space);
+        if !blank {
+            self.markup_seen = true;
+        }
+        match self.depth {
+            0 if blank => Ok(()),
+            0 => Err(content("The body has text outside the root element.")),
+            _ => self.sink.text(s),
+        }
+    }
 }
 
 /// Reads `body` as one `<Request>` document, collecting the elements of `schema`.
@@ -1043,11 +1064,8 @@ fn parse(body: &[u8], schema: &'static [(&'static str, Kind)]) -> Result<Fields,
             values: vec![None; schema.len()],
         },
         stack: Vec::new(),
-        root_seen: false,
-        root_done: false,
-        markup_seen: false,
     };
-    read_strict(body, MAX_BODY, &mut b)?;
+    read_strict(body, MAX_BODY, ROOT, &mut b)?;
     Ok(b.fields)
 }
 

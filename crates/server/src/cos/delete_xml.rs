@@ -28,7 +28,7 @@ pub struct DeleteRequest {
 /// Parses a `<Delete>` body; the error's message is fit for a `MalformedXML` answer.
 pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, String> {
     let mut sink = DeleteSink::default();
-    read_strict(body, MAX_BODY, &mut sink).map_err(|e| match e {
+    read_strict(body, MAX_BODY, "Delete", &mut sink).map_err(|e| match e {
         CiXmlError::MissingContent => "The request body is empty.".to_string(),
         other => other.to_string(),
     })?;
@@ -38,6 +38,9 @@ pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, String> {
         Some(q) if q.eq_ignore_ascii_case("false") => false,
         Some(_) => return Err("Quiet must be true or false.".to_string()),
     };
+    if sink.keyless {
+        return Err("An <Object> has no <Key> or an empty one.".to_string());
+    }
     if sink.keys.is_empty() {
         return Err("The request names no <Object><Key>.".to_string());
     }
@@ -47,10 +50,9 @@ pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, String> {
     })
 }
 
-/// Where the reader is in the document.
+/// Where the reader is inside `<Delete>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum At {
-    Delete,
     Quiet,
     Object,
     Key,
@@ -60,46 +62,31 @@ enum At {
 
 #[derive(Default)]
 struct DeleteSink {
+    /// The open elements inside the root (empty: directly in `<Delete>`).
     stack: Vec<At>,
-    root_seen: bool,
-    markup_seen: bool,
     quiet: Option<String>,
     keys: Vec<String>,
     /// The key of the open `<Object>`, once its `<Key>` opened.
     key: Option<String>,
+    /// An `<Object>` without a key, found when it closed.
+    keyless: bool,
 }
-
-/// Deepest nesting read, counting the root.
-const MAX_DEPTH: usize = 16;
 
 fn content(message: impl Into<String>) -> CiXmlError {
     CiXmlError::InvalidContent(message.into())
 }
 
 impl Sink for DeleteSink {
-    fn open(&mut self, name: &[u8]) -> Result<(), CiXmlError> {
-        if self.stack.len() >= MAX_DEPTH {
-            return Err(content(format!(
-                "Elements are nested more than {MAX_DEPTH} levels deep."
-            )));
-        }
+    fn open(&mut self, name: &str) -> Result<(), CiXmlError> {
         let at = match (self.stack.last(), name) {
-            (None, _) if self.root_seen => {
-                return Err(content("The body has more than one root element."));
-            }
-            (None, b"Delete") => {
-                self.root_seen = true;
-                At::Delete
-            }
-            (None, _) => return Err(content("The root element must be <Delete>.")),
-            (Some(At::Delete), b"Quiet") => {
+            (None, "Quiet") => {
                 if self.quiet.is_some() {
                     return Err(content("Quiet is given more than once."));
                 }
                 self.quiet = Some(String::new());
                 At::Quiet
             }
-            (Some(At::Delete), b"Object") => {
+            (None, "Object") => {
                 if self.keys.len() >= MAX_KEYS {
                     return Err(content(format!(
                         "At most {MAX_KEYS} objects may be deleted at once."
@@ -108,7 +95,7 @@ impl Sink for DeleteSink {
                 self.key = None;
                 At::Object
             }
-            (Some(At::Object), b"Key") => {
+            (Some(At::Object), "Key") => {
                 if self.key.is_some() {
                     return Err(content("An <Object> has more than one <Key>."));
                 }
@@ -124,63 +111,29 @@ impl Sink for DeleteSink {
         Ok(())
     }
 
-    fn close(&mut self) -> Result<(), CiXmlError> {
-        match self.stack.pop() {
-            None => Err(content("An end tag has no start tag.")),
-            Some(At::Object) => match self.key.take() {
-                Some(k) if !k.is_empty() => {
-                    self.keys.push(k);
-                    Ok(())
-                }
-                _ => Err(content("An <Object> has no <Key> or an empty one.")),
-            },
-            Some(_) => Ok(()),
+    fn close(&mut self) {
+        if self.stack.pop() == Some(At::Object) {
+            match self.key.take() {
+                Some(k) if !k.is_empty() => self.keys.push(k),
+                _ => self.keyless = true,
+            }
         }
     }
 
     fn text(&mut self, s: &str) -> Result<(), CiXmlError> {
-        let blank = s.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
-        if !blank {
-            self.markup_seen = true;
-        }
-        match self.stack.last() {
-            Some(At::Quiet) => {
-                if let Some(q) = &mut self.quiet {
-                    q.push_str(s);
-                }
-                Ok(())
+        let target = match self.stack.last() {
+            Some(At::Quiet) => &mut self.quiet,
+            Some(At::Key) => &mut self.key,
+            Some(At::Skipped) => return Ok(()),
+            _ if s.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) => return Ok(()),
+            _ => {
+                return Err(content(
+                    "Delete and Object must contain elements, not text.",
+                ));
             }
-            Some(At::Key) => {
-                if let Some(k) = &mut self.key {
-                    k.push_str(s);
-                }
-                Ok(())
-            }
-            Some(At::Skipped) => Ok(()),
-            _ if blank => Ok(()),
-            None => Err(content("The body has text outside the root element.")),
-            Some(_) => Err(content(
-                "Delete and Object must contain elements, not text.",
-            )),
-        }
-    }
-
-    fn markup_seen(&self) -> bool {
-        self.markup_seen
-    }
-
-    fn saw_markup(&mut self) {
-        self.markup_seen = true;
-    }
-
-    fn finish(&mut self) -> Result<(), CiXmlError> {
-        if !self.stack.is_empty() {
-            return Err(content(
-                "Malformed XML: the body ends before <Delete> is closed.",
-            ));
-        }
-        if !self.root_seen {
-            return Err(CiXmlError::MissingContent);
+        };
+        if let Some(t) = target {
+            t.push_str(s);
         }
         Ok(())
     }

@@ -18,7 +18,7 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// [`TagError::Duplicate`]).
 pub fn parse_tagging(body: &[u8]) -> Result<BTreeMap<String, String>, TagError> {
     let mut sink = TagSink::default();
-    read_strict(body, MAX_BODY, &mut sink).map_err(|e| {
+    read_strict(body, MAX_BODY, "Tagging", &mut sink).map_err(|e| {
         TagError::Malformed(match e {
             CiXmlError::MissingContent => "The request body is empty.".to_string(),
             other => other.to_string(),
@@ -58,28 +58,29 @@ pub enum TagError {
     Duplicate(String),
 }
 
+/// Where the reader is inside `<Tagging>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum At {
-    Tagging,
     TagSet,
     Tag,
     Key,
     Value,
+    /// An unknown element, or anything inside one.
     Skipped,
 }
 
 #[derive(Default)]
 struct TagSink {
+    /// The open elements inside the root (empty: directly in `<Tagging>`).
     stack: Vec<At>,
-    root_seen: bool,
-    markup_seen: bool,
     tags: BTreeMap<String, String>,
     key: Option<String>,
     value: Option<String>,
+    /// The first shape error found when an element closed: a `<Tag>` without a key, or a
+    /// key given twice.
     error: Option<TagError>,
 }
 
-const MAX_DEPTH: usize = 16;
 /// Most `<Tag>` elements read (the core allows fewer; this only bounds the work).
 const MAX_TAG_ELEMENTS: usize = 64;
 
@@ -88,23 +89,10 @@ fn content(message: impl Into<String>) -> CiXmlError {
 }
 
 impl Sink for TagSink {
-    fn open(&mut self, name: &[u8]) -> Result<(), CiXmlError> {
-        if self.stack.len() >= MAX_DEPTH {
-            return Err(content(format!(
-                "Elements are nested more than {MAX_DEPTH} levels deep."
-            )));
-        }
+    fn open(&mut self, name: &str) -> Result<(), CiXmlError> {
         let at = match (self.stack.last(), name) {
-            (None, _) if self.root_seen => {
-                return Err(content("The body has more than one root element."));
-            }
-            (None, b"Tagging") => {
-                self.root_seen = true;
-                At::Tagging
-            }
-            (None, _) => return Err(content("The root element must be <Tagging>.")),
-            (Some(At::Tagging), b"TagSet") => At::TagSet,
-            (Some(At::TagSet), b"Tag") => {
+            (None, "TagSet") => At::TagSet,
+            (Some(At::TagSet), "Tag") => {
                 if self.tags.len() >= MAX_TAG_ELEMENTS {
                     return Err(content("Too many <Tag> elements."));
                 }
@@ -112,14 +100,14 @@ impl Sink for TagSink {
                 self.value = None;
                 At::Tag
             }
-            (Some(At::Tag), b"Key") => {
+            (Some(At::Tag), "Key") => {
                 if self.key.is_some() {
                     return Err(content("A <Tag> has more than one <Key>."));
                 }
                 self.key = Some(String::new());
                 At::Key
             }
-            (Some(At::Tag), b"Value") => {
+            (Some(At::Tag), "Value") => {
                 if self.value.is_some() {
                     return Err(content("A <Tag> has more than one <Value>."));
                 }
@@ -135,64 +123,32 @@ impl Sink for TagSink {
         Ok(())
     }
 
-    fn close(&mut self) -> Result<(), CiXmlError> {
-        match self.stack.pop() {
-            None => Err(content("An end tag has no start tag.")),
-            Some(At::Tag) => {
-                let Some(key) = self.key.take() else {
-                    return Err(content("A <Tag> has no <Key>."));
-                };
-                let value = self.value.take().unwrap_or_default();
-                if self.tags.insert(key.clone(), value).is_some() && self.error.is_none() {
-                    self.error = Some(TagError::Duplicate(key));
-                }
-                Ok(())
-            }
-            Some(_) => Ok(()),
+    fn close(&mut self) {
+        if self.stack.pop() != Some(At::Tag) || self.error.is_some() {
+            return;
+        }
+        let Some(key) = self.key.take() else {
+            self.error = Some(TagError::Malformed("A <Tag> has no <Key>.".to_string()));
+            return;
+        };
+        let value = self.value.take().unwrap_or_default();
+        if self.tags.insert(key.clone(), value).is_some() {
+            self.error = Some(TagError::Duplicate(key));
         }
     }
 
     fn text(&mut self, s: &str) -> Result<(), CiXmlError> {
-        let blank = s.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
-        if !blank {
-            self.markup_seen = true;
-        }
-        match self.stack.last() {
-            Some(At::Key) => {
-                if let Some(k) = &mut self.key {
-                    k.push_str(s);
-                }
-                Ok(())
+        let target = match self.stack.last() {
+            Some(At::Key) => &mut self.key,
+            Some(At::Value) => &mut self.value,
+            Some(At::Skipped) => return Ok(()),
+            _ if s.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n')) => return Ok(()),
+            _ => {
+                return Err(content("Tagging, TagSet and Tag must contain elements."));
             }
-            Some(At::Value) => {
-                if let Some(v) = &mut self.value {
-                    v.push_str(s);
-                }
-                Ok(())
-            }
-            Some(At::Skipped) => Ok(()),
-            _ if blank => Ok(()),
-            None => Err(content("The body has text outside the root element.")),
-            Some(_) => Err(content("Tagging, TagSet and Tag must contain elements.")),
-        }
-    }
-
-    fn markup_seen(&self) -> bool {
-        self.markup_seen
-    }
-
-    fn saw_markup(&mut self) {
-        self.markup_seen = true;
-    }
-
-    fn finish(&mut self) -> Result<(), CiXmlError> {
-        if !self.stack.is_empty() {
-            return Err(content(
-                "Malformed XML: the body ends before <Tagging> is closed.",
-            ));
-        }
-        if !self.root_seen {
-            return Err(CiXmlError::MissingContent);
+        };
+        if let Some(t) = target {
+            t.push_str(s);
         }
         Ok(())
     }

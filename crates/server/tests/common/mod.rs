@@ -136,7 +136,64 @@ impl TestServer {
     }
 
     /// [`auth_with`](Self::auth_with) under the right secret.
+    /// Submits an MD5 hash job of `/BUCKET/<object>` (which must exist) with `callback`;
+    /// answers its id.
+    pub async fn md5_job(&self, object: &str, callback: &str) -> String {
+        let path = format!("/{BUCKET}/file_jobs");
+        let job = format!(
+            "<Request><Tag>FileHashCode</Tag><Input><Object>{object}</Object></Input>\
+             <Operation><FileHashCodeConfig><Type>MD5</Type></FileHashCodeConfig></Operation>\
+             <CallBack>{callback}</CallBack></Request>"
+        );
+        let r = no_proxy()
+            .post(self.url(&path))
+            .header("authorization", self.auth("POST", &path))
+            .body(job)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        let start = text.find("<JobId>").unwrap() + "<JobId>".len();
+        let end = text[start..].find("</JobId>").unwrap() + start;
+        text[start..end].to_string()
+    }
+
+    /// `hashscan_callback_deliveries_total{outcome}` from `/metrics`.
+    pub async fn deliveries(&self, outcome: &str) -> f64 {
+        let text = no_proxy()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let series = format!("hashscan_callback_deliveries_total{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
+    /// Waits (at most 30 s) until `outcome` has been counted `n` times.
+    pub async fn wait_for_deliveries(&self, outcome: &str, n: f64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.deliveries(outcome).await < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{outcome}: {} of {n}",
+                self.deliveries(outcome).await
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn auth(&self, method: &str, path: &str) -> String {
         self.auth_with(SK, method, path)
     }
+}
+
+/// A client for the tests' own requests: never through a proxy (some tests set them).
+pub fn no_proxy() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
 }
