@@ -1,13 +1,15 @@
 #![no_main]
 //! COS request parsing: routing (host and path), Range, Content-MD5, x-cos-copy-source, the
-//! conditional headers, the DELETE Multiple Objects and tagging bodies, the x-cos-tagging
-//! header, over arbitrary text. Nothing may panic; a parsed range must lie inside
+//! conditional headers, the DELETE Multiple Objects, tagging and Complete Multipart Upload
+//! bodies, the x-cos-tagging header, x-cos-copy-source-range, over arbitrary text. Nothing may panic; a parsed range must lie inside
 //! the object; conditions must evaluate.
 
 use hashscan_server::cos::delete_xml::{MAX_KEYS, parse_delete};
+use hashscan_server::cos::multipart_xml::parse_complete;
 use hashscan_server::cos::tagging_xml::{parse_tagging, parse_tagging_header};
 use hashscan_server::cos::parse::{
-    RangeSpec, parse_conditions, parse_content_md5, parse_copy_source, parse_range,
+    RangeSpec, parse_conditions, parse_content_md5, parse_copy_range, parse_copy_source,
+    parse_range,
 };
 use hashscan_server::route::resolve;
 use libfuzzer_sys::fuzz_target;
@@ -29,6 +31,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = parse_delete(data);
     let _ = parse_tagging(data);
+    if let Ok(parts) = parse_complete(data) {
+        assert!(!parts.is_empty() && parts.len() <= 10_000);
+        assert!(parts.iter().all(|(_, etag)| !etag.is_empty()));
+    }
+    if let Some((first, last)) = parse_copy_range(rest) {
+        assert!(first <= last);
+    }
     let _ = parse_tagging_header(rest);
     let conditions = parse_conditions(|_| Some(rest), "");
     if let Some(tags) = &conditions.if_match {

@@ -117,3 +117,92 @@ test('a wrong secret is SignatureDoesNotMatch', async () => {
   );
   assert.equal(err.statusCode, 403);
 });
+
+// Multipart upload: sliceUploadFile and uploadFile split a file into parts (1 MiB here) and
+// upload them concurrently; sliceUploadFile first looks for an upload of the key to resume
+// (multipartList, multipartListPart). The object read back must be the file.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+function tempFile(bytes) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hashscan-node-')), 'body.bin');
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+
+function multipartEtag(bytes, partSize) {
+  const md5s = [];
+  for (let i = 0; i < bytes.length; i += partSize) {
+    md5s.push(crypto.createHash('md5').update(bytes.subarray(i, i + partSize)).digest());
+  }
+  return `"${md5(Buffer.concat(md5s))}-${md5s.length}"`;
+}
+
+for (const method of ['sliceUploadFile', 'uploadFile']) {
+  test(`${method} of a 12 MiB file is a multipart upload that reads back whole`, async () => {
+    const bytes = crypto.randomBytes(12 * 1024 * 1024 + 321);
+    const file = tempFile(bytes);
+    const key = `multipart/${crypto.randomUUID()} ${method}.bin`;
+    const params = { Key: key, FilePath: file, ChunkSize: 1024 * 1024, ContentType: 'application/x-node' };
+    if (method === 'uploadFile') params.SliceSize = 1024 * 1024; // multipart above 1 MiB
+    const done = await call(method, params);
+    assert.equal(done.statusCode, 200);
+    assert.equal(done.ETag, multipartEtag(bytes, 1024 * 1024));
+    const head = await call('headObject', { Key: key });
+    assert.equal(head.headers['content-length'], String(bytes.length));
+    assert.equal(head.headers['content-type'], 'application/x-node');
+    assert.equal(head.ETag, multipartEtag(bytes, 1024 * 1024));
+    const got = await call('getObject', { Key: key });
+    assert.ok(got.Body.equals(bytes));
+    const left = await call('multipartList', { Prefix: key });
+    assert.deepEqual(left.Upload, []);
+    fs.rmSync(path.dirname(file), { recursive: true });
+  });
+}
+
+test('sliceUploadFile resumes an upload whose parts are there', async () => {
+  const bytes = crypto.randomBytes(3 * 1024 * 1024 + 5);
+  const file = tempFile(bytes);
+  const key = `multipart/${crypto.randomUUID()}.bin`;
+  const init = await call('multipartInit', { Key: key });
+  const first = await call('multipartUpload', {
+    Key: key,
+    UploadId: init.UploadId,
+    PartNumber: 1,
+    Body: bytes.subarray(0, 1024 * 1024),
+  });
+  assert.equal(first.ETag, `"${md5(bytes.subarray(0, 1024 * 1024))}"`);
+  const listed = await call('multipartListPart', { Key: key, UploadId: init.UploadId });
+  assert.deepEqual(
+    listed.Part.map((p) => [p.PartNumber, p.Size]),
+    [['1', String(1024 * 1024)]],
+  );
+  await call('sliceUploadFile', { Key: key, FilePath: file, ChunkSize: 1024 * 1024 });
+  const got = await call('getObject', { Key: key });
+  assert.ok(got.Body.equals(bytes));
+  // The upload the SDK resumed is the one completed.
+  await assert.rejects(call('multipartListPart', { Key: key, UploadId: init.UploadId }), (e) => {
+    assert.equal(e.statusCode, 404);
+    assert.equal(e.code, 'NoSuchUpload');
+    return true;
+  });
+  fs.rmSync(path.dirname(file), { recursive: true });
+});
+
+test('multipartAbort removes the upload; a wrong part list is InvalidPart', async () => {
+  const key = `multipart/${crypto.randomUUID()}.bin`;
+  const init = await call('multipartInit', { Key: key });
+  await call('multipartUpload', { Key: key, UploadId: init.UploadId, PartNumber: 1, Body: Buffer.from('x') });
+  await assert.rejects(
+    call('multipartComplete', { Key: key, UploadId: init.UploadId, Parts: [{ PartNumber: 1, ETag: '"00"' }] }),
+    (e) => {
+      assert.equal(e.statusCode, 400);
+      assert.equal(e.code, 'InvalidPart');
+      return true;
+    },
+  );
+  await call('multipartAbort', { Key: key, UploadId: init.UploadId });
+  const left = await call('multipartList', { Prefix: key });
+  assert.deepEqual(left.Upload, []);
+});

@@ -35,7 +35,12 @@ SUB_RESOURCES = [
 ]
 METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
 IMPLEMENTED = {("bucket", "POST", "delete"), ("object", "GET", "tagging"),
-               ("object", "PUT", "tagging"), ("object", "DELETE", "tagging")}
+               ("object", "PUT", "tagging"), ("object", "DELETE", "tagging"),
+               # multipart upload
+               ("object", "POST", "uploads"), ("bucket", "GET", "uploads"),
+               ("object", "PUT", "partNumber"), ("object", "GET", "uploadId"),
+               ("object", "PUT", "uploadId"), ("object", "POST", "uploadId"),
+               ("object", "DELETE", "uploadId")}
 
 TAGGING_XML = b"<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>"
 

@@ -198,7 +198,7 @@ pub fn extract(req: &RequestParts<'_>) -> Result<CosAuth, AuthError> {
     if let Some(value) = req.header_single("authorization", "repeated Authorization header")? {
         return parse_authorization(&value);
     }
-    let pairs = req.query_pairs(Plus::Literal);
+    let pairs = req.query_pairs(Plus::Space);
     parse_query(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))?.ok_or(AuthError::Missing)
 }
 
@@ -467,7 +467,7 @@ pub fn verify(
         .secret(&auth.access_key_id)
         .ok_or(AuthError::UnknownAccessKey)?;
 
-    let query = req.query_pairs(Plus::Literal);
+    let query = req.query_pairs(Plus::Space);
     let mut params = Vec::new();
     for name in &auth.url_param_list {
         let before = params.len();
@@ -553,7 +553,7 @@ fn security_token(req: &RequestParts<'_>, source: CredentialSource) -> Option<St
     if from_header.is_some() || source == CredentialSource::Header {
         return from_header;
     }
-    req.query_pairs(Plus::Literal)
+    req.query_pairs(Plus::Space)
         .into_iter()
         .find(|(k, _)| NAMES.iter().any(|n| k.eq_ignore_ascii_case(n)))
         .map(|(_, v)| Cow::into_owned(v))

@@ -23,7 +23,7 @@ pub const RFC3986_PATH: &AsciiSet = &RFC3986.remove(b'/');
 /// How a `+` in a raw query string is decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plus {
-    /// `+` is a literal plus sign (COS; cos-ci.md §6).
+    /// `+` is a literal plus sign (the names in COS's `q-header-list` and `q-url-param-list`).
     Literal,
     /// `+` is a space, as in `application/x-www-form-urlencoded` (Alibaba, detection-apis.md
     /// §2.1; Volcengine, whose Python SDK form-encodes the query with `urlencode`).

@@ -34,7 +34,7 @@
 //! | signed query | those in `q-url-param-list` | all parameters | all parameters but `Signature` (plus a form body) | all parameters |
 //! | path | decoded, verbatim | RFC 3986-encoded, `/` kept | not signed (always `/`) | RFC 3986-encoded, `/` kept |
 //! | body | not signed | `x-acs-content-sha256` = SHA-256 of the body | only a form body's parameters | `X-Content-Sha256` = SHA-256 of the body |
-//! | `+` in the raw query | a literal `+` ([`encode::Plus::Literal`]) | a space ([`encode::Plus::Space`]) | a space | a space |
+//! | `+` in the raw query | a space ([`encode::Plus::Space`]: the SDKs form-encode queries, a plus is `%2B`) | a space | a space | a space |
 //!
 //! An Alibaba dialect tells the two versions apart by the request: an `Authorization` header
 //! starting with `ACS3-` is V3, a `Signature` query parameter is V2 (see

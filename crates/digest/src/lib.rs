@@ -31,6 +31,12 @@ pub use algorithm::{Algorithm, AlgorithmSet, UnknownAlgorithm};
 pub use hasher::{DEFAULT_CHUNK_SIZE, Hasher, Options};
 pub use output::{Digest, Digests};
 
+/// The CRC-64/XZ of `a` followed by `b`, from the CRC of `a`, the CRC of `b` and the length
+/// of `b` — without the bytes (a multipart object's CRC from its parts' CRCs).
+pub fn crc64_combine(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
+    crc_fast::checksum_combine(crc_fast::CrcAlgorithm::Crc64Xz, crc_a, crc_b, len_b)
+}
+
 /// Hashes a byte slice on the calling thread.
 pub fn hash_bytes(set: AlgorithmSet, data: &[u8]) -> Digests {
     let mut h = Hasher::with_options(set, &Options::new().lanes(1));
@@ -52,4 +58,28 @@ pub fn hash_file(set: AlgorithmSet, path: &Path) -> io::Result<Digests> {
     let mut h = Hasher::with_options(set, &Options::new().size_hint(size));
     h.update_from_reader(&mut file)?;
     Ok(h.finish())
+}
+
+#[cfg(test)]
+mod combine_tests {
+    use super::*;
+
+    #[test]
+    fn crc64_of_parts_combines_to_the_crc64_of_the_whole() {
+        let crc = |b: &[u8]| {
+            hash_bytes([Algorithm::Crc64].into_iter().collect(), b)
+                .get(Algorithm::Crc64)
+                .and_then(|d| d.as_u64())
+                .unwrap_or_default()
+        };
+        let whole: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for cut in [0, 1, 4096, 9_999, 10_000] {
+            let (a, b) = whole.split_at(cut);
+            assert_eq!(
+                crc64_combine(crc(a), crc(b), b.len() as u64),
+                crc(&whole),
+                "{cut}"
+            );
+        }
+    }
 }

@@ -121,8 +121,7 @@ pub async fn presigned_get(
             ));
         }
     };
-    let query =
-        hashscan_auth::encode::decode_query(raw_query, hashscan_auth::encode::Plus::Literal);
+    let query = hashscan_auth::encode::decode_query(raw_query, hashscan_auth::encode::Plus::Space);
     if query.iter().any(|(k, _)| k == "ci-process") {
         return Err(AccessError::Invalid(
             "The URL is a Cloud Infinite call, not a GET of an object.".into(),

@@ -26,6 +26,19 @@ pub enum Expect {
 #[error("{0}")]
 pub struct BodyMismatch(pub &'static str);
 
+/// Whether reading a body failed because it did not hash to its digest ([`BodyMismatch`]
+/// somewhere in the error's chain).
+pub fn is_mismatch(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        if err.is::<BodyMismatch>() {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
 /// `body`, checked while it is read: the last read fails with [`BodyMismatch`] when the
 /// bytes do not hash to `expect` (an [`Expect::Empty`] body fails at its first byte).
 pub fn verify(body: Body, expect: Expect) -> Body {

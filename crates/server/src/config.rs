@@ -157,6 +157,9 @@ pub struct Limits {
     /// Free space the data directory must keep for the server to report itself ready
     /// (`/readyz`), in bytes.
     pub min_free_bytes: u64,
+    /// Seconds a multipart upload may stay incomplete before it is aborted and its parts
+    /// removed (default 7 days).
+    pub incomplete_upload_secs: u64,
 }
 
 /// Job workers per core by default, and at most this many in all.
@@ -184,6 +187,7 @@ impl Default for Limits {
             max_key_len: 850,
             max_user_meta: 2048,
             min_free_bytes: 256 << 20,
+            incomplete_upload_secs: 7 * 24 * 3600,
         }
     }
 }

@@ -44,6 +44,8 @@ use crate::meta::Meta;
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: ObjectStore,
+    /// Multipart uploads (COS Initiate / Upload Part / Complete …).
+    pub multipart: core::multipart::Multipart,
     /// The metadata store's interfaces (the services above hold what they need of it).
     pub meta: Meta,
     pub keys: Arc<Keys>,
@@ -175,10 +177,16 @@ impl Server {
             work.clone(),
             metrics.clone(),
         );
+        let multipart = core::multipart::Multipart::new(
+            store.clone(),
+            meta.uploads.clone(),
+            std::time::Duration::from_secs(config.limits.incomplete_upload_secs),
+        );
         Ok(Server {
             state: AppState {
                 config: Arc::new(config),
                 store,
+                multipart,
                 meta,
                 keys: Arc::new(keys),
                 work,
@@ -234,6 +242,12 @@ impl Server {
             .detect
             .detections
             .spawn_sweeper(std::time::Duration::from_secs(60), stop_rx);
+        // Expired uploads are aborted within half their lifetime (at least every 10 minutes).
+        let every = (self.state.config.limits.incomplete_upload_secs / 2).clamp(1, 600);
+        let expiry = self
+            .state
+            .multipart
+            .spawn_expiry(std::time::Duration::from_secs(every), stop_tx.subscribe());
         let _rule_watch = watch_rules(&self.state.detect.detections.detector);
         let rule_updates = core::rule_updates::spawn(&self.state.config, stop_tx.subscribe());
         let render: core::callbacks::Render = Arc::new(cos::file_jobs::callback_body);
@@ -256,7 +270,7 @@ impl Server {
         for w in workers
             .into_iter()
             .chain(deliverers)
-            .chain([sweeper])
+            .chain([sweeper, expiry])
             .chain(rule_updates)
         {
             let _ = w.await;

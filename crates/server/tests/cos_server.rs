@@ -390,3 +390,66 @@ async fn an_early_error_on_an_upload_is_delivered_not_reset() {
     }
     server.stop().await;
 }
+
+/// A request whose signature covers its query parameters (the multipart ones must be).
+async fn signed(server: &TestServer, method: &str, path: &str, body: Vec<u8>) -> reqwest::Response {
+    reqwest::Client::new()
+        .request(method.parse().unwrap(), server.url(path))
+        .header("authorization", server.auth_covering(SK, method, path, &[]))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn blob_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("blobs"))
+        .map(|d| d.map(|s| files_in(&s.unwrap().path())).sum())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn multipart_parameters_must_be_signed_and_abandoned_uploads_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), |c| c.limits.incomplete_upload_secs = 1).await;
+    let key = format!("/{BUCKET}/mp.bin");
+
+    // `?uploads` left out of the signature: refused, no upload begun.
+    let r = server.send("POST", &format!("{key}?uploads"), "").await;
+    assert_eq!(xml_code(r).await, (403, "AccessDenied".to_string()));
+    let r = signed(&server, "GET", &format!("/{BUCKET}/?uploads"), vec![]).await;
+    let listing = r.text().await.unwrap();
+    assert!(!listing.contains("<Upload>"), "{listing}");
+
+    let r = signed(&server, "POST", &format!("{key}?uploads"), vec![]).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let id = text
+        .split("<UploadId>")
+        .nth(1)
+        .and_then(|s| s.split("</UploadId>").next())
+        .unwrap()
+        .to_string();
+    // A part whose upload id was added to an unsigned query is refused too.
+    let part = format!("{key}?partNumber=1&uploadId={id}");
+    let r = server.put(&part, b"part".to_vec()).await;
+    assert_eq!(xml_code(r).await, (403, "AccessDenied".to_string()));
+    let r = signed(&server, "PUT", &part, vec![9u8; 4096]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(blob_files(dir.path()), 1);
+
+    // Not completed within a second: aborted, its part removed.
+    let parts = format!("{key}?uploadId={id}");
+    let mut listed = signed(&server, "GET", &parts, vec![]).await;
+    for _ in 0..50 {
+        if listed.status() == 404 {
+            break;
+        }
+        assert_eq!(listed.status(), 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        listed = signed(&server, "GET", &parts, vec![]).await;
+    }
+    assert_eq!(xml_code(listed).await, (404, "NoSuchUpload".to_string()));
+    assert_eq!(blob_files(dir.path()), 0);
+    server.stop().await;
+}

@@ -5,6 +5,8 @@
 //! - [`detect_run`]: how a worker runs a detection.
 //! - [`objects`]: `ObjectStore` — buckets and objects (put, get with ranges, head, list,
 //!   copy, delete, metadata rewrite) over the object index and the blob store.
+//! - [`multipart`]: `Multipart` — multipart uploads (parts, completion, expiry) over the
+//!   upload index and the blob store.
 //! - [`uploads`]: `Uploads` — the one streaming receive (hash while writing, under a
 //!   limit) behind COS PUT, Alibaba form uploads and `/v1` uploads.
 //! - [`workers`]: the one worker pool (leases, renewal, wake-ups); job kinds register
@@ -20,6 +22,7 @@ pub mod detect_run;
 pub mod detections;
 pub mod failure;
 pub mod hash_jobs;
+pub mod multipart;
 pub mod objects;
 pub mod rule_updates;
 pub mod uploads;

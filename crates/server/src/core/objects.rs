@@ -225,7 +225,7 @@ pub struct ObjectStore {
     limits: Limits,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -373,34 +373,9 @@ impl ObjectStore {
         self.validate_user_meta(&meta.user_meta)?;
         validate_tags(&meta.tags)?;
         self.require_bucket(bucket).await?;
-        let tmp = self.blobs.spool_path();
-        let receive = Receive {
-            temp: tmp.clone(),
-            algorithms: [Algorithm::Md5, Algorithm::Crc64].into_iter().collect(),
-            limit: self.limits.max_object_size,
-            size_hint: None,
-            durable: true,
-        };
-        let received = uploads::receive(receive, body).await.map_err(|e| match e {
-            ReceiveError::Body(e) => StoreError::Body(e),
-            ReceiveError::TooLarge { limit } => StoreError::EntityTooLarge { limit },
-            ReceiveError::Io(e) => StoreError::Io(e),
-        })?;
-        let size = received.size;
-        let mut md5 = [0u8; 16];
-        if let Some(d) = received.digests.get(Algorithm::Md5) {
-            md5.copy_from_slice(d.as_bytes());
-        }
-        let crc64 = received
-            .digests
-            .get(Algorithm::Crc64)
-            .and_then(|d| d.as_u64())
-            .unwrap_or(0);
-        if content_md5.is_some_and(|want| want != md5) {
-            uploads::discard(&tmp).await;
-            return Err(StoreError::BadDigest);
-        }
-        let blob = self.blobs.install(&tmp).await?;
+        let limit = self.limits.max_object_size;
+        let received = self.receive_blob(body, limit, None, content_md5).await?;
+        let (size, md5, crc64, blob) = (received.size, received.md5, received.crc64, received.blob);
         let object = ObjectMeta {
             bucket: bucket.to_string(),
             key: key.to_string(),
@@ -636,6 +611,76 @@ impl ObjectStore {
     pub async fn list(&self, bucket: &str, params: &ListParams) -> Result<ListPage, StoreError> {
         self.require_bucket(bucket).await?;
         Ok(self.index.list(bucket, Lister::new(params)).await?)
+    }
+}
+
+/// A body received into a new blob: its size, MD5 and CRC-64.
+#[derive(Debug, Clone)]
+pub(crate) struct ReceivedBlob {
+    pub blob: String,
+    pub size: u64,
+    pub md5: [u8; 16],
+    pub crc64: u64,
+}
+
+impl ObjectStore {
+    /// Receives a body into a new blob through the one streaming receive (MD5 and CRC-64
+    /// computed while it is written, synced), at most `limit` bytes; `content_md5`, when
+    /// given, must match. Nothing names the blob yet: the caller commits a row that does,
+    /// or removes it.
+    pub(crate) async fn receive_blob<S>(
+        &self,
+        body: S,
+        limit: u64,
+        size_hint: Option<u64>,
+        content_md5: Option<[u8; 16]>,
+    ) -> Result<ReceivedBlob, StoreError>
+    where
+        S: Stream<Item = Result<Bytes, io::Error>> + Send,
+    {
+        let tmp = self.blobs.spool_path();
+        let receive = Receive {
+            temp: tmp.clone(),
+            algorithms: [Algorithm::Md5, Algorithm::Crc64].into_iter().collect(),
+            limit,
+            size_hint,
+            durable: true,
+        };
+        let received = uploads::receive(receive, body).await.map_err(|e| match e {
+            ReceiveError::Body(e) => StoreError::Body(e),
+            ReceiveError::TooLarge { limit } => StoreError::EntityTooLarge { limit },
+            ReceiveError::Io(e) => StoreError::Io(e),
+        })?;
+        let mut md5 = [0u8; 16];
+        if let Some(d) = received.digests.get(Algorithm::Md5) {
+            md5.copy_from_slice(d.as_bytes());
+        }
+        let crc64 = received
+            .digests
+            .get(Algorithm::Crc64)
+            .and_then(|d| d.as_u64())
+            .unwrap_or(0);
+        if content_md5.is_some_and(|want| want != md5) {
+            uploads::discard(&tmp).await;
+            return Err(StoreError::BadDigest);
+        }
+        let blob = self.blobs.install(&tmp).await?;
+        Ok(ReceivedBlob {
+            blob,
+            size: received.size,
+            md5,
+            crc64,
+        })
+    }
+
+    /// The blob store under the objects.
+    pub(crate) fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
+    /// Removes a blob nothing names (any more).
+    pub(crate) async fn discard_blob(&self, blob: &str) {
+        self.remove_blob(blob).await;
     }
 }
 

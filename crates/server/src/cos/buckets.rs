@@ -4,21 +4,12 @@
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::Ctx;
 use super::error::CosError;
 use crate::core::objects::{ListParams, MAX_LIST_KEYS};
 use crate::wire::iso8601_ms;
 use crate::xml::XmlWriter;
-
-/// `encoding-type=url`: everything but unreserved characters and `/` is percent-encoded.
-const URL_ENCODING: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
 
 /// GET Service: the buckets, all of them or those of one region.
 pub async fn service(ctx: &Ctx<'_>, region: Option<&str>) -> Result<Response, CosError> {
@@ -75,6 +66,10 @@ pub async fn bucket(
             store.delete_bucket(name).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
+        Method::GET if ctx.has_param("uploads") => {
+            ctx.bucket(name, region, false).await?;
+            super::multipart::list_uploads(ctx, name).await
+        }
         Method::GET => list(ctx, name, region).await,
         _ => Err(CosError::method_not_allowed()),
     }
@@ -106,24 +101,13 @@ async fn delete_multiple(
             )
         })?,
     };
-    let limit = super::delete_xml::MAX_BODY;
-    // The body is checked against its Content-MD5 while it is read.
-    let checked = crate::body_digest::verify(
+    let bytes = super::read_xml_body(
         body.unwrap_or_default(),
-        crate::body_digest::Expect::Md5(want_md5),
-    );
-    let bytes = match axum::body::to_bytes(checked, limit + 1).await {
-        Ok(bytes) => bytes,
-        Err(e) if is_digest_mismatch(&e) => {
-            return Err(crate::core::objects::StoreError::BadDigest.into());
-        }
-        Err(_) => {
-            return Err(malformed(&format!(
-                "The body is larger than {limit} bytes or was cut off."
-            )));
-        }
-    };
-    let request = super::delete_xml::parse_delete(&bytes).map_err(|m| malformed(&m))?;
+        super::delete_xml::MAX_BODY,
+        Some(want_md5),
+    )
+    .await?;
+    let request = super::delete_xml::parse_delete(&bytes).map_err(|m| super::malformed(&m))?;
     let outcomes = ctx.state.store.delete_many(name, &request.keys).await?;
     let mut w = XmlWriter::new();
     w.open("DeleteResult");
@@ -144,26 +128,6 @@ async fn delete_multiple(
         }
     }
     Ok(super::xml_ok(w.finish()))
-}
-
-/// Whether reading a body failed because it did not hash to its digest header.
-fn is_digest_mismatch(e: &axum::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cause {
-        if err.is::<crate::body_digest::BodyMismatch>() {
-            return true;
-        }
-        cause = err.source();
-    }
-    false
-}
-
-fn malformed(message: &str) -> CosError {
-    CosError::new(
-        StatusCode::BAD_REQUEST,
-        "MalformedXML",
-        format!("The XML you provided was not well-formed: {message}"),
-    )
 }
 
 async fn list(ctx: &Ctx<'_>, name: &str, region: Option<&str>) -> Result<Response, CosError> {
@@ -187,13 +151,7 @@ async fn list(ctx: &Ctx<'_>, name: &str, region: Option<&str>) -> Result<Respons
         max_keys,
     };
     let page = ctx.state.store.list(name, &params).await?;
-    let enc = |s: &str| -> String {
-        if url_encoded {
-            utf8_percent_encode(s, URL_ENCODING).to_string()
-        } else {
-            s.to_string()
-        }
-    };
+    let enc = |s: &str| super::list_text(s, url_encoded);
     let mut w = XmlWriter::new();
     w.open("ListBucketResult").leaf("Name", name);
     if url_encoded {

@@ -7,6 +7,7 @@ use hashscan_auth::AuthError;
 
 use crate::core::failure::FailureKind;
 use crate::core::hash_jobs::SubmitError;
+use crate::core::multipart::MultipartError;
 use crate::core::objects::StoreError;
 use crate::xml::XmlWriter;
 
@@ -129,6 +130,29 @@ impl From<StoreError> for CosError {
                     "InternalError",
                     "We encountered an internal error. Please try again.",
                 )
+            }
+        }
+    }
+}
+
+impl From<MultipartError> for CosError {
+    fn from(e: MultipartError) -> Self {
+        use StatusCode as S;
+        let msg = e.to_string();
+        match e {
+            MultipartError::Store(e) => e.into(),
+            MultipartError::NoSuchUpload => Self::new(
+                S::NOT_FOUND,
+                "NoSuchUpload",
+                "The specified multipart upload does not exist.",
+            ),
+            MultipartError::InvalidPartNumber(_) | MultipartError::InvalidArgument(_) => {
+                Self::invalid_argument(msg)
+            }
+            MultipartError::InvalidPart(_) => Self::new(S::BAD_REQUEST, "InvalidPart", msg),
+            MultipartError::InvalidPartOrder => Self::new(S::BAD_REQUEST, "InvalidPartOrder", msg),
+            MultipartError::EntityTooSmall { .. } => {
+                Self::new(S::BAD_REQUEST, "EntityTooSmall", msg)
             }
         }
     }

@@ -12,6 +12,9 @@ pub mod ci_xml;
 pub mod delete_xml;
 pub mod error;
 pub mod file_jobs;
+mod headers;
+pub mod multipart;
+pub mod multipart_xml;
 mod objects;
 pub mod parse;
 pub mod queues;
@@ -144,8 +147,7 @@ async fn dispatch(
         Err(e) if ci => return Err(CosError::ci_auth(e)),
         Err(e) => return Err(e.into()),
     };
-    let query =
-        hashscan_auth::encode::decode_query(raw_query, hashscan_auth::encode::Plus::Literal);
+    let query = hashscan_auth::encode::decode_query(raw_query, hashscan_auth::encode::Plus::Space);
     let ctx = Ctx {
         state,
         method: parts.method,
@@ -252,6 +254,55 @@ pub(crate) fn xml_ok(body: String) -> Response {
         axum::http::HeaderValue::from_static("application/xml"),
     );
     r
+}
+
+/// `encoding-type=url`: everything but unreserved characters and `/` is percent-encoded.
+const URL_ENCODING: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// A key or prefix as a listing shows it: percent-encoded when `encoding-type=url` asks.
+pub(crate) fn list_text(s: &str, url_encoded: bool) -> String {
+    if url_encoded {
+        percent_encoding::utf8_percent_encode(s, URL_ENCODING).to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// 400 `MalformedXML`.
+pub(crate) fn malformed(message: &str) -> CosError {
+    CosError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "MalformedXML",
+        format!("The XML you provided was not well-formed: {message}"),
+    )
+}
+
+/// Reads an XML request body of at most `limit` bytes, checked against `md5` (its
+/// Content-MD5) while it is read when one is given: a mismatch is `InvalidDigest`, a larger
+/// or cut-off body `MalformedXML`.
+pub(crate) async fn read_xml_body(
+    body: Body,
+    limit: usize,
+    md5: Option<[u8; 16]>,
+) -> Result<bytes::Bytes, CosError> {
+    let body = match md5 {
+        Some(md5) => crate::body_digest::verify(body, crate::body_digest::Expect::Md5(md5)),
+        None => body,
+    };
+    match axum::body::to_bytes(body, limit + 1).await {
+        Ok(bytes) if bytes.len() <= limit => Ok(bytes),
+        Err(e) if crate::body_digest::is_mismatch(&e) => {
+            Err(crate::core::objects::StoreError::BadDigest.into())
+        }
+        _ => Err(malformed(&format!(
+            "The body is larger than {limit} bytes or was cut off."
+        ))),
+    }
 }
 
 /// Reads a CI request body (XML, at most [`ci_xml::MAX_BODY`] bytes).

@@ -3,28 +3,18 @@
 use std::collections::BTreeMap;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 
 use super::Ctx;
 use super::error::CosError;
-use super::parse::{
-    RangeSpec, parse_conditions, parse_content_md5, parse_copy_source, parse_range,
-};
+use super::headers::{content_md5, insert, new_meta, quoted, tag_error, upload_meta};
+use super::parse::{RangeSpec, parse_conditions, parse_copy_source, parse_range};
 use super::subresource;
-use crate::core::objects::{ConditionFailed, MetadataDirective, NewMeta, ObjectMeta};
+use crate::core::objects::{ConditionFailed, MetadataDirective, ObjectMeta};
 use crate::wire::{http_date, iso8601_ms};
 use crate::xml::XmlWriter;
-
-/// Standard headers stored with an object and returned by GET and HEAD.
-const STORED_HEADERS: [&str; 5] = [
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "expires",
-];
 
 pub async fn object(
     ctx: &Ctx<'_>,
@@ -68,7 +58,7 @@ pub async fn object(
             )),
         };
     }
-    if ctx.method == Method::PUT {
+    if ctx.method == Method::PUT || ctx.method == Method::POST {
         // Objects have no ACL of their own: they follow their bucket.
         match subresource::canned_acl(&ctx.headers)? {
             None | Some(subresource::CannedAcl::Private) => {}
@@ -83,6 +73,9 @@ pub async fn object(
     }
     if ctx.has_param("tagging") {
         return tagging(ctx, bucket, key, body).await;
+    }
+    if super::multipart::is_multipart(ctx) {
+        return super::multipart::handle(ctx, bucket, key, body).await;
     }
     match ctx.method {
         Method::PUT if ctx.header("x-cos-copy-source").is_some() => copy(ctx, bucket, key).await,
@@ -137,41 +130,6 @@ async fn tagging(
     }
 }
 
-fn tag_error(e: super::tagging_xml::TagError) -> CosError {
-    match e {
-        super::tagging_xml::TagError::Malformed(m) => CosError::new(
-            StatusCode::BAD_REQUEST,
-            "MalformedXML",
-            format!("The XML you provided was not well-formed: {m}"),
-        ),
-        dup @ super::tagging_xml::TagError::Duplicate(_) => {
-            CosError::new(StatusCode::BAD_REQUEST, "InvalidTag", dup.to_string())
-        }
-    }
-}
-
-/// The metadata a PUT (or a copy with `Replaced`) sets: Content-Type, the stored standard
-/// headers and every `x-cos-meta-*` header.
-fn new_meta(headers: &HeaderMap) -> NewMeta {
-    let text = |v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
-    let mut meta = NewMeta {
-        content_type: headers.get(header::CONTENT_TYPE).map(text),
-        ..NewMeta::default()
-    };
-    for name in STORED_HEADERS {
-        if let Some(v) = headers.get(name) {
-            meta.headers.insert(name.to_string(), text(v));
-        }
-    }
-    for (name, value) in headers {
-        if name.as_str().starts_with("x-cos-meta-") {
-            meta.user_meta
-                .insert(name.as_str().to_string(), text(value));
-        }
-    }
-    meta
-}
-
 async fn put(
     ctx: &Ctx<'_>,
     bucket: &str,
@@ -187,25 +145,8 @@ async fn put(
             return Err(crate::core::objects::StoreError::EntityTooLarge { limit }.into());
         }
     }
-    let content_md5 = match ctx.header("content-md5") {
-        None => None,
-        Some(v) => Some(parse_content_md5(v).ok_or_else(|| {
-            CosError::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidDigest",
-                "The Content-MD5 you specified is not valid.",
-            )
-        })?),
-    };
-    let mut meta = new_meta(&ctx.headers);
-    if let Some(tagging) = ctx.header("x-cos-tagging") {
-        meta.tags = super::tagging_xml::parse_tagging_header(tagging).map_err(|e| match e {
-            super::tagging_xml::TagError::Malformed(m) => {
-                CosError::new(StatusCode::BAD_REQUEST, "InvalidTag", m)
-            }
-            dup => tag_error(dup),
-        })?;
-    }
+    let content_md5 = content_md5(ctx)?;
+    let meta = upload_meta(&ctx.headers)?;
     let stream = body
         .take()
         .unwrap_or_default()
@@ -373,14 +314,4 @@ fn object_headers(h: &mut HeaderMap, meta: &ObjectMeta, ctx: &Ctx<'_>) {
     for (name, value) in overrides {
         insert(h, HeaderName::from_static(name), value);
     }
-}
-
-fn insert(h: &mut HeaderMap, name: HeaderName, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        h.insert(name, v);
-    }
-}
-
-fn quoted(etag: &str) -> String {
-    format!("\"{etag}\"")
 }

@@ -104,6 +104,19 @@ pub fn parse_range(value: &str, size: u64) -> RangeSpec {
 /// The conditions of a request: the `If-*` headers (`prefix` empty) or those of a copy's
 /// source (`prefix` `x-cos-copy-source-`), read through `header` (lower-case names). A date
 /// that is not an HTTP date is left out.
+/// Parses `x-cos-copy-source-range: bytes=<first>-<last>` (both given, first ≤ last) into
+/// (first, last), inclusive; `None` when it is not that.
+pub fn parse_copy_range(value: &str) -> Option<(u64, u64)> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    let (first, last) = spec.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(first) || !digits(last) {
+        return None;
+    }
+    let (first, last) = (first.parse::<u64>().ok()?, last.parse::<u64>().ok()?);
+    (first <= last).then_some((first, last))
+}
+
 pub fn parse_conditions<'a>(header: impl Fn(&str) -> Option<&'a str>, prefix: &str) -> Conditions {
     let get = |name: &str| header(&format!("{prefix}{name}"));
     let date = |name: &str| {
@@ -123,6 +136,26 @@ pub fn parse_conditions<'a>(header: impl Fn(&str) -> Option<&'a str>, prefix: &s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_source_ranges() {
+        assert_eq!(parse_copy_range("bytes=0-1048575"), Some((0, 1_048_575)));
+        assert_eq!(parse_copy_range(" bytes=5-5 "), Some((5, 5)));
+        for bad in [
+            "",
+            "bytes=",
+            "bytes=5-4",
+            "bytes=-5",
+            "bytes=5-",
+            "bytes=a-b",
+            "bytes=1-2,3-4",
+            "0-5",
+            "bytes=+1-2",
+            "bytes=99999999999999999999-1",
+        ] {
+            assert_eq!(parse_copy_range(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn ranges() {

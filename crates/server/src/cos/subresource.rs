@@ -28,7 +28,7 @@ pub enum Level {
 /// Sub-resources the COS SDKs (Python, Node.js, Go, Java) and tools send on bucket and object
 /// paths, lower-case. Each is refused before anything is touched, except on the level and
 /// method that implement it ([`implemented`]: `POST /?delete`, `GET|PUT|DELETE
-/// /<key>?tagging`).
+/// /<key>?tagging`, the multipart operations' `uploads`, `uploadId` and `partNumber`).
 pub const UNSUPPORTED: &[&str] = &[
     "accelerate",
     "acl",
@@ -104,15 +104,40 @@ fn implemented(level: Level, method: &Method, name: &str) -> bool {
     match (level, method) {
         (Level::Object, &Method::GET) => {
             RESPONSE_OVERRIDES.contains(&name)
-                || matches!(name, "ci-process" | "type" | "addtoheader" | "tagging")
+                || matches!(
+                    name,
+                    "ci-process"
+                        | "type"
+                        | "addtoheader"
+                        | "tagging"
+                        // List Parts
+                        | "uploadid"
+                        | "max-parts"
+                        | "part-number-marker"
+                        | "encoding-type"
+                )
         }
         (Level::Object, &Method::HEAD) => RESPONSE_OVERRIDES.contains(&name),
         (Level::Bucket, &Method::POST) => name == "delete",
-        (Level::Object, &Method::PUT | &Method::DELETE) => name == "tagging",
+        // Initiate, Complete.
+        (Level::Object, &Method::POST) => matches!(name, "uploads" | "uploadid"),
+        // Upload Part (- Copy).
+        (Level::Object, &Method::PUT) => matches!(name, "tagging" | "partnumber" | "uploadid"),
+        // Abort.
+        (Level::Object, &Method::DELETE) => matches!(name, "tagging" | "uploadid"),
         (Level::Bucket, &Method::GET) => {
             matches!(
                 name,
-                "prefix" | "delimiter" | "marker" | "max-keys" | "encoding-type"
+                "prefix"
+                    | "delimiter"
+                    | "marker"
+                    | "max-keys"
+                    | "encoding-type"
+                    // List Multipart Uploads
+                    | "uploads"
+                    | "key-marker"
+                    | "upload-id-marker"
+                    | "max-uploads"
             )
         }
         _ => false,
@@ -274,6 +299,34 @@ mod tests {
                 "{upper}"
             );
         }
+    }
+
+    #[test]
+    fn multipart_parameters_are_implemented_only_where_they_exist() {
+        let on = |level, m: Method, name| implemented(level, &m, name);
+        assert!(on(Level::Object, Method::POST, "uploads"));
+        assert!(on(Level::Bucket, Method::GET, "uploads"));
+        assert!(!on(Level::Object, Method::PUT, "uploads"));
+        assert!(!on(Level::Bucket, Method::POST, "uploads"));
+        assert!(!on(Level::Object, Method::GET, "uploads"));
+        for m in [Method::GET, Method::PUT, Method::POST, Method::DELETE] {
+            assert!(on(Level::Object, m.clone(), "uploadid"), "{m}");
+            assert!(!on(Level::Bucket, m, "uploadid"));
+        }
+        assert!(on(Level::Object, Method::PUT, "partnumber"));
+        for m in [Method::GET, Method::POST, Method::DELETE, Method::HEAD] {
+            assert!(!on(Level::Object, m, "partnumber"));
+        }
+        // The camel case the SDKs send passes the check.
+        assert!(
+            check(
+                Level::Object,
+                &Method::PUT,
+                &q(&["partNumber=1", "uploadId=x"])
+            )
+            .is_ok()
+        );
+        assert!(check(Level::Object, &Method::HEAD, &q(&["uploadId=x"])).is_err());
     }
 
     #[test]

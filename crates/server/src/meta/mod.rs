@@ -2,6 +2,7 @@
 //! embedded and a shared backend both implement.
 //!
 //! - [`objects::ObjectIndex`]: buckets and the object index (key → blob and metadata);
+//! - [`uploads::UploadIndex`]: multipart uploads in progress and their parts;
 //! - [`jobs::JobStore`]: queues, jobs with their leases, callback deliveries;
 //! - [`detections::DetectionIndex`]: detection results, upload slots, kept-file records;
 //! - [`shared::SharedState`]: what several nodes must agree on per request (replayed
@@ -17,6 +18,7 @@ pub mod jobs;
 pub mod objects;
 pub mod shared;
 pub mod sqlite;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -31,6 +33,7 @@ pub struct BackendError(pub String);
 #[derive(Clone)]
 pub struct Meta {
     pub objects: Arc<dyn objects::ObjectIndex>,
+    pub uploads: Arc<dyn uploads::UploadIndex>,
     pub jobs: Arc<dyn jobs::JobStore>,
     pub detections: Arc<dyn detections::DetectionIndex>,
     pub shared: Arc<dyn shared::SharedState>,

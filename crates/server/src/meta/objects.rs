@@ -299,7 +299,7 @@ impl Lister {
 /// The smallest byte string greater than every string starting with `prefix`, or `None`
 /// when there is none (empty prefix). UTF-8 never contains 0xFF, so incrementing the last
 /// byte is enough.
-fn prefix_upper(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn prefix_upper(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut upper = prefix.to_vec();
     while let Some(last) = upper.pop() {
         if last < 0xFF {

@@ -9,6 +9,7 @@ pub mod detections;
 pub mod jobs;
 pub mod objects;
 pub(crate) mod rows;
+pub mod uploads;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub async fn open(dir: &Path) -> Result<Meta, OpenError> {
             writer.clone(),
             readers.clone(),
         )),
+        uploads: Arc::new(uploads::SqliteUploads::new(writer.clone(), readers.clone())),
         detections: Arc::new(detections::SqliteDetections::new(writer, readers)),
         jobs,
         shared: Arc::new(LocalShared::default()),

@@ -36,7 +36,7 @@ where
     Box::new(f)
 }
 
-fn json(map: &BTreeMap<String, String>) -> String {
+pub(super) fn json(map: &BTreeMap<String, String>) -> String {
     serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string())
 }
 
@@ -122,6 +122,49 @@ fn range_in(
         out.push(object_from_row(row)?);
     }
     Ok(out)
+}
+
+/// Makes `row` the row of its key if its bucket exists, answering the blob it replaced
+/// (also the object half of a multipart upload's completion).
+pub(super) fn upsert_in(
+    conn: &rusqlite::Connection,
+    row: &ObjectMeta,
+) -> Result<Option<String>, IndexError> {
+    let key = row.key.as_bytes();
+    let old: Option<String> = conn
+        .prepare_cached("SELECT blob FROM objects WHERE bucket = ? AND key = ?")?
+        .query_row(params![row.bucket, key], |r| r.get(0))
+        .optional()?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO objects (bucket, key, blob, size, etag, crc64, content_type,
+                                  headers, user_meta, tags, last_modified)
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+             WHERE EXISTS (SELECT 1 FROM buckets WHERE name = ?)
+             ON CONFLICT (bucket, key) DO UPDATE SET
+                blob = excluded.blob, size = excluded.size, etag = excluded.etag,
+                crc64 = excluded.crc64, content_type = excluded.content_type,
+                headers = excluded.headers, user_meta = excluded.user_meta,
+                tags = excluded.tags, last_modified = excluded.last_modified",
+        )?
+        .execute(params![
+            row.bucket,
+            key,
+            row.blob,
+            row.size as i64,
+            row.etag,
+            row.crc64.to_string(),
+            row.content_type,
+            json(&row.headers),
+            json(&row.user_meta),
+            json(&row.tags),
+            row.last_modified,
+            row.bucket
+        ])?;
+    if inserted == 0 {
+        return Err(IndexError::NoSuchBucket);
+    }
+    Ok(old)
 }
 
 impl ObjectIndex for SqliteObjectIndex {
@@ -222,7 +265,11 @@ impl ObjectIndex for SqliteObjectIndex {
             let has_objects = conn
                 .prepare_cached("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1")?
                 .exists([&name])?;
-            if has_objects {
+            // Uploads in progress are the bucket's too (COS: "file fragments").
+            let has_uploads = conn
+                .prepare_cached("SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1")?
+                .exists([&name])?;
+            if has_objects || has_uploads {
                 return Err(IndexError::BucketNotEmpty);
             }
             let done = conn
@@ -253,43 +300,7 @@ impl ObjectIndex for SqliteObjectIndex {
         object: &'a ObjectMeta,
     ) -> BoxFuture<'a, Result<Option<String>, IndexError>> {
         let row = object.clone();
-        Box::pin(self.writer.write(op(move |conn| {
-            let key = row.key.as_bytes();
-            let old: Option<String> = conn
-                .prepare_cached("SELECT blob FROM objects WHERE bucket = ? AND key = ?")?
-                .query_row(params![row.bucket, key], |r| r.get(0))
-                .optional()?;
-            let inserted = conn
-                .prepare_cached(
-                    "INSERT INTO objects (bucket, key, blob, size, etag, crc64, content_type,
-                                          headers, user_meta, tags, last_modified)
-                     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-                     WHERE EXISTS (SELECT 1 FROM buckets WHERE name = ?)
-                     ON CONFLICT (bucket, key) DO UPDATE SET
-                        blob = excluded.blob, size = excluded.size, etag = excluded.etag,
-                        crc64 = excluded.crc64, content_type = excluded.content_type,
-                        headers = excluded.headers, user_meta = excluded.user_meta,
-                        tags = excluded.tags, last_modified = excluded.last_modified",
-                )?
-                .execute(params![
-                    row.bucket,
-                    key,
-                    row.blob,
-                    row.size as i64,
-                    row.etag,
-                    row.crc64.to_string(),
-                    row.content_type,
-                    json(&row.headers),
-                    json(&row.user_meta),
-                    json(&row.tags),
-                    row.last_modified,
-                    row.bucket
-                ])?;
-            if inserted == 0 {
-                return Err(IndexError::NoSuchBucket);
-            }
-            Ok(old)
-        })))
+        Box::pin(self.writer.write(op(move |conn| upsert_in(conn, &row))))
     }
 
     fn remove<'a>(
@@ -414,7 +425,9 @@ impl ObjectIndex for SqliteObjectIndex {
         Box::pin(
             self.readers
                 .read(|conn| -> Result<HashSet<String>, IndexError> {
-                    let mut stmt = conn.prepare("SELECT blob FROM objects")?;
+                    let mut stmt = conn.prepare(
+                        "SELECT blob FROM objects UNION ALL SELECT blob FROM upload_parts",
+                    )?;
                     let blobs = stmt.query_map([], |r| r.get::<_, String>(0))?;
                     Ok(blobs.collect::<Result<_, _>>()?)
                 }),
