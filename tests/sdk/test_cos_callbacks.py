@@ -109,6 +109,15 @@ def test_queue_notify_config_applies_when_the_job_names_no_callback(client, pref
         (headers, body), = receiver.wait(1)
         assert headers["content-type"] == "application/json"
         assert json.loads(body)["JobsDetail"][0]["JobId"] == job
+        # `CallBack=no` silences the queue's callback for that job alone.
+        silent = submit(client, key, CallBack="no")
+        loud = submit(client, key)
+        receiver.wait(2)
+        time.sleep(1.0)  # the silent job finished before the loud one was delivered
+        ids = [json.loads(b)["JobsDetail"][0]["JobId"] for _, b in receiver.unique()]
+        assert ids == [job, loud], ids
+        detail = client.ci_get_file_process_jobs(Bucket=SDK_BUCKET, JobIDs=silent)["JobsDetail"][0]
+        assert detail["State"] == "Success"
     finally:
         client.ci_update_media_queue(
             Bucket=SDK_BUCKET, QueueId=q["QueueId"], UrlPath="/file_queue/",

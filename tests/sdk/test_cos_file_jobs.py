@@ -102,3 +102,53 @@ def test_submit_errors(client, prefix, kwargs, status, code):
         client.ci_create_file_hash_job(Bucket=SDK_BUCKET, **kwargs)
     assert (e.value.get_status_code(), e.value.get_error_code()) == (status, code)
     assert e.value.get_error_msg()
+
+
+def test_list_jobs_filters_by_input_object(proxy_client, raw, prefix):
+    """`GET /jobs?inputObject=` (the Go and PHP SDKs send it): an exact key, with or without
+    the leading `/`."""
+    import xml.etree.ElementTree as ET
+
+    keys = [prefix + "in/a.bin", prefix + "in/a.bin2"]
+    ids = {}
+    for k in keys:
+        proxy_client.put_object(Bucket=SDK_BUCKET, Key=k, Body=k.encode())
+        ids[k] = [proxy_client.ci_create_file_hash_job(
+            Bucket=SDK_BUCKET, InputObject=k, FileHashCodeConfig={"Type": "MD5"})["JobsDetail"]["JobId"]
+            for _ in range(2)]
+    for given in (keys[0], "/" + keys[0]):
+        url = proxy_client.get_presigned_url(
+            Bucket=SDK_BUCKET, Key="jobs", Method="GET", Expired=300,
+            Params={"tag": "FileHashCode", "inputObject": given, "size": "100"})
+        r = raw("GET", url)
+        assert r.status == 200, r
+        assert r.header("x-ci-request-id"), "CI answers carry x-ci-request-id"
+        assert r.header("server") == "tencent-ci"
+        doc = ET.fromstring(r.body)
+        found = [(d.findtext("JobId"), d.findtext("Input/Object")) for d in doc.findall("JobsDetail")]
+        assert sorted(found) == sorted((i, keys[0]) for i in ids[keys[0]]), found
+
+
+def test_post_jobs_with_the_file_hash_tag_is_a_hash_job(client, prefix):
+    """The COS mini-program demo submits FileHashCode jobs to `/jobs`, with empty elements for
+    what it leaves at the default."""
+    data = os.urandom(10_000)
+    key = prefix + "via-jobs.bin"
+    client.put_object(Bucket=SDK_BUCKET, Key=key, Body=data)
+    resp = client.ci_create_media_jobs(
+        Bucket=SDK_BUCKET,
+        Jobs={"Tag": "FileHashCode", "Input": {"Object": key},
+              "Operation": {"FileHashCodeConfig": {"Type": "SHA1", "AddToHeader": ""}, "UserData": ""},
+              "CallBackFormat": "", "CallBackType": "Url", "CallBack": ""},
+        Lst={}, ContentType="application/xml",
+    )
+    detail = resp["JobsDetail"][0]  # the SDK makes a list of it
+    assert detail["Tag"] == "FileHashCode" and detail["State"] == "Submitted", detail
+    done = wait_for(client, detail["JobId"])
+    assert done["Operation"]["FileHashCodeResult"]["SHA1"] == hashlib.sha1(data).hexdigest()
+    # Another tag on /jobs is refused: hashscan runs hash jobs only.
+    with pytest.raises(CosServiceError) as e:
+        client.ci_create_media_jobs(
+            Bucket=SDK_BUCKET, Jobs={"Tag": "Transcode", "Input": {"Object": key}}, Lst={},
+            ContentType="application/xml")
+    assert e.value.get_status_code() == 400

@@ -520,7 +520,7 @@ async fn job_counts_are_of_unfinished_jobs() {
         queue_id: q.id.clone(),
         bucket: q.bucket.clone(),
         input: serde_json::json!({}),
-        callback: None,
+        callback: hashscan_server::meta::jobs::JobCallback::Queue,
     };
     for _ in 0..3 {
         store.submit(submit("FileHashCode")).await.unwrap();

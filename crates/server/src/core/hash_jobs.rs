@@ -17,8 +17,8 @@ use crate::core::failure::{Failure, FailureKind};
 use crate::core::objects::{ObjectMeta, ObjectStore, StoreError};
 use crate::core::workers::{JobFailure, JobHandler, JobRun, RENEW_EVERY, WorkSignal};
 use crate::meta::jobs::{
-    CallbackTarget, HASH_TAG, Job, JobError, JobPage, JobState, JobStore, ListFilter, NewJob,
-    Queue, QueueNotify, QueueState,
+    HASH_TAG, Job, JobCallback, JobError, JobPage, JobState, JobStore, ListFilter, NewJob, Queue,
+    QueueNotify, QueueState,
 };
 
 /// Largest object a hash job accepts (COS: "< 50 GB").
@@ -105,7 +105,7 @@ pub struct HashSpec {
     pub add_to_header: bool,
     pub user_data: Option<String>,
     /// Where the finished job is announced, and in which body format.
-    pub callback: Option<CallbackTarget>,
+    pub callback: JobCallback,
     /// The queue; the bucket's default queue when `None`.
     pub queue_id: Option<String>,
 }
@@ -192,8 +192,13 @@ impl HashJobs {
             hash_type: spec.hash_type.as_str().to_string(),
             add_to_header: spec.add_to_header,
             user_data: spec.user_data,
-            callback: spec.callback.as_ref().map(|c| c.url.clone()),
-            callback_format: spec.callback.as_ref().and_then(|c| c.format.clone()),
+            callback: match &spec.callback {
+                JobCallback::To(c) => Some(c.url.clone()),
+                // Echoed as sent.
+                JobCallback::Off => Some("no".to_string()),
+                JobCallback::Queue => None,
+            },
+            callback_format: spec.callback.target().and_then(|c| c.format.clone()),
         };
         let input = serde_json::to_value(&input)
             .map_err(|e| JobError::Unavailable(format!("cannot encode the job: {e}")))?;

@@ -286,6 +286,9 @@ pub struct ValidHashJob {
     pub queue_id: Option<String>,
     /// `CallBack`, an http(s) URL; `None` (absent or empty) means the queue's `NotifyConfig`.
     pub callback: Option<String>,
+    /// `CallBack` was `no` (any case): no callback at all, not even the queue's (the COS
+    /// job APIs: "设置为 no 时，表示队列的回调地址不产生回调").
+    pub callback_off: bool,
     /// `CallBackFormat`; `None` (absent or empty) means the queue's `ResultFormat`, which
     /// `CallBackFormat` overrides (spec §2.2) — hence an `Option`, not the default applied
     /// here. [`CallbackFormat::default`] is the documented default, XML.
@@ -338,7 +341,10 @@ pub fn validate_hash_job(req: &FileJobRequest) -> Result<ValidHashJob, CiXmlErro
     let callback_format = non_empty(&req.callback_format)
         .map(|v| check_format(JOB_CALLBACK_FORMAT, v))
         .transpose()?;
+    let callback_off =
+        non_empty(&req.callback).is_some_and(|v| v.trim().eq_ignore_ascii_case("no"));
     let callback = non_empty(&req.callback)
+        .filter(|_| !callback_off)
         .map(|v| check_url(JOB_CALLBACK, v))
         .transpose()?;
     Ok(ValidHashJob {
@@ -348,6 +354,7 @@ pub fn validate_hash_job(req: &FileJobRequest) -> Result<ValidHashJob, CiXmlErro
         user_data: req.user_data.clone(),
         queue_id: non_empty(&req.queue_id).map(str::to_string),
         callback,
+        callback_off,
         callback_format,
         callback_type,
     })
@@ -1191,6 +1198,7 @@ mod tests {
                 user_data: Some("This is my data.".into()),
                 queue_id: Some("p2911917386e148639319e13c285cc774".into()),
                 callback: Some("http://callback.demo.com".into()),
+                callback_off: false,
                 callback_format: Some(CallbackFormat::Json),
                 callback_type: CallbackType::Url,
             }

@@ -1,6 +1,7 @@
 //! Cloud Infinite file-hash jobs: `POST /file_jobs` and `GET /file_jobs/<id>[,<id>…]`
 //! (cos-ci.md §2.2, §2.3), on the ci host and, as the Python SDK's IP/port mode needs, on
-//! the cos host.
+//! the cos host. `POST /jobs` with `<Tag>FileHashCode</Tag>` is the same submission (the
+//! COS mini-program demo sends it there).
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
@@ -13,7 +14,7 @@ use super::error::CosError;
 use crate::core::failure::FailureKind;
 use crate::core::hash_jobs::{HashJobInput, HashJobResult, HashSpec};
 use crate::core::objects::StoreError;
-use crate::meta::jobs::{CallbackTarget, Job, JobError, JobState};
+use crate::meta::jobs::{CallbackTarget, Job, JobCallback, JobError, JobState};
 use crate::xml::{Doc, JsonDoc, XmlWriter};
 
 /// Most ids one query may name.
@@ -21,8 +22,12 @@ pub const MAX_QUERY_IDS: usize = 10;
 
 /// Whether `method key` is a file-job request rather than an object operation. On a ci host
 /// every such path is; on a cos host only well-formed ones are, so that objects named
-/// `file_jobs/...` stay reachable.
-pub fn is_file_jobs(method: &Method, key: &str, ci_host: bool) -> bool {
+/// `file_jobs/...` stay reachable (`multipart`: the request is a multipart upload's, so a
+/// `POST /jobs` is one of an object named `jobs`).
+pub fn is_file_jobs(method: &Method, key: &str, ci_host: bool, multipart: bool) -> bool {
+    if *method == Method::POST && key == "jobs" {
+        return ci_host || !multipart;
+    }
     match (method, key.strip_prefix("file_jobs")) {
         (&Method::POST, Some("")) => true,
         (&Method::GET, Some(rest)) => match rest.strip_prefix('/') {
@@ -99,10 +104,14 @@ async fn submit(
         hash_type: job.hash_type,
         add_to_header: job.add_to_header,
         user_data: job.user_data.clone(),
-        callback: job.callback.clone().map(|url| CallbackTarget {
-            url,
-            format: job.callback_format.map(|f| f.as_str().to_string()),
-        }),
+        callback: match job.callback.clone() {
+            Some(url) => JobCallback::To(CallbackTarget {
+                url,
+                format: job.callback_format.map(|f| f.as_str().to_string()),
+            }),
+            None if job.callback_off => JobCallback::Off,
+            None => JobCallback::Queue,
+        },
         queue_id: job.queue_id.clone(),
     };
     let stored = ctx.state.hash_jobs.submit(spec).await?;
@@ -238,15 +247,30 @@ mod tests {
     #[test]
     fn file_job_routes() {
         let id = "f93984788066911ed89ed352d4d9d2084";
-        assert!(is_file_jobs(&Method::POST, "file_jobs", false));
+        assert!(is_file_jobs(&Method::POST, "file_jobs", false, false));
         assert!(is_file_jobs(
             &Method::GET,
             &format!("file_jobs/{id},{id}"),
+            false,
             false
         ));
-        assert!(!is_file_jobs(&Method::GET, "file_jobs/report.pdf", false));
-        assert!(is_file_jobs(&Method::GET, "file_jobs/report.pdf", true));
-        assert!(!is_file_jobs(&Method::PUT, "file_jobs", true));
-        assert!(!is_file_jobs(&Method::GET, "file_jobsx/1", true));
+        assert!(!is_file_jobs(
+            &Method::GET,
+            "file_jobs/report.pdf",
+            false,
+            false
+        ));
+        assert!(is_file_jobs(
+            &Method::GET,
+            "file_jobs/report.pdf",
+            true,
+            false
+        ));
+        assert!(!is_file_jobs(&Method::PUT, "file_jobs", true, false));
+        assert!(is_file_jobs(&Method::POST, "jobs", true, false));
+        assert!(is_file_jobs(&Method::POST, "jobs", false, false));
+        // A multipart upload of an object named `jobs` stays one on the cos host.
+        assert!(!is_file_jobs(&Method::POST, "jobs", false, true));
+        assert!(!is_file_jobs(&Method::GET, "file_jobsx/1", true, false));
     }
 }

@@ -81,6 +81,7 @@ pub async fn handle(state: &AppState, req: Request<Body>, request_id: &str) -> R
     let resource = format!("{}{}", host.as_deref().unwrap_or(""), uri.path());
     let (parts, body) = req.into_parts();
     let mut body = Some(body);
+    let mut ci = false;
     let mut response = match dispatch(
         state,
         parts,
@@ -88,6 +89,7 @@ pub async fn handle(state: &AppState, req: Request<Body>, request_id: &str) -> R
         host.as_deref(),
         request_id,
         &resource,
+        &mut ci,
     )
     .await
     {
@@ -103,10 +105,20 @@ pub async fn handle(state: &AppState, req: Request<Body>, request_id: &str) -> R
             e.render(&resource, request_id)
         }
     };
-    response.headers_mut().insert(
-        "server",
-        axum::http::HeaderValue::from_static("tencent-cos"),
-    );
+    let headers = response.headers_mut();
+    if ci {
+        // Cloud Infinite answers as CI does: its server name and request-id header (the
+        // Node.js SDK reads `x-ci-request-id`).
+        headers.insert("server", axum::http::HeaderValue::from_static("tencent-ci"));
+        if let Ok(v) = axum::http::HeaderValue::from_str(request_id) {
+            headers.insert("x-ci-request-id", v);
+        }
+    } else {
+        headers.insert(
+            "server",
+            axum::http::HeaderValue::from_static("tencent-cos"),
+        );
+    }
     response
 }
 
@@ -125,6 +137,7 @@ async fn dispatch(
     host: Option<&str>,
     request_id: &str,
     resource: &str,
+    ci_call: &mut bool,
 ) -> Result<Response, CosError> {
     let target = resolve(host, parts.uri.path(), &state.config.domains)
         .map_err(|e| CosError::invalid_argument(e.to_string()))?;
@@ -141,6 +154,7 @@ async fn dispatch(
         &parts.headers,
     );
     let ci = is_ci_call(&target, &path);
+    *ci_call = ci;
     let signature = match verified {
         Ok(v) => Some(v),
         Err(hashscan_auth::AuthError::Missing) => None,
@@ -195,7 +209,12 @@ async fn dispatch(
                 ctx.require_signed()?;
                 return queues::file_bucket_list(&ctx, region.as_deref()).await;
             }
-            if file_jobs::is_file_jobs(&ctx.method, &key, kind == route::HostKind::Ci) {
+            if file_jobs::is_file_jobs(
+                &ctx.method,
+                &key,
+                kind == route::HostKind::Ci,
+                multipart::is_multipart(&ctx),
+            ) {
                 ctx.require_signed()?;
                 return file_jobs::handle(&ctx, &bucket, region.as_deref(), &key, body).await;
             }
@@ -332,7 +351,10 @@ fn is_ci_call(target: &Target, path: &str) -> bool {
         } if bucket == "file_bucket" && key.is_empty() => true,
         Target::Bucket { key, .. } => {
             let top = key.split('/').next().unwrap_or_default();
-            matches!(top, "file_jobs" | "jobs" | "file_queue" | "file_bucket")
+            matches!(
+                top,
+                "file_jobs" | "jobs" | "file_queue" | "file_bucket" | "virus"
+            )
         }
         Target::Service { .. } => path == "/file_bucket",
     }

@@ -128,6 +128,10 @@ async fn list(ctx: &Ctx<'_>, bucket: &str) -> Result<Response, CosError> {
         bucket: bucket.to_string(),
         tag: Some(tag.to_string()),
         queue_id: ctx.param("queueId").map(str::to_string),
+        // An exact key, with or without the leading `/` the SDKs' paths carry.
+        input_object: ctx
+            .param("inputObject")
+            .map(|o| o.strip_prefix('/').unwrap_or(o).to_string()),
         states,
         created_from: time_param("startCreationTime")?,
         created_to: time_param("endCreationTime")?,

@@ -134,8 +134,30 @@ pub struct NewJob {
     pub bucket: String,
     /// What the job works on and how (tag-specific).
     pub input: Value,
-    /// The job's own callback target; `None`: the queue's NotifyConfig, if On.
-    pub callback: Option<CallbackTarget>,
+    /// Where the finished job is announced.
+    pub callback: JobCallback,
+}
+
+/// Where a finished job is announced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum JobCallback {
+    /// The queue's NotifyConfig, when it is on.
+    #[default]
+    Queue,
+    /// The job's own target, instead of the queue's.
+    To(CallbackTarget),
+    /// Nowhere, not even the queue's target (COS `CallBack=no`).
+    Off,
+}
+
+impl JobCallback {
+    /// The job's own target, if it has one.
+    pub fn target(&self) -> Option<&CallbackTarget> {
+        match self {
+            JobCallback::To(t) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 /// Where and how a finished job is announced.
@@ -217,6 +239,8 @@ pub struct ListFilter {
     pub bucket: String,
     pub tag: Option<String>,
     pub queue_id: Option<String>,
+    /// Only jobs whose input is this object key, exactly (COS `inputObject`).
+    pub input_object: Option<String>,
     /// Empty: every state.
     pub states: Vec<JobState>,
     /// Unix milliseconds, inclusive.

@@ -212,7 +212,7 @@ pub async fn submit_hash(cx: &Cx<'_>, body: Body) -> Result<Response, ApiError> 
         hash_type: req.hash_type.into(),
         add_to_header: req.add_to_header,
         user_data: None,
-        callback: None,
+        callback: crate::meta::jobs::JobCallback::Queue,
         queue_id: None,
     };
     let job = state.hash_jobs.submit(spec).await?;

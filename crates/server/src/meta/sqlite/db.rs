@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0007_queue_targets.sql"),
     include_str!("../../../migrations/0008_object_tags.sql"),
     include_str!("../../../migrations/0009_multipart.sql"),
+    include_str!("../../../migrations/0010_job_queue_notify.sql"),
 ];
 
 /// The database's file name in the data directory.

@@ -210,7 +210,7 @@ fn insert_detection_in(
             queue_id: queue.0.to_string(),
             bucket: queue.1.to_string(),
             input: Value::Null,
-            callback: None,
+            callback: crate::meta::jobs::JobCallback::Queue,
         },
     )?;
     conn.prepare_cached(

@@ -8,8 +8,9 @@ use serde_json::Value;
 use super::db::{ReadPool, WriteOp, Writer};
 use super::rows::Columns;
 use crate::meta::jobs::{
-    CallbackTarget, Delivery, DeliveryOutcome, DeliveryRecord, Job, JobCount, JobError, JobPage,
-    JobStore, ListFilter, NewJob, Outcome, Queue, QueueNotify, QueueState, delivery_id, new_id,
+    CallbackTarget, Delivery, DeliveryOutcome, DeliveryRecord, Job, JobCallback, JobCount,
+    JobError, JobPage, JobStore, ListFilter, NewJob, Outcome, Queue, QueueNotify, QueueState,
+    delivery_id, new_id,
 };
 
 /// A write of the job store, for the group-commit [`Writer`].
@@ -157,9 +158,9 @@ pub(crate) fn insert_job_in(conn: &rusqlite::Connection, job: &NewJob) -> Result
     let done = conn
         .prepare_cached(
             "INSERT INTO jobs (id, seq, tag, queue_id, bucket, state, input, created_at,
-                               callback_url, callback_format)
+                               callback_url, callback_format, queue_notify)
              SELECT ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?, id, ?,
-                    CASE state WHEN 'Paused' THEN 'Pause' ELSE 'Submitted' END, ?, ?, ?, ?
+                    CASE state WHEN 'Paused' THEN 'Pause' ELSE 'Submitted' END, ?, ?, ?, ?, ?
              FROM queues WHERE id = ?",
         )?
         .execute(params![
@@ -168,8 +169,9 @@ pub(crate) fn insert_job_in(conn: &rusqlite::Connection, job: &NewJob) -> Result
             job.bucket,
             job.input.to_string(),
             now_ms(),
-            job.callback.as_ref().map(|c| c.url.clone()),
-            job.callback.as_ref().and_then(|c| c.format.clone()),
+            job.callback.target().map(|c| c.url.clone()),
+            job.callback.target().and_then(|c| c.format.clone()),
+            job.callback != JobCallback::Off,
             job.queue_id
         ])?;
     if done == 0 {
@@ -287,7 +289,7 @@ fn finish_in(
          FROM jobs j JOIN queues q ON q.id = j.queue_id
          WHERE j.id = ?3
            AND (j.callback_url IS NOT NULL
-                OR q.notify_url IS NOT NULL)",
+                OR (j.queue_notify = 1 AND q.notify_url IS NOT NULL))",
     )?
     .execute(params![delivery_id(id), now, id])?;
     Ok(done)
@@ -667,6 +669,7 @@ impl JobStore for SqliteJobStore {
                  WHERE bucket = ?
                    AND (? IS NULL OR tag = ?)
                    AND (? IS NULL OR queue_id = ?)
+                   AND (? IS NULL OR json_extract(input, '$.object') = ?)
                    AND (? = '[]' OR state IN (SELECT value FROM json_each(?)))
                    AND (? IS NULL OR created_at >= ?)
                    AND (? IS NULL OR created_at <= ?)
@@ -685,6 +688,8 @@ impl JobStore for SqliteJobStore {
                         f.tag,
                         f.queue_id,
                         f.queue_id,
+                        f.input_object,
+                        f.input_object,
                         states_json,
                         states_json,
                         f.created_from,
@@ -737,7 +742,7 @@ mod tests {
             queue_id: q.id.clone(),
             bucket: q.bucket.clone(),
             input: json!({ "object": format!("k{n}") }),
-            callback: None,
+            callback: JobCallback::Queue,
         }
     }
 
@@ -952,6 +957,26 @@ mod tests {
         assert_eq!(page.len(), 1);
         assert_eq!(page[0].id, ids[3]);
 
+        let by_object = ListFilter {
+            bucket: "b-1".into(),
+            size: 100,
+            input_object: Some("k7".into()),
+            ..ListFilter::default()
+        };
+        let (page, _) = s.list(&by_object).await.unwrap();
+        assert_eq!(
+            page.iter().map(|j| j.id.clone()).collect::<Vec<_>>(),
+            [ids[7].clone()]
+        );
+        let none = ListFilter {
+            input_object: Some("k".into()),
+            ..by_object
+        };
+        assert!(
+            s.list(&none).await.unwrap().0.is_empty(),
+            "exact match only"
+        );
+
         let bad = ListFilter {
             next_token: Some("garbage".into()),
             ..newest
@@ -1036,7 +1061,7 @@ mod tests {
         let q = s.default_queue("b-1").await.unwrap();
         let plain = s.submit(new_job(&q, 0)).await.unwrap();
         let mut with_cb = new_job(&q, 1);
-        with_cb.callback = Some(CallbackTarget {
+        with_cb.callback = JobCallback::To(CallbackTarget {
             url: "http://example.com/cb".into(),
             format: None,
         });
