@@ -1,11 +1,13 @@
 #![no_main]
 //! COS request parsing: routing (host and path), Range, Content-MD5, x-cos-copy-source, the
 //! conditional headers, the DELETE Multiple Objects, tagging and Complete Multipart Upload
-//! bodies, the x-cos-tagging header, x-cos-copy-source-range, over arbitrary text. Nothing may panic; a parsed range must lie inside
+//! bodies, the virus-detection request, the x-cos-tagging header, x-cos-copy-source-range,
+//! over arbitrary text. Nothing may panic; a parsed range must lie inside
 //! the object; conditions must evaluate.
 
 use hashscan_server::cos::delete_xml::{MAX_KEYS, parse_delete};
 use hashscan_server::cos::multipart_xml::parse_complete;
+use hashscan_server::cos::virus_xml::{VirusInput, parse_virus_request};
 use hashscan_server::cos::tagging_xml::{parse_tagging, parse_tagging_header};
 use hashscan_server::cos::parse::{
     RangeSpec, parse_conditions, parse_content_md5, parse_copy_range, parse_copy_source,
@@ -34,6 +36,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(parts) = parse_complete(data) {
         assert!(!parts.is_empty() && parts.len() <= 10_000);
         assert!(parts.iter().all(|(_, etag)| !etag.is_empty()));
+    }
+    if let Ok(v) = parse_virus_request(data) {
+        match v.input {
+            VirusInput::Object(k) => assert!(!k.is_empty()),
+            VirusInput::Url(u) => assert!(u.to_ascii_lowercase().starts_with("http")),
+        }
     }
     if let Some((first, last)) = parse_copy_range(rest) {
         assert!(first <= last);

@@ -250,7 +250,7 @@ impl Server {
             .spawn_expiry(std::time::Duration::from_secs(every), stop_tx.subscribe());
         let _rule_watch = watch_rules(&self.state.detect.detections.detector);
         let rule_updates = core::rule_updates::spawn(&self.state.config, stop_tx.subscribe());
-        let render: core::callbacks::Render = Arc::new(cos::file_jobs::callback_body);
+        let render: core::callbacks::Render = Arc::new(cos::callback_body);
         let deliverers = core::callbacks::spawn_deliverers(
             self.state.config.callbacks.clone(),
             // The one outbound client: callbacks go out under the downloads' address policy.

@@ -180,6 +180,7 @@ async fn call(
                         source: Source::File { sha256 },
                         options,
                         client_token: None,
+                        callback: crate::meta::jobs::JobCallback::Queue,
                     }
                 }
                 (None, Some(url)) => {
@@ -195,6 +196,7 @@ async fn call(
                         source: Source::Url { url: url.clone() },
                         options,
                         client_token: None,
+                        callback: crate::meta::jobs::JobCallback::Queue,
                     }
                 }
                 (None, None) => return Err(SasError::missing_parameter("OssKey")),

@@ -96,12 +96,16 @@ async fn execute(runner: &DetectRunner, run: &JobRun<'_>) -> Result<Value, JobFa
                 .await
                 .map_err(|e| failed(FailureKind::Internal, e.to_string()))?;
             runner.metrics.detection(&report);
+            let name = crate::core::detections::source_name(&detection.source);
             Ok(json!({
                 "md5": report.md5,
                 "sha256": report.sha256,
                 "size": report.size,
                 "verdict": report.verdict.as_str(),
                 "score": report.score,
+                "threat": crate::core::detections::is_threat(report.verdict),
+                // For a callback's body.
+                "findings": crate::core::detections::findings(&report, &name),
             }))
         }
         Err(JobFailure::LeaseLost) => Err(JobFailure::LeaseLost),

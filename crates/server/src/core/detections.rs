@@ -130,6 +130,75 @@ pub fn hash_key_matches(hash_key: Option<&str>, report: &Report) -> bool {
     }
 }
 
+/// One thing a detection found: the file (the scanned file itself, or an archive member's
+/// path inside it) and the threat's name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Finding {
+    pub file: String,
+    pub threat: String,
+}
+
+/// Whether a verdict is a threat a client must act on: suspicious or malicious. A rule that
+/// matches scores as one (unless it opts out), so a match is never answered as harmless.
+pub fn is_threat(verdict: hashscan_detect::Verdict) -> bool {
+    matches!(
+        verdict,
+        hashscan_detect::Verdict::Suspicious | hashscan_detect::Verdict::Malicious
+    )
+}
+
+/// The name a detection's file goes by in its findings: an object's key, the last segment
+/// of a URL's path (the host when it has none), a kept file's SHA-256.
+pub fn source_name(source: &Source) -> String {
+    match source {
+        Source::Object { key, .. } => key.clone(),
+        Source::Url { url } => {
+            let path = url.split(['?', '#']).next().unwrap_or(url);
+            let path = path.split_once("://").map_or(path, |(_, rest)| rest);
+            match path.rsplit_once('/') {
+                Some((_, last)) if !last.is_empty() => last.to_string(),
+                _ => path.trim_end_matches('/').to_string(),
+            }
+        }
+        Source::File { sha256 } => sha256.clone(),
+    }
+}
+
+/// What a report found, file by file: the hits on the file itself under `name`, the hits on
+/// each threatening archive member under its path (`a.zip/inner.tar/x.php`). Empty when the
+/// verdict is no threat; never empty when it is one (the top threat's name stands for
+/// hits that name no file).
+pub fn findings(report: &Report, name: &str) -> Vec<Finding> {
+    if !is_threat(report.verdict) {
+        return Vec::new();
+    }
+    fn push(out: &mut Vec<Finding>, file: &str, threat: &str) {
+        let f = Finding {
+            file: file.to_string(),
+            threat: threat.to_string(),
+        };
+        if !out.contains(&f) {
+            out.push(f);
+        }
+    }
+    let mut out = Vec::new();
+    for hit in &report.hits {
+        push(&mut out, name, &hit.name);
+    }
+    if let Some(archive) = &report.archive {
+        for member in archive.members.iter().filter(|m| is_threat(m.verdict)) {
+            for hit in &member.hits {
+                push(&mut out, &member.path, &hit.name);
+            }
+        }
+    }
+    if out.is_empty() {
+        let threat = report.threat_name.as_deref().unwrap_or("unknown");
+        push(&mut out, name, threat);
+    }
+    out
+}
+
 /// Files kept for detection, content-addressed by SHA-256.
 #[derive(Debug, Clone)]
 pub struct FileStore {
@@ -419,6 +488,7 @@ impl Detections {
             },
             options: stale.options,
             client_token: None,
+            callback: crate::meta::jobs::JobCallback::Queue,
         };
         let reuse = Reuse::NewerOfSha256 {
             sha256: sha256.to_string(),
@@ -504,6 +574,19 @@ impl Detections {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_is_named_by_its_key_or_the_last_segment_of_its_url() {
+        let url = |u: &str| source_name(&Source::Url { url: u.to_string() });
+        assert_eq!(url("http://h/a/b/eicar.txt?x=1#f"), "eicar.txt");
+        assert_eq!(url("https://h:8080/"), "h:8080");
+        assert_eq!(url("http://h"), "h");
+        let object = Source::Object {
+            bucket: "b".into(),
+            key: "dir/x.zip".into(),
+        };
+        assert_eq!(source_name(&object), "dir/x.zip");
+    }
 
     /// A detection service over a temporary data dir with one rule file of our own, and a
     /// running worker pool.
@@ -603,6 +686,7 @@ mod tests {
                 },
                 options: Options::default(),
                 client_token: Some("token-1".into()),
+                callback: crate::meta::jobs::JobCallback::Queue,
             })
             .await
             .unwrap();
@@ -681,6 +765,7 @@ mod tests {
             },
             options: Options::default(),
             client_token: None,
+            callback: crate::meta::jobs::JobCallback::Queue,
         }
     }
 

@@ -671,7 +671,7 @@ fn check_format(field: &str, value: &str) -> Result<CallbackFormat, CiXmlError> 
     })
 }
 
-fn check_url(field: &str, url: &str) -> Result<String, CiXmlError> {
+pub(crate) fn check_url(field: &str, url: &str) -> Result<String, CiXmlError> {
     let rest = ["http://", "https://"].iter().find_map(|scheme| {
         url.get(..scheme.len())
             .filter(|p| p.eq_ignore_ascii_case(scheme))

@@ -20,6 +20,8 @@ pub mod parse;
 pub mod queues;
 pub mod subresource;
 pub mod tagging_xml;
+pub mod virus;
+pub mod virus_xml;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request};
@@ -218,6 +220,15 @@ async fn dispatch(
                 ctx.require_signed()?;
                 return file_jobs::handle(&ctx, &bucket, region.as_deref(), &key, body).await;
             }
+            if virus::is_virus(
+                &ctx.method,
+                &key,
+                kind == route::HostKind::Ci,
+                multipart::is_multipart(&ctx),
+            ) {
+                ctx.require_signed()?;
+                return virus::handle(&ctx, &bucket, region.as_deref(), &key, body).await;
+            }
             if queues::is_queue_or_list(&ctx, &key, kind == route::HostKind::Ci) {
                 ctx.require_signed()?;
                 return queues::handle(&ctx, &bucket, region.as_deref(), &key, body).await;
@@ -321,6 +332,16 @@ pub(crate) async fn read_xml_body(
         _ => Err(malformed(&format!(
             "The body is larger than {limit} bytes or was cut off."
         ))),
+    }
+}
+
+/// The body of a job-finished callback: a hash job's (`file_jobs`), or a virus
+/// detection's (`virus`), by the job's tag.
+pub fn callback_body(job: &crate::meta::jobs::Job, format: &str) -> (&'static str, Vec<u8>) {
+    if job.tag == crate::meta::jobs::DETECT_TAG {
+        virus::callback_body(job)
+    } else {
+        file_jobs::callback_body(job, format)
     }
 }
 

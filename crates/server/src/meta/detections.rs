@@ -49,6 +49,8 @@ pub struct NewDetection {
     pub options: Options,
     /// A retried submission with the same token gets the same detection.
     pub client_token: Option<String>,
+    /// Where the finished detection is announced (COS virus detection's `Callback`).
+    pub callback: super::jobs::JobCallback,
 }
 
 /// The state of a detection.

@@ -335,6 +335,7 @@ async fn from_source(cx: &Cx<'_>, req: DetectionRequest) -> Result<NewDetection,
         source,
         options,
         client_token: None,
+        callback: crate::meta::jobs::JobCallback::Queue,
     })
 }
 
@@ -372,6 +373,7 @@ async fn receive(cx: &Cx<'_>, body: Body, options: Options) -> Result<NewDetecti
         },
         options,
         client_token: None,
+        callback: crate::meta::jobs::JobCallback::Queue,
     })
 }
 

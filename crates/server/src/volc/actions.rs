@@ -75,6 +75,7 @@ pub(super) async fn create(
                     },
                     options: OPTIONS,
                     client_token,
+                    callback: crate::meta::jobs::JobCallback::Queue,
                 })
                 .await
                 .map_err(|e| VolcError::from_core(&e))?;
@@ -99,6 +100,7 @@ pub(super) async fn create(
                     source: Source::Url { url },
                     options: OPTIONS,
                     client_token,
+                    callback: crate::meta::jobs::JobCallback::Queue,
                 })
                 .await
                 .map_err(|e| VolcError::from_core(&e))?

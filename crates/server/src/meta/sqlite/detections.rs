@@ -209,8 +209,9 @@ fn insert_detection_in(
             tag: DETECT_TAG.to_string(),
             queue_id: queue.0.to_string(),
             bucket: queue.1.to_string(),
-            input: Value::Null,
-            callback: crate::meta::jobs::JobCallback::Queue,
+            // The source, for a callback's body.
+            input: serde_json::to_value(&new.source).unwrap_or(Value::Null),
+            callback: new.callback.clone(),
         },
     )?;
     conn.prepare_cached(
