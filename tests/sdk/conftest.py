@@ -43,7 +43,7 @@ from cosutil import (
 
 READY_TIMEOUT = 30  # seconds to wait for "listening on http://127.0.0.1:PORT"
 STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL
-LISTENING = re.compile(r"^listening on http://127\.0\.0\.1:(\d+)$")
+LISTENING = re.compile(r"^listening on https?://127\.0\.0\.1:(\d+)$")
 
 
 def default_binary():
@@ -56,8 +56,10 @@ def default_binary():
 class Server:
     """A running `hashscan serve` child process."""
 
-    def __init__(self, binary, root, allow_private=True):
+    def __init__(self, binary, root, allow_private=True, tls=None):
         self.binary = binary
+        # (certificate chain, key) PEM paths: the port speaks https.
+        self.tls = tls
         # Whether the URL fetcher may reach private and loopback addresses (the session's
         # server: yes, for the tests' callback receivers and file servers; `strict_server`: no).
         self.allow_private = allow_private
@@ -82,9 +84,10 @@ class Server:
         else:
             env.pop("HASHSCAN_FETCH_ALLOW_PRIVATE", None)
         config = self.root / "hashscan.toml"
-        config.write_text(
-            "[callbacks]\ninitial_backoff_ms = 200\nmax_backoff_ms = 1000\ntimeout_ms = 2000\n"
-        )
+        text = "[callbacks]\ninitial_backoff_ms = 200\nmax_backoff_ms = 1000\ntimeout_ms = 2000\n"
+        if self.tls:
+            text += f'[http]\ntls_cert = "{self.tls[0]}"\ntls_key = "{self.tls[1]}"\n'
+        config.write_text(text)
         argv = [self.binary, "serve", "--config", str(config), "--listen", "127.0.0.1:0",
                 "--data-dir", str(self.data_dir)]
         self.proc = subprocess.Popen(
@@ -353,13 +356,13 @@ def big_file(tmp_path_factory):
 # --- Volcengine nta (file detection) ----------------------------------------------------------
 
 
-def _start_server(allow_private):
+def _start_server(allow_private, tls=None, root=None):
     """A started Server in a fresh temporary dir, and that dir (for the caller to remove)."""
     binary = os.environ.get("HASHSCAN_BIN") or default_binary()
     if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
         pytest.fail(f"hashscan binary not found: {binary}", pytrace=False)
-    root = tempfile.mkdtemp(prefix="hashscan-sdk-strict-")
-    srv = Server(binary, root, allow_private=allow_private)
+    root = root or tempfile.mkdtemp(prefix="hashscan-sdk-strict-")
+    srv = Server(binary, root, allow_private=allow_private, tls=tls)
     try:
         srv.start()
     except RuntimeError as e:
