@@ -5,7 +5,7 @@
 //! render, and the file part never yields more than the limit allows.
 
 use hashscan_auth::Secret;
-use hashscan_server::aliyun::upload::{FormLimits, parse_form, verify};
+use hashscan_server::aliyun::upload::{FormLimits, OssError, parse_form, verify};
 use libfuzzer_sys::fuzz_target;
 
 /// One runtime for every input (building one per input would cost more than the parsing).
@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
                         }
                         Ok(None) => break,
                         Err(e) => {
-                            let _ = e.response("rid", "host");
+                            let _ = OssError::from(e).response("rid", "host");
                             break;
                         }
                     }

@@ -1,8 +1,8 @@
 #![no_main]
 //! COS request parsing: routing (host and path), Range, Content-MD5, x-cos-copy-source, the
 //! conditional headers, the DELETE Multiple Objects, tagging and Complete Multipart Upload
-//! bodies, the virus-detection request, the x-cos-tagging header, x-cos-copy-source-range,
-//! over arbitrary text. Nothing may panic; a parsed range must lie inside
+//! bodies, the virus-detection request, POST policy documents, the x-cos-tagging header,
+//! x-cos-copy-source-range, over arbitrary text. Nothing may panic; a parsed range must lie inside
 //! the object; conditions must evaluate.
 
 use hashscan_server::cos::delete_xml::{MAX_KEYS, parse_delete};
@@ -42,6 +42,11 @@ fuzz_target!(|data: &[u8]| {
             VirusInput::Object(k) => assert!(!k.is_empty()),
             VirusInput::Url(u) => assert!(u.to_ascii_lowercase().starts_with("http")),
         }
+    }
+    // A POST policy document against form values taken from the text.
+    let value = |_: &str| Some(rest.to_string());
+    if let Ok(p) = hashscan_server::form::check_policy(data, &value, &["bucket"], 0) {
+        assert!(p.max_size.is_none_or(|max| max >= p.min_size));
     }
     if let Some((first, last)) = parse_copy_range(rest) {
         assert!(first <= last);

@@ -559,6 +559,56 @@ fn security_token(req: &RequestParts<'_>, source: CredentialSource) -> Option<St
         .map(|(_, v)| Cow::into_owned(v))
 }
 
+/// The signature of a POST Object form (a browser upload):
+/// `HMAC-SHA1(SignKey, hex(SHA1(policy)))` with `SignKey = hex(HMAC-SHA1(SecretKey,
+/// q-key-time))`, where `policy` is the policy document's JSON text (the `policy` field,
+/// base64-decoded).
+pub fn post_policy_signature(secret: &crate::Secret, key_time: &str, policy: &[u8]) -> [u8; 20] {
+    let string_to_sign = hex::encode(sha1(policy));
+    signature(&sign_key(secret, key_time), &string_to_sign)
+}
+
+/// Checks the signature fields of a POST Object form at `now` (Unix seconds): the access key
+/// is known, `q-sign-algorithm` is `sha1`, `q-key-time` is a window that holds `now`, and
+/// `q-signature` is the policy's under the key's secret (compared in constant time). The
+/// policy's own conditions and expiry are the caller's to check.
+pub fn verify_post_policy(
+    keys: &dyn KeyLookup,
+    fields: &PostSignature<'_>,
+    policy: &[u8],
+    now: i64,
+    opts: &Options,
+) -> Result<String, AuthError> {
+    if !fields.algorithm.eq_ignore_ascii_case(ALGORITHM) {
+        return Err(AuthError::Malformed("q-sign-algorithm must be sha1"));
+    }
+    let secret = keys
+        .secret(fields.access_key_id)
+        .ok_or(AuthError::UnknownAccessKey)?;
+    let key_time = KeyTime::parse(fields.key_time)?;
+    let given: [u8; 20] = hex_array(fields.signature.trim())
+        .ok_or(AuthError::Malformed("q-signature is not 40 hex digits"))?;
+    let expected = post_policy_signature(&secret, key_time.as_str(), policy);
+    if !ct_eq(&expected, &given) {
+        return Err(AuthError::SignatureMismatch);
+    }
+    key_time.check(now, opts.max_start_skew)?;
+    Ok(fields.access_key_id.to_string())
+}
+
+/// The signature fields of a POST Object form.
+#[derive(Debug, Clone, Copy)]
+pub struct PostSignature<'a> {
+    /// `q-sign-algorithm`.
+    pub algorithm: &'a str,
+    /// `q-ak`.
+    pub access_key_id: &'a str,
+    /// `q-key-time`.
+    pub key_time: &'a str,
+    /// `q-signature`.
+    pub signature: &'a str,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

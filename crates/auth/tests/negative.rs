@@ -1013,3 +1013,84 @@ fn secrets_are_redacted() {
     v.security_token = Some("token-value".into());
     assert!(!format!("{v:?}").contains("token-value"));
 }
+
+#[test]
+fn cos_post_policy_signature_and_its_refusals() {
+    // Worked out with Python's hmac/hashlib from the algorithm in Tencent's POST Object
+    // documentation and its Java SDK (COSSigner.buildPostObjectSignature).
+    let secret = "SECRETKEYhashscanpostpolicy00001";
+    let keys = keys(&[("AKIDpost", secret)]);
+    let policy =
+        br#"{"expiration":"2023-11-14T23:13:20.000Z","conditions":[{"bucket":"b-1250000000"}]}"#;
+    let key_time = "1700000000;1700003600";
+    assert_eq!(
+        hex::encode(cos::post_policy_signature(
+            &Secret::new(secret),
+            key_time,
+            policy
+        )),
+        "c68b01220c95dd21719aaa4bf59f2b60f21368af"
+    );
+    let fields = cos::PostSignature {
+        algorithm: "sha1",
+        access_key_id: "AKIDpost",
+        key_time,
+        signature: "c68b01220c95dd21719aaa4bf59f2b60f21368af",
+    };
+    let opts = cos::Options::default();
+    let check = |f: &cos::PostSignature<'_>, policy: &[u8], now: i64| {
+        cos::verify_post_policy(&keys, f, policy, now, &opts)
+    };
+    assert_eq!(check(&fields, policy, 1_700_000_100).unwrap(), "AKIDpost");
+    // Another policy, another key, a key-time window over, a malformed signature.
+    assert_eq!(
+        check(&fields, b"{}", 1_700_000_100),
+        Err(AuthError::SignatureMismatch)
+    );
+    assert_eq!(
+        check(
+            &cos::PostSignature {
+                access_key_id: "AKIDother",
+                ..fields
+            },
+            policy,
+            1_700_000_100
+        ),
+        Err(AuthError::UnknownAccessKey)
+    );
+    assert_eq!(
+        check(&fields, policy, 1_700_003_601),
+        Err(AuthError::Expired)
+    );
+    assert!(matches!(
+        check(
+            &cos::PostSignature {
+                signature: "zz",
+                ..fields
+            },
+            policy,
+            1_700_000_100
+        ),
+        Err(AuthError::Malformed(_))
+    ));
+    assert!(matches!(
+        check(
+            &cos::PostSignature {
+                algorithm: "md5",
+                ..fields
+            },
+            policy,
+            1_700_000_100
+        ),
+        Err(AuthError::Malformed(_))
+    ));
+    // A window whose text differs from the signed one (the same numbers) does not verify.
+    let respaced = cos::PostSignature {
+        key_time: "1700000000;1700003601",
+        ..fields
+    };
+    assert_eq!(
+        check(&respaced, policy, 1_700_000_100),
+        Err(AuthError::SignatureMismatch)
+    );
+}

@@ -13,6 +13,7 @@ pub mod body_digest;
 pub mod config;
 pub mod core;
 pub mod cos;
+pub mod form;
 pub mod health;
 pub mod http;
 pub mod keys;

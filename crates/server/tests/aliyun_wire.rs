@@ -96,8 +96,12 @@ async fn upload(State(app): State<Arc<App>>, req: Request<Body>) -> Response {
         }
         let path = app.dir.path().join(form.key.replace('/', "_"));
         let mut out = tokio::fs::File::create(&path).await.unwrap();
-        let size = file.write_to(&mut out).await?;
-        policy.check_size(size)?;
+        while let Some(bytes) = file.chunk().await? {
+            tokio::io::AsyncWriteExt::write_all(&mut out, &bytes)
+                .await
+                .unwrap();
+        }
+        policy.check_size(file.bytes_read())?;
         Ok(success_response(&form, "rid", "bucket", "loc", "etag"))
     }
     .await;

@@ -472,12 +472,14 @@ async fn accept(
         match file.chunk().await {
             Ok(Some(chunk)) => Some((Ok(chunk), file)),
             Ok(None) => None,
-            Err(e) => Some((Err(e), file)),
+            Err(e) => Some((Err(OssError::from(e)), file)),
         }
     });
     let kept = state
         .detect
-        .receive_file(chunks, None, |size| policy.check_size(size))
+        .receive_file(chunks, None, |size| {
+            policy.check_size(size).map_err(OssError::from)
+        })
         .await
         .map_err(|e| match e {
             ReceiveError::Body(e) => e,

@@ -5,10 +5,10 @@
 //!
 //! * [`issue`] writes the policy and signature a `Context` carries; [`new_oss_key`] names the
 //!   object.
-//! * [`parse_form`] reads the form fields up to the `file` part and hands that part back as a
-//!   [`FilePart`] to be streamed (nothing of the file is buffered beyond one chunk), after
-//!   [`verify`] accepted the fields. [`FilePart::chunk`] enforces the size limit while reading
-//!   and, at the end, that no field follows the file.
+//! * [`parse_form`] reads the form fields up to the `file` part with the shared form reader
+//!   ([`crate::form`]) and hands that part back as a [`FilePart`] to be streamed, after
+//!   [`verify`] accepted the fields (the OSS V1 signature here, the policy document by
+//!   [`crate::form::check_policy`]).
 //! * Errors are OSS's XML errors ([`OssError`]); success is 204, or 200/201 as
 //!   `success_action_status` asks ([`success_response`]).
 //!
@@ -28,6 +28,10 @@
 
 use std::fmt;
 
+use super::model::UploadUrlContext;
+pub use crate::form::{FilePart, FormLimits, Policy};
+use crate::form::{FormError, PolicyError, SizeError};
+use crate::xml::XmlWriter;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -36,13 +40,8 @@ use bytes::Bytes;
 use futures_util::Stream;
 use hashscan_auth::{KeyLookup, Secret};
 use hmac::{Hmac, Mac};
-use serde_json::Value;
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-
-use super::model::UploadUrlContext;
-use crate::xml::XmlWriter;
 
 /// An OSS error response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,15 +190,6 @@ impl OssError {
         }
         response
     }
-
-    fn from_multer(e: multer::Error) -> Self {
-        match e {
-            multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
-                Self::entity_too_large()
-            }
-            _ => Self::malformed_post_request(),
-        }
-    }
 }
 
 fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
@@ -280,87 +270,6 @@ pub fn new_oss_key(now_ms: i64) -> String {
     )
 }
 
-/// Bounds on what [`parse_form`] reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FormLimits {
-    /// Largest file accepted whatever the policy says.
-    pub max_file: u64,
-    /// Total bytes of the field values before the file.
-    pub max_pre_data: u64,
-    /// Most fields before the file.
-    pub max_fields: usize,
-}
-
-impl Default for FormLimits {
-    fn default() -> Self {
-        FormLimits {
-            max_file: 100 * 1024 * 1024,
-            max_pre_data: 64 * 1024,
-            max_fields: 64,
-        }
-    }
-}
-
-/// Room for boundaries and part headers in the whole-body limit.
-const FRAMING_SLACK: u64 = 256 * 1024;
-
-/// Largest piece of the body handed to multer at a time.
-pub const BODY_PIECE: usize = 32 * 1024;
-
-/// Hands the body to multer one piece of at most [`BODY_PIECE`] bytes per poll.
-///
-/// multer's buffer takes every item that is ready at once, so a body whose data is all ready (a
-/// fast client, a test stream) would be buffered whole. Splitting items into pieces (zero-copy
-/// slices) and yielding after each (asking to be polled again at once) bounds what multer
-/// buffers to one piece per poll: once the file streams, each [`FilePart::chunk`] is one piece;
-/// before, a few pieces per form field.
-struct Pieces<S> {
-    inner: std::pin::Pin<Box<S>>,
-    rest: Bytes,
-    yielded: bool,
-}
-
-impl<S> Pieces<S> {
-    fn new(inner: S) -> Self {
-        Pieces {
-            inner: Box::pin(inner),
-            rest: Bytes::new(),
-            yielded: false,
-        }
-    }
-}
-
-impl<S, O, E> Stream for Pieces<S>
-where
-    S: Stream<Item = Result<O, E>>,
-    O: Into<Bytes>,
-{
-    type Item = Result<Bytes, E>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        use std::task::Poll;
-        if std::mem::take(&mut self.yielded) {
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        while self.rest.is_empty() {
-            match self.inner.as_mut().poll_next(cx) {
-                Poll::Ready(Some(Ok(item))) => self.rest = item.into(),
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        let n = self.rest.len().min(BODY_PIECE);
-        let piece = self.rest.split_to(n);
-        self.yielded = true;
-        Poll::Ready(Some(Ok(piece)))
-    }
-}
-
 /// The form fields of a PostObject, read up to the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostForm {
@@ -399,106 +308,6 @@ impl PostForm {
     }
 }
 
-/// The `file` part, to be read after [`verify`] accepted the form.
-pub struct FilePart {
-    multipart: multer::Multipart<'static>,
-    field: Option<multer::Field<'static>>,
-    read: u64,
-    max: u64,
-}
-
-impl fmt::Debug for FilePart {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FilePart")
-            .field("read", &self.read)
-            .field("max", &self.max)
-            .finish_non_exhaustive()
-    }
-}
-
-impl FilePart {
-    /// Lowers the size limit (to the policy's maximum, see [`Policy::max_size`]).
-    pub fn limit(&mut self, max: u64) {
-        self.max = self.max.min(max);
-    }
-
-    /// Bytes read so far.
-    pub fn bytes_read(&self) -> u64 {
-        self.read
-    }
-
-    /// The next chunk of the file; `None` at its end, once it is known that the body ends
-    /// properly and no field follows the file. `EntityTooLarge` as soon as the limit is passed.
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>, OssError> {
-        let Some(field) = self.field.as_mut() else {
-            return Ok(None);
-        };
-        match field.chunk().await.map_err(OssError::from_multer)? {
-            Some(bytes) => {
-                self.read = self.read.saturating_add(bytes.len() as u64);
-                if self.read > self.max {
-                    return Err(OssError::entity_too_large());
-                }
-                Ok(Some(bytes))
-            }
-            None => {
-                self.field = None;
-                match self.multipart.next_field().await {
-                    Ok(None) => Ok(None),
-                    Ok(Some(_)) => Err(OssError::invalid_argument(
-                        "The file field must be the last field of the form.",
-                    )),
-                    Err(e) => Err(OssError::from_multer(e)),
-                }
-            }
-        }
-    }
-
-    /// Reads and drops what is left of the body, at most `budget` bytes (the limit does not
-    /// apply). Answering an error with the body unread makes the connection close, and a
-    /// client still sending then sees a reset instead of the answer; a body longer than
-    /// `budget` is left unread all the same.
-    pub async fn discard(&mut self, budget: u64) {
-        let mut left = budget;
-        loop {
-            if self.field.is_none() {
-                match self.multipart.next_field().await {
-                    Ok(Some(field)) => self.field = Some(field),
-                    _ => return,
-                }
-            }
-            let Some(field) = self.field.as_mut() else {
-                return;
-            };
-            match field.chunk().await {
-                Ok(Some(bytes)) => {
-                    left = left.saturating_sub(bytes.len() as u64);
-                    if left == 0 {
-                        return;
-                    }
-                }
-                Ok(None) => self.field = None,
-                Err(_) => return,
-            }
-        }
-    }
-
-    /// Copies the whole file to `sink` (flushed); returns its size.
-    pub async fn write_to<W: AsyncWrite + Unpin>(&mut self, sink: &mut W) -> Result<u64, OssError> {
-        while let Some(bytes) = self.chunk().await? {
-            sink.write_all(&bytes).await.map_err(|e| {
-                tracing::error!(error = %e, "cannot write an uploaded file");
-                OssError::internal_error()
-            })?;
-        }
-        sink.flush().await.map_err(|e| {
-            tracing::error!(error = %e, "cannot write an uploaded file");
-            OssError::internal_error()
-        })?;
-        Ok(self.read)
-    }
-}
-
 /// Reads a PostObject body up to its `file` part. `content_type` is the request's
 /// `Content-Type` (with the boundary); `body` its byte stream (e.g. `Body::into_data_stream`).
 pub async fn parse_form<S, O, E>(
@@ -511,64 +320,8 @@ where
     O: Into<Bytes> + 'static,
     E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
 {
-    let boundary =
-        multer::parse_boundary(content_type).map_err(|_| OssError::malformed_post_request())?;
-    let whole = limits
-        .max_file
-        .saturating_add(limits.max_pre_data)
-        .saturating_add(FRAMING_SLACK);
-    let constraints =
-        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(whole));
-    let mut multipart =
-        multer::Multipart::with_constraints(Pieces::new(body), boundary, constraints);
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let mut pre_data: u64 = 0;
-    loop {
-        let Some(mut field) = multipart
-            .next_field()
-            .await
-            .map_err(OssError::from_multer)?
-        else {
-            return Err(OssError::invalid_argument(
-                "POST requires exactly one file upload per request.",
-            ));
-        };
-        let name = field
-            .name()
-            .ok_or_else(OssError::malformed_post_request)?
-            .to_ascii_lowercase();
-        if name == "file" {
-            let file_name = field.file_name().map(str::to_owned);
-            let form = build_form(fields, file_name)?;
-            return Ok((
-                form,
-                FilePart {
-                    multipart,
-                    field: Some(field),
-                    read: 0,
-                    max: limits.max_file,
-                },
-            ));
-        }
-        if fields.len() == limits.max_fields {
-            return Err(OssError::invalid_argument("Too many form fields."));
-        }
-        if fields.iter().any(|(k, _)| *k == name) {
-            return Err(OssError::invalid_argument(format!(
-                "The form field {name} is repeated."
-            )));
-        }
-        let mut value = Vec::new();
-        while let Some(bytes) = field.chunk().await.map_err(OssError::from_multer)? {
-            pre_data = pre_data.saturating_add(bytes.len() as u64);
-            if pre_data > limits.max_pre_data {
-                return Err(OssError::max_pre_data_length_exceeded());
-            }
-            value.extend_from_slice(&bytes);
-        }
-        let value = String::from_utf8(value).map_err(|_| OssError::malformed_post_request())?;
-        fields.push((name, value));
-    }
+    let (form, file) = crate::form::read_form(content_type, body, limits).await?;
+    Ok((build_form(form.fields, form.file_name)?, file))
 }
 
 fn build_form(
@@ -599,35 +352,6 @@ fn build_form(
     })
 }
 
-/// A verified policy's size bounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
-    /// `expiration`, Unix milliseconds.
-    pub expires_at_ms: i64,
-    /// The smallest size `content-length-range` allows (0 without one).
-    pub min_size: u64,
-    /// The largest size `content-length-range` allows, if it has one.
-    pub max_size: Option<u64>,
-}
-
-impl Policy {
-    /// The largest size allowed, for [`FilePart::limit`].
-    pub fn max_size(&self) -> Option<u64> {
-        self.max_size
-    }
-
-    /// Checks the final size against `content-length-range`.
-    pub fn check_size(&self, size: u64) -> Result<(), OssError> {
-        if self.max_size.is_some_and(|max| size > max) {
-            return Err(OssError::entity_too_large());
-        }
-        if size < self.min_size {
-            return Err(OssError::entity_too_small());
-        }
-        Ok(())
-    }
-}
-
 /// Checks a form against the keys and its policy at `now_ms` (Unix milliseconds): the access
 /// key is known, the signature is the policy's under its secret (compared in constant time),
 /// the policy is well-formed and unexpired and its conditions hold for the form's fields. The
@@ -645,115 +369,56 @@ pub fn verify(form: &PostForm, keys: &dyn KeyLookup, now_ms: i64) -> Result<Poli
     let raw = STANDARD
         .decode(form.policy.trim())
         .map_err(|_| OssError::invalid_policy_document("Policy is not valid base64."))?;
-    let doc: Value = serde_json::from_slice(&raw)
-        .map_err(|_| OssError::invalid_policy_document("Policy is not valid JSON."))?;
-    let expiration = doc
-        .get("expiration")
-        .and_then(Value::as_str)
-        .ok_or_else(|| OssError::invalid_policy_document("Policy missing expiration."))?;
-    let expires_at_ms =
-        time::OffsetDateTime::parse(expiration, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| OssError::invalid_policy_document("Invalid 'expiration' value."))?
-            .unix_timestamp_nanos()
-            / 1_000_000;
-    let conditions = doc
-        .get("conditions")
-        .and_then(Value::as_array)
-        .ok_or_else(|| OssError::invalid_policy_document("Policy missing conditions."))?;
-    if i128::from(now_ms) > expires_at_ms {
-        return Err(OssError::policy_expired());
-    }
-    let mut policy = Policy {
-        expires_at_ms: i64::try_from(expires_at_ms).unwrap_or(i64::MAX),
-        min_size: 0,
-        max_size: None,
-    };
-    for c in conditions {
-        check_condition(c, form, &mut policy)?;
-    }
-    Ok(policy)
+    let value = |name: &str| form.field(name).map(str::to_string);
+    // The upload host has one bucket: a `bucket` condition always holds.
+    Ok(crate::form::check_policy(
+        &raw,
+        &value,
+        &["bucket"],
+        now_ms,
+    )?)
 }
 
-fn failed(c: &Value) -> OssError {
-    OssError::access_denied(format!(
-        "Invalid according to Policy: Policy Condition failed: {c}"
-    ))
-}
-
-/// The value of `$name` in the form (`key` included).
-fn form_value<'a>(form: &'a PostForm, name: &str) -> Result<&'a str, OssError> {
-    let name = name.strip_prefix('$').ok_or_else(|| {
-        OssError::invalid_policy_document("Condition field names must start with '$'.")
-    })?;
-    Ok(form.field(name).unwrap_or(""))
-}
-
-fn check_condition(c: &Value, form: &PostForm, policy: &mut Policy) -> Result<(), OssError> {
-    match c {
-        Value::Object(map) => {
-            let mut entries = map.iter();
-            let (Some((name, value)), None) = (entries.next(), entries.next()) else {
-                return Err(OssError::invalid_policy_document(
-                    "Invalid Simple-Condition: Simple-Conditions must have exactly one property specified.",
-                ));
-            };
-            let value = value.as_str().ok_or_else(|| {
-                OssError::invalid_policy_document(
-                    "Invalid Simple-Condition: value must be a string.",
-                )
-            })?;
-            if name.eq_ignore_ascii_case("bucket") {
-                return Ok(());
+impl From<FormError> for OssError {
+    fn from(e: FormError) -> Self {
+        match e {
+            FormError::Malformed => Self::malformed_post_request(),
+            FormError::TooLarge => Self::entity_too_large(),
+            FormError::PreDataTooLarge => Self::max_pre_data_length_exceeded(),
+            FormError::NoFile | FormError::FieldAfterFile | FormError::TooManyFields => {
+                let message = e.to_string();
+                let mut chars = message.chars();
+                let message = match chars.next() {
+                    Some(c) => c.to_uppercase().chain(chars).collect::<String>() + ".",
+                    None => message,
+                };
+                Self::invalid_argument(message)
             }
-            if form.field(name).unwrap_or("") != value {
-                return Err(failed(c));
-            }
-            Ok(())
-        }
-        Value::Array(items) => {
-            let op = items.first().and_then(Value::as_str).unwrap_or("");
-            match (op.to_ascii_lowercase().as_str(), items.len()) {
-                ("content-length-range", 3) => {
-                    let (Some(min), Some(max)) = (items[1].as_u64(), items[2].as_u64()) else {
-                        return Err(OssError::invalid_policy_document(
-                            "Invalid content-length-range: bounds must be non-negative integers.",
-                        ));
-                    };
-                    if min > max {
-                        return Err(OssError::invalid_policy_document(
-                            "Invalid content-length-range: minimum above maximum.",
-                        ));
-                    }
-                    policy.min_size = policy.min_size.max(min);
-                    policy.max_size = Some(policy.max_size.map_or(max, |m| m.min(max)));
-                    Ok(())
-                }
-                ("eq", 3) | ("starts-with", 3) => {
-                    let (Some(name), Some(expected)) = (items[1].as_str(), items[2].as_str())
-                    else {
-                        return Err(OssError::invalid_policy_document(
-                            "Invalid Condition: field and value must be strings.",
-                        ));
-                    };
-                    if name.eq_ignore_ascii_case("$bucket") {
-                        return Ok(());
-                    }
-                    let actual = form_value(form, name)?;
-                    let holds = if op.eq_ignore_ascii_case("eq") {
-                        actual == expected
-                    } else {
-                        actual.starts_with(expected)
-                    };
-                    if holds { Ok(()) } else { Err(failed(c)) }
-                }
-                _ => Err(OssError::invalid_policy_document(format!(
-                    "Invalid Condition: {c}"
-                ))),
+            FormError::RepeatedField(name) => {
+                Self::invalid_argument(format!("The form field {name} is repeated."))
             }
         }
-        _ => Err(OssError::invalid_policy_document(
-            "Each condition must be an array or an object.",
-        )),
+    }
+}
+
+impl From<PolicyError> for OssError {
+    fn from(e: PolicyError) -> Self {
+        match e {
+            PolicyError::Invalid(m) => Self::invalid_policy_document(m),
+            PolicyError::Expired => Self::policy_expired(),
+            PolicyError::ConditionFailed(c) => Self::access_denied(format!(
+                "Invalid according to Policy: Policy Condition failed: {c}"
+            )),
+        }
+    }
+}
+
+impl From<SizeError> for OssError {
+    fn from(e: SizeError) -> Self {
+        match e {
+            SizeError::TooLarge => Self::entity_too_large(),
+            SizeError::TooSmall => Self::entity_too_small(),
+        }
     }
 }
 
@@ -798,7 +463,25 @@ pub fn success_response(
 mod tests {
     use std::collections::HashMap;
 
+    use serde_json::Value;
+    use tokio::io::{AsyncWrite, AsyncWriteExt};
+
     use super::*;
+    use crate::form::BODY_PIECE;
+
+    /// Copies the whole file to `sink` (flushed); its size.
+    async fn write_to<W: AsyncWrite + Unpin>(
+        file: &mut FilePart,
+        sink: &mut W,
+    ) -> Result<u64, OssError> {
+        while let Some(bytes) = file.chunk().await? {
+            sink.write_all(&bytes)
+                .await
+                .map_err(|_| OssError::internal_error())?;
+        }
+        sink.flush().await.map_err(|_| OssError::internal_error())?;
+        Ok(file.bytes_read())
+    }
 
     const KEY: &str = "1/2022/06/23/15/41/16559701077444693a0c6-33b2-4cc2-a99f-9f38b8b81234";
     const BOUNDARY: &str = "a8c2f9f1e6b04b1ba0e3a3c4bd1e6e7f";
@@ -888,7 +571,7 @@ mod tests {
             file.limit(max);
         }
         let mut sink = Vec::new();
-        let size = file.write_to(&mut sink).await?;
+        let size = write_to(&mut file, &mut sink).await?;
         policy.check_size(size)?;
         assert_eq!(size, sink.len() as u64);
         Ok((form, sink))
@@ -1092,7 +775,9 @@ mod tests {
         .unwrap();
         let policy = verify(&form, &keys(), NOW_MS).unwrap();
         file.limit(policy.max_size().unwrap());
-        let e = file.write_to(&mut tokio::io::sink()).await.unwrap_err();
+        let e = write_to(&mut file, &mut tokio::io::sink())
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "EntityTooLarge");
         // Stopped at the first piece past the limit, not at the end of the 4 MiB.
         assert!(
@@ -1117,7 +802,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(
-            file.write_to(&mut tokio::io::sink())
+            write_to(&mut file, &mut tokio::io::sink())
                 .await
                 .unwrap_err()
                 .code(),
@@ -1323,7 +1008,7 @@ mod tests {
             let (form, mut file) =
                 parse_form(&content_type(), failing, &FormLimits::default()).await?;
             verify(&form, &keys(), NOW_MS)?;
-            file.write_to(&mut tokio::io::sink()).await
+            write_to(&mut file, &mut tokio::io::sink()).await
         }
         .await;
         assert_eq!(r.unwrap_err().code(), "MalformedPOSTRequest");
@@ -1497,7 +1182,10 @@ mod tests {
                 .unwrap();
             // An error in the middle of the file: the rest is still unread.
             part.limit(100);
-            assert_eq!(part.chunk().await.unwrap_err().code(), "EntityTooLarge");
+            assert_eq!(
+                OssError::from(part.chunk().await.unwrap_err()).code(),
+                "EntityTooLarge"
+            );
             assert!(read.load(Ordering::Relaxed) < total);
             part.discard(budget).await;
             let after = read.load(Ordering::Relaxed);

@@ -17,6 +17,7 @@ pub mod multipart;
 pub mod multipart_xml;
 mod objects;
 pub mod parse;
+pub mod post_object;
 pub mod queues;
 pub mod subresource;
 pub mod tagging_xml;
@@ -232,6 +233,10 @@ async fn dispatch(
             if queues::is_queue_or_list(&ctx, &key, kind == route::HostKind::Ci) {
                 ctx.require_signed()?;
                 return queues::handle(&ctx, &bucket, region.as_deref(), &key, body).await;
+            }
+            // A browser form upload: signed by its policy, not by a header.
+            if key.is_empty() && post_object::is_post_object(&ctx) {
+                return post_object::handle(&ctx, &bucket, region.as_deref(), body).await;
             }
             // An operation selected by a parameter hashscan does not implement is refused
             // here, before anything is read or written.
