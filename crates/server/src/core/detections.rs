@@ -551,21 +551,12 @@ impl Detections {
     pub fn spawn_sweeper(
         &self,
         every: Duration,
-        mut stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
-        tokio::spawn(async move {
-            loop {
-                match this.sweep().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(files = n, "expired detection files removed"),
-                    Err(e) => tracing::warn!(error = %e, "cannot sweep expired detections"),
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(every) => {}
-                    _ = stop.changed() => return,
-                }
-            }
+        super::workers::spawn_periodic("expired detection files removed", every, stop, move || {
+            let this = this.clone();
+            async move { this.sweep().await }
         })
     }
 }

@@ -18,7 +18,9 @@ use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
 use hashscan_digest::Algorithm;
 
-use super::objects::{Conditions, NewMeta, ObjectMeta, ObjectStore, StoreError, now_ms};
+use super::objects::{
+    Conditions, NewMeta, ObjectMeta, ObjectStore, ReceivedBlob, StoreError, now_ms,
+};
 use crate::meta::objects::prefix_upper;
 use crate::meta::uploads::{Part, Upload, UploadError, UploadIndex, UploadRange};
 
@@ -180,15 +182,7 @@ impl Multipart {
             .objects
             .receive_blob(body, limit, size_hint, content_md5)
             .await?;
-        let part = Part {
-            number: to.number,
-            size: received.size,
-            etag: hex::encode(received.md5),
-            crc64: received.crc64,
-            last_modified: now_ms(),
-            blob: received.blob,
-        };
-        self.store_part(to.upload_id, part).await
+        self.store_part(to, received).await
     }
 
     /// Stores part `number` of an upload from a byte range (`first`, `last`, inclusive) of
@@ -224,6 +218,11 @@ impl Multipart {
             .objects
             .receive_blob(bytes.map_err(std::io::Error::other), limit, Some(len), None)
             .await?;
+        self.store_part(to, received).await
+    }
+
+    /// Makes a received blob part `to.number` of its upload.
+    async fn store_part(&self, to: PartTarget<'_>, received: ReceivedBlob) -> Result<Part> {
         let part = Part {
             number: to.number,
             size: received.size,
@@ -232,11 +231,7 @@ impl Multipart {
             last_modified: now_ms(),
             blob: received.blob,
         };
-        self.store_part(to.upload_id, part).await
-    }
-
-    async fn store_part(&self, upload_id: &str, part: Part) -> Result<Part> {
-        match self.uploads.put_part(upload_id, &part).await {
+        match self.uploads.put_part(to.upload_id, &part).await {
             Ok(replaced) => {
                 if let Some(old) = replaced {
                     self.objects.discard_blob(&old).await;
@@ -508,22 +503,18 @@ impl Multipart {
     pub fn spawn_expiry(
         &self,
         every: Duration,
-        mut stop: tokio::sync::watch::Receiver<bool>,
+        stop: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
-        tokio::spawn(async move {
-            loop {
-                match this.expire().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(uploads = n, "expired multipart uploads aborted"),
-                    Err(e) => tracing::warn!(error = %e, "cannot expire multipart uploads"),
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(every) => {}
-                    _ = stop.changed() => return,
-                }
-            }
-        })
+        super::workers::spawn_periodic(
+            "expired multipart uploads aborted",
+            every,
+            stop,
+            move || {
+                let this = this.clone();
+                async move { this.expire().await }
+            },
+        )
     }
 
     async fn require_bucket(&self, bucket: &str) -> Result<()> {

@@ -128,6 +128,35 @@ impl JobRun<'_> {
     }
 }
 
+/// Runs `task` now and then every `every` until `stop` changes: the housekeeping loops
+/// (expired detections, abandoned multipart uploads). `what` names the work in the log; the
+/// task answers how many things it did.
+pub fn spawn_periodic<F, Fut, E>(
+    what: &'static str,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    task: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<usize, E>> + Send,
+    E: std::fmt::Display,
+{
+    tokio::spawn(async move {
+        loop {
+            match task().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(count = n, "{what}"),
+                Err(e) => tracing::warn!(error = %e, "{what}: failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    })
+}
+
 /// What the job workers of a node share.
 pub struct Pool {
     /// This node's name; a worker's lease owner is `<node>/<n>`.

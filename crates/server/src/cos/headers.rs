@@ -103,3 +103,13 @@ pub(super) fn insert(h: &mut HeaderMap, name: HeaderName, value: &str) {
 pub(super) fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
 }
+
+/// A write's answer headers: the quoted `ETag` and `x-cos-hash-crc64ecma`.
+pub(super) fn written(h: &mut HeaderMap, etag: &str, crc64: u64) {
+    insert(h, header::ETAG, &quoted(etag));
+    insert(
+        h,
+        HeaderName::from_static("x-cos-hash-crc64ecma"),
+        &crc64.to_string(),
+    );
+}

@@ -6,13 +6,13 @@
 //! [`crate::core::multipart::Multipart`]'s.
 
 use axum::body::Body;
-use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 
 use super::Ctx;
 use super::error::CosError;
-use super::headers::{content_md5, insert, quoted, upload_meta};
+use super::headers::{content_md5, insert, quoted, upload_meta, written};
 use super::parse::{parse_conditions, parse_copy_range, parse_copy_source};
 use crate::core::multipart::{MAX_LIST, PartTarget, UploadListParams, part_number};
 use crate::meta::uploads::Upload;
@@ -129,13 +129,7 @@ async fn upload_part(
         )
         .await?;
     let mut response = StatusCode::OK.into_response();
-    let h = response.headers_mut();
-    insert(h, header::ETAG, &quoted(&part.etag));
-    insert(
-        h,
-        HeaderName::from_static("x-cos-hash-crc64ecma"),
-        &part.crc64.to_string(),
-    );
+    written(response.headers_mut(), &part.etag, part.crc64);
     Ok(response)
 }
 

@@ -9,7 +9,7 @@ use futures_util::TryStreamExt;
 
 use super::Ctx;
 use super::error::CosError;
-use super::headers::{content_md5, insert, new_meta, quoted, tag_error, upload_meta};
+use super::headers::{content_md5, insert, new_meta, quoted, tag_error, upload_meta, written};
 use super::parse::{RangeSpec, parse_conditions, parse_copy_source, parse_range};
 use super::subresource;
 use crate::core::objects::{ConditionFailed, MetadataDirective, ObjectMeta};
@@ -158,13 +158,7 @@ async fn put(
         .put(bucket, key, meta, stream, content_md5)
         .await?;
     let mut response = StatusCode::OK.into_response();
-    let h = response.headers_mut();
-    insert(h, header::ETAG, &quoted(&object.etag));
-    insert(
-        h,
-        HeaderName::from_static("x-cos-hash-crc64ecma"),
-        &object.crc64.to_string(),
-    );
+    written(response.headers_mut(), &object.etag, object.crc64);
     Ok(response)
 }
 
