@@ -280,3 +280,32 @@ def test_a_bucket_with_an_upload_in_progress_is_not_empty(make_client):
     assert (e.get_status_code(), e.get_error_code()) == (409, "BucketNotEmpty")
     c.abort_multipart_upload(Bucket=name, Key="k", UploadId=upload_id)
     c.delete_bucket(Bucket=name)
+
+
+def test_a_detection_of_a_multipart_object_is_that_of_the_same_bytes_put_whole(client, prefix):
+    """The detection reads the object's bytes, not its parts: a web shell split across parts
+    is found, under the whole object's MD5 and SHA-256, as when it was PUT in one piece."""
+    from test_sas import WEBSHELL
+
+    data = WEBSHELL + b"// padding\n" * (MIB // 11) + WEBSHELL
+    whole, split = prefix + "whole.php", prefix + "split.php"
+    client.put_object(Bucket=SDK_BUCKET, Key=whole, Body=data)
+    up = client.create_multipart_upload(Bucket=SDK_BUCKET, Key=split)["UploadId"]
+    parts = []
+    for n, at in enumerate(range(0, len(data), MIB), 1):
+        r = client.upload_part(Bucket=SDK_BUCKET, Key=split, Body=data[at:at + MIB], PartNumber=n,
+                               UploadId=up)
+        parts.append({"PartNumber": n, "ETag": r["ETag"]})
+    assert len(parts) == 2
+    client.complete_multipart_upload(Bucket=SDK_BUCKET, Key=split, UploadId=up,
+                                     MultipartUpload={"Part": parts})
+    from test_cos_virus import finished
+
+    verdicts = []
+    for key in (whole, split):
+        job = client.ci_auditing_virus_submit(Bucket=SDK_BUCKET, Key=key)["JobsDetail"]["JobId"]
+        done = finished(client, job)
+        verdicts.append((done["Suggestion"], [r["VirusName"] for r in done["DetectDetail"][0]["Result"]]
+                         if done["DetectDetail"] else []))
+    assert verdicts[0] == verdicts[1], verdicts
+    assert verdicts[0][0] == "block", verdicts
