@@ -115,6 +115,18 @@ pub struct PartTarget<'a> {
     pub number: u32,
 }
 
+/// A checked completion ([`Multipart::plan_completion`]): the object-to-be's ETag, size
+/// and CRC-64, and the part blobs to join.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    upload: Upload,
+    parts: Vec<String>,
+    pub size: u64,
+    /// `<MD5 of the parts' MD5s>-<N>`.
+    pub etag: String,
+    pub crc64: u64,
+}
+
 /// The multipart upload service.
 #[derive(Clone)]
 pub struct Multipart {
@@ -278,7 +290,8 @@ impl Multipart {
     /// Completes an upload from the client's list of (part number, ETag): every part
     /// listed must be stored with that ETag, in ascending order, each but the last at least
     /// [`MIN_PART_SIZE`]. Parts not listed are discarded. The object replaces what its key
-    /// held.
+    /// held. [`plan_completion`](Self::plan_completion) then
+    /// [`finish_completion`](Self::finish_completion).
     pub async fn complete(
         &self,
         bucket: &str,
@@ -286,6 +299,20 @@ impl Multipart {
         upload_id: &str,
         listed: &[(u32, String)],
     ) -> Result<ObjectMeta> {
+        let plan = self.plan_completion(bucket, key, upload_id, listed).await?;
+        self.finish_completion(plan).await
+    }
+
+    /// Checks a completion and computes the object's ETag, size and CRC-64 — everything a
+    /// client can be told before the parts are joined, so that a dialect can answer at once
+    /// and send the outcome when the (long) join is done.
+    pub async fn plan_completion(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        listed: &[(u32, String)],
+    ) -> Result<Completion> {
         let upload = self.upload(bucket, key, upload_id).await?;
         if listed.is_empty() {
             return Err(MultipartError::InvalidArgument(
@@ -335,7 +362,26 @@ impl Multipart {
             return Err(StoreError::EntityTooLarge { limit }.into());
         }
         let (etag, crc64) = combined(&chosen);
-        let ids: Vec<String> = chosen.iter().map(|p| p.blob.clone()).collect();
+        Ok(Completion {
+            upload,
+            parts: chosen.iter().map(|p| p.blob.clone()).collect(),
+            size,
+            etag,
+            crc64,
+        })
+    }
+
+    /// Joins the planned parts into the object's blob and commits the object, removing the
+    /// upload, in one transaction.
+    pub async fn finish_completion(&self, plan: Completion) -> Result<ObjectMeta> {
+        let Completion {
+            upload,
+            parts: ids,
+            size,
+            etag,
+            crc64,
+        } = plan;
+        let upload_id = upload.upload_id.clone();
         let blob = match self.objects.blobs().concat(&ids).await {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -347,8 +393,8 @@ impl Multipart {
             Err(e) => return Err(StoreError::Io(e).into()),
         };
         let object = ObjectMeta {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
+            bucket: upload.bucket.clone(),
+            key: upload.key.clone(),
             size,
             etag,
             crc64,
@@ -363,7 +409,7 @@ impl Multipart {
             last_modified: now_ms(),
             blob,
         };
-        match self.uploads.complete(upload_id, &object).await {
+        match self.uploads.complete(&upload_id, &object).await {
             Ok(done) => {
                 let stale: Vec<String> = done
                     .replaced

@@ -56,6 +56,18 @@ impl CosError {
     /// Renders the error; `resource` is the addressed host and path, `request_id` the id also
     /// sent as `x-cos-request-id`.
     pub fn render(&self, resource: &str, request_id: &str) -> Response {
+        let mut response = (self.status, self.document(resource, request_id)).into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml"),
+        );
+        response
+    }
+}
+
+impl CosError {
+    /// The `<Error>` document (with its XML declaration).
+    pub fn document(&self, resource: &str, request_id: &str) -> String {
         let mut w = XmlWriter::new();
         w.open("Error")
             .leaf("Code", self.code)
@@ -63,12 +75,7 @@ impl CosError {
             .leaf("Resource", resource)
             .leaf("RequestId", request_id)
             .leaf("TraceId", request_id);
-        let mut response = (self.status, w.finish()).into_response();
-        response.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/xml"),
-        );
-        response
+        w.finish()
     }
 }
 

@@ -8,7 +8,7 @@
 use axum::body::Body;
 use axum::http::{HeaderName, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::Ctx;
 use super::error::CosError;
@@ -202,24 +202,110 @@ async fn complete(
     )
     .await?;
     let listed = super::multipart_xml::parse_complete(&bytes).map_err(|m| super::malformed(&m))?;
-    let object = ctx
+    // Every check a client can be told with a status is made here.
+    let plan = ctx
         .state
         .multipart
-        .complete(bucket, key, upload_id, &listed)
+        .plan_completion(bucket, key, upload_id, &listed)
         .await?;
-    let mut w = XmlWriter::new();
-    w.open("CompleteMultipartUploadResult")
-        .leaf("Location", &ctx.resource)
-        .leaf("Bucket", bucket)
-        .leaf("Key", key)
-        .leaf("ETag", &quoted(&object.etag));
-    let mut response = super::xml_ok(w.finish());
+    let crc64 = plan.crc64;
+    let result = {
+        let mut w = XmlWriter::new();
+        w.open("CompleteMultipartUploadResult")
+            .leaf("Location", &ctx.resource)
+            .leaf("Bucket", bucket)
+            .leaf("Key", key)
+            .leaf("ETag", &quoted(&plan.etag));
+        w.finish()
+    };
+    // Joining the parts of a large object takes a while (a copy on most file systems): it
+    // runs on its own, and a client still waiting after a moment gets the answer COS gives,
+    // 200 at once with whitespace until the outcome — the result, or an <Error> in the body
+    // (the Python SDK looks for the ETag for this reason). The object is committed either
+    // way, even if the client hangs up.
+    let multipart = ctx.state.multipart.clone();
+    let mut join = tokio::spawn(async move { multipart.finish_completion(plan).await });
+    let (resource, request_id) = (ctx.resource.clone(), ctx.request_id.clone());
+    let outcome =
+        move |joined: Result<Result<_, _>, tokio::task::JoinError>| -> Result<(), CosError> {
+            match joined {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(CosError::from(e)),
+                Err(e) => {
+                    tracing::error!(error = %e, "a multipart completion failed");
+                    Err(CosError::internal())
+                }
+            }
+        };
+    let mut response = match tokio::time::timeout(COMPLETE_WAIT, &mut join).await {
+        Ok(joined) => {
+            outcome(joined)?;
+            super::xml_ok(result)
+        }
+        Err(_) => {
+            let done = async move {
+                match outcome(join.await) {
+                    Ok(()) => result,
+                    Err(e) => e.document(&resource, &request_id),
+                }
+            };
+            let mut r = Response::new(keep_alive_body(done, KEEP_ALIVE_EVERY));
+            r.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/xml"),
+            );
+            r
+        }
+    };
     insert(
         response.headers_mut(),
         HeaderName::from_static("x-cos-hash-crc64ecma"),
-        &object.crc64.to_string(),
+        &crc64.to_string(),
     );
     Ok(response)
+}
+
+/// How long a completion is awaited before the answer starts and is kept alive.
+const COMPLETE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often a space is sent while a completion runs.
+const KEEP_ALIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A body that starts with the XML declaration, sends a space every `every` until `done`
+/// gives the document (its own declaration left out), then the document: whitespace between
+/// the declaration and the root element is allowed, and it keeps idle-timeouts of clients
+/// and proxies from closing the connection.
+fn keep_alive_body<F>(done: F, every: std::time::Duration) -> Body
+where
+    F: std::future::Future<Output = String> + Send + 'static,
+{
+    const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    enum Step<F> {
+        Start(std::pin::Pin<Box<F>>),
+        Wait(std::pin::Pin<Box<F>>),
+        End,
+    }
+    let stream =
+        futures_util::stream::unfold(Step::Start(Box::pin(done)), move |step| async move {
+            match step {
+                Step::Start(done) => Some((
+                    bytes::Bytes::from_static(DECLARATION.as_bytes()),
+                    Step::Wait(done),
+                )),
+                Step::Wait(mut done) => match tokio::time::timeout(every, done.as_mut()).await {
+                    Err(_) => Some((bytes::Bytes::from_static(b" "), Step::Wait(done))),
+                    Ok(doc) => {
+                        let doc = doc
+                            .strip_prefix(DECLARATION)
+                            .map(str::to_string)
+                            .unwrap_or(doc);
+                        Some((bytes::Bytes::from(doc), Step::End))
+                    }
+                },
+                Step::End => None,
+            }
+        })
+        .map(Ok::<_, std::convert::Infallible>);
+    Body::from_stream(stream)
 }
 
 /// Whether a listing asks for URL-encoded keys (`encoding-type=url`).
@@ -347,4 +433,54 @@ fn upload_entry(w: &mut XmlWriter, bucket: &str, u: &Upload, enc: &impl Fn(&str)
     owner(w, "Initiator", bucket);
     owner(w, "Owner", bucket);
     w.leaf("Initiated", &iso8601_ms(u.initiated)).close();
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_slow_outcome_is_kept_alive_with_whitespace_in_well_formed_xml() {
+        let done = async {
+            tokio::time::sleep(std::time::Duration::from_millis(130)).await;
+            let mut w = XmlWriter::new();
+            w.open("CompleteMultipartUploadResult")
+                .leaf("ETag", "\"e-2\"");
+            w.finish()
+        };
+        let body = keep_alive_body(done, std::time::Duration::from_millis(20));
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let (declaration, rest) = text.split_once('\n').unwrap();
+        assert_eq!(declaration, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+        let spaces = rest.chars().take_while(|c| *c == ' ').count();
+        assert!(spaces >= 3, "{text:?}");
+        assert!(
+            rest.trim_start()
+                .starts_with("<CompleteMultipartUploadResult>")
+        );
+        assert_eq!(text.matches("<?xml").count(), 1);
+        // The whole is one well-formed document.
+        let mut reader = quick_xml::Reader::from_str(&text);
+        loop {
+            match reader.read_event().unwrap() {
+                quick_xml::events::Event::Eof => break,
+                _ => continue,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_quick_outcome_is_sent_at_once() {
+        let body = keep_alive_body(
+            async { "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error/>".to_string() },
+            std::time::Duration::from_secs(60),
+        );
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        assert_eq!(
+            &bytes[..],
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error/>"
+        );
+    }
 }
