@@ -20,8 +20,11 @@ function binary() {
   return path.join(target, 'debug', 'hashscan');
 }
 
-/** Starts a server; resolves to { port, url, stop(), stderr() }. */
-async function startServer() {
+/**
+ * Starts a server; resolves to { port, url, stop(), stderr() }. `options.tls`
+ * ({ cert, key }: PEM paths) makes the port speak https.
+ */
+async function startServer(options = {}) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hashscan-node-'));
   const dataDir = path.join(root, 'data');
   fs.mkdirSync(dataDir);
@@ -33,11 +36,9 @@ async function startServer() {
     HASHSCAN_FETCH_ALLOW_PRIVATE: '1',
     RUST_LOG: process.env.RUST_LOG || 'info',
   };
-  const child = spawn(
-    binary(),
-    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir],
-    { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
+  if (options.tls) args.push('--tls-cert', options.tls.cert, '--tls-key', options.tls.key);
+  const child = spawn(binary(), args, { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const errLines = [];
   readline.createInterface({ input: child.stderr }).on('line', (l) => {
     errLines.push(l);
@@ -53,7 +54,7 @@ async function startServer() {
       reject(new Error(`hashscan exited with ${code}:\n${errLines.join('\n')}`));
     });
     readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /^listening on http:\/\/127\.0\.0\.1:(\d+)$/.exec(line.trim());
+      const m = /^listening on https?:\/\/127\.0\.0\.1:(\d+)$/.exec(line.trim());
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));
@@ -62,7 +63,7 @@ async function startServer() {
   });
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     stderr: () => errLines.join('\n'),
     stop: () =>
       new Promise((resolve) => {
