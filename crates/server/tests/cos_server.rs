@@ -453,3 +453,80 @@ async fn multipart_parameters_must_be_signed_and_abandoned_uploads_expire() {
     assert_eq!(blob_files(dir.path()), 0);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn hostile_multipart_requests_are_refused_in_cos_errors_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), |_| {}).await;
+    let key = format!("/{BUCKET}/hostile.bin");
+    let text = signed(&server, "POST", &format!("{key}?uploads"), vec![])
+        .await
+        .text()
+        .await
+        .unwrap();
+    let id = text
+        .split("<UploadId>")
+        .nth(1)
+        .and_then(|s| s.split("</UploadId>").next())
+        .unwrap()
+        .to_string();
+    let complete = format!("{key}?uploadId={id}");
+
+    // A completion body over its limit, one that is not XML, parts never uploaded.
+    let huge = vec![b' '; 2 * 1024 * 1024 + 1];
+    let r = signed(&server, "POST", &complete, huge).await;
+    assert_eq!(xml_code(r).await, (400, "MalformedXML".to_string()));
+    let r = signed(&server, "POST", &complete, b"<Complete".to_vec()).await;
+    assert_eq!(xml_code(r).await, (400, "MalformedXML".to_string()));
+    let body = b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"00\"</ETag></Part></CompleteMultipartUpload>";
+    let r = signed(&server, "POST", &complete, body.to_vec()).await;
+    assert_eq!(xml_code(r).await, (400, "InvalidPart".to_string()));
+    // Part numbers outside 1–10,000; listing parameters that are not numbers.
+    for n in ["0", "10001", "x"] {
+        let r = signed(
+            &server,
+            "PUT",
+            &format!("{key}?partNumber={n}&uploadId={id}"),
+            vec![1],
+        )
+        .await;
+        assert_eq!(
+            xml_code(r).await,
+            (400, "InvalidArgument".to_string()),
+            "{n}"
+        );
+    }
+    let r = signed(
+        &server,
+        "GET",
+        &format!("{key}?uploadId={id}&max-parts=many"),
+        vec![],
+    )
+    .await;
+    assert_eq!(xml_code(r).await, (400, "InvalidArgument".to_string()));
+    let r = signed(
+        &server,
+        "GET",
+        &format!("/{BUCKET}/?uploads&max-uploads=-1"),
+        vec![],
+    )
+    .await;
+    assert_eq!(xml_code(r).await, (400, "InvalidArgument".to_string()));
+    // The upload id of this key is no other key's.
+    let r = signed(
+        &server,
+        "PUT",
+        &format!("/{BUCKET}/other.bin?partNumber=1&uploadId={id}"),
+        vec![1],
+    )
+    .await;
+    assert_eq!(xml_code(r).await, (404, "NoSuchUpload".to_string()));
+    // Nothing was stored, and the upload is still there, without parts.
+    assert_eq!(blob_files(dir.path()), 0);
+    let r = signed(&server, "GET", &complete, vec![]).await;
+    assert_eq!(r.status(), 200);
+    assert!(!r.text().await.unwrap().contains("<Part>"));
+    let r = server.get(&format!("/{BUCKET}/hostile.bin")).await;
+    assert_eq!(xml_code(r).await, (404, "NoSuchKey".to_string()));
+    server.stop().await;
+}
