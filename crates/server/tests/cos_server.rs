@@ -478,6 +478,19 @@ async fn hostile_multipart_requests_are_refused_in_cos_errors_and_change_nothing
     assert_eq!(xml_code(r).await, (400, "MalformedXML".to_string()));
     let r = signed(&server, "POST", &complete, b"<Complete".to_vec()).await;
     assert_eq!(xml_code(r).await, (400, "MalformedXML".to_string()));
+    // A Content-MD5 (the Node.js SDK sends one) that is not the body's.
+    let r = reqwest::Client::new()
+        .post(server.url(&complete))
+        .header(
+            "authorization",
+            server.auth_covering(SK, "POST", &complete, &[]),
+        )
+        .header("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==")
+        .body("<CompleteMultipartUpload/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xml_code(r).await, (400, "InvalidDigest".to_string()));
     let body = b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"00\"</ETag></Part></CompleteMultipartUpload>";
     let r = signed(&server, "POST", &complete, body.to_vec()).await;
     assert_eq!(xml_code(r).await, (400, "InvalidPart".to_string()));
