@@ -168,7 +168,7 @@ impl Multipart {
 
     /// The upload `upload_id` of this bucket and key.
     pub async fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Upload> {
-        self.require_bucket(bucket).await?;
+        self.objects.require_bucket(bucket).await?;
         Ok(self.uploads.get(bucket, key, upload_id).await?)
     }
 
@@ -411,19 +411,13 @@ impl Multipart {
         };
         match self.uploads.complete(&upload_id, &object).await {
             Ok(done) => {
-                let stale: Vec<String> = done
+                let stale = done
                     .replaced
                     .into_iter()
                     .filter(|old| *old != object.blob)
                     .chain(done.parts)
                     .collect();
-                // Unlinking large files takes a while; the client need not wait.
-                let objects = self.objects.clone();
-                tokio::spawn(async move {
-                    for blob in stale {
-                        objects.discard_blob(&blob).await;
-                    }
-                });
+                self.objects.discard_later(stale);
                 Ok(object)
             }
             Err(e) => {
@@ -446,7 +440,7 @@ impl Multipart {
     /// One page of a bucket's uploads in (key, upload id) order, keys grouped by
     /// `delimiter` after `prefix` as in an object listing.
     pub async fn list_uploads(&self, bucket: &str, p: &UploadListParams) -> Result<UploadsPage> {
-        self.require_bucket(bucket).await?;
+        self.objects.require_bucket(bucket).await?;
         let max = p.max_uploads.min(MAX_LIST);
         let mut page = UploadsPage::default();
         let upper = prefix_upper(p.prefix.as_bytes());
@@ -561,13 +555,6 @@ impl Multipart {
                 async move { this.expire().await }
             },
         )
-    }
-
-    async fn require_bucket(&self, bucket: &str) -> Result<()> {
-        match self.objects.bucket(bucket).await? {
-            Some(_) => Ok(()),
-            None => Err(StoreError::NoSuchBucket.into()),
-        }
     }
 }
 

@@ -407,20 +407,30 @@ impl ObjectStore {
             }
             Err(e) => return Err(e.into()),
         };
-        if let Some(old) = old.filter(|o| *o != object.blob) {
-            // Unlinking a large file takes a while on some file systems; the caller need not
-            // wait for it (a leftover is removed at the next start).
-            let store = self.clone();
-            tokio::spawn(async move { store.remove_blob(&old).await });
-        }
+        self.discard_later(old.filter(|o| *o != object.blob).into_iter().collect());
         Ok(())
+    }
+
+    /// Removes blobs nothing names any more without making the caller wait: unlinking a
+    /// large file takes a while on some file systems (a leftover is swept at the next start).
+    pub(crate) fn discard_later(&self, blobs: Vec<String>) {
+        if blobs.is_empty() {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            for blob in blobs {
+                store.remove_blob(&blob).await;
+            }
+        });
     }
 
     async fn remove_blob(&self, blob: &str) {
         self.blobs.remove(blob).await;
     }
 
-    async fn require_bucket(&self, bucket: &str) -> Result<Bucket, StoreError> {
+    /// A bucket that must exist: [`StoreError::NoSuchBucket`] otherwise.
+    pub(crate) async fn require_bucket(&self, bucket: &str) -> Result<Bucket, StoreError> {
         self.bucket(bucket).await?.ok_or(StoreError::NoSuchBucket)
     }
 

@@ -113,3 +113,19 @@ pub(super) fn written(h: &mut HeaderMap, etag: &str, crc64: u64) {
         &crc64.to_string(),
     );
 }
+
+/// The source of a copy (`x-cos-copy-source`, `<bucket>.cos.<region>.<domain>/<key>` or
+/// `/<bucket>/<key>`) as (bucket, key), once the request may read it (PUT Object - Copy and
+/// Upload Part - Copy).
+pub(super) async fn copy_source(ctx: &Ctx<'_>) -> Result<(String, String), CosError> {
+    let source = ctx.header("x-cos-copy-source").unwrap_or_default();
+    let (bucket, region, key) = super::parse::parse_copy_source(source, &ctx.state.config.domains)
+        .ok_or_else(|| {
+            CosError::invalid_argument(
+                "x-cos-copy-source is not <bucket>.cos.<region>.<domain>/<key>",
+            )
+        })?;
+    // The source must be readable by this request too.
+    ctx.bucket(&bucket, region.as_deref(), true).await?;
+    Ok((bucket, key))
+}

@@ -13,7 +13,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use super::Ctx;
 use super::error::CosError;
 use super::headers::{content_md5, insert, quoted, upload_meta, written};
-use super::parse::{parse_conditions, parse_copy_range, parse_copy_source};
+use super::parse::{parse_conditions, parse_copy_range};
 use crate::core::multipart::{MAX_LIST, PartTarget, UploadListParams, part_number};
 use crate::meta::uploads::Upload;
 use crate::wire::iso8601_ms;
@@ -140,15 +140,7 @@ async fn copy_part(
     upload_id: &str,
     number: u32,
 ) -> Result<Response, CosError> {
-    let source = ctx.header("x-cos-copy-source").unwrap_or_default();
-    let (src_bucket, src_region, src_key) = parse_copy_source(source, &ctx.state.config.domains)
-        .ok_or_else(|| {
-            CosError::invalid_argument(
-                "x-cos-copy-source is not <bucket>.cos.<region>.<domain>/<key>",
-            )
-        })?;
-    // The source must be readable by this request too.
-    ctx.bucket(&src_bucket, src_region.as_deref(), true).await?;
+    let (src_bucket, src_key) = super::headers::copy_source(ctx).await?;
     let range = match ctx.header("x-cos-copy-source-range").map(str::trim) {
         None | Some("") => None,
         Some(r) => Some(parse_copy_range(r).ok_or_else(|| {

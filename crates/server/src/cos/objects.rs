@@ -10,7 +10,7 @@ use futures_util::TryStreamExt;
 use super::Ctx;
 use super::error::CosError;
 use super::headers::{content_md5, insert, new_meta, quoted, tag_error, upload_meta, written};
-use super::parse::{RangeSpec, parse_conditions, parse_copy_source, parse_range};
+use super::parse::{RangeSpec, parse_conditions, parse_range};
 use super::subresource;
 use crate::core::objects::{ConditionFailed, MetadataDirective, ObjectMeta};
 use crate::wire::{http_date, iso8601_ms};
@@ -163,15 +163,7 @@ async fn put(
 }
 
 async fn copy(ctx: &Ctx<'_>, bucket: &str, key: &str) -> Result<Response, CosError> {
-    let source = ctx.header("x-cos-copy-source").unwrap_or_default();
-    let (src_bucket, src_region, src_key) = parse_copy_source(source, &ctx.state.config.domains)
-        .ok_or_else(|| {
-            CosError::invalid_argument(
-                "x-cos-copy-source is not <bucket>.cos.<region>.<domain>/<key>",
-            )
-        })?;
-    // The source must be readable by this request too.
-    ctx.bucket(&src_bucket, src_region.as_deref(), true).await?;
+    let (src_bucket, src_key) = super::headers::copy_source(ctx).await?;
     let directive = match ctx.header("x-cos-metadata-directive") {
         None => MetadataDirective::Copy,
         Some(d) if d.eq_ignore_ascii_case("copy") => MetadataDirective::Copy,

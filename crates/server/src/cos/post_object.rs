@@ -21,7 +21,7 @@ use futures_util::{Stream, StreamExt};
 
 use super::Ctx;
 use super::error::CosError;
-use super::headers::{insert, quoted};
+use super::headers::{insert, quoted, written};
 use crate::core::objects::{NewMeta, StoreError};
 use crate::form::{FilePart, Form, FormError, FormLimits, PolicyError, SizeError};
 
@@ -227,13 +227,8 @@ async fn accept(
         _ => StatusCode::NO_CONTENT.into_response(),
     };
     let h = response.headers_mut();
-    insert(h, header::ETAG, &etag);
+    written(h, &object.etag, object.crc64);
     insert(h, header::LOCATION, &location);
-    insert(
-        h,
-        HeaderName::from_static("x-cos-hash-crc64ecma"),
-        &object.crc64.to_string(),
-    );
     Ok(response)
 }
 

@@ -123,19 +123,6 @@ async fn submit(
     let detection = detect
         .detections
         .submit(NewDetection {
-            hash_key: None,
-            md5: None,
-            sha1: None,
-            sha256: None,
-            size,
-            source,
-            // Archives are opened, as COS scans inside zip, 7z, rar, tar, jar …
-            options: Options {
-                decompress: true,
-                max_layer: None,
-                max_files: None,
-            },
-            client_token: None,
             callback: match request.callback {
                 Some(url) => JobCallback::To(CallbackTarget {
                     url,
@@ -143,6 +130,16 @@ async fn submit(
                 }),
                 None => JobCallback::Queue,
             },
+            // Archives are opened, as COS scans inside zip, 7z, rar, tar, jar …
+            ..NewDetection::new(
+                source,
+                size,
+                Options {
+                    decompress: true,
+                    max_layer: None,
+                    max_files: None,
+                },
+            )
         })
         .await?;
     let mut w = XmlWriter::new();

@@ -53,6 +53,24 @@ pub struct NewDetection {
     pub callback: super::jobs::JobCallback,
 }
 
+impl NewDetection {
+    /// A detection of `source` (`size` when known) with no hash known yet, no client token,
+    /// and the queue's callback; callers set what they know besides.
+    pub fn new(source: Source, size: Option<u64>, options: Options) -> NewDetection {
+        NewDetection {
+            hash_key: None,
+            md5: None,
+            sha1: None,
+            sha256: None,
+            size,
+            source,
+            options,
+            client_token: None,
+            callback: super::jobs::JobCallback::Queue,
+        }
+    }
+}
+
 /// The state of a detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {

@@ -326,17 +326,7 @@ async fn from_source(cx: &Cx<'_>, req: DetectionRequest) -> Result<NewDetection,
             ));
         }
     };
-    Ok(NewDetection {
-        hash_key: None,
-        md5: None,
-        sha1: None,
-        sha256: None,
-        size,
-        source,
-        options,
-        client_token: None,
-        callback: crate::meta::jobs::JobCallback::Queue,
-    })
+    Ok(NewDetection::new(source, size, options))
 }
 
 /// Receives an uploaded file for detection (the core's one streaming receive).

@@ -64,18 +64,16 @@ pub(super) async fn create(
             }
             let submitted = detections
                 .submit(NewDetection {
-                    hash_key: None,
                     md5: md5.clone(),
-                    sha1: None,
-                    sha256: None,
-                    size: Some(object.size),
-                    source: Source::Object {
-                        bucket: object.bucket,
-                        key: object.key,
-                    },
-                    options: OPTIONS,
                     client_token,
-                    callback: crate::meta::jobs::JobCallback::Queue,
+                    ..NewDetection::new(
+                        Source::Object {
+                            bucket: object.bucket,
+                            key: object.key,
+                        },
+                        Some(object.size),
+                        OPTIONS,
+                    )
                 })
                 .await
                 .map_err(|e| VolcError::from_core(&e))?;
@@ -92,15 +90,8 @@ pub(super) async fn create(
                 .map_err(|e| refused_sign_url(&e))?;
             detections
                 .submit(NewDetection {
-                    hash_key: None,
-                    md5: None,
-                    sha1: None,
-                    sha256: None,
-                    size: None,
-                    source: Source::Url { url },
-                    options: OPTIONS,
                     client_token,
-                    callback: crate::meta::jobs::JobCallback::Queue,
+                    ..NewDetection::new(Source::Url { url }, None, OPTIONS)
                 })
                 .await
                 .map_err(|e| VolcError::from_core(&e))?
