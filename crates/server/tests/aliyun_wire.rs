@@ -101,6 +101,8 @@ async fn upload(State(app): State<Arc<App>>, req: Request<Body>) -> Response {
                 .await
                 .unwrap();
         }
+        // tokio's File writes in the background: the test reads the file right after.
+        tokio::io::AsyncWriteExt::flush(&mut out).await.unwrap();
         policy.check_size(file.bytes_read())?;
         Ok(success_response(&form, "rid", "bucket", "loc", "etag"))
     }
