@@ -11,6 +11,8 @@ modes that can reach a local server while keeping the bucket in the Host header
   `PUT /key` with `Host: <bucket>.cos.<region>.myqcloud.com`.
 
 Environment: HASHSCAN_BIN (server binary), HASHSCAN_SDK_KEEP=1 (keep the temporary dir).
+HASHSCAN_SDK_SHARED=1 runs every server on the shared stores (PostgreSQL metadata and S3
+bytes) that scripts/with-services started: a fresh database and bucket prefix per server.
 On a failing test the server's stderr lines logged during that test are attached to the report.
 """
 
@@ -23,6 +25,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -53,6 +56,27 @@ def default_binary():
     return os.path.join(target, "debug", "hashscan")
 
 
+def shared_stores():
+    """A fresh PostgreSQL database and S3 prefix on the services of scripts/with-services:
+    (meta URL, blobs URL, AWS_* variables)."""
+    admin = os.environ.get("HASHSCAN_TEST_POSTGRES")
+    bucket = os.environ.get("HASHSCAN_TEST_S3")
+    if not admin or not bucket:
+        raise RuntimeError("HASHSCAN_SDK_SHARED=1 needs scripts/with-services (HASHSCAN_TEST_POSTGRES, HASHSCAN_TEST_S3)")
+    name = "sdk" + uuid.uuid4().hex
+    psql = Path(os.environ["HASHSCAN_PG_BIN"]) / "psql"
+    subprocess.run([str(psql), "-X", "-q", "-d", admin, "-c", f"CREATE DATABASE {name}"], check=True)
+    meta_url = admin.rsplit("/", 1)[0] + "/" + name
+    aws = {
+        "AWS_ENDPOINT_URL": os.environ["HASHSCAN_TEST_S3_ENDPOINT"],
+        "AWS_ACCESS_KEY_ID": os.environ["HASHSCAN_TEST_S3_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": os.environ["HASHSCAN_TEST_S3_SECRET"],
+        "AWS_REGION": os.environ.get("HASHSCAN_TEST_S3_REGION", "garage"),
+        "AWS_ALLOW_HTTP": "true",
+    }
+    return meta_url, f"{bucket}/{name}", aws
+
+
 class Server:
     """A running `hashscan serve` child process."""
 
@@ -66,6 +90,7 @@ class Server:
         self.root = Path(root)  # temporary dir holding data_dir and nothing else
         self.data_dir = self.root / "data"
         self.data_dir.mkdir()
+        self.shared = shared_stores() if os.environ.get("HASHSCAN_SDK_SHARED") == "1" else None
         self.port = None
         self.proc = None
         self.stdout_lines = []
@@ -90,6 +115,10 @@ class Server:
         config.write_text(text)
         argv = [self.binary, "serve", "--config", str(config), "--listen", "127.0.0.1:0",
                 "--data-dir", str(self.data_dir)]
+        if self.shared:
+            meta_url, blobs_url, aws = self.shared
+            argv += ["--meta-url", meta_url, "--blobs-url", blobs_url]
+            env.update(aws)
         self.proc = subprocess.Popen(
             argv,
             env=env,

@@ -85,8 +85,20 @@ pub struct CommonArgs {
     config: Option<PathBuf>,
 
     /// Data directory: objects, the SQLite database, the generated key [default: ./hashscan-data].
+    /// With --meta-url and --blobs-url: this node's scratch space only.
     #[arg(long, env = "HASHSCAN_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+
+    /// Metadata on PostgreSQL, shared by every node given the same URL
+    /// (postgres://USER:PASSWORD@HOST:PORT/DB) [default: SQLite in the data directory].
+    #[arg(long, env = "HASHSCAN_META_URL", value_name = "URL")]
+    meta_url: Option<String>,
+
+    /// Object bytes in an S3-compatible bucket, s3://BUCKET[/PREFIX]; endpoint, region and
+    /// credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP [default: the data directory].
+    #[arg(long, env = "HASHSCAN_BLOBS_URL", value_name = "URL")]
+    blobs_url: Option<String>,
 }
 
 impl CommonArgs {
@@ -97,6 +109,12 @@ impl CommonArgs {
         };
         if let Some(dir) = &self.data_dir {
             config.data_dir = dir.clone();
+        }
+        if let Some(url) = &self.meta_url {
+            config.meta.url = Some(url.clone());
+        }
+        if let Some(url) = &self.blobs_url {
+            config.blobs.url = Some(url.clone());
         }
         Ok(config)
     }
@@ -266,15 +284,7 @@ async fn bucket_async(cmd: BucketCommand) -> anyhow::Result<()> {
     let config = common.load()?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-    let meta = hashscan_server::meta::sqlite::open(&config.data_dir).await?;
-    let blobs = std::sync::Arc::new(hashscan_server::blobs::LocalBlobs::open(&config.data_dir)?);
-    let store = hashscan_server::core::objects::ObjectStore::open(
-        meta.objects,
-        blobs,
-        config.limits.clone(),
-        false,
-    )
-    .await?;
+    let store = hashscan_server::open_object_store(&config).await?;
     match cmd {
         BucketCommand::Create {
             name,

@@ -28,6 +28,11 @@ pub enum AccessError {
 }
 
 impl AccessError {
+    /// Whether the store cannot be reached just now (try again).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, AccessError::Store(e) if e.is_unavailable())
+    }
+
     /// The object API's reason code for the refusal and its message (`NoSuchKey`,
     /// `SignatureDoesNotMatch` …), for a dialect that reports why a URL of this server
     /// could not be read (a Volcengine `SignURL`).
@@ -65,6 +70,10 @@ impl AccessError {
             ),
             AccessError::Store(e @ StoreError::InvalidKey(_)) => ("InvalidArgument", e.to_string()),
             AccessError::Store(e @ StoreError::KeyTooLong { .. }) => ("KeyTooLong", e.to_string()),
+            AccessError::Store(e) if e.is_unavailable() => (
+                "ServiceUnavailable",
+                "The service is temporarily unavailable. Please try again.".into(),
+            ),
             AccessError::Store(_) => ("InternalError", "The object cannot be read.".into()),
         }
     }

@@ -20,6 +20,25 @@ use futures_util::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
+pub mod s3;
+
+/// The blob store cannot be reached just now (a refused or lost connection, a timeout,
+/// a server error that persisted through the retries): carried inside an [`io::Error`] so
+/// that the APIs answer "service unavailable, try again" instead of an internal error.
+#[derive(Debug, thiserror::Error)]
+#[error("blob store unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+/// An [`io::Error`] saying the blob store cannot be reached.
+pub fn unavailable(message: impl Into<String>) -> io::Error {
+    io::Error::other(Unavailable(message.into()))
+}
+
+/// Whether an error of a blob operation means the store cannot be reached just now.
+pub fn is_unavailable(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Unavailable>())
+}
+
 /// Bytes read per chunk of a blob stream.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -34,23 +53,54 @@ pub trait BlobStore: Send + Sync + 'static {
     fn spool_path(&self) -> PathBuf;
     /// Makes a received (and synced) spool file a blob, durably; its new id.
     fn install<'a>(&'a self, spooled: &'a Path) -> BoxFuture<'a, io::Result<String>>;
-    /// A new blob with the bytes of `id` (a server-side copy).
+    /// A blob with the bytes of `id`, for a copy of an object: a new blob (local files:
+    /// a hard link), or `id` itself in a store whose [`remove`](Self::remove) only marks
+    /// (S3: blobs are immutable and swept only when no row names them).
     fn share<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<String>>;
     /// A new blob with the bytes of `ids`, one after another (a multipart upload's
     /// completion); the blobs read stay. `NotFound` when one of them is gone.
     fn concat<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, io::Result<String>>;
-    /// Removes a blob no row names any more (failures are logged: the sweep removes what
-    /// is left).
+    /// Gives up a blob a row named (failures are logged: the sweep removes what is left).
+    /// Local files are deleted at once; a shared store only marks the blob, and its sweep
+    /// deletes it after a grace period longer than the longest read, unless a row names
+    /// it again.
     fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()>;
     /// Opens a blob; `NotFound` when it is gone (its object was replaced or deleted).
     fn open_blob<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<OpenBlob>>;
     /// Opens a blob for reading on the calling (blocking) thread: the job workers hash and
     /// scan there. `NotFound` when it is gone.
     fn read_blocking(&self, id: &str) -> io::Result<Box<dyn Read + Send>>;
-    /// Removes every spool file and every blob not in `referenced`: what a crash between
-    /// the install of a blob and the commit of its row leaves behind. Only for a store this
-    /// process owns alone (the data directory's lock).
+    /// Removes blobs not in `referenced` and this node's leftover spool files: what a crash
+    /// between the install of a blob and the commit of its row leaves behind, and what
+    /// [`remove`](Self::remove) gave up. Local files: everything at once (only for a store
+    /// this process owns alone, behind the data directory's lock). A shared store: only
+    /// what has been unreferenced for its grace period, one node at a time.
     fn sweep(&self, referenced: HashSet<String>) -> BoxFuture<'_, io::Result<usize>>;
+    /// Stores the local file `path` as the named file `name` (the detection uploads, by
+    /// SHA-256), for a store that several nodes share, so that any node can read it;
+    /// `Ok(false)` when this store keeps no named files (the embedded store: they stay in
+    /// the data directory, the only one).
+    fn put_file<'a>(&'a self, _name: &'a str, _path: &'a Path) -> BoxFuture<'a, io::Result<bool>> {
+        Box::pin(async { Ok(false) })
+    }
+    /// Writes the named file `name` to the local path `dest` (a new file); `Ok(false)` when
+    /// this store keeps no named files, `NotFound` when it has none of that name.
+    fn get_file<'a>(&'a self, _name: &'a str, _dest: &'a Path) -> BoxFuture<'a, io::Result<bool>> {
+        Box::pin(async { Ok(false) })
+    }
+    /// Whether the named file `name` exists (always false for a store that keeps none).
+    fn has_file<'a>(&'a self, _name: &'a str) -> BoxFuture<'a, io::Result<bool>> {
+        Box::pin(async { Ok(false) })
+    }
+    /// Deletes the named file `name` (nothing when there is none).
+    fn delete_file<'a>(&'a self, _name: &'a str) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Answers when the store can be reached (for readiness probes). A local store always
+    /// can: the data directory is checked on its own.
+    fn ping(&self) -> BoxFuture<'_, io::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// An opened blob: it stays readable even if its object is replaced or deleted meanwhile.

@@ -37,6 +37,119 @@ pub struct Config {
     pub detect: DetectConfig,
     /// Rule and intelligence updates (`[rules]`, `[[rules.sources]]`).
     pub rules: hashscan_updates::UpdateConfig,
+    /// The metadata store (`[meta]`): the embedded SQLite file, or PostgreSQL shared by
+    /// several nodes.
+    pub meta: MetaConfig,
+    /// Where object bytes live (`[blobs]`): the data directory, or an S3-compatible bucket
+    /// shared by several nodes.
+    pub blobs: BlobsConfig,
+}
+
+/// The metadata store (`[meta]`).
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetaConfig {
+    /// `postgres://user:password@host:port/database[?sslmode=require]`: metadata on
+    /// PostgreSQL, shared by every node given the same URL. Absent: SQLite in the data
+    /// directory (one node).
+    pub url: Option<String>,
+    /// Connections this node keeps to PostgreSQL at most.
+    pub max_connections: u32,
+}
+
+impl Default for MetaConfig {
+    fn default() -> Self {
+        MetaConfig {
+            url: None,
+            max_connections: 16,
+        }
+    }
+}
+
+impl std::fmt::Debug for MetaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetaConfig")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// A URL with its password replaced, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    // scheme://user:password@host… → scheme://user:***@host…
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The blob store (`[blobs]`). Each field left out is taken from the standard AWS
+/// variables (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`).
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlobsConfig {
+    /// `s3://BUCKET[/PREFIX]`: object bytes in an S3-compatible bucket. Absent: files in
+    /// the data directory.
+    pub url: Option<String>,
+    /// `http(s)://host:port` of an S3-compatible service (absent: AWS).
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Allow a plain-HTTP endpoint.
+    pub allow_http: Option<bool>,
+    /// `bucket.host` addressing instead of `host/bucket` (the default with an endpoint).
+    pub virtual_hosted_style: Option<bool>,
+    /// Seconds a deleted or unreferenced blob is kept before the sweep removes it: longer
+    /// than the longest read of an object (default 24 hours).
+    pub grace_secs: u64,
+    /// Seconds between two sweeps (one node at a time sweeps; default 1 hour).
+    pub sweep_every_secs: u64,
+}
+
+impl Default for BlobsConfig {
+    fn default() -> Self {
+        BlobsConfig {
+            url: None,
+            endpoint: None,
+            region: None,
+            access_key_id: None,
+            secret_access_key: None,
+            allow_http: None,
+            virtual_hosted_style: None,
+            grace_secs: 24 * 3600,
+            sweep_every_secs: 3600,
+        }
+    }
+}
+
+impl std::fmt::Debug for BlobsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobsConfig")
+            .field("url", &self.url)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allow_http", &self.allow_http)
+            .field("virtual_hosted_style", &self.virtual_hosted_style)
+            .field("grace_secs", &self.grace_secs)
+            .field("sweep_every_secs", &self.sweep_every_secs)
+            .finish()
+    }
 }
 
 /// Outbound connection settings (`[outbound]`): one address policy for every connection
@@ -213,6 +326,8 @@ impl Default for Config {
             http: crate::listen::HttpConfig::default(),
             detect: DetectConfig::default(),
             rules: hashscan_updates::UpdateConfig::default(),
+            meta: MetaConfig::default(),
+            blobs: BlobsConfig::default(),
         }
     }
 }
@@ -245,6 +360,12 @@ impl Config {
         self.outbound.allow_private
             || self.callbacks.allow_private
             || self.detect.fetch_allow_private
+    }
+
+    /// Whether the metadata live in a database that other nodes may share (PostgreSQL):
+    /// then no step assumes this process owns the store.
+    pub fn shared(&self) -> bool {
+        self.meta.url.is_some()
     }
 
     /// Reads a TOML file; fields it leaves out keep their defaults.
@@ -333,6 +454,27 @@ mod tests {
         let c: Config = toml::from_str("[outbound]\nallow_private = false").unwrap();
         assert!(!c.outbound_allow_private());
         assert!(toml::from_str::<Config>("[outbound]\nallow_privat = true").is_err());
+    }
+
+    #[test]
+    fn passwords_in_urls_and_secrets_are_not_printed() {
+        let c: Config = toml::from_str(
+            "[meta]\nurl = \"postgres://hs:pa55@db:5432/hs?sslmode=require\"\n\
+             [blobs]\nurl = \"s3://b/p\"\nsecret_access_key = \"s3cr3t\"",
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("pa55") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("postgres://hs:***@db:5432/hs?sslmode=require"),
+            "{shown}"
+        );
+        assert!(c.shared());
+        assert_eq!(redact_url("postgres://db/x"), "postgres://db/x");
+        assert_eq!(redact_url("postgres://u@db/x"), "postgres://u:***@db/x");
     }
 
     #[test]

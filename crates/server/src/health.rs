@@ -90,8 +90,9 @@ pub async fn handle(state: &AppState, endpoint: Endpoint, req: Request<Body>) ->
     }
 }
 
-/// Why the server is not ready, if it is not: the data directory must take a new file and
-/// the job store must answer. The directory is checked first: when it is gone (unmounted,
+/// Why the server is not ready, if it is not: the data directory must take a new file, the
+/// metadata store and the blob store must answer, and this node's rules must be the
+/// active ones. The directory is checked first: when it is gone (unmounted,
 /// moved), the database fails too — but only once it needs to open a file, which depends on
 /// its connections — and the directory is the cause an operator needs to see.
 async fn ready(state: &AppState) -> Result<(), String> {
@@ -130,10 +131,20 @@ async fn ready(state: &AppState) -> Result<(), String> {
         Err(_) => return Err("data directory: no answer in time".into()),
     }
     match tokio::time::timeout(READY_TIMEOUT, state.meta.jobs.ping()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("database: {e}")),
-        Err(_) => Err("database: no answer in time".into()),
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(format!("database: {e}")),
+        Err(_) => return Err("database: no answer in time".into()),
     }
+    match tokio::time::timeout(READY_TIMEOUT, state.blobs.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(format!("blob store: {e}")),
+        Err(_) => return Err("blob store: no answer in time".into()),
+    }
+    // With several nodes, detections are made with the rules the nodes agree on.
+    if !state.node.rules_current() {
+        return Err("rules: this node's ruleset differs from the active one".into());
+    }
+    Ok(())
 }
 
 /// Bytes available to this (unprivileged) process on the file system of `dir`.

@@ -60,6 +60,12 @@ pub struct AppState {
     pub aliyun: Arc<aliyun::actions::Guards>,
     /// Counters and histograms shown at `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// This node among the others (id, heartbeat, active rules).
+    pub node: Arc<core::cluster::Node>,
+    /// The blob store (for readiness).
+    pub blobs: Arc<dyn blobs::BlobStore>,
+    /// The PostgreSQL pool when the metadata store is shared.
+    pub pg: Option<sqlx::PgPool>,
 }
 
 /// Why the server cannot start.
@@ -74,6 +80,12 @@ pub enum StartError {
     Locked(String),
     #[error("cannot open the metadata store: {0}")]
     Meta(#[from] meta::sqlite::OpenError),
+    #[error("cannot open the shared metadata store: {0}")]
+    SharedMeta(#[from] meta::postgres::OpenError),
+    #[error("cannot use the blob store: {0}")]
+    Blobs(String),
+    #[error("{0}")]
+    Config(String),
     #[error("cannot recover the job store: {0}")]
     Jobs(#[from] meta::jobs::JobError),
     #[error("cannot open the object store: {0}")]
@@ -124,22 +136,84 @@ impl Server {
         if lock.try_lock().is_err() {
             return Err(StartError::Locked(dir.display().to_string()));
         }
-        let fresh = !dir.join(meta::sqlite::db::DB_FILE).exists();
-        // The embedded stores: metadata in SQLite, bytes in local blobs.
-        let meta = meta::sqlite::open(&dir).await?;
-        // We hold the data directory's lock: Running jobs are leftovers of a dead run.
-        let orphans = meta.jobs.expire_all_leases().await?;
-        if orphans > 0 {
-            tracing::info!(jobs = orphans, "resuming jobs of a previous run");
+        let shared = config.shared();
+        if shared && config.blobs.url.is_none() {
+            return Err(StartError::Config(
+                "a shared metadata store ([meta] url) needs a shared blob store too \
+                 ([blobs] url = \"s3://BUCKET[/PREFIX]\"): the other nodes cannot read this \
+                 node's disk"
+                    .into(),
+            ));
         }
-        let blobs = Arc::new(blobs::LocalBlobs::open(&dir).map_err(dir_err)?);
-        let store =
-            ObjectStore::open(meta.objects.clone(), blobs, config.limits.clone(), true).await?;
+        let (meta, pg, fresh) = match &config.meta.url {
+            // The embedded store: metadata in SQLite in the data directory.
+            None => {
+                let fresh = !dir.join(meta::sqlite::db::DB_FILE).exists();
+                let meta = meta::sqlite::open(&dir).await?;
+                // We hold the data directory's lock: Running jobs are leftovers of a dead
+                // run.
+                let orphans = meta.jobs.expire_all_leases().await?;
+                if orphans > 0 {
+                    tracing::info!(jobs = orphans, "resuming jobs of a previous run");
+                }
+                (meta, None, fresh)
+            }
+            // Shared: other nodes may be running; nothing here assumes sole ownership
+            // (leases of dead nodes expire on the database's clock).
+            Some(url) => {
+                let (meta, pool) = meta::postgres::open(&meta::postgres::Options {
+                    url: url.clone(),
+                    max_connections: config.meta.max_connections,
+                })
+                .await?;
+                let fresh = meta
+                    .objects
+                    .buckets()
+                    .await
+                    .map_err(core::objects::StoreError::from)?
+                    .is_empty();
+                (meta, Some(pool), fresh)
+            }
+        };
+        let blobs: Arc<dyn blobs::BlobStore> = match &config.blobs.url {
+            None => Arc::new(blobs::LocalBlobs::open(&dir).map_err(dir_err)?),
+            Some(url) => {
+                let s3 = s3_config(url, &config.blobs).map_err(StartError::Blobs)?;
+                // The spool is this node's (we hold the data directory's lock): what is in
+                // it was being received by a run that stopped.
+                clear_spool(&dir.join("tmp")).map_err(dir_err)?;
+                Arc::new(
+                    blobs::s3::S3Blobs::new(s3, &dir.join("tmp"))
+                        .map_err(|e| StartError::Blobs(e.to_string()))?,
+                )
+            }
+        };
+        // Leftovers of this node's interrupted uploads are removed at start; with a shared
+        // store, unreferenced blobs only by the periodic sweep (after its grace period).
+        let store = ObjectStore::open(
+            meta.objects.clone(),
+            blobs.clone(),
+            config.limits.clone(),
+            !shared,
+        )
+        .await?;
 
         let mut keys = Keys::default();
         let mut created_key = None;
+        let configured = options.initial_key.is_some() || !config.keys.is_empty();
         match options.initial_key {
             Some((id, secret)) => keys.insert(id, secret),
+            None if shared => {
+                // Every node must accept the same keys: none is generated per node.
+                if !configured {
+                    return Err(StartError::Config(
+                        "a shared metadata store needs configured access keys ([[keys]] or \
+                         HASHSCAN_ACCESS_KEY_ID/HASHSCAN_SECRET_ACCESS_KEY): a key generated \
+                         by one node would not be known to the others"
+                            .into(),
+                    ));
+                }
+            }
             None => {
                 let (id, secret, created) = keys::load_or_create(&dir).map_err(StartError::Keys)?;
                 keys.insert(id, secret);
@@ -161,7 +235,7 @@ impl Server {
         }
 
         let work = WorkSignal::default();
-        let detect = detect_ctx(&config, &meta, work.clone()).await?;
+        let detect = detect_ctx(&config, &meta, &blobs, work.clone()).await?;
 
         let tls = listen::tls_acceptor(&config.http).map_err(StartError::Tls)?;
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -170,7 +244,13 @@ impl Server {
                 addr: config.listen,
                 source,
             })?;
-        let rate_per_key = config.detect.rate_per_key;
+        let guards = Arc::new(aliyun::actions::Guards::new(config.detect.rate_per_key));
+        let share = Arc::downgrade(&guards);
+        let node = core::cluster::Node::new(move |nodes| {
+            if let Some(g) = share.upgrade() {
+                g.set_nodes(nodes);
+            }
+        });
         let metrics = Arc::new(metrics::Metrics::new());
         let hash_jobs = HashJobs::new(
             store.clone(),
@@ -193,8 +273,11 @@ impl Server {
                 work,
                 hash_jobs,
                 detect,
-                aliyun: Arc::new(aliyun::actions::Guards::new(rate_per_key)),
+                aliyun: guards,
                 metrics,
+                node,
+                blobs,
+                pg,
             },
             listener,
             tls,
@@ -221,12 +304,34 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let node = format!("{}-{}", hostname(), std::process::id());
+        let node = self.state.node.id.clone();
+        let shared = self.state.config.shared();
         let detections = core::detect_run::DetectRunner {
             ctx: self.state.detect.clone(),
             store: self.state.store.clone(),
             metrics: self.state.metrics.clone(),
+            node: self.state.node.clone(),
         };
+        let mut housekeeping = Vec::new();
+        if let Some(pool) = &self.state.pg {
+            housekeeping.extend(meta::postgres::wake::spawn(
+                pool.clone(),
+                self.state.work.clone(),
+                node.clone(),
+                stop_tx.subscribe(),
+            ));
+        }
+        if shared {
+            let detector = Arc::downgrade(&self.state.detect.detections.detector);
+            housekeeping.push(self.state.node.spawn(
+                self.state.meta.shared.clone(),
+                move || detector.upgrade().map(|d| d.version()).unwrap_or_default(),
+                stop_tx.subscribe(),
+            ));
+        }
+        if self.state.config.blobs.url.is_some() {
+            housekeeping.push(spawn_blob_sweeper(&self.state, stop_tx.subscribe()));
+        }
         let workers = core::workers::spawn_workers(
             self.state.config.workers,
             core::workers::Pool {
@@ -235,6 +340,11 @@ impl Server {
                 handlers: vec![self.state.hash_jobs.handler(), Arc::new(detections)],
                 signal: self.state.work.clone(),
                 metrics: self.state.metrics.clone(),
+                idle_poll: if shared {
+                    core::workers::SHARED_IDLE_POLL
+                } else {
+                    core::workers::IDLE_POLL
+                },
             },
             stop_rx.clone(),
         );
@@ -273,6 +383,7 @@ impl Server {
             .chain(deliverers)
             .chain([sweeper, expiry])
             .chain(rule_updates)
+            .chain(housekeeping)
         {
             let _ = w.await;
         }
@@ -284,6 +395,7 @@ impl Server {
 async fn detect_ctx(
     config: &Config,
     meta: &Meta,
+    blobs: &Arc<dyn blobs::BlobStore>,
     work: WorkSignal,
 ) -> Result<core::detections::DetectCtx, StartError> {
     let c = &config.detect;
@@ -322,12 +434,16 @@ async fn detect_ctx(
         tracing::warn!(problem = %p, "hash list line skipped");
     }
     tracing::info!(rules = summary.rules, hashes = summary.hashes, version = %detector.version(), "detection engine loaded");
-    let files = core::detections::FileStore::open(&config.data_dir).map_err(|source| {
+    let mut files = core::detections::FileStore::open(&config.data_dir).map_err(|source| {
         StartError::DataDir {
             path: config.data_dir.join("detect").display().to_string(),
             source,
         }
     })?;
+    if config.blobs.url.is_some() {
+        // Any node may claim a detection: the files it scans live in the shared store.
+        files = files.shared_through(blobs.clone());
+    }
     // The server's one outbound client, for downloads of user-given URLs and callbacks.
     let policy = hashscan_fetch::Policy {
         max_bytes: c.max_file_size,
@@ -392,10 +508,104 @@ fn watch_rules(detector: &Arc<hashscan_detect::Detector>) -> Option<hashscan_det
     }
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "node".to_string())
+/// The object store of `config` (embedded or shared), without a server: for the `bucket`
+/// commands of the CLI. Recovers nothing (a server may be running on it).
+pub async fn open_object_store(config: &Config) -> Result<ObjectStore, StartError> {
+    let dir = &config.data_dir;
+    let dir_err = |source| StartError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(dir_err)?;
+    let objects = match &config.meta.url {
+        None => meta::sqlite::open(dir).await?.objects,
+        Some(url) => {
+            meta::postgres::open(&meta::postgres::Options {
+                url: url.clone(),
+                max_connections: 2,
+            })
+            .await?
+            .0
+            .objects
+        }
+    };
+    let blobs: Arc<dyn blobs::BlobStore> = match &config.blobs.url {
+        None => Arc::new(blobs::LocalBlobs::open(dir).map_err(dir_err)?),
+        Some(url) => Arc::new(
+            blobs::s3::S3Blobs::new(
+                s3_config(url, &config.blobs).map_err(StartError::Blobs)?,
+                &dir.join("tmp"),
+            )
+            .map_err(|e| StartError::Blobs(e.to_string()))?,
+        ),
+    };
+    Ok(ObjectStore::open(objects, blobs, config.limits.clone(), false).await?)
+}
+
+/// Removes every file of `spool` (creating it).
+fn clear_spool(spool: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(spool)?;
+    for entry in std::fs::read_dir(spool)? {
+        let path = entry?.path();
+        if path.is_file() {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
+/// The S3 settings of `[blobs]`: the URL's bucket and prefix, the standard AWS variables,
+/// then the fields of the file.
+fn s3_config(url: &str, c: &config::BlobsConfig) -> Result<blobs::s3::S3Config, String> {
+    let mut s3 = blobs::s3::S3Config::from_url_and_env(url)?;
+    if let Some(e) = &c.endpoint {
+        s3.endpoint = Some(e.clone());
+        s3.virtual_hosted_style = false;
+    }
+    if let Some(r) = &c.region {
+        s3.region = Some(r.clone());
+    }
+    if let Some(k) = &c.access_key_id {
+        s3.access_key_id = Some(k.clone());
+    }
+    if let Some(k) = &c.secret_access_key {
+        s3.secret_access_key = Some(k.clone());
+    }
+    if let Some(h) = c.allow_http {
+        s3.allow_http = h;
+    }
+    if let Some(v) = c.virtual_hosted_style {
+        s3.virtual_hosted_style = v;
+    }
+    s3.grace = std::time::Duration::from_secs(c.grace_secs);
+    Ok(s3)
+}
+
+/// Removes blobs no row names once their grace period is over, one node at a time (the
+/// `blob-sweep` lease), every `[blobs] sweep_every_secs`.
+fn spawn_blob_sweeper(
+    state: &AppState,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let every = std::time::Duration::from_secs(state.config.blobs.sweep_every_secs.max(1));
+    let (store, shared, node) = (
+        state.store.clone(),
+        state.meta.shared.clone(),
+        state.node.id.clone(),
+    );
+    // The lease outlives a sweep's listing; a node that dies holding it frees it then.
+    let ttl = (every.as_millis() as i64).max(60_000);
+    core::workers::spawn_periodic("removed unreferenced blobs", every, stop, move || {
+        let (store, shared, node) = (store.clone(), shared.clone(), node.clone());
+        async move {
+            if !shared
+                .lease("blob-sweep", &node, ttl)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Ok(0);
+            }
+            store.sweep_blobs().await.map_err(|e| e.to_string())
+        }
+    })
 }

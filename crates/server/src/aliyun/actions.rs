@@ -13,6 +13,8 @@
 //!   `FileExist=true` (the file is kept here already), so that `CreateFileDetect` with that
 //!   `OssKey` works whether or not the client uploads.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, Request};
 use axum::response::Response;
@@ -40,16 +42,46 @@ const DEFAULT_HOST_ID: &str = "tds.aliyuncs.com";
 /// The name of the counter of authenticated Sas calls (`GetFileDetectApiInvokeInfo`).
 const INVOCATIONS: &str = "aliyun.invocations";
 
-/// The dialect's state: the per-key rate limit.
+/// The dialect's state: the per-key rate limit. With several nodes each allows its share,
+/// `per_second ÷ live nodes` (at least 1), so that the cluster stays near the configured
+/// rate without a round trip per request (approximate: a burst that lands on one node is
+/// refused there sooner; docs/operations.md).
 pub struct Guards {
-    pub rate: Option<RateLimiter>,
+    per_second: u32,
+    rate: std::sync::RwLock<Option<Arc<RateLimiter>>>,
 }
 
 impl Guards {
     /// `per_second` requests per key (0: no limit), with a burst of as many.
     pub fn new(per_second: u32) -> Guards {
-        Guards {
-            rate: std::num::NonZeroU32::new(per_second).map(|n| RateLimiter::new(n, n)),
+        let guards = Guards {
+            per_second,
+            rate: std::sync::RwLock::new(None),
+        };
+        guards.set_nodes(1);
+        guards
+    }
+
+    /// Shares the rate among `nodes` live nodes (a new limiter: approximate by design).
+    pub fn set_nodes(&self, nodes: u32) {
+        let share = self.per_second.div_ceil(nodes.max(1));
+        let limiter = std::num::NonZeroU32::new(share).map(|n| Arc::new(RateLimiter::new(n, n)));
+        *self
+            .rate
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = limiter;
+    }
+
+    /// Counts one request of `access_key` against this node's share.
+    pub fn check(&self, access_key: &str) -> Result<(), SasError> {
+        let limiter = self
+            .rate
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match limiter {
+            Some(rate) => rate.check(access_key),
+            None => Ok(()),
         }
     }
 }
@@ -120,9 +152,7 @@ async fn call(
         now_ms() / 1000,
     )?;
     super::auth::remember_nonce(state.meta.shared.as_ref(), &verified, now_ms() / 1000).await?;
-    if let Some(rate) = &guards.rate {
-        rate.check(&verified.access_key_id)?;
-    }
+    guards.check(&verified.access_key_id)?;
     let request =
         RpcRequest::parse(&parts.uri, &parts.headers, &body)?.validate(verified.scheme)?;
     let shared = &state.meta.shared;
@@ -295,6 +325,9 @@ async fn call(
             // A self-hosted service has no quota: the counters are this server's.
             const AUTH: i64 = 1_000_000_000;
             let used = shared.counter(INVOCATIONS).await.map_err(|e| {
+                if e.is_unavailable() {
+                    return SasError::service_unavailable(&e);
+                }
                 tracing::error!(error = %e, "cannot read the Sas call counter");
                 SasError::server_error()
             })? as i64;
@@ -319,9 +352,24 @@ async fn call(
     }
 }
 
+/// A detection-store failure: 503 `ServiceUnavailable` when the store cannot be reached
+/// just now, else 500 `ServerError`.
 fn core_error(e: crate::meta::jobs::JobError) -> SasError {
+    if e.is_unavailable() {
+        return SasError::service_unavailable(&e);
+    }
     tracing::error!(error = %e, "detection store error");
     SasError::server_error()
+}
+
+/// A detection-store failure on the upload host: 503 `ServiceUnavailable` when the store
+/// cannot be reached just now, else 500 `InternalError` (OSS's codes).
+fn oss_core_error(e: crate::meta::jobs::JobError) -> OssError {
+    if e.is_unavailable() {
+        return OssError::service_unavailable(&e);
+    }
+    tracing::error!(error = %e, "detection store error");
+    OssError::internal_error()
 }
 
 fn highlights<'a>(ranges: impl Iterator<Item = &'a [u64; 2]>) -> Vec<(u64, u64)> {
@@ -454,7 +502,7 @@ async fn accept(
     let slot = detections
         .upload(&form.key)
         .await
-        .map_err(|_| OssError::internal_error())?
+        .map_err(oss_core_error)?
         .filter(|u| u.access_key == form.access_id)
         .ok_or_else(|| {
             OssError::access_denied(
@@ -484,6 +532,7 @@ async fn accept(
         .map_err(|e| match e {
             ReceiveError::Body(e) => e,
             ReceiveError::TooLarge { .. } => OssError::entity_too_large(),
+            e @ ReceiveError::Io(_) if e.is_unavailable() => OssError::service_unavailable(&e),
             ReceiveError::Io(e) => {
                 tracing::error!(error = %e, "cannot keep an upload");
                 OssError::internal_error()
@@ -492,7 +541,7 @@ async fn accept(
     detections
         .upload_received(&form.key, &kept)
         .await
-        .map_err(|_| OssError::internal_error())?;
+        .map_err(oss_core_error)?;
     tracing::info!(oss_key = %form.key, size = kept.size, "detection file uploaded");
     Ok(upload::success_response(
         form,
@@ -548,5 +597,51 @@ mod tests {
             "/?Action=X&Version=2017-01-01",
             &[]
         )));
+    }
+
+    #[tokio::test]
+    async fn store_failures() {
+        use crate::meta::BackendError;
+        use crate::meta::jobs::JobError;
+        let sas = |e: JobError| {
+            let s = core_error(e);
+            (s.status().as_u16(), s.code().to_owned())
+        };
+        for e in [
+            JobError::Unavailable("writer stopped".into()),
+            JobError::Backend(BackendError::unavailable("x")),
+        ] {
+            assert_eq!(sas(e), (503, "ServiceUnavailable".into()));
+        }
+        assert_eq!(
+            sas(JobError::Backend(BackendError::new("x"))),
+            (500, "ServerError".into())
+        );
+        let r = core_error(JobError::Backend(BackendError::unavailable("db down")))
+            .response("rid", "tds.aliyuncs.com");
+        assert_eq!(r.status().as_u16(), 503);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["Code"], "ServiceUnavailable");
+        assert!(!body.windows(7).any(|w| w == b"db down"));
+
+        // The OSS-style upload host.
+        let oss = |e: JobError| {
+            let o = oss_core_error(e);
+            (o.status().as_u16(), o.code())
+        };
+        assert_eq!(
+            oss(JobError::Backend(BackendError::unavailable("x"))),
+            (503, "ServiceUnavailable")
+        );
+        assert_eq!(
+            oss(JobError::Backend(BackendError::new("x"))),
+            (500, "InternalError")
+        );
+        let r = oss_core_error(JobError::Unavailable("x".into())).response("rid", "host");
+        assert_eq!(r.status().as_u16(), 503);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(body.contains("<Code>ServiceUnavailable</Code>"), "{body}");
     }
 }

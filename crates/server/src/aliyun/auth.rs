@@ -92,7 +92,8 @@ pub fn authenticate_with(
 
 /// Accepts an authenticated request's nonce once: 400 `SignatureNonceUsed` for a replay
 /// within the request's time window, 500 `SystemBusy` when no more nonces can be
-/// remembered just now. `now` is Unix seconds.
+/// remembered just now, 503 `ServiceUnavailable` when the shared state cannot be reached.
+/// `now` is Unix seconds.
 pub async fn remember_nonce(
     shared: &dyn SharedState,
     verified: &Verified,
@@ -102,19 +103,24 @@ pub async fn remember_nonce(
         .nonce
         .as_deref()
         .ok_or_else(|| SasError::incomplete_signature("the request has no signature nonce"))?;
-    match shared
+    shared
         .remember_nonce(&verified.access_key_id, nonce, verified.expires_at, now)
         .await
-    {
-        Ok(()) => Ok(()),
-        Err(NonceError::Refused(NonceRefused::Replayed)) => Err(SasError::signature_nonce_used()),
-        Err(NonceError::Refused(NonceRefused::Full)) => {
+        .map_err(nonce_error)
+}
+
+/// The answer to a nonce that was refused or could not be checked.
+fn nonce_error(e: NonceError) -> SasError {
+    match e {
+        NonceError::Refused(NonceRefused::Replayed) => SasError::signature_nonce_used(),
+        NonceError::Refused(NonceRefused::Full) => {
             tracing::warn!("nonce store full: refusing requests until entries expire");
-            Err(SasError::system_busy())
+            SasError::system_busy()
         }
-        Err(NonceError::Backend(e)) => {
+        e if e.is_unavailable() => SasError::service_unavailable(&e),
+        NonceError::Backend(e) => {
             tracing::error!(error = %e, "cannot check the signature nonce");
-            Err(SasError::server_error())
+            SasError::server_error()
         }
     }
 }
@@ -399,6 +405,31 @@ mod tests {
                 now()
             )),
             (400, "IncompleteSignature".into())
+        );
+    }
+
+    #[test]
+    fn nonce_store_failures() {
+        use crate::meta::BackendError;
+        let code = |e: NonceError| {
+            let s = nonce_error(e);
+            (s.status().as_u16(), s.code().to_owned())
+        };
+        assert_eq!(
+            code(NonceError::Backend(BackendError::unavailable("x"))),
+            (503, "ServiceUnavailable".into())
+        );
+        assert_eq!(
+            code(NonceError::Backend(BackendError::new("x"))),
+            (500, "ServerError".into())
+        );
+        assert_eq!(
+            code(NonceError::Refused(NonceRefused::Full)),
+            (500, "SystemBusy".into())
+        );
+        assert_eq!(
+            code(NonceError::Refused(NonceRefused::Replayed)),
+            (400, "SignatureNonceUsed".into())
         );
     }
 }

@@ -16,6 +16,8 @@
 //! * an unknown action is 404 `InvalidAction.NotFound` (the status Alibaba answers for an
 //!   unknown API), a version other than `2018-12-03` 400 `InvalidVersion`;
 //! * the nonce cache being full (see [`crate::meta::shared::NonceCache`]) is 500 `SystemBusy`;
+//! * a store that cannot be reached just now (the shared database or blob store is down) is
+//!   503 `ServiceUnavailable`, Alibaba's common code for a temporary failure of the server;
 //! * `SignatureDoesNotMatch` does not echo the server's string to sign (the real gateway does;
 //!   the verifier does not expose it).
 //!
@@ -84,6 +86,11 @@ const SYSTEM_BUSY: Fixed = fixed(
     "SystemBusy",
     "System busy, please try again later.",
 );
+const SERVICE_UNAVAILABLE: Fixed = fixed(
+    S::SERVICE_UNAVAILABLE,
+    "ServiceUnavailable",
+    "The request has failed due to a temporary failure of the server.",
+);
 
 // Gateway errors (§1.9).
 const SIGNATURE_DOES_NOT_MATCH: Fixed = fixed(
@@ -134,7 +141,7 @@ const INCOMPLETE_SIGNATURE: Fixed = fixed(
 
 /// Every fixed-message error, for documentation and tests. The parameterised ones
 /// (`Missing<Name>`, `InvalidParameter`, `IncompleteSignature` with a detail) are 400s.
-pub const TABLE: [Fixed; 18] = [
+pub const TABLE: [Fixed; 19] = [
     REQUEST_TOO_FREQUENTLY,
     INVALID_API_DETECT_TYPE,
     GET_RESULT_FAIL,
@@ -144,6 +151,7 @@ pub const TABLE: [Fixed; 18] = [
     NO_PERMISSION,
     SERVER_ERROR,
     SYSTEM_BUSY,
+    SERVICE_UNAVAILABLE,
     SIGNATURE_DOES_NOT_MATCH,
     CONTENT_HASH_MISMATCH,
     INVALID_ACCESS_KEY_ID_NOT_FOUND,
@@ -253,6 +261,13 @@ impl SasError {
     /// 500 `SystemBusy`.
     pub fn system_busy() -> Self {
         SYSTEM_BUSY.into()
+    }
+
+    /// 503 `ServiceUnavailable`: a store cannot be reached just now; the client may try
+    /// again. Logged here at warn with its cause (never sent).
+    pub fn service_unavailable(cause: &dyn fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "a store is unavailable");
+        SERVICE_UNAVAILABLE.into()
     }
 
     /// 400 `SignatureDoesNotMatch`.
@@ -478,6 +493,12 @@ mod tests {
             500,
             "SystemBusy",
             "System busy, please try again later.",
+        );
+        check(
+            SasError::service_unavailable(&"db down"),
+            503,
+            "ServiceUnavailable",
+            "The request has failed due to a temporary failure of the server.",
         );
         check(
             SasError::signature_nonce_used(),

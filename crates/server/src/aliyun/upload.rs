@@ -171,6 +171,17 @@ impl OssError {
         )
     }
 
+    /// 503 `ServiceUnavailable`: a store cannot be reached just now; the client may try
+    /// again. Logged here at warn with its cause (never sent).
+    pub fn service_unavailable(cause: &dyn fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "a store is unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable. Please try again later.",
+        )
+    }
+
     /// The XML error response; `host_id` is the upload host.
     pub fn response(&self, request_id: &str, host_id: &str) -> Response {
         let mut w = XmlWriter::new();

@@ -26,11 +26,17 @@ pub struct DetectRunner {
     pub ctx: DetectCtx,
     pub store: ObjectStore,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// This node: it claims no detection while its rules differ from the active ones.
+    pub node: Arc<crate::core::cluster::Node>,
 }
 
 impl JobHandler for DetectRunner {
     fn tag(&self) -> &'static str {
         DETECT_TAG
+    }
+
+    fn ready(&self) -> bool {
+        self.node.rules_current()
     }
 
     fn run(&self, run: &JobRun<'_>) -> Result<Value, JobFailure> {
@@ -137,7 +143,27 @@ async fn scan(
     };
     match &d.source {
         Source::File { sha256 } => {
-            let path = ctx.detections.files.path(sha256);
+            // Received by any node: fetched from the shared store when not kept here.
+            let path = match ctx.detections.files.local(sha256).await {
+                Ok(p) => p,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(failed(
+                        FailureKind::Expired,
+                        "the uploaded file is no longer kept (expired); upload it again",
+                    ));
+                }
+                Err(e) if crate::blobs::is_unavailable(&e) => {
+                    return Err(JobFailure::Failed(Failure::unavailable(format!(
+                        "the blob store is unavailable: {e}"
+                    ))));
+                }
+                Err(e) => {
+                    return Err(failed(
+                        FailureKind::Internal,
+                        format!("cannot read the file: {e}"),
+                    ));
+                }
+            };
             let task =
                 tokio::task::spawn_blocking(move || detector.scan_file_with(&path, &options));
             match run.renewing(|| 0, task).await? {
@@ -225,6 +251,14 @@ async fn scan(
                 (report, kept)
             });
             let (report, kept) = run.renewing(|| 0, task).await?;
+            let kept = match (kept, &report) {
+                (Ok(()), Ok(r))
+                    if crate::core::detections::hash_key_matches(d.hash_key.as_deref(), r) =>
+                {
+                    ctx.detections.files.publish(&r.sha256).await
+                }
+                (kept, _) => kept,
+            };
             if let Err(e) = kept {
                 tracing::warn!(detection = %job.id, error = %e, "cannot keep a downloaded file; a stale result of it cannot be rescanned");
             }

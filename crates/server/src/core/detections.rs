@@ -199,10 +199,23 @@ pub fn findings(report: &Report, name: &str) -> Vec<Finding> {
     out
 }
 
-/// Files kept for detection, content-addressed by SHA-256.
-#[derive(Debug, Clone)]
+/// Files kept for detection, content-addressed by SHA-256: in the data directory, and —
+/// with a blob store that several nodes share — in that store too (named
+/// `detect/<sha256>`), so that whichever node claims a detection can scan the file; the
+/// local copy is then this node's cache of it.
+#[derive(Clone)]
 pub struct FileStore {
     dir: PathBuf,
+    shared: Option<Arc<dyn crate::blobs::BlobStore>>,
+}
+
+impl std::fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStore")
+            .field("dir", &self.dir)
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
 }
 
 impl FileStore {
@@ -235,10 +248,20 @@ impl FileStore {
                 "removed detection uploads left by a previous run"
             );
         }
-        Ok(FileStore { dir })
+        Ok(FileStore { dir, shared: None })
     }
 
-    /// Where the file of `sha256` is kept.
+    /// Keeps the files in `blobs` too (a store several nodes share).
+    pub fn shared_through(mut self, blobs: Arc<dyn crate::blobs::BlobStore>) -> FileStore {
+        self.shared = Some(blobs);
+        self
+    }
+
+    fn name(sha256: &str) -> String {
+        format!("detect/{sha256}")
+    }
+
+    /// Where the file of `sha256` is kept on this node.
     pub fn path(&self, sha256: &str) -> PathBuf {
         let prefix = sha256.get(..2).unwrap_or("00");
         self.dir.join(prefix).join(sha256)
@@ -253,7 +276,8 @@ impl FileStore {
             .join(uuid::Uuid::new_v4().simple().to_string())
     }
 
-    /// Moves a complete temporary file to its content address.
+    /// Moves a complete temporary file to its content address on this node (blocking; see
+    /// [`publish`](Self::publish) for the shared store).
     pub fn keep(&self, temp: &Path, sha256: &str) -> io::Result<PathBuf> {
         let path = self.path(sha256);
         if let Some(parent) = path.parent() {
@@ -264,16 +288,81 @@ impl FileStore {
         Ok(path)
     }
 
-    /// Whether the file of `sha256` is kept.
-    pub fn has(&self, sha256: &str) -> bool {
-        self.path(sha256).is_file()
+    /// Keeps a complete temporary file: on this node, then in the shared store if there
+    /// is one (before the caller records it, so that no node learns of a file it cannot
+    /// read).
+    pub async fn keep_async(&self, temp: &Path, sha256: &str) -> io::Result<PathBuf> {
+        let (this, temp2, sha) = (self.clone(), temp.to_path_buf(), sha256.to_string());
+        let path = tokio::task::spawn_blocking(move || this.keep(&temp2, &sha))
+            .await
+            .map_err(io::Error::other)??;
+        self.publish(sha256).await?;
+        Ok(path)
     }
 
-    fn remove(&self, sha256: &str) {
-        if let Err(e) = std::fs::remove_file(self.path(sha256))
+    /// Copies the file of `sha256` kept on this node to the shared store, if there is one.
+    pub async fn publish(&self, sha256: &str) -> io::Result<()> {
+        if let Some(blobs) = &self.shared {
+            blobs
+                .put_file(&Self::name(sha256), &self.path(sha256))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The file of `sha256` on this node, fetched from the shared store when another node
+    /// received it; `NotFound` when it is kept nowhere.
+    pub async fn local(&self, sha256: &str) -> io::Result<PathBuf> {
+        let path = self.path(sha256);
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(path);
+        }
+        let Some(blobs) = &self.shared else {
+            return Err(io::ErrorKind::NotFound.into());
+        };
+        let temp = self.temp_path();
+        match blobs.get_file(&Self::name(sha256), &temp).await {
+            Ok(true) => {}
+            Ok(false) => return Err(io::ErrorKind::NotFound.into()),
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&temp).await;
+                return Err(e);
+            }
+        }
+        let (this, sha) = (self.clone(), sha256.to_string());
+        tokio::task::spawn_blocking(move || this.keep(&temp, &sha))
+            .await
+            .map_err(io::Error::other)?
+    }
+
+    /// Whether the file of `sha256` is kept (on this node or in the shared store); an
+    /// error when the shared store cannot tell.
+    pub async fn has(&self, sha256: &str) -> Result<bool, JobError> {
+        if tokio::fs::try_exists(self.path(sha256))
+            .await
+            .unwrap_or(false)
+        {
+            return Ok(true);
+        }
+        match &self.shared {
+            Some(blobs) => blobs
+                .has_file(&Self::name(sha256))
+                .await
+                .map_err(|e| JobError::Unavailable(format!("the shared file store: {e}"))),
+            None => Ok(false),
+        }
+    }
+
+    async fn remove(&self, sha256: &str) {
+        if let Err(e) = tokio::fs::remove_file(self.path(sha256)).await
             && e.kind() != io::ErrorKind::NotFound
         {
             tracing::warn!(sha256, error = %e, "cannot remove an expired detection file");
+        }
+        if let Some(blobs) = &self.shared
+            && let Err(e) = blobs.delete_file(&Self::name(sha256)).await
+        {
+            tracing::warn!(sha256, error = %e, "cannot remove an expired detection file from the shared store");
         }
     }
 }
@@ -305,6 +394,13 @@ pub enum ObjectRefused {
     Store(#[from] crate::core::objects::StoreError),
     #[error("the object is {size} bytes; detections take files up to {limit} bytes")]
     TooLarge { size: u64, limit: u64 },
+}
+
+impl ObjectRefused {
+    /// Whether a store cannot be reached just now (try again).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ObjectRefused::Store(e) if e.is_unavailable())
+    }
 }
 
 impl DetectCtx {
@@ -341,11 +437,7 @@ impl DetectCtx {
             sha1: received.hex(A::Sha1),
             sha256: received.hex(A::Sha256),
         };
-        let (files, temp, sha256) = (files.clone(), received.temp.clone(), kept.sha256.clone());
-        let moved = tokio::task::spawn_blocking(move || files.keep(&temp, &sha256))
-            .await
-            .map_err(io::Error::other);
-        if let Err(e) | Ok(Err(e)) = moved {
+        if let Err(e) = files.keep_async(&received.temp, &kept.sha256).await {
             uploads::discard(&received.temp).await;
             return Err(ReceiveError::Io(e));
         }
@@ -457,7 +549,11 @@ impl Detections {
                 continue;
             };
             let stale = d.state == State::Done && d.ruleset.as_deref() != Some(current.as_str());
-            if stale && let Some(sha256) = d.sha256.clone().filter(|h| self.files.has(h)) {
+            let kept = match d.sha256.clone() {
+                Some(h) if stale && self.files.has(&h).await? => Some(h),
+                _ => None,
+            };
+            if let Some(sha256) = kept {
                 let again = match rescanned.get(&sha256) {
                     Some(again) => again.clone(),
                     None => {
@@ -535,14 +631,14 @@ impl Detections {
         let Some(kept) = self.index.kept_file(hash, now_ms()).await? else {
             return Ok(None);
         };
-        Ok(self.files.has(&kept.sha256).then_some(kept))
+        Ok(self.files.has(&kept.sha256).await?.then_some(kept))
     }
 
     /// Deletes expired detections and upload slots, and the files no longer referenced.
     pub async fn sweep(&self) -> Result<usize, JobError> {
         let orphans = self.index.sweep(now_ms()).await?;
         for sha in &orphans {
-            self.files.remove(sha);
+            self.files.remove(sha).await;
         }
         Ok(orphans.len())
     }
@@ -632,6 +728,7 @@ mod tests {
             ctx,
             store,
             metrics: Default::default(),
+            node: crate::core::cluster::Node::new(|_| {}),
         };
         crate::core::workers::spawn_workers(
             2,
@@ -641,6 +738,7 @@ mod tests {
                 handlers: vec![Arc::new(runner)],
                 signal: work,
                 metrics: Default::default(),
+                idle_poll: crate::core::workers::IDLE_POLL,
             },
             stop_rx,
         );
@@ -885,7 +983,7 @@ mod tests {
         let f = fixture(Duration::from_millis(300)).await;
         let (sha, d) = submit(&f, b"short-lived").await;
         done(&f, &d.id).await;
-        assert!(f.detections.files.has(&sha));
+        assert!(f.detections.files.has(&sha).await.unwrap());
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert!(matches!(
             f.detections
@@ -895,7 +993,7 @@ mod tests {
             Lookup::Unknown
         ));
         assert_eq!(f.detections.sweep().await.unwrap(), 1);
-        assert!(!f.detections.files.has(&sha));
+        assert!(!f.detections.files.has(&sha).await.unwrap());
         assert!(f.detections.get(&d.id).await.unwrap().is_none());
     }
 }

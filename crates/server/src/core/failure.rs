@@ -89,6 +89,9 @@ impl fmt::Display for FailureKind {
 pub struct Failure {
     pub kind: FailureKind,
     pub message: String,
+    /// A store could not be reached just now: an answer made now is "service
+    /// unavailable, try again" (the kind, stored with a job, stays [`FailureKind::Internal`]).
+    unavailable: bool,
 }
 
 impl Failure {
@@ -96,17 +99,53 @@ impl Failure {
         Failure {
             kind,
             message: message.into(),
+            unavailable: false,
         }
     }
 
     pub fn internal(message: impl Into<String>) -> Failure {
         Failure::new(FailureKind::Internal, message)
     }
+
+    /// An internal failure because a store cannot be reached just now.
+    pub fn unavailable(message: impl Into<String>) -> Failure {
+        Failure::internal(message).unavailable_if(true)
+    }
+
+    /// This failure, marked as caused by a store that cannot be reached just now when
+    /// `unavailable` (its kind stays).
+    pub fn unavailable_if(self, unavailable: bool) -> Failure {
+        Failure {
+            unavailable: self.unavailable || unavailable,
+            ..self
+        }
+    }
+
+    /// Whether a store could not be reached just now (the operation may be tried again).
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unavailable_failures_are_internal_and_say_so() {
+        let f = Failure::unavailable("blob store down");
+        assert_eq!(f.kind, FailureKind::Internal);
+        assert!(f.is_unavailable());
+        assert!(!Failure::internal("bug").is_unavailable());
+        let read = Failure::new(FailureKind::Unreadable, "x").unavailable_if(true);
+        assert_eq!(read.kind, FailureKind::Unreadable);
+        assert!(read.is_unavailable());
+        assert!(
+            !Failure::internal("x")
+                .unavailable_if(false)
+                .is_unavailable()
+        );
+    }
 
     #[test]
     fn stored_names_read_back() {

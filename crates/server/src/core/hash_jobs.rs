@@ -136,6 +136,24 @@ pub enum CancelError {
     Store(#[from] JobError),
 }
 
+impl SubmitError {
+    /// Whether a store cannot be reached just now (try again).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            SubmitError::Store(e) => e.is_unavailable(),
+            SubmitError::Jobs(e) => e.is_unavailable(),
+            _ => false,
+        }
+    }
+}
+
+impl CancelError {
+    /// Whether the job store cannot be reached just now (try again).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, CancelError::Store(e) if e.is_unavailable())
+    }
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -381,7 +399,11 @@ fn hash_stored_object(
         let meta = match store.head_blocking(r.bucket, r.key) {
             Ok(meta) => meta,
             Err(StoreError::NoSuchKey | StoreError::NoSuchBucket) => return Err(not_found().into()),
-            Err(e) => return Err(Failure::internal(format!("cannot read the object: {e}")).into()),
+            Err(e) => {
+                return Err(Failure::internal(format!("cannot read the object: {e}"))
+                    .unavailable_if(e.is_unavailable())
+                    .into());
+            }
         };
         if meta.size > r.max_size {
             return Err(Failure::new(
@@ -413,7 +435,9 @@ fn hash_stored_object(
                 .into());
             }
             Err(e) => {
-                return Err(Failure::internal(format!("cannot write the header: {e}")).into());
+                return Err(Failure::internal(format!("cannot write the header: {e}"))
+                    .unavailable_if(e.is_unavailable())
+                    .into());
             }
         }
     }
@@ -435,7 +459,11 @@ fn hash_content(
     let mut file = match store.open_content_blocking(meta) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Failure::internal(format!("cannot read the object: {e}")).into()),
+        Err(e) => {
+            return Err(Failure::internal(format!("cannot read the object: {e}"))
+                .unavailable_if(crate::core::objects::io_unavailable(&e))
+                .into());
+        }
     };
     // One algorithm over a small object: hashing on this thread beats handing chunks to a
     // lane thread.
@@ -469,6 +497,7 @@ fn hash_content(
             FailureKind::Unreadable,
             format!("cannot read the object: {e}"),
         )
+        .unavailable_if(crate::core::objects::io_unavailable(&e))
         .into()),
     }
 }

@@ -12,12 +12,14 @@
 //! - [`workers`]: the one worker pool (leases, renewal, wake-ups); job kinds register
 //!   as typed handlers.
 //! - [`callbacks`]: durable delivery of job-finished callbacks.
+//! - [`cluster`]: this node among the others (id, heartbeat, rate share, active rules).
 //! - [`failure`]: neutral failure kinds; each dialect maps them to its own codes.
 //! - [`rule_updates`]: rule and intelligence updates on a schedule.
 //!
 //! Dialects parse, call a service here, and render; no dialect makes these decisions.
 
 pub mod callbacks;
+pub mod cluster;
 pub mod detect_run;
 pub mod detections;
 pub mod failure;

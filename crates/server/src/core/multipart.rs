@@ -54,6 +54,13 @@ pub enum MultipartError {
     InvalidArgument(String),
 }
 
+impl MultipartError {
+    /// Whether a store cannot be reached just now (try again).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, MultipartError::Store(e) if e.is_unavailable())
+    }
+}
+
 impl From<UploadError> for MultipartError {
     fn from(e: UploadError) -> Self {
         match e {

@@ -80,6 +80,37 @@ impl From<IndexError> for StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether the metadata or blob store cannot be reached just now (the request may be
+    /// tried again): the APIs answer their "service unavailable" instead of an internal
+    /// error. A body read from a blob (an upload-part copy) counts too.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Meta(b) => b.is_unavailable(),
+            StoreError::Io(e) | StoreError::Body(e) => io_unavailable(e),
+            _ => false,
+        }
+    }
+}
+
+/// Whether an I/O error says a store cannot be reached just now: the blob store's
+/// [`crate::blobs::Unavailable`] or an unavailable metadata backend, also when wrapped in
+/// further [`io::Error`]s (a stream re-wrapping its items, a failed join).
+pub fn io_unavailable(e: &io::Error) -> bool {
+    if crate::blobs::is_unavailable(e) {
+        return true;
+    }
+    let Some(inner) = e.get_ref() else {
+        return false;
+    };
+    if let Some(b) = inner.downcast_ref::<BackendError>() {
+        return b.is_unavailable();
+    }
+    inner
+        .downcast_ref::<io::Error>()
+        .is_some_and(io_unavailable)
+}
+
 /// The caller-supplied part of a new object's metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewMeta {
@@ -255,6 +286,15 @@ impl ObjectStore {
     /// The limits this store enforces.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Removes blobs no row names (and this node's spool files), as the blob store's
+    /// sweep decides: at once for the embedded store, after a grace period for a shared
+    /// one. The rows are read first, so a blob installed meanwhile is protected by the
+    /// grace period. Answers how many blobs were removed.
+    pub async fn sweep_blobs(&self) -> Result<usize, StoreError> {
+        let referenced = self.index.referenced_blobs().await?;
+        Ok(self.blobs.sweep(referenced).await?)
     }
 
     /// Removes temporary files and blobs no row points at: what a crash between the rename
@@ -717,6 +757,25 @@ pub fn validate_bucket_name(name: &str) -> Result<(), StoreError> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unavailable_stores_are_told_from_failures() {
+        assert!(StoreError::Meta(BackendError::unavailable("x")).is_unavailable());
+        assert!(!StoreError::Meta(BackendError::new("x")).is_unavailable());
+        assert!(StoreError::Io(crate::blobs::unavailable("x")).is_unavailable());
+        assert!(!StoreError::Io(io::Error::other("disk")).is_unavailable());
+        // Through wrappers: a re-wrapped stream item, a backend error as an I/O error.
+        let wrapped = io::Error::other(crate::blobs::unavailable("x"));
+        assert!(StoreError::Body(wrapped).is_unavailable());
+        assert!(io_unavailable(&io::Error::other(
+            BackendError::unavailable("x")
+        )));
+        assert!(!io_unavailable(&io::Error::other(BackendError::new("x"))));
+        assert!(
+            StoreError::from(IndexError::Backend(BackendError::unavailable("x"))).is_unavailable()
+        );
+        assert!(!StoreError::NoSuchKey.is_unavailable());
+    }
 
     fn blob_exists(store: &ObjectStore, id: &str) -> bool {
         store.blobs.read_blocking(id).is_ok()

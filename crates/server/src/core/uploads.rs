@@ -69,6 +69,14 @@ pub enum ReceiveError<E> {
     Io(#[from] io::Error),
 }
 
+impl<E> ReceiveError<E> {
+    /// Whether a store cannot be reached just now (try again). The body's own errors are
+    /// the dialect's to judge.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ReceiveError::Io(e) if crate::core::objects::io_unavailable(e))
+    }
+}
+
 /// Streams `body` into `r.temp`, hashing it on the way.
 pub async fn receive<S, E>(r: Receive, body: S) -> Result<Received, ReceiveError<E>>
 where

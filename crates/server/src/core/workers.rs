@@ -18,8 +18,14 @@ use crate::meta::jobs::{Job, JobError, JobStore, Outcome};
 pub const LEASE_MS: i64 = 30_000;
 /// How often a running job renews its lease and reports progress.
 pub const RENEW_EVERY: Duration = Duration::from_secs(5);
-/// How long an idle worker waits before looking for work again (it is also woken on submit).
-const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How long an idle worker waits before looking for work again (it is also woken on
+/// submit): the embedded store's interval. With a shared store the other nodes' submissions
+/// wake workers too (`crate::meta::postgres::wake`), and the poll is only the fallback
+/// ([`SHARED_IDLE_POLL`]).
+pub const IDLE_POLL: Duration = Duration::from_millis(500);
+/// The idle poll of a node on a shared store: idle nodes must not hammer the database
+/// with claims; wake-ups come by LISTEN/NOTIFY.
+pub const SHARED_IDLE_POLL: Duration = Duration::from_secs(5);
 
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -27,13 +33,37 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Wakes idle workers when a job is submitted.
+/// Wakes idle workers when a job is submitted: this node's at once, and (with a shared
+/// store) the other nodes' through an announcer that coalesces submissions.
 #[derive(Clone, Default)]
-pub struct WorkSignal(Arc<tokio::sync::Notify>);
+pub struct WorkSignal {
+    local: Arc<tokio::sync::Notify>,
+    announce: Arc<tokio::sync::Notify>,
+}
 
 impl WorkSignal {
+    /// A job was submitted on this node.
     pub fn notify(&self) {
-        self.0.notify_waiters();
+        self.local.notify_waiters();
+        // One stored permit however many submissions: the announcer sends one message
+        // for all the submissions since it last looked.
+        self.announce.notify_one();
+    }
+
+    /// Another node announced work: wakes this node's idle workers only.
+    pub fn wake_local(&self) {
+        self.local.notify_waiters();
+    }
+
+    /// Resolves at the next wake-up of this node's idle workers (enable it before looking
+    /// for work, so that a wake-up in between is not missed).
+    pub fn woken(&self) -> tokio::sync::futures::Notified<'_> {
+        self.local.notified()
+    }
+
+    /// Resolves when jobs were submitted on this node since the last call.
+    pub async fn submitted(&self) {
+        self.announce.notified().await;
     }
 }
 
@@ -41,6 +71,10 @@ impl WorkSignal {
 pub trait JobHandler: Send + Sync + 'static {
     /// The tag of the jobs this handler runs.
     fn tag(&self) -> &'static str;
+    /// Whether this node may claim jobs of the tag now (default: always).
+    fn ready(&self) -> bool {
+        true
+    }
     /// Runs the job on the worker's thread (a plain OS thread: block, or use
     /// [`JobRun::block_on`] for asynchronous work); the value is the job's result.
     fn run(&self, run: &JobRun<'_>) -> Result<Value, JobFailure>;
@@ -166,6 +200,9 @@ pub struct Pool {
     pub handlers: Vec<Arc<dyn JobHandler>>,
     pub signal: WorkSignal,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// How long an idle worker waits before it looks for work again ([`IDLE_POLL`],
+    /// [`SHARED_IDLE_POLL`]).
+    pub idle_poll: Duration,
 }
 
 /// Starts `count` workers; they stop claiming when `stop` turns true (or its sender is
@@ -182,7 +219,6 @@ pub fn spawn_workers(
     pool: Pool,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let tags: Arc<[&'static str]> = pool.handlers.iter().map(|h| h.tag()).collect();
     let rt = tokio::runtime::Handle::current();
     let pool = Arc::new(pool);
     (0..count.max(1))
@@ -192,7 +228,6 @@ pub fn spawn_workers(
                 rt: rt.clone(),
                 pool: pool.clone(),
                 stop: stop.clone(),
-                tags: tags.clone(),
             };
             let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
             let spawned = std::thread::Builder::new()
@@ -219,7 +254,6 @@ struct Worker {
     rt: tokio::runtime::Handle,
     pool: Arc<Pool>,
     stop: tokio::sync::watch::Receiver<bool>,
-    tags: Arc<[&'static str]>,
 }
 
 impl Worker {
@@ -238,32 +272,47 @@ impl Worker {
         }
     }
 
+    /// The tags this worker may claim now: those of the handlers that are ready (a
+    /// detection handler is not while this node's rules differ from the active ones).
+    fn tags(&self) -> Vec<&'static str> {
+        self.pool
+            .handlers
+            .iter()
+            .filter(|h| h.ready())
+            .map(|h| h.tag())
+            .collect()
+    }
+
     /// Claims a job; when there is none, waits for a submission, the poll interval or the
     /// stop before answering `None`.
     async fn claim_or_wait(&mut self) -> Option<Job> {
         // Listen for submissions before looking for work, so that a job submitted between
         // an empty claim and the wait still wakes us.
-        let wake = self.pool.signal.0.notified();
+        let wake = self.pool.signal.woken();
         tokio::pin!(wake);
         wake.as_mut().enable();
-        match self
-            .pool
-            .jobs
-            .claim(&self.owner, &self.tags, now_ms(), LEASE_MS)
-            .await
-        {
+        let tags = self.tags();
+        let claimed = if tags.is_empty() {
+            Ok(None)
+        } else {
+            self.pool
+                .jobs
+                .claim(&self.owner, &tags, now_ms(), LEASE_MS)
+                .await
+        };
+        match claimed {
             Ok(Some(job)) => return Some(job),
             Ok(None) => {
                 tokio::select! {
                     () = wake => {}
-                    () = tokio::time::sleep(IDLE_POLL) => {}
+                    () = tokio::time::sleep(self.pool.idle_poll) => {}
                     _ = self.stop.changed() => {}
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim jobs");
                 tokio::select! {
-                    () = tokio::time::sleep(IDLE_POLL) => {}
+                    () = tokio::time::sleep(self.pool.idle_poll.min(IDLE_POLL * 4)) => {}
                     _ = self.stop.changed() => {}
                 }
             }
@@ -294,12 +343,20 @@ impl Worker {
                 tracing::warn!(job = %id, "lease lost while running; another worker has the job");
                 return None;
             }
+            // The metadata or blob store cannot be reached: the job is not failed for it.
+            // It keeps its lease until the lease runs out, and is then claimed again, by
+            // this node or another, once the store is back.
+            Err(JobFailure::Failed(f)) if f.is_unavailable() => {
+                tracing::warn!(job = %id, error = %f.message, "a store is unavailable; the job will run again when its lease expires");
+                return None;
+            }
             Err(JobFailure::Failed(f)) => Outcome::Failed {
                 code: f.kind.as_str().to_string(),
                 message: f.message,
             },
         };
-        let finished = if self.stopping() {
+        let tags = self.tags();
+        let finished = if self.stopping() || tags.is_empty() {
             self.rt
                 .block_on(self.pool.jobs.finish(&id, &self.owner, now_ms(), outcome))
                 .map(|done| (done, None))
@@ -309,7 +366,7 @@ impl Worker {
                 &self.owner,
                 now_ms(),
                 outcome,
-                &self.tags,
+                &tags,
                 LEASE_MS,
             ))
         };

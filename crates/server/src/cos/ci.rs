@@ -69,6 +69,9 @@ pub async fn filehash(
 
 /// The answer to a synchronous hash that failed: the object API's codes.
 fn sync_hash_error(f: &Failure) -> CosError {
+    if f.is_unavailable() {
+        return CosError::unavailable(f);
+    }
     match f.kind {
         FailureKind::NotFound => crate::core::objects::StoreError::NoSuchKey.into(),
         FailureKind::TooLarge => CosError::invalid_argument(format!(
@@ -92,5 +95,19 @@ mod tests {
         assert_eq!(parse_bool("TRUE"), Some(true));
         assert_eq!(parse_bool("yes"), None);
         assert_eq!(cos_time(1_658_128_603_000), "2022-07-18T07:16:43+0000");
+    }
+
+    #[test]
+    fn sync_hash_failures() {
+        let e = sync_hash_error(&Failure::unavailable("blob store unavailable: x"));
+        assert_eq!((e.status.as_u16(), e.code), (503, "ServiceUnavailable"));
+        let e = sync_hash_error(
+            &Failure::new(FailureKind::Unreadable, "cannot read").unavailable_if(true),
+        );
+        assert_eq!((e.status.as_u16(), e.code), (503, "ServiceUnavailable"));
+        let e = sync_hash_error(&Failure::internal("metadata store: broken"));
+        assert_eq!((e.status.as_u16(), e.code), (500, "InternalError"));
+        let e = sync_hash_error(&Failure::new(FailureKind::NotFound, "gone"));
+        assert_eq!((e.status.as_u16(), e.code), (404, "NoSuchKey"));
     }
 }

@@ -49,6 +49,17 @@ impl CosError {
         )
     }
 
+    /// 503 `ServiceUnavailable`: a store cannot be reached just now and nothing was done;
+    /// the client may try again. Logged here at warn with its cause (never sent).
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "a store is unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable. Please try again.",
+        )
+    }
+
     pub fn access_denied(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "AccessDenied", message)
     }
@@ -82,6 +93,9 @@ impl CosError {
 impl From<StoreError> for CosError {
     fn from(e: StoreError) -> Self {
         use StatusCode as S;
+        if e.is_unavailable() {
+            return Self::unavailable(&e);
+        }
         let msg = e.to_string();
         match e {
             StoreError::NoSuchBucket => Self::new(
@@ -263,5 +277,105 @@ impl From<AuthError> for CosError {
             AuthError::Missing => Self::access_denied("Access Denied."),
             other => Self::access_denied(format!("Invalid authorization: {other}")),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::meta::BackendError;
+
+    fn status_and_code(e: CosError) -> (u16, &'static str) {
+        (e.status.as_u16(), e.code)
+    }
+
+    #[test]
+    fn an_unavailable_store_is_503_service_unavailable() {
+        let unavailable = [
+            StoreError::Meta(BackendError::unavailable("x")),
+            StoreError::Io(crate::blobs::unavailable("x")),
+            // A blob read as the body of an upload-part copy.
+            StoreError::Body(std::io::Error::other(crate::blobs::unavailable("x"))),
+        ];
+        for e in unavailable {
+            let got = CosError::from(e);
+            assert_eq!(status_and_code(got.clone()), (503, "ServiceUnavailable"));
+            assert_eq!(
+                got.message,
+                "The service is temporarily unavailable. Please try again."
+            );
+        }
+        assert_eq!(
+            status_and_code(
+                MultipartError::Store(StoreError::Meta(BackendError::unavailable("x"))).into()
+            ),
+            (503, "ServiceUnavailable")
+        );
+        assert_eq!(
+            status_and_code(
+                MultipartError::from(crate::meta::uploads::UploadError::Backend(
+                    BackendError::unavailable("x")
+                ))
+                .into()
+            ),
+            (503, "ServiceUnavailable")
+        );
+        assert_eq!(
+            status_and_code(
+                SubmitError::Store(StoreError::Io(crate::blobs::unavailable("x"))).into()
+            ),
+            (503, "ServiceUnavailable")
+        );
+        assert_eq!(
+            status_and_code(
+                SubmitError::Jobs(crate::meta::jobs::JobError::Backend(
+                    BackendError::unavailable("x")
+                ))
+                .into()
+            ),
+            (503, "ServiceUnavailable")
+        );
+        let access =
+            crate::access::AccessError::Store(StoreError::Meta(BackendError::unavailable("x")));
+        assert_eq!(status_and_code(access.into()), (503, "ServiceUnavailable"));
+    }
+
+    #[test]
+    fn a_failing_store_is_still_500_internal_error() {
+        for e in [
+            StoreError::Meta(BackendError::new("x")),
+            StoreError::Io(std::io::Error::other("disk")),
+        ] {
+            assert_eq!(status_and_code(e.into()), (500, "InternalError"));
+        }
+        assert_eq!(
+            status_and_code(MultipartError::Store(StoreError::Meta(BackendError::new("x"))).into()),
+            (500, "InternalError")
+        );
+        assert_eq!(
+            status_and_code(
+                SubmitError::Jobs(crate::meta::jobs::JobError::Backend(BackendError::new("x")))
+                    .into()
+            ),
+            (500, "InternalError")
+        );
+        // A full disk keeps its own 503 and message.
+        let full = CosError::from(StoreError::Io(std::io::Error::from(
+            std::io::ErrorKind::StorageFull,
+        )));
+        assert_eq!(status_and_code(full.clone()), (503, "ServiceUnavailable"));
+        assert!(full.message.contains("storage is full"), "{}", full.message);
+    }
+
+    #[tokio::test]
+    async fn renders_503_as_an_xml_error() {
+        let r = CosError::from(StoreError::Meta(BackendError::unavailable("db down")))
+            .render("/b/k", "rid");
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(body.contains("<Code>ServiceUnavailable</Code>"), "{body}");
+        assert!(!body.contains("db down"), "{body}");
     }
 }

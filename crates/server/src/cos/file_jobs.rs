@@ -51,6 +51,9 @@ impl From<CiXmlError> for CosError {
 
 impl From<JobError> for CosError {
     fn from(e: JobError) -> Self {
+        if e.is_unavailable() {
+            return CosError::unavailable(&e);
+        }
         match e {
             JobError::NoSuchQueue => CosError::invalid_argument("the QueueId does not exist"),
             JobError::InvalidState(_) | JobError::InvalidToken | JobError::NotCancellable(_) => {
@@ -272,5 +275,32 @@ mod tests {
         // A multipart upload of an object named `jobs` stays one on the cos host.
         assert!(!is_file_jobs(&Method::POST, "jobs", false, true));
         assert!(!is_file_jobs(&Method::GET, "file_jobsx/1", true, false));
+    }
+
+    #[test]
+    fn job_store_errors() {
+        use crate::meta::BackendError;
+        let code = |e: JobError| {
+            let e = CosError::from(e);
+            (e.status.as_u16(), e.code)
+        };
+        for e in [
+            JobError::Unavailable("writer stopped".into()),
+            JobError::Backend(BackendError::unavailable("x")),
+        ] {
+            assert_eq!(code(e), (503, "ServiceUnavailable"));
+        }
+        for e in [
+            JobError::Backend(BackendError::new("x")),
+            JobError::LeaseLost,
+        ] {
+            assert_eq!(code(e), (500, "InternalError"));
+        }
+        assert_eq!(code(JobError::NoSuchJob), (400, "InvalidArgument"));
+        // Through a cancellation, as the queue API renders it.
+        let cancel = crate::core::hash_jobs::CancelError::Store(JobError::Backend(
+            BackendError::unavailable("x"),
+        ));
+        assert!(cancel.is_unavailable());
     }
 }

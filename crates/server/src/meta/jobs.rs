@@ -280,6 +280,18 @@ pub enum JobError {
     Backend(#[from] BackendError),
 }
 
+impl JobError {
+    /// Whether the store cannot serve just now (it cannot write, or its backend cannot be
+    /// reached) and the request may be tried again: the APIs answer "service unavailable".
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            JobError::Unavailable(_) => true,
+            JobError::Backend(b) => b.is_unavailable(),
+            _ => false,
+        }
+    }
+}
+
 /// The job store interface (object safe, so the server holds an `Arc<dyn JobStore>`).
 pub trait JobStore: Send + Sync + 'static {
     /// The bucket's default queue, created on first use.

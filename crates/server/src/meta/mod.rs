@@ -16,18 +16,46 @@
 pub mod detections;
 pub mod jobs;
 pub mod objects;
+pub mod postgres;
 pub mod shared;
 pub mod sqlite;
 pub mod uploads;
 
 use std::sync::Arc;
 
-/// The backend of a metadata store failed or cannot be reached (a database error, a
-/// stopped writer, a lost connection). Every API answers it as an internal error; the
-/// message is logged, never sent.
+/// The backend of a metadata store failed (a database error, a stopped writer) or cannot
+/// be reached just now (a lost connection, a database that is down). The APIs answer the
+/// first as an internal error and the second as their "service unavailable, try again";
+/// the message is logged, never sent.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("metadata store: {0}")]
-pub struct BackendError(pub String);
+#[error("metadata store{}: {message}", if *.unavailable { " unavailable" } else { "" })]
+pub struct BackendError {
+    message: String,
+    unavailable: bool,
+}
+
+impl BackendError {
+    /// A failure of the backend.
+    pub fn new(message: impl Into<String>) -> Self {
+        BackendError {
+            message: message.into(),
+            unavailable: false,
+        }
+    }
+
+    /// The backend cannot be reached just now; the request may be tried again.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        BackendError {
+            message: message.into(),
+            unavailable: true,
+        }
+    }
+
+    /// Whether the backend could not be reached (as opposed to failing).
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
+    }
+}
 
 /// One metadata store: its interfaces, each behind an `Arc` so services share them.
 #[derive(Clone)]

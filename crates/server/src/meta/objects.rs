@@ -62,6 +62,13 @@ pub enum IndexError {
     Backend(#[from] BackendError),
 }
 
+impl IndexError {
+    /// Whether the index's backend cannot be reached just now (try again).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, IndexError::Backend(b) if b.is_unavailable())
+    }
+}
+
 /// Parameters of a bucket listing.
 #[derive(Debug, Clone, Default)]
 pub struct ListParams {

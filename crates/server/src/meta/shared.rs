@@ -34,6 +34,14 @@ pub enum NonceError {
     Backend(#[from] BackendError),
 }
 
+impl NonceError {
+    /// Whether the shared state cannot be reached just now (try again). A full nonce
+    /// cache is a refusal, not this.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, NonceError::Backend(b) if b.is_unavailable())
+    }
+}
+
 /// The shared per-request state interface.
 pub trait SharedState: Send + Sync + 'static {
     /// Accepts the (access key, nonce) pair of a request valid until `expires_at` (Unix
@@ -49,6 +57,44 @@ pub trait SharedState: Send + Sync + 'static {
     fn count<'a>(&'a self, name: &'a str, by: u64) -> BoxFuture<'a, Result<(), BackendError>>;
     /// The counter `name` (0 when never counted).
     fn counter<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<u64, BackendError>>;
+    /// Records that `beat.node` is alive with its ruleset version (making that version the
+    /// active one when `beat.rules_loaded` says it was just loaded), forgets nodes silent
+    /// for longer than `beat.live_ms`, and answers what the nodes agree on.
+    fn heartbeat<'a>(&'a self, beat: &'a Heartbeat)
+    -> BoxFuture<'a, Result<Cluster, BackendError>>;
+    /// Removes a node that stops (its share of the rate limits goes back to the others).
+    fn leave<'a>(&'a self, node: &'a str) -> BoxFuture<'a, Result<(), BackendError>>;
+    /// Takes or renews the lease `name` for `owner` for `ttl_ms`: true while `owner` holds
+    /// it (one node at a time does the work it guards, such as sweeping blobs).
+    fn lease<'a>(
+        &'a self,
+        name: &'a str,
+        owner: &'a str,
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, BackendError>>;
+}
+
+/// A node's heartbeat.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    /// The node's id: host, pid and a boot nonce.
+    pub node: String,
+    /// The version of the ruleset the node scans with.
+    pub ruleset: String,
+    /// The node (re)loaded its rules since its last heartbeat: its version becomes the
+    /// active one.
+    pub rules_loaded: bool,
+    /// A node not heard from for this long is gone.
+    pub live_ms: i64,
+}
+
+/// What the nodes agree on, as a heartbeat answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    /// Nodes alive (at least 1: the caller).
+    pub nodes: u32,
+    /// The ruleset version detections must be made with.
+    pub active_ruleset: String,
 }
 
 /// The embedded shared state: a [`NonceCache`] and counters in memory.
@@ -88,6 +134,33 @@ impl SharedState for LocalShared {
             .copied()
             .unwrap_or(0);
         Box::pin(async move { Ok(value) })
+    }
+
+    /// One node: itself, and its rules are the active ones.
+    fn heartbeat<'a>(
+        &'a self,
+        beat: &'a Heartbeat,
+    ) -> BoxFuture<'a, Result<Cluster, BackendError>> {
+        Box::pin(async move {
+            Ok(Cluster {
+                nodes: 1,
+                active_ruleset: beat.ruleset.clone(),
+            })
+        })
+    }
+
+    fn leave<'a>(&'a self, _node: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The only node holds every lease.
+    fn lease<'a>(
+        &'a self,
+        _name: &'a str,
+        _owner: &'a str,
+        _ttl_ms: i64,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async { Ok(true) })
     }
 }
 

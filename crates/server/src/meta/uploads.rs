@@ -57,6 +57,13 @@ pub enum UploadError {
     Backend(#[from] BackendError),
 }
 
+impl UploadError {
+    /// Whether the index's backend cannot be reached just now (try again).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, UploadError::Backend(b) if b.is_unavailable())
+    }
+}
+
 /// Where a listing of uploads starts and stops, in (key, upload id) order: uploads after
 /// (`after_key`, `after_id`) — an upload of `after_key` itself only with an id greater than
 /// `after_id` — and with a key below `upper` (no bound when `None`), at most `limit`.

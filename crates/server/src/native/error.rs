@@ -85,6 +85,18 @@ impl ApiError {
         )
     }
 
+    /// 503 `ServiceUnavailable`: a store cannot be reached (or cannot write) just now and
+    /// nothing was done; the client may try again. Logged at warn with its cause, which is
+    /// not sent.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "native API: a store is unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable; try again later.",
+        )
+    }
+
     /// The JSON answer.
     pub fn render(&self, request_id: &str) -> Response {
         let body = ErrorBody {
@@ -169,6 +181,9 @@ impl From<AuthError> for ApiError {
 
 impl From<JobError> for ApiError {
     fn from(e: JobError) -> Self {
+        if e.is_unavailable() {
+            return ApiError::unavailable(e);
+        }
         match e {
             JobError::NoSuchJob => ApiError::not_found("NoSuchJob", "The job does not exist."),
             JobError::NoSuchQueue => {
@@ -182,14 +197,7 @@ impl From<JobError> for ApiError {
             JobError::NotCancellable(_) => {
                 ApiError::new(StatusCode::CONFLICT, "NotCancellable", e.to_string())
             }
-            JobError::Unavailable(_) => {
-                tracing::error!(error = %e, "native API: job store unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "ServiceUnavailable",
-                    "The job store cannot take writes now; try again later.",
-                )
-            }
+            JobError::Unavailable(_) => ApiError::unavailable(e),
             JobError::LeaseLost | JobError::Backend(_) => ApiError::internal(e),
         }
     }
@@ -197,6 +205,9 @@ impl From<JobError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            return ApiError::unavailable(e);
+        }
         match e {
             StoreError::NoSuchBucket => {
                 ApiError::not_found("NoSuchBucket", "The bucket does not exist.")
@@ -298,6 +309,36 @@ mod tests {
             StoreError::KeyTooLong { limit: 1 },
         ] {
             assert!(ApiError::from(e).status.is_client_error());
+        }
+    }
+
+    #[test]
+    fn an_unavailable_store_is_503_and_a_failing_one_500() {
+        use crate::core::hash_jobs::SubmitError;
+        use crate::meta::BackendError;
+        let pair = |e: ApiError| (e.status.as_u16(), e.code);
+        let unavailable = [
+            ApiError::from(JobError::Unavailable("writer stopped".into())),
+            ApiError::from(JobError::Backend(BackendError::unavailable("x"))),
+            ApiError::from(StoreError::Meta(BackendError::unavailable("x"))),
+            ApiError::from(StoreError::Io(crate::blobs::unavailable("x"))),
+            ApiError::from(SubmitError::Store(StoreError::Io(
+                crate::blobs::unavailable("x"),
+            ))),
+            ApiError::from(SubmitError::Jobs(JobError::Backend(
+                BackendError::unavailable("x"),
+            ))),
+        ];
+        for e in unavailable {
+            assert_eq!(pair(e), (503, "ServiceUnavailable"));
+        }
+        let failing = [
+            ApiError::from(JobError::Backend(BackendError::new("x"))),
+            ApiError::from(StoreError::Meta(BackendError::new("x"))),
+            ApiError::from(StoreError::Io(std::io::Error::other("disk"))),
+        ];
+        for e in failing {
+            assert_eq!(pair(e), (500, "InternalError"));
         }
     }
 }

@@ -48,7 +48,7 @@ pub enum Code {
     InvalidParameter,
     /// `InvalidParameter` with HTTP 413: the request body is over the limit.
     BodyTooLarge,
-    /// `ServiceUnavailable`, 503: the job store cannot take writes just now.
+    /// `ServiceUnavailable`, 503: a store cannot take writes or cannot be reached just now.
     ServiceUnavailable,
 }
 
@@ -153,6 +153,16 @@ impl VolcError {
         )
     }
 
+    /// `ServiceUnavailable` (503, which the SDK retries): a store cannot be reached just
+    /// now. Logged here at warn with its cause (never sent).
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "a store is unavailable");
+        Self::new(
+            Code::ServiceUnavailable,
+            "The service is temporarily unavailable. Please try again later.",
+        )
+    }
+
     /// An authentication failure. The messages come from the table and from `AuthError`'s
     /// own texts, which never contain a secret.
     pub fn from_auth(e: &AuthError) -> Self {
@@ -189,21 +199,14 @@ impl VolcError {
         }
     }
 
-    /// A core (job store) failure: 503 when the store cannot write just now, else 500.
+    /// A core (job store) failure: 503 when the store cannot write or cannot be reached
+    /// just now, else 500.
     pub fn from_core(e: &JobError) -> Self {
-        match e {
-            JobError::Unavailable(_) => {
-                tracing::warn!(error = %e, "detection store unavailable");
-                Self::new(
-                    Code::ServiceUnavailable,
-                    "The service is temporarily unavailable. Please try again later.",
-                )
-            }
-            _ => {
-                tracing::error!(error = %e, "detection store error");
-                Self::internal()
-            }
+        if e.is_unavailable() {
+            return Self::unavailable(e);
         }
+        tracing::error!(error = %e, "detection store error");
+        Self::internal()
     }
 
     /// The refusal of a SignURL addressed to this server (see `sign_url`'s module doc).
@@ -212,6 +215,7 @@ impl VolcError {
         let (code, message) = e.reason();
         let detail = format!("SignURL was refused: {code}: {message}");
         match e {
+            AccessError::Store(s) if s.is_unavailable() => Self::unavailable(s),
             AccessError::Auth(_) | AccessError::Denied => Self::new(Code::AccessDenied, detail),
             AccessError::Invalid(_)
             | AccessError::Store(
@@ -293,6 +297,15 @@ mod tests {
             VolcError::from_core(&JobError::NoSuchJob).code,
             Code::InternalError
         );
+        let unavailable = JobError::Backend(crate::meta::BackendError::unavailable("x"));
+        let e = VolcError::from_core(&unavailable);
+        assert_eq!(e.code, Code::ServiceUnavailable);
+        assert_eq!(e.code.status().as_u16(), 503);
+        assert_eq!(e.code.code(), "ServiceUnavailable");
+        let failed = JobError::Backend(crate::meta::BackendError::new("x"));
+        let e = VolcError::from_core(&failed);
+        assert_eq!(e.code, Code::InternalError);
+        assert_eq!(e.code.status().as_u16(), 500);
     }
 
     #[test]
@@ -311,6 +324,20 @@ mod tests {
         );
         let broken = AccessError::Store(StoreError::Io(std::io::Error::other("disk")));
         assert_eq!(VolcError::from_access(&broken).code, Code::InternalError);
+        let broken = AccessError::Store(StoreError::Meta(crate::meta::BackendError::new("x")));
+        assert_eq!(VolcError::from_access(&broken).code, Code::InternalError);
+        for down in [
+            AccessError::Store(StoreError::Io(crate::blobs::unavailable("s3 down"))),
+            AccessError::Store(StoreError::Meta(crate::meta::BackendError::unavailable(
+                "pg down",
+            ))),
+        ] {
+            let e = VolcError::from_access(&down);
+            assert_eq!(e.code, Code::ServiceUnavailable);
+            assert_eq!(e.code.status().as_u16(), 503);
+            assert!(!e.message.contains("down"), "{}", e.message);
+            assert_eq!(down.reason().0, "ServiceUnavailable");
+        }
         let m = VolcError::from_access(&missing).message;
         assert!(m.starts_with("SignURL was refused: NoSuchKey: "), "{m}");
         assert!(!m.contains("disk"), "{m}");

@@ -50,13 +50,13 @@ pub async fn open(dir: &Path) -> Result<Meta, OpenError> {
 
 impl From<rusqlite::Error> for BackendError {
     fn from(e: rusqlite::Error) -> Self {
-        BackendError(e.to_string())
+        BackendError::new(e.to_string())
     }
 }
 
 impl From<ReadStopped> for BackendError {
     fn from(e: ReadStopped) -> Self {
-        BackendError(e.to_string())
+        BackendError::new(e.to_string())
     }
 }
 
@@ -97,6 +97,6 @@ impl From<ReadStopped> for IndexError {
 
 impl From<WriteError> for IndexError {
     fn from(e: WriteError) -> Self {
-        IndexError::Backend(BackendError(e.to_string()))
+        IndexError::Backend(BackendError::new(e.to_string()))
     }
 }

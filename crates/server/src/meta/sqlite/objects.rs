@@ -63,7 +63,7 @@ fn object_from_row(r: &impl Columns) -> Result<ObjectMeta, IndexError> {
     Ok(ObjectMeta {
         bucket: r.col("bucket")?,
         key: String::from_utf8(key)
-            .map_err(|_| BackendError("a stored key is not UTF-8".to_string()))?,
+            .map_err(|_| BackendError::new("a stored key is not UTF-8".to_string()))?,
         blob: r.col("blob")?,
         size: size.max(0) as u64,
         etag: r.col("etag")?,

@@ -37,7 +37,7 @@ impl From<super::db::ReadStopped> for UploadError {
 
 impl From<WriteError> for UploadError {
     fn from(e: WriteError) -> Self {
-        UploadError::Backend(BackendError(e.to_string()))
+        UploadError::Backend(BackendError::new(e.to_string()))
     }
 }
 
@@ -61,7 +61,7 @@ fn upload_from_row(r: &impl Columns) -> Result<Upload, UploadError> {
         upload_id: r.col("upload_id")?,
         bucket: r.col("bucket")?,
         key: String::from_utf8(key)
-            .map_err(|_| BackendError("a stored key is not UTF-8".to_string()))?,
+            .map_err(|_| BackendError::new("a stored key is not UTF-8".to_string()))?,
         initiated: r.col("initiated")?,
         content_type: r.col("content_type")?,
         headers: map("headers")?,
@@ -257,7 +257,7 @@ impl UploadIndex for SqliteUploads {
             let replaced = upsert_in(conn, &row).map_err(|e| match e {
                 IndexError::NoSuchBucket => UploadError::NoSuchBucket,
                 IndexError::Backend(b) => UploadError::Backend(b),
-                other => UploadError::Backend(BackendError(other.to_string())),
+                other => UploadError::Backend(BackendError::new(other.to_string())),
             })?;
             Ok(Completed { replaced, parts })
         })))
