@@ -423,11 +423,15 @@ fn three_nodes_share_the_work_and_lose_nothing() {
     let shell = format!("<?php @eval($_POST['cmd']); ?>\n{}", "x".repeat(100));
     let clean = "<?php echo 'hello, world'; ?>\n";
     for (content, expect) in [(shell.as_bytes(), "malicious"), (clean.as_bytes(), "clean")] {
+        let digest = sha256_hex(content);
         let (status, body) = cos(
             &addrs[0],
             "POST",
             "/v1/detections",
-            &[("content-type", "application/octet-stream")],
+            &[
+                ("content-type", "application/octet-stream"),
+                ("x-cos-content-sha256", &digest),
+            ],
             content,
         );
         assert_eq!(status, 202, "{body}");
@@ -492,7 +496,13 @@ fn three_nodes_share_the_work_and_lose_nothing() {
     let (status, body) = aliyun(&addrs[2], &call);
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("ServiceUnavailable"), "{body}");
-    let (status, body) = cos(&addrs[0], "GET", "/v1/jobs?limit=1", &[], b"");
+    let (status, body) = cos(
+        &addrs[0],
+        "GET",
+        &format!("/v1/jobs?bucket={BUCKET}&size=1"),
+        &[],
+        b"",
+    );
     assert_eq!(status, 503, "{body}");
     std::thread::sleep(Duration::from_secs(2));
     pg.resume();
