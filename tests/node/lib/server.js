@@ -2,7 +2,8 @@
 // the Python SDK suite starts it (tests/sdk/conftest.py), and a loopback file server.
 'use strict';
 
-const { spawn } = require('node:child_process');
+const { spawn, execFileSync } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
@@ -21,6 +22,32 @@ function binary() {
 }
 
 /**
+ * With HASHSCAN_SDK_SHARED=1 (under scripts/with-services): the server's flags and variables
+ * for a fresh PostgreSQL database and S3 prefix on the shared services, as the Python suite
+ * does (tests/sdk/conftest.py).
+ */
+function sharedStores() {
+  if (process.env.HASHSCAN_SDK_SHARED !== '1') return { args: [], env: {} };
+  const admin = process.env.HASHSCAN_TEST_POSTGRES;
+  const bucket = process.env.HASHSCAN_TEST_S3;
+  if (!admin || !bucket) {
+    throw new Error('HASHSCAN_SDK_SHARED=1 needs scripts/with-services (HASHSCAN_TEST_POSTGRES, HASHSCAN_TEST_S3)');
+  }
+  const name = `node${crypto.randomUUID().replaceAll('-', '')}`;
+  execFileSync(path.join(process.env.HASHSCAN_PG_BIN, 'psql'), ['-X', '-q', '-d', admin, '-c', `CREATE DATABASE ${name}`]);
+  return {
+    args: ['--meta-url', `${admin.slice(0, admin.lastIndexOf('/'))}/${name}`, '--blobs-url', `${bucket}/${name}`],
+    env: {
+      AWS_ENDPOINT_URL: process.env.HASHSCAN_TEST_S3_ENDPOINT,
+      AWS_ACCESS_KEY_ID: process.env.HASHSCAN_TEST_S3_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: process.env.HASHSCAN_TEST_S3_SECRET,
+      AWS_REGION: process.env.HASHSCAN_TEST_S3_REGION || 'garage',
+      AWS_ALLOW_HTTP: 'true',
+    },
+  };
+}
+
+/**
  * Starts a server; resolves to { port, url, stop(), stderr() }. `options.tls`
  * ({ cert, key }: PEM paths) makes the port speak https.
  */
@@ -28,15 +55,17 @@ async function startServer(options = {}) {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hashscan-node-'));
   const dataDir = path.join(root, 'data');
   fs.mkdirSync(dataDir);
+  const shared = sharedStores();
   const env = {
     ...process.env,
+    ...shared.env,
     HASHSCAN_ACCESS_KEY_ID: ACCESS_KEY_ID,
     HASHSCAN_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
     // The tests' file server listens on loopback.
     HASHSCAN_FETCH_ALLOW_PRIVATE: '1',
     RUST_LOG: process.env.RUST_LOG || 'info',
   };
-  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...shared.args];
   if (options.tls) args.push('--tls-cert', options.tls.cert, '--tls-key', options.tls.key);
   const child = spawn(binary(), args, { env, cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const errLines = [];
