@@ -370,6 +370,11 @@ impl Server {
             self.state.meta.jobs.clone(),
             render,
             self.state.metrics.clone(),
+            if shared {
+                core::callbacks::SHARED_IDLE_POLL
+            } else {
+                core::callbacks::IDLE_POLL
+            },
             stop_tx.subscribe(),
         );
         let http_config = self.state.config.http.clone();

@@ -557,6 +557,20 @@ async fn accept(
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_rate_is_shared_among_the_live_nodes() {
+        let accepted = |g: &Guards| (0..200).filter(|_| g.check("ak").is_ok()).count();
+        let g = Guards::new(30);
+        assert_eq!(accepted(&g), 30);
+        // Three nodes: each allows a third (a new limiter, so a full bucket again).
+        g.set_nodes(3);
+        assert_eq!(accepted(&g), 10);
+        // A share never rounds to nothing.
+        g.set_nodes(1000);
+        assert_eq!(accepted(&g), 1);
+        assert_eq!(accepted(&Guards::new(0)), 200);
+    }
+
     fn req(method: &str, uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
         let mut b = Request::builder().method(method).uri(uri);
         for (k, v) in headers {

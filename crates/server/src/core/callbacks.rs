@@ -31,7 +31,11 @@ pub type Render = Arc<dyn Fn(&Job, &str) -> (&'static str, Vec<u8>) + Send + Syn
 
 /// How long a deliverer holds a claimed delivery.
 const LEASE_MS: i64 = 60_000;
-const IDLE_POLL: Duration = Duration::from_millis(250);
+/// How long an idle deliverer waits before it looks for due deliveries again (the
+/// embedded store; a shared store's nodes wait [`SHARED_IDLE_POLL`] so that idle nodes do
+/// not hammer the database: a callback then leaves at most that much later).
+pub const IDLE_POLL: Duration = Duration::from_millis(250);
+pub const SHARED_IDLE_POLL: Duration = Duration::from_secs(2);
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -48,6 +52,7 @@ pub fn spawn_deliverers(
     jobs: Arc<dyn JobStore>,
     render: Render,
     metrics: Arc<crate::metrics::Metrics>,
+    idle_poll: Duration,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     (0..config.deliverers.max(1))
@@ -74,13 +79,13 @@ pub fn spawn_deliverers(
                         }
                         Ok(None) => {
                             tokio::select! {
-                                () = tokio::time::sleep(IDLE_POLL) => {}
+                                () = tokio::time::sleep(idle_poll) => {}
                                 _ = stop.changed() => {}
                             }
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "cannot claim callbacks");
-                            tokio::time::sleep(IDLE_POLL).await;
+                            tokio::time::sleep(idle_poll).await;
                         }
                     }
                 }
