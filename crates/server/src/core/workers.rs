@@ -386,8 +386,107 @@ impl Worker {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
     use super::*;
     use crate::core::failure::FailureKind;
+    use crate::meta::jobs::{JobCallback, JobState, NewJob};
+
+    /// A handler that is ready only when told, and fails as "unavailable" while told to.
+    struct Gated {
+        ready: AtomicBool,
+        unavailable: AtomicBool,
+        runs: AtomicUsize,
+    }
+
+    impl JobHandler for Arc<Gated> {
+        fn tag(&self) -> &'static str {
+            "Gated"
+        }
+        fn ready(&self) -> bool {
+            self.ready.load(Ordering::SeqCst)
+        }
+        fn run(&self, _run: &JobRun<'_>) -> Result<Value, JobFailure> {
+            self.runs.fetch_add(1, Ordering::SeqCst);
+            if self.unavailable.load(Ordering::SeqCst) {
+                return Err(Failure::unavailable("the store is away").into());
+            }
+            Ok(serde_json::json!({"ok": true}))
+        }
+    }
+
+    async fn state_of(jobs: &Arc<dyn JobStore>, id: &str) -> JobState {
+        jobs.get(&[id.to_string()]).await.unwrap()[0].state
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_handler_that_is_not_ready_claims_nothing_and_an_outage_fails_no_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = crate::meta::sqlite::open(dir.path()).await.unwrap().jobs;
+        let queue = jobs.default_queue("b-1").await.unwrap();
+        let submit = || NewJob {
+            tag: "Gated".into(),
+            queue_id: queue.id.clone(),
+            bucket: queue.bucket.clone(),
+            input: serde_json::json!({}),
+            callback: JobCallback::Off,
+        };
+        let gated = Arc::new(Gated {
+            ready: AtomicBool::new(false),
+            unavailable: AtomicBool::new(true),
+            runs: AtomicUsize::new(0),
+        });
+        let signal = WorkSignal::default();
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let workers = spawn_workers(
+            2,
+            Pool {
+                node: "n".into(),
+                jobs: jobs.clone(),
+                handlers: vec![Arc::new(gated.clone())],
+                signal: signal.clone(),
+                metrics: Default::default(),
+                idle_poll: Duration::from_millis(50),
+            },
+            stop,
+        );
+        let job = jobs.submit(submit()).await.unwrap();
+        signal.notify();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            gated.runs.load(Ordering::SeqCst),
+            0,
+            "claimed while not ready"
+        );
+        assert_eq!(state_of(&jobs, &job.id).await, JobState::Submitted);
+
+        // Ready, but the store it needs is away: the job runs and is left to its lease,
+        // not failed.
+        gated.ready.store(true, Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while gated.runs.load(Ordering::SeqCst) == 0 {
+            assert!(std::time::Instant::now() < deadline, "never claimed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(state_of(&jobs, &job.id).await, JobState::Running);
+
+        // Once its lease is given up (here: expired at once), it runs again and succeeds.
+        gated.unavailable.store(false, Ordering::SeqCst);
+        jobs.expire_all_leases().await.unwrap();
+        signal.notify();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while state_of(&jobs, &job.id).await != JobState::Success {
+            assert!(std::time::Instant::now() < deadline, "not run again");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = stop_tx.send(true);
+        for w in workers {
+            w.await.unwrap();
+        }
+    }
 
     #[test]
     fn failures_keep_their_kind() {
