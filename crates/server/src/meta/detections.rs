@@ -259,3 +259,32 @@ pub trait DetectionIndex: Send + Sync + 'static {
     /// file no remaining row names (the caller removes the files).
     fn sweep(&self, now: i64) -> BoxFuture<'_, Result<Vec<String>, JobError>>;
 }
+
+/// Finished detections (Done or Failed) as last read, by id, so that lookups do not read
+/// and parse the same stored reports again and again. An entry is used only while the row's
+/// `finished_at` still matches (a job that lost its lease may be finished again by another
+/// worker, on any node), and only for a row the lookup found unexpired; bounded to
+/// [`FinishedCache::CAPACITY`] entries, emptied when full.
+#[derive(Clone, Default)]
+pub struct FinishedCache(Arc<std::sync::Mutex<HashMap<String, Arc<Detection>>>>);
+
+impl FinishedCache {
+    /// Most detections kept.
+    const CAPACITY: usize = 16_384;
+
+    pub fn get(&self, id: &str, finished_at: Option<i64>) -> Option<Arc<Detection>> {
+        let map = self.0.lock().ok()?;
+        map.get(id)
+            .filter(|d| d.finished_at == finished_at)
+            .cloned()
+    }
+
+    pub fn put(&self, detection: Arc<Detection>) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= Self::CAPACITY {
+                map.clear();
+            }
+            map.insert(detection.id.clone(), detection);
+        }
+    }
+}

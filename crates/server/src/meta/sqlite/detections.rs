@@ -14,8 +14,8 @@ use super::db::{ReadPool, Writer};
 use super::jobs::{insert_job_in, op};
 use super::rows::{self, Columns};
 use crate::meta::detections::{
-    Detection, DetectionIndex, KeptFile, KeyColumn, NewDetection, Probe, Reuse, State, StateFilter,
-    Tiers, Upload,
+    Detection, DetectionIndex, FinishedCache, KeptFile, KeyColumn, NewDetection, Probe, Reuse,
+    State, StateFilter, Tiers, Upload,
 };
 use crate::meta::jobs::{DETECT_TAG, JobError, NewJob};
 
@@ -164,35 +164,6 @@ fn newest_in(
     }
     tx.commit()?;
     Ok(newest)
-}
-
-/// Finished detections (Done or Failed) as last read, by id, so that lookups do not read
-/// and parse the same stored reports again and again. An entry is used only while the row's
-/// `finished_at` still matches (a job that lost its lease may be finished again by another
-/// worker), and only for a row the lookup found unexpired; bounded to
-/// [`FinishedCache::CAPACITY`] entries, emptied when full.
-#[derive(Clone, Default)]
-struct FinishedCache(Arc<std::sync::Mutex<HashMap<String, Arc<Detection>>>>);
-
-impl FinishedCache {
-    /// Most detections kept.
-    const CAPACITY: usize = 16_384;
-
-    fn get(&self, id: &str, finished_at: Option<i64>) -> Option<Arc<Detection>> {
-        let map = self.0.lock().ok()?;
-        map.get(id)
-            .filter(|d| d.finished_at == finished_at)
-            .cloned()
-    }
-
-    fn put(&self, detection: Arc<Detection>) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= Self::CAPACITY {
-                map.clear();
-            }
-            map.insert(detection.id.clone(), detection);
-        }
-    }
 }
 
 /// Inserts a detection and its job (inside a write); returns the id.
