@@ -9,6 +9,8 @@
 #
 #   bench/cluster.sh            JOBS=1000 SIZE_MIB=1024 NODES=3 bench/cluster.sh
 #   NO_BUILD=1 HS=/path/to/hashscan bench/cluster.sh   another build, as it is
+#   SERVE_ARGS="--workers 8" bench/cluster.sh   extra arguments to the shared nodes
+# Prints the CPU seconds the nodes, PostgreSQL and Garage used in each drain (stderr).
 #
 # Runs itself under scripts/with-services (a throwaway PostgreSQL and Garage). Installs wrk
 # from Debian's packages if missing. Work files in $BENCH_DIR (default /tmp/hashscan-bench).
@@ -70,7 +72,7 @@ SHARED=(--meta-url "$META_URL" --blobs-url "$HASHSCAN_TEST_S3/$DB")
 
 EMBEDDED=$(start_node embedded)
 CLUSTER=()
-for i in $(seq "$NODES"); do CLUSTER+=("$(start_node "$i" "${SHARED[@]}")"); done
+for i in $(seq "$NODES"); do CLUSTER+=("$(start_node "$i" "${SHARED[@]}" ${SERVE_ARGS:-})"); done
 
 python3 - "$AK" "$SK" "$BIG" "$SMALL" "$JOBS" "$HS" "$BENCH_DIR/cluster-node-embedded/data" \
   "$HASHSCAN_PG_BIN/psql" "$META_URL" "$EMBEDDED" "${CLUSTER[@]}" >"$BENCH_DIR/cluster-results.txt" <<'PY'
@@ -135,6 +137,24 @@ def last_end_pg(ids):
                          check=True, capture_output=True, text=True).stdout
     return int(out.strip()) / 1000.0
 
+def cpu_by_program():
+    """CPU seconds used so far by the hashscan, postgres and garage processes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"hashscan": 0.0, "postgres": 0.0, "garage": 0.0}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        for name in out:
+            if comm.startswith(name):
+                out[name] += (int(fields[11]) + int(fields[12])) / tick
+    return out
+
 def drain(bases, last_end):
     """Median of 3 drains of `jobs` queued jobs, submitted across `bases`."""
     files = sorted(f for f in os.listdir(small) if not f.startswith("."))[:jobs]
@@ -151,10 +171,13 @@ def drain(bases, last_end):
         with ThreadPoolExecutor(8) as ex:
             ids = list(ex.map(lambda i_f: submit(bases[i_f[0] % len(bases)], "small/" + i_f[1]),
                               enumerate(files)))
+        cpu = cpu_by_program()
         t = time.time()
         set_queue("Active")
         wait(bases[0], ids)
         runs.append(last_end(ids) - t)
+        used = {k: v - cpu[k] for k, v in cpu_by_program().items()}
+        print("cpu_s " + " ".join(f"{k}={v:.2f}" for k, v in used.items()), file=sys.stderr)
     return sorted(runs)[1], ids
 
 embedded_s, _ = drain([embedded], last_end_sqlite)

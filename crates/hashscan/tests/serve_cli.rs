@@ -159,3 +159,52 @@ fn a_bad_config_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn shared_mode_refuses_a_start_that_could_not_work_and_hides_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], with_key: bool| {
+        let mut c = hashscan();
+        c.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .args(args)
+            .stdout(Stdio::null());
+        if with_key {
+            c.env("HASHSCAN_ACCESS_KEY_ID", "AKIDsharedtest000000000000000000000")
+                .env("HASHSCAN_SECRET_ACCESS_KEY", "sharedtestsecretsharedtestsecret");
+        }
+        let out = c.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // PostgreSQL metadata with the bytes on this node's disk: the other nodes could not
+    // read them.
+    let (code, err) = run(&["--meta-url", "postgres://hs:pa55word@127.0.0.1:1/hs"], true);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("shared blob store"), "{err}");
+    // No configured key: a generated one would be this node's alone.
+    let (code, err) = run(
+        &[
+            "--meta-url",
+            "postgres://hs:pa55word@127.0.0.1:1/hs",
+            "--blobs-url",
+            "s3://bucket/prefix",
+        ],
+        false,
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("configured access keys"), "{err}");
+    assert!(!dir.path().join("credentials.toml").exists());
+    // Unreachable PostgreSQL: a clear error, without the password.
+    let (code, err) = run(
+        &[
+            "--meta-url",
+            "postgres://hs:pa55word@127.0.0.1:1/hs",
+            "--blobs-url",
+            "s3://bucket/prefix",
+        ],
+        true,
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
+    assert!(!err.contains("pa55word"), "{err}");
+}

@@ -361,6 +361,50 @@ impl S3Blobs {
         })
     }
 
+    /// Opens a blob for a whole read with a GET of its first range: the source (size,
+    /// ETag, version from the answer) and that range's bytes with its end, or `None` for
+    /// them when that GET could not be used (an empty blob, a broken body: the reader
+    /// starts from 0 through the resumable path, after a HEAD).
+    async fn open_with_first_range(
+        &self,
+        id: &str,
+    ) -> io::Result<(Arc<Source>, Option<(Vec<Bytes>, u64)>)> {
+        let path = self.blob_path(id);
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(0..READ_RANGE)),
+            ..GetOptions::default()
+        };
+        let got = match self.store.get_opts(&path, options).await {
+            Ok(got) => got,
+            Err(e @ object_store::Error::NotFound { .. }) => return Err(map_error(e)),
+            Err(_) => return Ok((Arc::new(self.head(id).await?), None)),
+        };
+        let source = Arc::new(Source {
+            store: self.store.clone(),
+            path,
+            size: got.meta.size,
+            etag: got.meta.e_tag.clone(),
+            version: got.meta.version.clone(),
+        });
+        let end = got.range.end.min(source.size);
+        let mut chunks = Vec::new();
+        let mut body = got.into_stream();
+        let mut read = 0u64;
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(c) => {
+                    read += c.len() as u64;
+                    chunks.push(c);
+                }
+                Err(_) => return Ok((source, None)),
+            }
+        }
+        if read != end {
+            return Ok((source, None));
+        }
+        Ok((source, Some((chunks, end))))
+    }
+
     /// The objects under `<prefix>/<kind>/`, as id → last modified (ms since the epoch).
     async fn list_folder(&self, kind: &str) -> io::Result<HashMap<String, i64>> {
         let mut listing = self.store.list(Some(&self.folder(kind)));
@@ -521,16 +565,28 @@ impl BlobStore for S3Blobs {
         let this = self.clone();
         let id = id.to_string();
         self.handle.spawn(async move {
-            let source = match this.head(&id).await {
-                Ok(source) => Arc::new(source),
+            // The first range's GET also tells the blob's size and ETag: a small blob (a
+            // job's usual 1 MiB) costs one request, not a HEAD and a GET.
+            let (source, first) = match this.open_with_first_range(&id).await {
+                Ok(opened) => opened,
                 Err(e) => {
                     let _ = opened_tx.send(Err(e));
                     return;
                 }
             };
-            if opened_tx.send(Ok(source.size)).is_ok() {
-                read_ahead(source, tx).await;
+            if opened_tx.send(Ok(source.size)).is_err() {
+                return;
             }
+            let start = match first {
+                Some((chunks, end)) => {
+                    if tx.send(Ok(chunks)).await.is_err() {
+                        return;
+                    }
+                    end
+                }
+                None => 0,
+            };
+            read_ahead(source, start, tx).await;
         });
         let size = opened_rx
             .blocking_recv()
@@ -926,9 +982,9 @@ impl RangeRead for OpenS3 {
 /// Feeds a blocking reader: ranged GETs of `READ_RANGE`, `READ_AHEAD` of them in flight,
 /// each range sent whole and in order. Stops at the first error (sent) or when the reader
 /// is dropped.
-async fn read_ahead(source: Arc<Source>, tx: mpsc::Sender<io::Result<Vec<Bytes>>>) {
+async fn read_ahead(source: Arc<Source>, start: u64, tx: mpsc::Sender<io::Result<Vec<Bytes>>>) {
     let mut pending: VecDeque<JoinHandle<io::Result<Vec<Bytes>>>> = VecDeque::new();
-    let mut next = 0;
+    let mut next = start;
     loop {
         while pending.len() < READ_AHEAD && next < source.size {
             let (start, end) = (next, next.saturating_add(READ_RANGE).min(source.size));
