@@ -170,15 +170,27 @@ fn shared_mode_refuses_a_start_that_could_not_work_and_hides_the_password() {
             .args(args)
             .stdout(Stdio::null());
         if with_key {
-            c.env("HASHSCAN_ACCESS_KEY_ID", "AKIDsharedtest000000000000000000000")
-                .env("HASHSCAN_SECRET_ACCESS_KEY", "sharedtestsecretsharedtestsecret");
+            c.env(
+                "HASHSCAN_ACCESS_KEY_ID",
+                "AKIDsharedtest000000000000000000000",
+            )
+            .env(
+                "HASHSCAN_SECRET_ACCESS_KEY",
+                "sharedtestsecretsharedtestsecret",
+            );
         }
         let out = c.output().unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     // PostgreSQL metadata with the bytes on this node's disk: the other nodes could not
     // read them.
-    let (code, err) = run(&["--meta-url", "postgres://hs:pa55word@127.0.0.1:1/hs"], true);
+    let (code, err) = run(
+        &["--meta-url", "postgres://hs:pa55word@127.0.0.1:1/hs"],
+        true,
+    );
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("shared blob store"), "{err}");
     // No configured key: a generated one would be this node's alone.
