@@ -362,17 +362,19 @@ impl Server {
         let rule_updates = core::rule_updates::spawn(&self.state.config, stop_tx.subscribe());
         let render: core::callbacks::Render = Arc::new(cos::callback_body);
         let deliverers = core::callbacks::spawn_deliverers(
-            self.state.config.callbacks.clone(),
-            // The one outbound client: callbacks go out under the downloads' address policy.
-            self.state.detect.fetcher.clone(),
-            &node,
-            self.state.meta.jobs.clone(),
-            render,
-            self.state.metrics.clone(),
-            if shared {
-                core::callbacks::SHARED_IDLE_POLL
-            } else {
-                core::callbacks::IDLE_POLL
+            core::callbacks::Deliverers {
+                config: self.state.config.callbacks.clone(),
+                // The one outbound client: callbacks go out under the downloads' policy.
+                outbound: self.state.detect.fetcher.clone(),
+                node: node.clone(),
+                jobs: self.state.meta.jobs.clone(),
+                render,
+                metrics: self.state.metrics.clone(),
+                idle_poll: if shared {
+                    core::callbacks::SHARED_IDLE_POLL
+                } else {
+                    core::callbacks::IDLE_POLL
+                },
             },
             stop_tx.subscribe(),
         );

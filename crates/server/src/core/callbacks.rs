@@ -43,18 +43,35 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Starts the deliverers, which POST through `outbound` (the server's one outbound client,
-/// whose policy decides which destinations are allowed); they stop when `stop` turns true.
+/// What a node's deliverers share.
+pub struct Deliverers {
+    pub config: CallbackConfig,
+    /// The server's one outbound client, whose policy decides which destinations are
+    /// allowed.
+    pub outbound: Fetcher,
+    /// This node's id; a deliverer's lease owner is `<node>/cb<n>`.
+    pub node: String,
+    pub jobs: Arc<dyn JobStore>,
+    pub render: Render,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// How long an idle deliverer waits ([`IDLE_POLL`], [`SHARED_IDLE_POLL`]).
+    pub idle_poll: Duration,
+}
+
+/// Starts the deliverers, which POST through `outbound`; they stop when `stop` turns true.
 pub fn spawn_deliverers(
-    config: CallbackConfig,
-    outbound: Fetcher,
-    node: &str,
-    jobs: Arc<dyn JobStore>,
-    render: Render,
-    metrics: Arc<crate::metrics::Metrics>,
-    idle_poll: Duration,
+    d: Deliverers,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
+    let Deliverers {
+        config,
+        outbound,
+        node,
+        jobs,
+        render,
+        metrics,
+        idle_poll,
+    } = d;
     (0..config.deliverers.max(1))
         .map(|i| {
             let owner = format!("{node}/cb{i}");
