@@ -127,6 +127,24 @@ impl Failure {
     }
 }
 
+/// Whether an I/O error says a store cannot be reached just now: the blob store's
+/// [`crate::blobs::Unavailable`] or an unavailable metadata backend, also when wrapped in
+/// further [`io::Error`]s (a stream re-wrapping its items, a failed join).
+pub fn io_unavailable(e: &std::io::Error) -> bool {
+    if crate::blobs::is_unavailable(e) {
+        return true;
+    }
+    let Some(inner) = e.get_ref() else {
+        return false;
+    };
+    if let Some(b) = inner.downcast_ref::<crate::meta::BackendError>() {
+        return b.is_unavailable();
+    }
+    inner
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(io_unavailable)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

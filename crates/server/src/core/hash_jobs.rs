@@ -461,7 +461,7 @@ fn hash_content(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
             return Err(Failure::internal(format!("cannot read the object: {e}"))
-                .unavailable_if(crate::core::objects::io_unavailable(&e))
+                .unavailable_if(crate::core::failure::io_unavailable(&e))
                 .into());
         }
     };
@@ -497,7 +497,7 @@ fn hash_content(
             FailureKind::Unreadable,
             format!("cannot read the object: {e}"),
         )
-        .unavailable_if(crate::core::objects::io_unavailable(&e))
+        .unavailable_if(crate::core::failure::io_unavailable(&e))
         .into()),
     }
 }

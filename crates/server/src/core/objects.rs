@@ -93,23 +93,7 @@ impl StoreError {
     }
 }
 
-/// Whether an I/O error says a store cannot be reached just now: the blob store's
-/// [`crate::blobs::Unavailable`] or an unavailable metadata backend, also when wrapped in
-/// further [`io::Error`]s (a stream re-wrapping its items, a failed join).
-pub fn io_unavailable(e: &io::Error) -> bool {
-    if crate::blobs::is_unavailable(e) {
-        return true;
-    }
-    let Some(inner) = e.get_ref() else {
-        return false;
-    };
-    if let Some(b) = inner.downcast_ref::<BackendError>() {
-        return b.is_unavailable();
-    }
-    inner
-        .downcast_ref::<io::Error>()
-        .is_some_and(io_unavailable)
-}
+use crate::core::failure::io_unavailable;
 
 /// The caller-supplied part of a new object's metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

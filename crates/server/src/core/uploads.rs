@@ -73,7 +73,7 @@ impl<E> ReceiveError<E> {
     /// Whether a store cannot be reached just now (try again). The body's own errors are
     /// the dialect's to judge.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, ReceiveError::Io(e) if crate::core::objects::io_unavailable(e))
+        matches!(self, ReceiveError::Io(e) if crate::core::failure::io_unavailable(e))
     }
 }
 

@@ -350,7 +350,7 @@ async fn receive(cx: &Cx<'_>, body: Body, options: Options) -> Result<NewDetecti
         .map_err(|e| match e {
             ReceiveError::Body(e) => e,
             ReceiveError::TooLarge { limit } => too_large(limit),
-            ReceiveError::Io(e) if crate::core::objects::io_unavailable(&e) => {
+            ReceiveError::Io(e) if crate::core::failure::io_unavailable(&e) => {
                 ApiError::unavailable(format!("cannot keep an upload: {e}"))
             }
             ReceiveError::Io(e) => ApiError::internal(format!("cannot keep an upload: {e}")),

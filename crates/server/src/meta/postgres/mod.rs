@@ -85,8 +85,9 @@ pub fn assemble(pool: PgPool) -> Meta {
     }
 }
 
-/// A pool of connections to `options.url` (lazy: the first query connects, so a node
-/// starts while PostgreSQL is briefly down and answers "unavailable" meanwhile).
+/// A pool of connections to `options.url`. One query at once makes a wrong address or
+/// password fail the start; later, a lost connection is made again on demand, and requests
+/// meanwhile answer "unavailable" after the acquire timeout.
 pub async fn connect(options: &Options) -> Result<PgPool, OpenError> {
     let connect = PgConnectOptions::from_str(&options.url)
         .map_err(|e| OpenError::Url(e.to_string()))?
@@ -97,7 +98,6 @@ pub async fn connect(options: &Options) -> Result<PgPool, OpenError> {
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .idle_timeout(Duration::from_secs(300))
         .connect_lazy_with(connect);
-    // Fail fast at start on a wrong address or password.
     sqlx::query("SELECT 1")
         .execute(&pool)
         .await
