@@ -1242,6 +1242,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn detection_files_are_shared_and_local_copies_pruned() {
+        use crate::core::detections::FileStore;
+        let Some(config) = service() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Arc::new(S3Blobs::new(config, &dir.path().join("spool")).unwrap());
+        // Two nodes: their own data directories, one shared store.
+        let a = FileStore::open(&dir.path().join("a"))
+            .unwrap()
+            .shared_through(blobs.clone());
+        let b = FileStore::open(&dir.path().join("b"))
+            .unwrap()
+            .shared_through(blobs.clone());
+        let data = pattern(70_000, 5);
+        let sha = "ab".repeat(32);
+        let temp = a.temp_path();
+        std::fs::write(&temp, &data).unwrap();
+        a.keep_async(&temp, &sha).await.unwrap();
+        // Node b has no copy, but the file is kept: it fetches it.
+        assert!(!b.path(&sha).exists());
+        assert!(b.has(&sha).await.unwrap());
+        assert_eq!(std::fs::read(b.local(&sha).await.unwrap()).unwrap(), data);
+        // A copy untouched for the retention is pruned; the file stays in the store.
+        assert_eq!(b.prune_cache(Duration::from_secs(3600)).await, 0);
+        let old = SystemTime::now() - Duration::from_secs(7200);
+        std::fs::File::options()
+            .write(true)
+            .open(b.path(&sha))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(b.prune_cache(Duration::from_secs(3600)).await, 1);
+        assert!(!b.path(&sha).exists());
+        assert_eq!(std::fs::read(b.local(&sha).await.unwrap()).unwrap(), data);
+        // Without a shared store the local files are the only copies: never pruned.
+        let alone = FileStore::open(&dir.path().join("c")).unwrap();
+        let temp = alone.temp_path();
+        std::fs::write(&temp, &data).unwrap();
+        let kept = alone.keep(&temp, &sha).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&kept)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert_eq!(alone.prune_cache(Duration::from_secs(1)).await, 0);
+        assert!(kept.exists());
+        blobs.delete_file(&format!("detect/{sha}")).await.unwrap();
+    }
+
+    #[tokio::test]
     async fn named_files_round_trip_and_the_sweep_leaves_them() {
         let Some(mut config) = service() else { return };
         config.grace = Duration::ZERO;

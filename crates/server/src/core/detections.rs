@@ -353,6 +353,20 @@ impl FileStore {
         }
     }
 
+    /// Removes this node's copies of files kept in the shared store that were not written
+    /// for `idle` (the retention): their results have expired, or the file is still in
+    /// the shared store and is fetched again when needed. Without a shared store the
+    /// local files are the only ones and nothing is removed. Answers how many were.
+    pub async fn prune_cache(&self, idle: Duration) -> usize {
+        if self.shared.is_none() {
+            return 0;
+        }
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || prune_files(&dir, idle))
+            .await
+            .unwrap_or(0)
+    }
+
     async fn remove(&self, sha256: &str) {
         if let Err(e) = tokio::fs::remove_file(self.path(sha256)).await
             && e.kind() != io::ErrorKind::NotFound
@@ -365,6 +379,35 @@ impl FileStore {
             tracing::warn!(sha256, error = %e, "cannot remove an expired detection file from the shared store");
         }
     }
+}
+
+/// Removes the files under `dir/<2 hex>/` not modified for `idle`; `tmp/` is left alone.
+fn prune_files(dir: &Path, idle: Duration) -> usize {
+    let mut removed = 0;
+    let Ok(shards) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    for shard in shards.flatten() {
+        let path = shard.path();
+        if shard.file_name() == "tmp" || !path.is_dir() {
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(&path) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let stale = file
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age >= idle);
+            if stale && std::fs::remove_file(file.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
 }
 
 /// What a lookup found for one key.
@@ -639,6 +682,12 @@ impl Detections {
         let orphans = self.index.sweep(now_ms()).await?;
         for sha in &orphans {
             self.files.remove(sha).await;
+        }
+        // Other nodes' sweeps delete files this node may have fetched: its copies go
+        // after the retention.
+        let pruned = self.files.prune_cache(self.retention).await;
+        if pruned > 0 {
+            tracing::debug!(files = pruned, "pruned cached detection files");
         }
         Ok(orphans.len())
     }
