@@ -584,7 +584,45 @@ fn s3_config(url: &str, c: &config::BlobsConfig) -> Result<blobs::s3::S3Config, 
         s3.virtual_hosted_style = v;
     }
     s3.grace = std::time::Duration::from_secs(c.grace_secs);
+    if let Some(e) = &s3.endpoint
+        && e.starts_with("http://")
+        && !s3.allow_http
+    {
+        return Err(format!(
+            "the S3 endpoint {e} is plain http: set [blobs] allow_http = true (or AWS_ALLOW_HTTP=true)"
+        ));
+    }
     Ok(s3)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_file_overrides_the_s3_variables_and_plain_http_must_be_allowed() {
+        let mut c = config::BlobsConfig {
+            endpoint: Some("http://s3.internal:3900".into()),
+            region: Some("garage".into()),
+            access_key_id: Some("GK1".into()),
+            secret_access_key: Some("s3cr3t".into()),
+            ..config::BlobsConfig::default()
+        };
+        let err = s3_config("s3://bucket/prefix", &c).unwrap_err();
+        assert!(err.contains("allow_http"), "{err}");
+        c.allow_http = Some(true);
+        let s3 = s3_config("s3://bucket/prefix", &c).unwrap();
+        assert_eq!(s3.bucket, "bucket");
+        assert_eq!(s3.prefix, "prefix");
+        assert_eq!(s3.endpoint.as_deref(), Some("http://s3.internal:3900"));
+        assert_eq!(s3.region.as_deref(), Some("garage"));
+        assert!(!s3.virtual_hosted_style, "path style with an endpoint");
+        assert_eq!(s3.grace, std::time::Duration::from_secs(24 * 3600));
+        assert!(!format!("{s3:?}").contains("s3cr3t"));
+        assert!(s3_config("http://not-s3", &c).is_err());
+    }
 }
 
 /// Removes blobs no row names once their grace period is over, one node at a time (the
