@@ -595,6 +595,35 @@ fn s3_config(url: &str, c: &config::BlobsConfig) -> Result<blobs::s3::S3Config, 
     Ok(s3)
 }
 
+/// Removes blobs no row names once their grace period is over, one node at a time (the
+/// `blob-sweep` lease), every `[blobs] sweep_every_secs`.
+fn spawn_blob_sweeper(
+    state: &AppState,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let every = std::time::Duration::from_secs(state.config.blobs.sweep_every_secs.max(1));
+    let (store, shared, node) = (
+        state.store.clone(),
+        state.meta.shared.clone(),
+        state.node.id.clone(),
+    );
+    // The lease outlives a sweep's listing; a node that dies holding it frees it then.
+    let ttl = (every.as_millis() as i64).max(60_000);
+    core::workers::spawn_periodic("removed unreferenced blobs", every, stop, move || {
+        let (store, shared, node) = (store.clone(), shared.clone(), node.clone());
+        async move {
+            if !shared
+                .lease("blob-sweep", &node, ttl)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Ok(0);
+            }
+            store.sweep_blobs().await.map_err(|e| e.to_string())
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -623,33 +652,4 @@ mod tests {
         assert!(!format!("{s3:?}").contains("s3cr3t"));
         assert!(s3_config("http://not-s3", &c).is_err());
     }
-}
-
-/// Removes blobs no row names once their grace period is over, one node at a time (the
-/// `blob-sweep` lease), every `[blobs] sweep_every_secs`.
-fn spawn_blob_sweeper(
-    state: &AppState,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    let every = std::time::Duration::from_secs(state.config.blobs.sweep_every_secs.max(1));
-    let (store, shared, node) = (
-        state.store.clone(),
-        state.meta.shared.clone(),
-        state.node.id.clone(),
-    );
-    // The lease outlives a sweep's listing; a node that dies holding it frees it then.
-    let ttl = (every.as_millis() as i64).max(60_000);
-    core::workers::spawn_periodic("removed unreferenced blobs", every, stop, move || {
-        let (store, shared, node) = (store.clone(), shared.clone(), node.clone());
-        async move {
-            if !shared
-                .lease("blob-sweep", &node, ttl)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                return Ok(0);
-            }
-            store.sweep_blobs().await.map_err(|e| e.to_string())
-        }
-    })
 }
