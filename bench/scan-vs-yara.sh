@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `hashscan scan` against Debian's `yara` in one run, with ratios (issue 5):
-#   - `hashscan scan -r --rules R DIR` vs `yara -r R DIR`, same rules (the default pack's
-#     files), same directory of a few thousand mixed files; hashscan also computes MD5,
-#     SHA-1 and SHA-256 of every file and looks them up in a 100,000-entry hash list;
+#   - `hashscan scan -r --rules R DIR` vs `yara -r R DIR`, same rules, same directory: the
+#     default pack's files on a few thousand mixed files, then on the same files plus ~100
+#     archives of several kinds (which hashscan expands and yara does not), then
+#     signature-base's gen_webshells.yar on that tree (from ../shared/corpus, or $CORPUS; the
+#     script says so when it is absent); hashscan also computes MD5, SHA-1 and SHA-256 of
+#     every file (and member) and looks them up in a 100,000-entry hash list;
 #   - throughput on one 1 GiB file with the default pack: random bytes, and benign text (PHP
 #     and other source from the system, repeated); and on 3 MiB and 12 MiB random files,
 #     under the pack's size bounds, where its patterns are searched (the pack's own speed);
@@ -42,6 +45,67 @@ if [ ! -f "$MIXED/.done" ]; then
   cp -r crates/detect/tests/samples "$MIXED/samples" 2>/dev/null || true
   touch "$MIXED/.done"
 fi
+# The same files plus archives of several kinds and sizes built from them (issue 17): small
+# zip/jar/war packages (wars hold jars), tar.gz/.bz2/.xz, single .gz files, 7z (when 7zz or 7z
+# is installed), two ~30 MiB zips of binaries and a zip three levels deep. hashscan expands
+# them; yara -r reads them as they are.
+TREE="$BENCH_DIR/tree-$FILES"
+if [ ! -f "$TREE/.done" ]; then
+  rm -rf "$TREE"; mkdir -p "$TREE/archives"
+  cp -r "$MIXED"/. "$TREE/plain"
+  SEVENZ=$(command -v 7zz || command -v 7z || true)
+  python3 - "$MIXED" "$TREE/archives" "$SEVENZ" <<'PY'
+import io, os, random, subprocess, sys, tarfile, zipfile, gzip, tempfile
+src, out, sevenz = sys.argv[1:]
+rng = random.Random(17)
+files = sorted(os.path.join(d, f) for d, _, fs in os.walk(src) for f in fs if not f.startswith("."))
+small = [f for f in files if os.path.getsize(f) < 256 << 10]
+big = [f for f in files if os.path.getsize(f) >= 256 << 10]
+def pick(pool, n): return rng.sample(pool, min(n, len(pool)))
+def zip_bytes(members, level=6):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as z:
+        for name, data in members: z.writestr(name, data)
+    return b.getvalue()
+def read(f):
+    with open(f, "rb") as h: return h.read()
+def named(fs, prefix): return [(f"{prefix}/{os.path.basename(f)}", read(f)) for f in fs]
+for i in range(40):
+    open(f"{out}/site-{i}.zip", "wb").write(zip_bytes(named(pick(small, rng.randint(5, 30)), f"site{i}")))
+jars = []
+for i in range(10):
+    jar = zip_bytes([("META-INF/MANIFEST.MF", b"Manifest-Version: 1.0\n")] + named(pick(small, 20), "com/example"))
+    jars.append(jar); open(f"{out}/lib-{i}.jar", "wb").write(jar)
+for i in range(5):
+    war = zip_bytes(named(pick(small, 10), "WEB-INF/jsp") + [(f"WEB-INF/lib/lib-{j}.jar", jars[(i + j) % 10]) for j in range(2)])
+    open(f"{out}/app-{i}.war", "wb").write(war)
+for kind, n in (("gz", 10), ("bz2", 5), ("xz", 5)):
+    for i in range(n):
+        with tarfile.open(f"{out}/pkg-{i}.tar.{kind}", f"w:{kind}") as t:
+            for f in pick(small, 20): t.add(f, arcname=f"pkg{i}/{os.path.basename(f)}")
+for i in range(10):
+    f = pick(big or small, 1)[0]
+    open(f"{out}/{os.path.basename(f)}-{i}.gz", "wb").write(gzip.compress(read(f)))
+if sevenz:
+    for i in range(10):
+        with tempfile.TemporaryDirectory() as d:
+            for f in pick(small, 20):
+                open(os.path.join(d, os.path.basename(f)), "wb").write(read(f))
+            subprocess.run([sevenz, "a", "-bd", "-y", os.path.abspath(f"{out}/bundle-{i}.7z"), "."], cwd=d, check=True, stdout=subprocess.DEVNULL)
+else:
+    print("no 7zz/7z: the tree has no 7z archives", file=sys.stderr)
+for i in range(2):
+    members, total = [], 0
+    for f in rng.sample(big, len(big)) if big else []:
+        if total >= 30 << 20: break
+        members.append((f"bin/{os.path.basename(f)}", read(f))); total += os.path.getsize(f)
+    open(f"{out}/bundle-big-{i}.zip", "wb").write(zip_bytes(members, 1))
+inner = zip_bytes(named(pick(small, 10), "inner"))
+middle = zip_bytes([("inner.zip", inner)] + named(pick(small, 5), "middle"))
+open(f"{out}/nested.zip", "wb").write(zip_bytes([("middle.zip", middle)] + named(pick(small, 5), "outer")))
+PY
+  touch "$TREE/.done"
+fi
 LIST="$BENCH_DIR/hashlist-100k.txt"
 [ -f "$LIST" ] || python3 -c "
 import hashlib
@@ -68,13 +132,12 @@ MID="$BENCH_DIR/random-12M.bin"
 [ -f "$MID" ] || head -c $((12 << 20)) "$BIG" >"$MID"
 cat "$MIXED"/* "$BIG" "$TEXT" >/dev/null 2>&1 || true
 
-python3 - "$HS" "$RULES" "$MIXED" "$LIST" "$BIG" "$RUNS" "$TEXT" "$SMALL" "$MID" <<'PY'
+THIRD_PARTY=${CORPUS:-../shared/corpus}/third-party-rules/signature-base/gen_webshells.yar
+python3 - "$HS" "$RULES" "$MIXED" "$LIST" "$BIG" "$RUNS" "$TEXT" "$SMALL" "$MID" "$TREE" "$THIRD_PARTY" <<'PY'
 import os, re, subprocess, sys, time
-hs, rules, mixed, hashlist, big, runs, text, small_file, mid_file = sys.argv[1:]
+hs, rules, mixed, hashlist, big, runs, text, small_file, mid_file, tree, third_party = sys.argv[1:]
 runs = int(runs)
 rule_files = sorted(os.path.join(rules, f) for f in os.listdir(rules) if f.endswith(".yar"))
-files = sum(len(fs) for _, _, fs in os.walk(mixed))
-size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(mixed) for f in fs)
 
 def timed(argv, ok=(0, 1)):
     t = time.perf_counter()
@@ -85,22 +148,34 @@ def timed(argv, ok=(0, 1)):
 def median(xs):
     return sorted(xs)[len(xs) // 2]
 
-ours_cmd = [hs, "scan", "-r", "--no-default-rules", "--hashdb", hashlist]
-for r in rule_files:
-    ours_cmd += ["--rules", r]
-ours_cmd.append(mixed)
-yara_cmd = ["yara", "-r", *rule_files, mixed]
-ours, theirs = [], []
-for _ in range(runs):  # interleaved, so that noise hits both alike
-    theirs.append(timed(yara_cmd))
-    ours.append(timed(ours_cmd))
-y, h = median(theirs), median(ours)
-print(f"directory: {files} files, {size / 2**20:.0f} MiB, {len(rule_files)} rule files")
-print(f"yara -r:          {y:.3f} s (runs: {', '.join(f'{x:.3f}' for x in theirs)})")
-print(f"hashscan scan -r: {h:.3f} s (runs: {', '.join(f'{x:.3f}' for x in ours)})"
-      " + MD5/SHA-1/SHA-256 + 100k hash list")
-ratio = h / y
-print(f"ratio hashscan/yara = {ratio:.2f}  (target <= 0.6: {'PASS' if ratio <= 0.6 else 'FAIL'})")
+def compare(label, rule_files, tree, default_pack=False):
+    """hashscan scan -r vs yara -r on one tree with the same rule files, interleaved."""
+    files = sum(len(fs) for _, _, fs in os.walk(tree))
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(tree) for f in fs)
+    ours_cmd = [hs, "scan", "-r", "--no-default-rules", "--hashdb", hashlist]
+    for r in rule_files:
+        ours_cmd += ["--rules", r]
+    ours_cmd.append(tree)
+    yara_cmd = ["yara", "-r", *rule_files, tree]
+    ours, theirs = [], []
+    for _ in range(runs):  # interleaved, so that noise hits both alike
+        theirs.append(timed(yara_cmd))
+        ours.append(timed(ours_cmd))
+    y, h = median(theirs), median(ours)
+    print(f"{label}: {files} files, {size / 2**20:.0f} MiB, {len(rule_files)} rule files")
+    print(f"  yara -r:          {y:.3f} s (runs: {', '.join(f'{x:.3f}' for x in theirs)})")
+    print(f"  hashscan scan -r: {h:.3f} s (runs: {', '.join(f'{x:.3f}' for x in ours)})"
+          " + MD5/SHA-1/SHA-256 + 100k hash list + archives expanded")
+    ratio = h / y
+    print(f"  ratio hashscan/yara = {ratio:.2f}  (target <= 0.6: {'PASS' if ratio <= 0.6 else 'FAIL'})")
+
+compare("default pack, plain files", rule_files, mixed)
+compare("default pack, plain files and archives", rule_files, tree)
+if os.path.isfile(third_party):
+    compare("signature-base gen_webshells.yar, plain files and archives", [third_party], tree)
+else:
+    print(f"{third_party} absent (../shared/corpus is not beside the checkout): "
+          "the third-party pack is not compared")
 
 def throughput(label, path, extra=()):
     mib = os.path.getsize(path) / 2**20

@@ -1,6 +1,10 @@
 //! File-type labels from content: magic numbers, and cheap text heuristics on the first KiB.
 
+use std::collections::HashMap;
 use std::io::Cursor;
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 
 use crate::{Format, Report, sniff};
 
@@ -170,12 +174,142 @@ fn is_zlib(data: &[u8]) -> bool {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
+}
+
+/// Every string the script heuristics look for (lower case), found in one pass over the text
+/// ([`Found`]) instead of one search each.
+const NEEDLES: &[&str] = &[
+    "$_",
+    "$env:",
+    "$psversiontable",
+    "%>",
+    "-encodedcommand",
+    "-erroraction",
+    "<!doctype html",
+    "<%",
+    "<%!",
+    "</script>",
+    "<?=",
+    "<?php",
+    "<body",
+    "<head>",
+    "<html",
+    "<jsp:",
+    "<script",
+    "=>",
+    "=~ s/",
+    "[cmdletbinding",
+    "[system.convert]::",
+    "class.forname",
+    "console.log(",
+    "const ",
+    "createobject(",
+    "def ",
+    "dim ",
+    "document.",
+    "end if",
+    "eval(",
+    "execute(",
+    "executeglobal",
+    "foreach-object",
+    "from __future__",
+    "fromcharcode",
+    "function ",
+    "function(",
+    "get-childitem",
+    "getoutputstream",
+    "iex(new-object",
+    "if __name__ == ",
+    "import base64",
+    "import os",
+    "import sys",
+    "invoke-expression",
+    "invoke-webrequest",
+    "java.io.",
+    "java.util.",
+    "language=\"c#\"",
+    "let ",
+    "module.exports",
+    "my $",
+    "my @",
+    "new java.",
+    "new-object ",
+    "on error resume next",
+    "out.print(",
+    "out.println",
+    "param(",
+    "print(",
+    "process.start",
+    "processbuilder",
+    "processstartinfo",
+    "request(\"",
+    "request.form(",
+    "request.form[",
+    "request.getparameter",
+    "request.querystring(",
+    "request.querystring[",
+    "request[\"",
+    "require(",
+    "response.write ",
+    "response.write(",
+    "runat=\"server\"",
+    "runtime.getruntime",
+    "server.createobject",
+    "set-executionpolicy",
+    "string ",
+    "sub ",
+    "system.diagnostics",
+    "system.io",
+    "use strict;",
+    "use warnings;",
+    "var ",
+    "vbscript",
+    "void page_load",
+    "window.",
+    "write-host",
+    "wscript.shell",
+];
+
+static FINDER: LazyLock<Option<(AhoCorasick, HashMap<&'static str, usize>)>> =
+    LazyLock::new(|| {
+        let automaton = AhoCorasick::new(NEEDLES).ok()?;
+        let index = NEEDLES.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        Some((automaton, index))
+    });
+
+/// Which of [`NEEDLES`] a (lower-cased) text holds.
+struct Found<'t> {
+    text: &'t [u8],
+    seen: Vec<bool>,
+}
+
+impl<'t> Found<'t> {
+    fn of(text: &'t [u8]) -> Found<'t> {
+        let mut seen = vec![false; NEEDLES.len()];
+        if let Some((automaton, _)) = FINDER.as_ref() {
+            for m in automaton.find_overlapping_iter(text) {
+                seen[m.pattern().as_usize()] = true;
+            }
+        }
+        Found { text, seen }
+    }
+
+    fn has(&self, needle: &str) -> bool {
+        match FINDER.as_ref().and_then(|(_, index)| index.get(needle)) {
+            Some(&i) => self.seen[i],
+            None => {
+                debug_assert!(false, "{needle:?} is not in NEEDLES");
+                find(self.text, needle.as_bytes()).is_some()
+            }
+        }
+    }
 }
 
 fn script_labels(head: &[u8], add: &mut dyn FnMut(&'static str)) {
     let text: Vec<u8> = head.to_ascii_lowercase();
-    let has = |needle: &str| find(&text, needle.as_bytes()).is_some();
+    let found = Found::of(&text);
+    let has = |needle: &str| found.has(needle);
     let count = |needles: &[&str]| needles.iter().filter(|n| has(n)).count();
 
     if has("<?php") || has("<?=") {
@@ -183,7 +317,7 @@ fn script_labels(head: &[u8], add: &mut dyn FnMut(&'static str)) {
     }
 
     let shebang = shebang_interpreter(&text);
-    server_pages(&text, add);
+    server_pages(&text, &found, add);
 
     let shell = matches!(
         shebang.as_deref(),
@@ -290,8 +424,8 @@ fn shebang_interpreter(text: &[u8]) -> Option<String> {
 }
 
 /// JSP, ASP and ASPX from page directives and the code in `<% %>` blocks.
-fn server_pages(text: &[u8], add: &mut dyn FnMut(&'static str)) {
-    let has = |needle: &str| find(text, needle.as_bytes()).is_some();
+fn server_pages(text: &[u8], found: &Found<'_>, add: &mut dyn FnMut(&'static str)) {
+    let has = |needle: &str| found.has(needle);
     let count = |needles: &[&str]| needles.iter().filter(|n| has(n)).count();
 
     // Directive attributes, spaces removed: `<%@ Page Language="C#" %>` → `pagelanguage="c#"`.
@@ -423,6 +557,56 @@ mod tests {
         );
         assert_eq!(shebang_interpreter(b"#!").as_deref(), None);
         assert_eq!(shebang_interpreter(b"echo"), None);
+    }
+
+    /// Every string the heuristics ask `has` for, or count, is one the single pass looks for
+    /// (read from this file's own source, so a new string cannot be forgotten).
+    #[test]
+    fn every_string_the_heuristics_use_is_searched_for() {
+        let source = include_str!("labels.rs");
+        let start = source.find("fn script_labels").unwrap();
+        let end = source.find("#[cfg(test)]").unwrap();
+        let code = &source[start..end];
+        // The string literals from the start of `from` up to `stop` outside a literal.
+        let literals = |from: &str, stop: u8| -> Vec<String> {
+            let (mut out, mut current, mut inside) = (Vec::new(), Vec::new(), false);
+            let mut bytes = from.bytes();
+            while let Some(b) = bytes.next() {
+                match (inside, b) {
+                    (true, b'\\') => current.push(bytes.next().unwrap()),
+                    (true, b'"') => {
+                        out.push(String::from_utf8(std::mem::take(&mut current)).unwrap());
+                        inside = false;
+                    }
+                    (true, _) => current.push(b),
+                    (false, b'"') => inside = true,
+                    (false, b) if b == stop => break,
+                    _ => {}
+                }
+            }
+            out
+        };
+        let mut used = Vec::new();
+        for (opener, stop) in [
+            ("has(", b')'),
+            ("count(&[", b']'),
+            ("let java = [", b']'),
+            ("let vbscript = [", b']'),
+            ("let csharp = [", b']'),
+        ] {
+            let mut rest = code;
+            while let Some(at) = rest.find(opener) {
+                rest = &rest[at + opener.len()..];
+                used.extend(literals(rest, stop));
+            }
+        }
+        assert!(used.len() > 80, "{used:?}");
+        for needle in &used {
+            assert!(
+                NEEDLES.contains(&needle.as_str()),
+                "{needle:?} is not in NEEDLES"
+            );
+        }
     }
 
     #[test]

@@ -182,10 +182,8 @@ pub(crate) fn zip_at_end(data: &[u8]) -> bool {
     let window_start = data.len().saturating_sub(END_FIXED + usize::from(u16::MAX));
     let mut to = data.len();
     while to > window_start {
-        let Some(e) = data[window_start..to]
-            .windows(4)
-            .rposition(|w| w == END_SIG)
-            .map(|p| window_start + p)
+        let Some(e) =
+            memchr::memmem::rfind(&data[window_start..to], END_SIG).map(|p| window_start + p)
         else {
             return false;
         };

@@ -29,6 +29,18 @@ use crate::verdict::{ArchiveSummary, EngineKind, Hit, Member, Report, ThreatType
 const MAX_HIGHLIGHTS: usize = 32;
 /// Size of each read.
 const READ_CHUNK: usize = 1 << 20;
+/// Files this large or larger are mapped instead of read (see [`Detector::scan_file_with`]).
+pub const MAP_MIN: u64 = 1 << 20;
+
+/// What a file's content says before its hashes are known ([`Detector::examine`]).
+struct Findings {
+    hits: Vec<Hit>,
+    notes: Vec<String>,
+    /// Everything was read and scanned.
+    complete: bool,
+    archive: Option<ArchiveSummary>,
+    labels: Vec<String>,
+}
 
 /// What a detector is made of.
 #[derive(Debug, Clone)]
@@ -57,6 +69,9 @@ pub struct Config {
     /// fresh budget of [`MemoryBudget::DEFAULT_TOTAL`] (384 MiB). A file is scanned up to the
     /// smaller of `max_scan_size` and the budget.
     pub memory: MemoryBudget,
+    /// Where compiled rules are kept between loads (see [`crate::cache`]); `None` compiles
+    /// every time. Default `None`.
+    pub rules_cache: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -71,6 +86,7 @@ impl Default for Config {
             max_scan_size: 512 << 20,
             timeout: Duration::from_secs(60),
             memory: MemoryBudget::default(),
+            rules_cache: None,
         }
     }
 }
@@ -119,6 +135,8 @@ pub struct LoadSummary {
     pub list_problems: Vec<String>,
     pub rules: usize,
     pub hashes: usize,
+    /// What the compiled-rules cache did.
+    pub rules_cache: crate::CacheUse,
 }
 
 /// What [`Detector::refresh`] loaded.
@@ -153,16 +171,22 @@ pub struct Detector {
     max_scan_size: u64,
     timeout: Duration,
     memory: MemoryBudget,
+    rules_cache: Option<PathBuf>,
 }
 
 impl Detector {
     /// Compiles the rules and loads the hash lists. A rule file that does not compile is
     /// left out (see [`LoadSummary`]); an unreadable hash list is an error.
     pub fn new(config: Config) -> Result<(Detector, LoadSummary), DetectError> {
-        let ruleset = load_rules(&config.rules, config.store.as_ref());
+        let ruleset = load_rules(
+            &config.rules,
+            config.store.as_ref(),
+            config.rules_cache.as_deref(),
+        );
         let mut summary = LoadSummary {
             rule_problems: ruleset.problems.clone(),
             rules: ruleset.rule_count(),
+            rules_cache: ruleset.cache_use().clone(),
             ..LoadSummary::default()
         };
         let (hashdb, list_problems) = load_lists(&config.hash_lists, config.store.as_ref())?;
@@ -183,6 +207,7 @@ impl Detector {
             max_scan_size: config.max_scan_size,
             timeout: config.timeout,
             memory: config.memory,
+            rules_cache: config.rules_cache,
         };
         detector.refresh_installed_clamav();
         Ok((detector, summary))
@@ -247,7 +272,11 @@ impl Detector {
     /// what they started with. Rule files that do not compile are left out (see the
     /// ruleset's problems); lists that cannot be read leave the previous lists in use.
     pub fn refresh(&self) -> Refreshed {
-        let fresh = Arc::new(load_rules(&self.rule_config, self.store.as_ref()));
+        let fresh = Arc::new(load_rules(
+            &self.rule_config,
+            self.store.as_ref(),
+            self.rules_cache.as_deref(),
+        ));
         match self.rules.write() {
             Ok(mut r) => *r = fresh.clone(),
             Err(poisoned) => *poisoned.into_inner() = fresh.clone(),
@@ -381,11 +410,47 @@ impl Detector {
         self.scan_file_with(path, &ScanOptions::default())
     }
 
-    /// Scans a file with per-scan options.
+    /// Scans a file with per-scan options. A regular file of [`MAP_MIN`] bytes or more is
+    /// mapped rather than read: its bytes are scanned where the page cache holds them (no copy,
+    /// nothing drawn from the memory budget) while other threads hash them; smaller files and
+    /// anything that cannot be mapped go through [`scan_reader_with`](Self::scan_reader_with).
     pub fn scan_file_with(&self, path: &Path, options: &ScanOptions) -> std::io::Result<Report> {
         let mut file = std::fs::File::open(path)?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let meta = file.metadata()?;
+        let size = meta.len();
+        if meta.is_file()
+            && size >= MAP_MIN
+            && let Some(map) = crate::mapped::map(&file)
+        {
+            return Ok(self.scan_mapped(&map, options));
+        }
         self.scan_reader_with(&mut file, size, options)
+    }
+
+    /// Scans a whole file in memory (mapped): the first `max_scan_size` bytes are examined
+    /// while every byte is hashed on other threads.
+    fn scan_mapped(&self, data: &[u8], options: &ScanOptions) -> Report {
+        let keep = usize::try_from(self.max_scan_size)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
+        let cut = (keep < data.len()).then(|| {
+            format!(
+                "only the first {keep} of {} bytes were scanned (max scan size)",
+                data.len()
+            )
+        });
+        let rules = self.ruleset();
+        let scan = self.memory.scan();
+        let lanes = std::thread::available_parallelism().map_or(1, usize::from);
+        let (findings, digests) = std::thread::scope(|threads| {
+            let hashing = threads.spawn(|| hashscan_digest::hash_slice(three(), data, lanes));
+            let findings = self.examine(&rules, &data[..keep], cut, options, &scan);
+            match hashing.join() {
+                Ok(digests) => (findings, digests),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        self.conclude(findings, &digests, data.len() as u64)
     }
 
     /// Reads `input` once: every byte goes through the digests, and the first
@@ -407,7 +472,13 @@ impl Detector {
         let mut kept = Kept::new(&scan, self.max_scan_size, size_hint);
         let mut hasher = Hasher::with_options(three(), &Options::new().size_hint(size_hint));
         let mut total = 0u64;
-        let mut chunk = vec![0u8; READ_CHUNK];
+        // A small input is read in one piece no bigger than it (plus one byte to see its end):
+        // zeroing and freeing a whole chunk per small file costs more than scanning it.
+        let chunk_len = match usize::try_from(size_hint) {
+            Ok(hint) if hint > 0 && hint < READ_CHUNK => (hint + 1).max(8 << 10),
+            _ => READ_CHUNK,
+        };
+        let mut chunk = vec![0u8; chunk_len];
         loop {
             let n = match input.read(&mut chunk) {
                 Ok(0) => break,
@@ -443,12 +514,25 @@ impl Detector {
         scan: &ScanMemory,
     ) -> Report {
         let rules = self.ruleset();
+        let findings = self.examine(&rules, data, cut, options, scan);
+        self.conclude(findings, digests, size)
+    }
+
+    /// What the content says, hashes aside: YARA, clamd, the archive walk and the labels of
+    /// `data` (the scanned bytes of a file); `cut` says why bytes were left out, if any were.
+    fn examine(
+        &self,
+        rules: &Arc<Ruleset>,
+        data: &[u8],
+        cut: Option<String>,
+        options: &ScanOptions,
+        scan: &ScanMemory,
+    ) -> Findings {
         let mut notes = Vec::new();
         let mut complete = cut.is_none();
         notes.extend(cut);
-        let hashes = Hashes::of(digests);
-        let mut hits = self.list_hits(&hashes, size);
-        match self.yara_hits(&rules, data) {
+        let mut hits = Vec::new();
+        match self.yara_hits(rules, data) {
             Ok(mut h) => hits.append(&mut h),
             Err(note) => {
                 notes.push(note);
@@ -473,7 +557,7 @@ impl Detector {
             }
         }
         let archive = if options.expand_archives {
-            self.walk_archive(&rules, data, options, scan, &mut hits, &mut notes)
+            self.walk_archive(rules, data, options, scan, &mut hits, &mut notes)
         } else {
             None
         };
@@ -486,7 +570,28 @@ impl Detector {
         .map(str::to_string)
         .collect();
         labels.dedup();
-        let archive = archive.map(|(summary, _)| summary);
+        Findings {
+            hits,
+            notes,
+            complete,
+            archive: archive.map(|(summary, _)| summary),
+            labels,
+        }
+    }
+
+    /// The report of a file of `size` bytes from what its content said and its hashes (whose
+    /// list hits come first).
+    fn conclude(&self, findings: Findings, digests: &DigestSet, size: u64) -> Report {
+        let Findings {
+            hits: content_hits,
+            notes,
+            complete,
+            archive,
+            labels,
+        } = findings;
+        let hashes = Hashes::of(digests);
+        let mut hits = self.list_hits(&hashes, size);
+        hits.extend(content_hits);
         let member_hits: Vec<Hit> = archive
             .iter()
             .flat_map(|a| a.members.iter())
@@ -583,14 +688,21 @@ impl Detector {
         let mut members = Vec::new();
         let mut scanned = 0u32;
         let limits = options.archive.as_ref().unwrap_or(&self.archive);
+        // A member is hashed first with what the hash lists need (often nothing); the three
+        // digests a listed member shows are computed for the few members listed.
+        let for_lists = if options.all_members {
+            three()
+        } else {
+            list_algorithms(&self.hashdb())
+        };
         let walk = hashscan_archive::walk_named_in("", data, limits, scan, &mut |entry| {
             scanned += 1;
-            let hashes = Hashes::of(&digest(entry.data));
+            let looked_up = (!for_lists.is_empty())
+                .then(|| Hashes::of(&hashscan_digest::hash_bytes(for_lists, entry.data)));
             let size = entry.data.len() as u64;
-            let mut member_hits = if entry.truncated {
-                vec![]
-            } else {
-                self.list_hits(&hashes, size)
+            let mut member_hits = match &looked_up {
+                Some(hashes) if !entry.truncated => self.list_hits(hashes, size),
+                _ => vec![],
             };
             let mut notes_incomplete = entry.truncated;
             match self.yara_hits(rules, entry.data) {
@@ -600,6 +712,10 @@ impl Detector {
             let (verdict, score, threat_type, threat_name) =
                 crate::verdict::conclude(&member_hits, !notes_incomplete);
             if verdict != Verdict::Clean || options.all_members {
+                let hashes = match looked_up {
+                    Some(hashes) if for_lists == three() => hashes,
+                    _ => Hashes::of(&digest(entry.data)),
+                };
                 members.push(Member {
                     path: hashscan_archive::join_path(entry.path),
                     size,
@@ -703,7 +819,7 @@ fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 }
 
 /// The configured rules and those of the installed version now current.
-fn load_rules(config: &RuleConfig, store: Option<&RuleStore>) -> Ruleset {
+fn load_rules(config: &RuleConfig, store: Option<&RuleStore>, cache: Option<&Path>) -> Ruleset {
     let (extra, problem) = match store.map(RuleStore::current_rule_files) {
         None => (vec![], None),
         Some(Ok(files)) => (files, None),
@@ -717,7 +833,7 @@ fn load_rules(config: &RuleConfig, store: Option<&RuleStore>) -> Ruleset {
             }),
         ),
     };
-    let mut set = config.load_with(&extra);
+    let mut set = config.load_cached(&extra, cache);
     set.problems.extend(problem);
     set
 }
@@ -881,6 +997,19 @@ impl<'s> Kept<'s> {
 /// Keeps a [`Detector::watch_rules`] thread running; dropping it stops the thread.
 pub struct RuleWatch {
     _stop: std::sync::mpsc::Sender<()>,
+}
+
+/// The algorithms `hashdb` has entries of: what a lookup needs.
+fn list_algorithms(hashdb: &HashDb) -> AlgorithmSet {
+    [
+        (hashscan_hashdb::Algorithm::Md5, Algorithm::Md5),
+        (hashscan_hashdb::Algorithm::Sha1, Algorithm::Sha1),
+        (hashscan_hashdb::Algorithm::Sha256, Algorithm::Sha256),
+    ]
+    .into_iter()
+    .filter(|(listed, _)| hashdb.len_of(*listed) > 0)
+    .map(|(_, algorithm)| algorithm)
+    .collect()
 }
 
 /// MD5, SHA-1 and SHA-256.

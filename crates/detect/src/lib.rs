@@ -7,11 +7,14 @@
 //! what their metadata means), [`engine`] (one read of a file through every engine),
 //! [`verdict`] (what a scan concludes).
 
+pub mod cache;
 pub mod engine;
+mod mapped;
 pub mod rules;
 pub mod store;
 pub mod verdict;
 
+pub use cache::CacheUse;
 pub use engine::{Config, DetectError, Detector, LoadSummary, Refreshed, RuleWatch, ScanOptions};
 pub use hashscan_archive::Limits as ArchiveLimits;
 /// The process-wide memory budget of [`Config::memory`]: create one and give it to every

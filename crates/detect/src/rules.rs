@@ -14,6 +14,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
+use crate::cache::{CacheUse, Outcome, RuleCache};
 use crate::verdict::{ScoreScale, ThreatType, Verdict};
 
 /// The rule pack written by this project and embedded in the binary.
@@ -59,7 +60,7 @@ const SOURCE_EXTENSIONS: &[&str] = &["yar", "yara"];
 const COMPILED_EXTENSIONS: &[&str] = &["yarc"];
 
 /// A rule file that did not compile, or could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     /// The file (or `builtin/...` for the embedded pack).
     pub file: String,
@@ -268,6 +269,12 @@ impl RuleConfig {
     /// of an installed update ([`crate::store::RuleStore::current_rule_files`]), whose
     /// namespaces do not depend on where they are installed.
     pub fn load_with(&self, extra: &[(String, PathBuf)]) -> Ruleset {
+        self.load_cached(extra, None)
+    }
+
+    /// [`load_with`](Self::load_with), the sources' compiled form kept in the cache
+    /// directory `cache` (see [`crate::cache`]) when one is given.
+    pub fn load_cached(&self, extra: &[(String, PathBuf)], cache: Option<&Path>) -> Ruleset {
         let mut sources = Vec::new();
         let mut compiled = Vec::new();
         let mut names = BTreeMap::new();
@@ -306,7 +313,7 @@ impl RuleConfig {
                 }),
             }
         }
-        let mut set = Ruleset::compile_named(&sources, &compiled, &names);
+        let mut set = Ruleset::compile_cached(&sources, &compiled, &names, cache);
         problems.append(&mut set.problems);
         set.problems = problems;
         set
@@ -401,6 +408,8 @@ pub struct Ruleset {
     /// What the compiler warned about in the files that went in (slow patterns, slow
     /// loops, invariant expressions …): they load, but deserve a look.
     pub warnings: Vec<Problem>,
+    /// What the compiled-rules cache did.
+    cache: CacheUse,
 }
 
 impl fmt::Debug for Ruleset {
@@ -412,6 +421,7 @@ impl fmt::Debug for Ruleset {
             .field("scales", &self.scales)
             .field("problems", &self.problems)
             .field("warnings", &self.warnings)
+            .field("cache", &self.cache)
             .finish()
     }
 }
@@ -431,69 +441,69 @@ impl Ruleset {
         compiled: &[(String, Vec<u8>)],
         names: &BTreeMap<String, String>,
     ) -> Ruleset {
+        Ruleset::compile_cached(sources, compiled, names, None)
+    }
+
+    /// [`compile_named`](Self::compile_named), with the sources' compiled form taken from,
+    /// or else stored in, the cache in `cache` (see [`crate::cache`]).
+    pub fn compile_cached(
+        sources: &[(String, Vec<u8>)],
+        compiled: &[(String, Vec<u8>)],
+        names: &BTreeMap<String, String>,
+        cache: Option<&Path>,
+    ) -> Ruleset {
         let version_name = |ns: &String| names.get(ns).unwrap_or(ns).clone();
-        let mut problems = Vec::new();
-        let mut warnings = Vec::new();
+        let (source_rules, outcome, cache_use) = match cache.filter(|_| !sources.is_empty()) {
+            None => {
+                let (rules, outcome) = compile_sources(sources);
+                (rules, outcome, CacheUse::Off)
+            }
+            Some(dir) => match RuleCache::open(dir) {
+                Err(why) => {
+                    let (rules, outcome) = compile_sources(sources);
+                    (rules, outcome, CacheUse::Unusable(why))
+                }
+                Ok(cache) => {
+                    let key = RuleCache::key(sources);
+                    match cache.get(&key) {
+                        Some((rules, outcome)) => (rules, outcome, CacheUse::Loaded),
+                        None => {
+                            let (rules, outcome) = compile_sources(sources);
+                            let used = match cache.put(&key, &rules, &outcome) {
+                                Ok(()) => CacheUse::Stored,
+                                Err(why) => CacheUse::Unusable(why),
+                            };
+                            (rules, outcome, used)
+                        }
+                    }
+                }
+            },
+        };
+        let Outcome {
+            good,
+            mut problems,
+            warnings,
+        } = outcome;
         let mut scales = BTreeMap::new();
-        let mut good: Vec<&(String, Vec<u8>)> = Vec::new();
-        for source in sources {
-            match declared_scale(&source.1) {
-                Ok(Some(scale)) => {
-                    scales.insert(source.0.clone(), scale);
-                }
-                Ok(None) => {}
-                Err((line, message)) => {
-                    problems.push(Problem {
-                        file: source.0.clone(),
-                        line: Some(line),
-                        column: None,
-                        message,
-                    });
-                    continue;
-                }
-            }
-            // Checked alone first, so that a broken file is left out whole rather than in
-            // part (yara-x would keep the rules of the file that did compile).
-            let mut probe = yara_x::Compiler::new();
-            probe.new_namespace(&source.0);
-            let code = yara_x::SourceCode::from(source.1.as_slice()).with_origin(source.0.clone());
-            match probe.add_source(code) {
-                Ok(_) => {
-                    warnings.extend(
-                        probe
-                            .warnings()
-                            .iter()
-                            .map(|w| warning_of(&source.0, &source.1, w)),
-                    );
-                    good.push(source);
-                }
-                Err(e) => problems.push(problem_of(&source.0, &source.1, &e)),
-            }
-        }
-        let mut compiler = yara_x::Compiler::new();
         let mut hasher = Sha256::new();
         let mut files = Vec::new();
-        for source in &good {
-            compiler.new_namespace(&source.0);
-            let code = yara_x::SourceCode::from(source.1.as_slice()).with_origin(source.0.clone());
-            if let Err(e) = compiler.add_source(code) {
-                // Alone it compiled; with the others it did not (a rule name clash in one
-                // namespace cannot happen, but a global-variable clash could).
-                problems.push(problem_of(&source.0, &source.1, &e));
+        for name in &good {
+            let Some((_, text)) = sources.iter().find(|(n, _)| n == name) else {
                 continue;
-            }
-            if let Some(scale) = scales.get(&source.0) {
+            };
+            if let Ok(Some(scale)) = declared_scale(text) {
                 // Part of what the file means: a changed scale is a new ruleset.
                 hasher.update(scale.as_str().as_bytes());
+                scales.insert(name.clone(), scale);
             }
-            let name = version_name(&source.0);
-            hasher.update((name.len() as u64).to_le_bytes());
-            hasher.update(name.as_bytes());
-            hasher.update((source.1.len() as u64).to_le_bytes());
-            hasher.update(&source.1);
-            files.push(source.0.clone());
+            let relative = version_name(name);
+            hasher.update((relative.len() as u64).to_le_bytes());
+            hasher.update(relative.as_bytes());
+            hasher.update((text.len() as u64).to_le_bytes());
+            hasher.update(text);
+            files.push(name.clone());
         }
-        let mut sets = vec![compiler.build()];
+        let mut sets = vec![source_rules];
         for (name, bytes) in compiled {
             match yara_x::Rules::deserialize(bytes) {
                 Ok(rules) => {
@@ -526,7 +536,13 @@ impl Ruleset {
             scales,
             problems,
             warnings,
+            cache: cache_use,
         }
+    }
+
+    /// What the compiled-rules cache did when these rules were loaded.
+    pub fn cache_use(&self) -> &CacheUse {
+        &self.cache
     }
 
     /// What a matching rule's metadata says, with the score scale its file declares
@@ -562,6 +578,63 @@ impl Ruleset {
 }
 
 /// A compile error as file, line, column and message.
+/// Compiles `sources` (name, text), each in its own namespace; a source that does not
+/// compile (or declares a bad score scale) is left out whole and reported.
+fn compile_sources(sources: &[(String, Vec<u8>)]) -> (yara_x::Rules, Outcome) {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    let mut checked: Vec<&(String, Vec<u8>)> = Vec::new();
+    for source in sources {
+        if let Err((line, message)) = declared_scale(&source.1) {
+            problems.push(Problem {
+                file: source.0.clone(),
+                line: Some(line),
+                column: None,
+                message,
+            });
+            continue;
+        }
+        // Checked alone first, so that a broken file is left out whole rather than in
+        // part (yara-x would keep the rules of the file that did compile).
+        let mut probe = yara_x::Compiler::new();
+        probe.new_namespace(&source.0);
+        let code = yara_x::SourceCode::from(source.1.as_slice()).with_origin(source.0.clone());
+        match probe.add_source(code) {
+            Ok(_) => {
+                warnings.extend(
+                    probe
+                        .warnings()
+                        .iter()
+                        .map(|w| warning_of(&source.0, &source.1, w)),
+                );
+                checked.push(source);
+            }
+            Err(e) => problems.push(problem_of(&source.0, &source.1, &e)),
+        }
+    }
+    let mut compiler = yara_x::Compiler::new();
+    let mut good = Vec::new();
+    for source in checked {
+        compiler.new_namespace(&source.0);
+        let code = yara_x::SourceCode::from(source.1.as_slice()).with_origin(source.0.clone());
+        if let Err(e) = compiler.add_source(code) {
+            // Alone it compiled; with the others it did not (a rule name clash in one
+            // namespace cannot happen, but a global-variable clash could).
+            problems.push(problem_of(&source.0, &source.1, &e));
+            continue;
+        }
+        good.push(source.0.clone());
+    }
+    (
+        compiler.build(),
+        Outcome {
+            good,
+            problems,
+            warnings,
+        },
+    )
+}
+
 fn problem_of(file: &str, text: &[u8], e: &yara_x::errors::CompileError) -> Problem {
     let first = e
         .labels()

@@ -111,6 +111,45 @@ fn eicar_is_found_by_a_clamav_hash_list_and_an_allow_list_clears_it() {
     assert_eq!(r.score, 0);
 }
 
+/// Members are hashed with what the lists need (here MD5 only) to be looked up; a member
+/// that is listed still shows all three digests, and clean members stay unlisted.
+#[test]
+fn an_archive_member_is_found_by_an_md5_list_and_shows_all_three_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload = b"a payload known by its MD5 alone\n".repeat(3);
+    let md5 = hashscan_digest::hash_bytes("md5".parse().unwrap(), &payload)
+        .get(hashscan_digest::Algorithm::Md5)
+        .unwrap()
+        .to_hex();
+    let hdb = dir.path().join("bad.hdb");
+    std::fs::write(&hdb, format!("{md5}:{}:Known.Payload\n", payload.len())).unwrap();
+    let d = detector(Config {
+        rules: RuleConfig::default(),
+        hash_lists: vec![hdb],
+        ..Config::default()
+    });
+    let zip = zip_of(&[
+        ("clean.txt", b"nothing here"),
+        ("dir/payload.bin", &payload),
+    ]);
+    let r = d.scan_bytes(&zip);
+    assert_eq!(r.verdict, Verdict::Malicious, "{r:#?}");
+    assert_eq!(r.threat_name.as_deref(), Some("Known.Payload"));
+    let a = r.archive.as_ref().unwrap();
+    assert_eq!(a.members_scanned, 2);
+    assert_eq!(a.members.len(), 1, "clean members are not listed: {a:#?}");
+    let m = &a.members[0];
+    assert_eq!(m.path, "dir/payload.bin");
+    assert_eq!(m.hits[0].engine, EngineKind::Hashlist);
+    assert_eq!(m.md5, md5);
+    assert_eq!(m.sha256, sha256_hex(&payload));
+    let sha1 = hashscan_digest::hash_bytes("sha1".parse().unwrap(), &payload)
+        .get(hashscan_digest::Algorithm::Sha1)
+        .unwrap()
+        .to_hex();
+    assert_eq!(m.sha1, sha1);
+}
+
 #[test]
 fn a_php_webshell_is_a_webshell_and_the_highlight_points_at_the_eval() {
     let d = detector(Config::default());

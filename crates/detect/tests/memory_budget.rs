@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use hashscan_detect::{Config, Detector, MemoryBudget, Report, Verdict};
+use hashscan_detect::{Config, Detector, MemoryBudget, Report, RuleConfig, Verdict};
 
 const MIB: usize = 1 << 20;
 
@@ -172,4 +172,101 @@ fn a_file_larger_than_the_budget_is_hashed_whole_and_scanned_in_part() {
     );
     assert!(budget.peak() <= MIB as u64);
     assert_eq!(budget.used(), 0);
+}
+
+/// A file on disk is mapped, not copied: a budget far smaller than the file does not stop
+/// it from being scanned whole, hashed whole, and nothing is drawn from the budget for it.
+#[test]
+fn a_large_file_on_disk_is_scanned_whole_without_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tail.yar"),
+        r#"rule tail_marker { meta: score = 90 strings: $a = "tail-marker" condition: $a }"#,
+    )
+    .unwrap();
+    let mut data = pseudo_random(6 * MIB);
+    let at = data.len() - 100;
+    data[at..at + 11].copy_from_slice(b"tail-marker");
+    let path = dir.path().join("big.bin");
+    std::fs::write(&path, &data).unwrap();
+    let budget = MemoryBudget::with_wait(MIB as u64, Duration::from_secs(1));
+    let (d, _) = Detector::new(Config {
+        rules: RuleConfig {
+            paths: vec![dir.path().join("tail.yar")],
+            default_pack: false,
+        },
+        memory: budget.clone(),
+        ..Config::default()
+    })
+    .unwrap();
+    let r = d.scan_file(&path).unwrap();
+    assert_eq!(r.verdict, Verdict::Malicious, "{r:#?}");
+    assert!(r.notes.is_empty(), "{:?}", r.notes);
+    assert_eq!(r.hits[0].highlights, vec![[at as u64, at as u64 + 11]]);
+    assert_eq!(r.size, data.len() as u64);
+    use sha2::Digest;
+    assert_eq!(r.sha256, hex::encode(sha2::Sha256::digest(&data)));
+    let others = hashscan_digest::hash_bytes("md5,sha1".parse().unwrap(), &data);
+    let hex_of = |a| others.get(a).unwrap().to_hex();
+    assert_eq!(r.md5, hex_of(hashscan_digest::Algorithm::Md5));
+    assert_eq!(r.sha1, hex_of(hashscan_digest::Algorithm::Sha1));
+    assert_eq!(
+        budget.peak(),
+        0,
+        "the mapped file draws nothing from the budget"
+    );
+
+    // The same file as a stream is held in a buffer, so the budget cuts it.
+    let r = d.scan_reader(&mut &data[..], data.len() as u64).unwrap();
+    assert_eq!(r.verdict, Verdict::Unknown, "{r:#?}");
+
+    // The scan size still bounds what is scanned, not what is hashed.
+    let (d, _) = Detector::new(Config {
+        rules: RuleConfig {
+            paths: vec![dir.path().join("tail.yar")],
+            default_pack: false,
+        },
+        max_scan_size: 2 * MIB as u64,
+        ..Config::default()
+    })
+    .unwrap();
+    let r = d.scan_file(&path).unwrap();
+    assert_eq!(r.verdict, Verdict::Unknown, "{r:#?}");
+    assert_eq!(
+        r.notes,
+        vec![format!(
+            "only the first {} of {} bytes were scanned (max scan size)",
+            2 * MIB,
+            data.len()
+        )]
+    );
+    assert_eq!(r.sha256, hex::encode(sha2::Sha256::digest(&data)));
+}
+
+/// A mapped archive is walked from the mapping: its members are found and hashed.
+#[test]
+fn a_large_archive_on_disk_is_walked_from_the_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let filler = pseudo_random(3 * MIB);
+    let zip = zip_of(
+        &[("filler.bin", &filler), ("shell.txt", &eicar())],
+        zip::CompressionMethod::Stored,
+    );
+    assert!(zip.len() as u64 >= hashscan_detect::engine::MAP_MIN);
+    let path = dir.path().join("bundle.zip");
+    std::fs::write(&path, &zip).unwrap();
+    let d = detector(MemoryBudget::new(64 << 20));
+    let r = d.scan_file(&path).unwrap();
+    assert_eq!(r.verdict, Verdict::Malicious, "{r:#?}");
+    let archive = r.archive.as_ref().unwrap();
+    assert_eq!(archive.members_scanned, 2);
+    let shell = archive
+        .members
+        .iter()
+        .find(|m| m.path == "shell.txt")
+        .unwrap();
+    use sha2::Digest;
+    assert_eq!(shell.sha256, hex::encode(sha2::Sha256::digest(eicar())));
+    assert_eq!(r.sha256, hex::encode(sha2::Sha256::digest(&zip)));
+    assert!(r.labels.contains(&"Zip".to_string()), "{:?}", r.labels);
 }

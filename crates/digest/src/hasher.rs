@@ -250,6 +250,49 @@ impl io::Write for Hasher {
     }
 }
 
+/// Hashes a slice already in memory (a mapped file, say) with at most `lanes` threads: one
+/// scoped thread per group of algorithms, each reading the slice itself, so nothing is copied.
+/// Inputs under a MiB, or one lane, are hashed on the calling thread.
+pub fn hash_slice(set: AlgorithmSet, data: &[u8], lanes: usize) -> Digests {
+    let lanes = if (data.len() as u64) < PARALLEL_THRESHOLD {
+        1
+    } else {
+        lanes.min(set.len()).max(1)
+    };
+    let plan = plan_lanes(set, lanes);
+    let digests = if plan.len() <= 1 {
+        let mut group = Group::of(set);
+        group.update(data);
+        group.finish()
+    } else {
+        std::thread::scope(|scope| {
+            let mut groups = plan.into_iter();
+            // The calling thread takes the most expensive group.
+            let first = groups.next().unwrap_or_default();
+            let others: Vec<_> = groups
+                .map(|algs| {
+                    scope.spawn(move || {
+                        let mut group = Group::new(algs);
+                        group.update(data);
+                        group.finish()
+                    })
+                })
+                .collect();
+            let mut group = Group::new(first);
+            group.update(data);
+            let mut digests = group.finish();
+            for handle in others {
+                match handle.join() {
+                    Ok(mut d) => digests.append(&mut d),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            digests
+        })
+    };
+    Digests::new(data.len() as u64, digests)
+}
+
 /// Reads `reader` to its end through `buf` into `group`, counting into `size`; returns the
 /// number of bytes read.
 fn read_into<R: Read + ?Sized>(
@@ -492,6 +535,27 @@ mod tests {
                 vec![Algorithm::Md5],
                 vec![Algorithm::Sha1, Algorithm::Sha256]
             ]
+        );
+    }
+
+    #[test]
+    fn a_slice_hashed_on_scoped_threads_matches_one_thread() {
+        let set = AlgorithmSet::all();
+        for len in [0usize, 1, 65_537, (1 << 20) + 3, 3 << 20] {
+            let data: Vec<u8> = (0..len as u32).map(|i| (i * 31 % 257) as u8).collect();
+            let want = crate::hash_bytes(set, &data);
+            for lanes in [0, 1, 2, 3, 16] {
+                assert_eq!(
+                    hash_slice(set, &data, lanes),
+                    want,
+                    "{len} bytes, {lanes} lanes"
+                );
+            }
+        }
+        let abc = hash_slice("md5,sha256".parse().unwrap(), b"abc", 2);
+        assert_eq!(
+            abc.get(Algorithm::Md5).unwrap().to_hex(),
+            "900150983cd24fb0d6963f7d28e17f72"
         );
     }
 

@@ -28,7 +28,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 pub use algorithm::{Algorithm, AlgorithmSet, UnknownAlgorithm};
-pub use hasher::{DEFAULT_CHUNK_SIZE, Hasher, Options};
+pub use hasher::{DEFAULT_CHUNK_SIZE, Hasher, Options, hash_slice};
 pub use output::{Digest, Digests};
 
 /// The CRC-64/XZ of `a` followed by `b`, from the CRC of `a`, the CRC of `b` and the length

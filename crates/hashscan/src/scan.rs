@@ -65,6 +65,14 @@ pub struct ScanArgs {
     /// is reported unknown. A file is scanned up to the smaller of this and --max-scan-size.
     #[arg(long, value_name = "SIZE", default_value = "384M", value_parser = parse_size)]
     scan_memory: u64,
+    /// Keep compiled rules in DIR between runs, so that a run does not compile unchanged
+    /// rules again (default: $HASHSCAN_CACHE_DIR/rules, else $XDG_CACHE_HOME/hashscan/rules,
+    /// else ~/.cache/hashscan/rules; a directory other users can write to is not used).
+    #[arg(long, value_name = "DIR")]
+    rules_cache: Option<PathBuf>,
+    /// Compile the rules on every run, keeping nothing.
+    #[arg(long, conflicts_with = "rules_cache")]
+    no_rules_cache: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -133,6 +141,13 @@ pub fn run(args: ScanArgs) -> ExitCode {
         },
         // One budget for every file the batches below scan in parallel.
         memory: MemoryBudget::new(args.scan_memory),
+        rules_cache: if args.no_rules_cache {
+            None
+        } else {
+            args.rules_cache
+                .clone()
+                .or_else(hashscan_detect::cache::default_dir)
+        },
         ..Config::default()
     };
     config.archive.max_depth = args.max_depth;
@@ -149,6 +164,11 @@ pub fn run(args: ScanArgs) -> ExitCode {
     }
     for p in summary.list_problems.iter().take(20) {
         eprintln!("{PROG}: hash list: {p}");
+    }
+    if let (Some(_), hashscan_detect::CacheUse::Unusable(why)) =
+        (&args.rules_cache, &summary.rules_cache)
+    {
+        eprintln!("{PROG}: --rules-cache: {why}");
     }
     if summary.rules == 0 && summary.hashes == 0 && args.clamd.is_none() {
         eprintln!("{PROG}: nothing to scan with: no rules, no hash lists, no clamd");

@@ -10,6 +10,8 @@ mod clamd_support;
 
 fn hashscan(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hashscan"))
+        // Compiled rules are cached under the build's temporary directory, not the home.
+        .env("HASHSCAN_CACHE_DIR", env!("CARGO_TARGET_TMPDIR"))
         .args(args)
         .output()
         .unwrap()
@@ -196,4 +198,65 @@ fn clamd_findings_join_the_verdict() {
         "{}",
         text(&out.stdout)
     );
+}
+
+#[test]
+fn compiled_rules_are_kept_between_runs_and_mean_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let shell = write(
+        dir.path(),
+        "upload.php",
+        b"<?php @eval($_POST['pass']); ?>\n",
+    );
+    let rules = write(
+        dir.path(),
+        "mine.yar",
+        br#"rule mine { meta: score = 90 strings: $a = "pass" condition: $a }"#,
+    );
+    let cache = dir.path().join("cache");
+    let cache_arg = cache.display().to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["scan", "--json", "--rules", &rules];
+        args.extend_from_slice(extra);
+        args.push(&shell);
+        let out = hashscan(&args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (report, text(&out.stderr))
+    };
+    let (fresh, _) = run(&["--no-rules-cache"]);
+    assert!(!cache.exists(), "--no-rules-cache keeps nothing");
+    let (first, _) = run(&["--rules-cache", &cache_arg]);
+    let entries = || std::fs::read_dir(&cache).unwrap().count();
+    assert_eq!(entries(), 1);
+    let (second, _) = run(&["--rules-cache", &cache_arg]);
+    assert_eq!(
+        entries(),
+        1,
+        "the second run loads the entry, it stores none"
+    );
+    for report in [&first, &second] {
+        assert_eq!(report["ruleset"], fresh["ruleset"]);
+        assert_eq!(report["hits"], fresh["hits"]);
+        assert_eq!(report["verdict"], "malicious");
+    }
+    let names: Vec<&str> = fresh["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"mine"), "{names:?}");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let (unsafe_dir, stderr) = run(&["--rules-cache", &cache_arg]);
+        assert!(
+            stderr.contains("--rules-cache") && stderr.contains("writable by other users"),
+            "{stderr}"
+        );
+        assert_eq!(unsafe_dir["hits"], fresh["hits"]);
+    }
 }

@@ -426,6 +426,8 @@ async fn detect_ctx(
             c.scan_memory,
             std::time::Duration::from_secs(c.scan_memory_wait_secs),
         ),
+        // Compiled rules kept between starts and reloads.
+        rules_cache: Some(config.data_dir.join("cache").join("rules")),
         ..hashscan_detect::Config::default()
     };
     let (detector, summary) =
@@ -438,6 +440,9 @@ async fn detect_ctx(
     }
     for p in &summary.list_problems {
         tracing::warn!(problem = %p, "hash list line skipped");
+    }
+    if let hashscan_detect::CacheUse::Unusable(why) = &summary.rules_cache {
+        tracing::warn!(%why, "compiled rules are not cached");
     }
     tracing::info!(rules = summary.rules, hashes = summary.hashes, version = %detector.version(), "detection engine loaded");
     let mut files = core::detections::FileStore::open(&config.data_dir).map_err(|source| {
