@@ -204,5 +204,5 @@ def peak_rss(argv):
     return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1)) / 1024
 small = os.path.join(mixed, sorted(os.listdir(mixed))[0])
 print(f"peak RSS, default pack loaded, one small file: {peak_rss([hs, 'scan', small]):.1f} MiB")
-print(f"peak RSS, 1 GiB file (held in memory to scan): {peak_rss([hs, 'scan', '--max-scan-size', '1G', big]):.1f} MiB")
+print(f"peak RSS, 1 GiB file (mapped: file pages of the page cache, not heap): {peak_rss([hs, 'scan', '--max-scan-size', '1G', big]):.1f} MiB")
 PY
