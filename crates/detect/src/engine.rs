@@ -443,11 +443,17 @@ impl Detector {
         let scan = self.memory.scan();
         let lanes = std::thread::available_parallelism().map_or(1, usize::from);
         let (findings, digests) = std::thread::scope(|threads| {
-            let hashing = threads.spawn(|| hashscan_digest::hash_slice(three(), data, lanes));
+            let hashing = std::thread::Builder::new()
+                .name("hashscan-hash".into())
+                .spawn_scoped(threads, || {
+                    hashscan_digest::hash_slice(three(), data, lanes)
+                });
             let findings = self.examine(&rules, &data[..keep], cut, options, &scan);
-            match hashing.join() {
-                Ok(digests) => (findings, digests),
-                Err(panic) => std::panic::resume_unwind(panic),
+            match hashing.map(|h| h.join()) {
+                Ok(Ok(digests)) => (findings, digests),
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                // No thread to be had: hashed here, after the scan.
+                Err(_) => (findings, hashscan_digest::hash_slice(three(), data, 1)),
             }
         });
         self.conclude(findings, &digests, data.len() as u64)

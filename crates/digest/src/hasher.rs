@@ -266,21 +266,29 @@ pub fn hash_slice(set: AlgorithmSet, data: &[u8], lanes: usize) -> Digests {
         group.finish()
     } else {
         std::thread::scope(|scope| {
+            let hash = |algs: Vec<Algorithm>| {
+                let mut group = Group::new(algs);
+                group.update(data);
+                group.finish()
+            };
             let mut groups = plan.into_iter();
-            // The calling thread takes the most expensive group.
-            let first = groups.next().unwrap_or_default();
-            let others: Vec<_> = groups
-                .map(|algs| {
-                    scope.spawn(move || {
-                        let mut group = Group::new(algs);
-                        group.update(data);
-                        group.finish()
-                    })
-                })
-                .collect();
-            let mut group = Group::new(first);
-            group.update(data);
-            let mut digests = group.finish();
+            // The calling thread takes the most expensive group, and any group whose thread
+            // could not be started.
+            let mut mine = groups.next().unwrap_or_default();
+            let mut others = Vec::new();
+            for algs in groups {
+                let spawned = std::thread::Builder::new()
+                    .name("hashscan-hash".into())
+                    .spawn_scoped(scope, {
+                        let algs = algs.clone();
+                        move || hash(algs)
+                    });
+                match spawned {
+                    Ok(handle) => others.push(handle),
+                    Err(_) => mine.extend(algs),
+                }
+            }
+            let mut digests = hash(mine);
             for handle in others {
                 match handle.join() {
                     Ok(mut d) => digests.append(&mut d),
