@@ -13,6 +13,8 @@
 //! them, errors included ([`BackendError`] carries only a message). docs/architecture.md
 //! says how each operation maps to SQLite and to PostgreSQL.
 
+#[cfg(test)]
+mod conformance;
 pub mod detections;
 pub mod jobs;
 pub mod objects;

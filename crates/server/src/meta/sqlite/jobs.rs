@@ -723,6 +723,7 @@ impl JobStore for SqliteJobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meta::conformance;
     use crate::meta::jobs::JobState;
     use serde_json::json;
 
@@ -749,21 +750,7 @@ mod tests {
     #[tokio::test]
     async fn ids_have_the_cos_shape() {
         let (_d, s) = store().await;
-        let q = s.default_queue("b-1").await.unwrap();
-        assert!(q.id.starts_with('p') && q.id.len() == 33);
-        assert!(
-            q.id[1..]
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        );
-        assert_eq!(
-            s.default_queue("b-1").await.unwrap().id,
-            q.id,
-            "one default per bucket"
-        );
-        let j = s.submit(new_job(&q, 0)).await.unwrap();
-        assert!(j.id.starts_with('f') && j.id.len() == 33);
-        assert_eq!(j.state, JobState::Submitted);
+        conformance::ids_have_the_cos_shape(&s).await;
     }
 
     #[tokio::test]
@@ -839,151 +826,19 @@ mod tests {
     #[tokio::test]
     async fn pause_holds_jobs_and_resume_releases_them() {
         let (_d, s) = store().await;
-        let q = s.default_queue("b-1").await.unwrap();
-        let first = s.submit(new_job(&q, 0)).await.unwrap();
-        s.update_queue(&q.id, None, Some(QueueState::Paused), None)
-            .await
-            .unwrap();
-        let second = s.submit(new_job(&q, 1)).await.unwrap();
-        assert_eq!(second.state, JobState::Pause);
-        let got = s
-            .get(&[first.id.clone(), second.id.clone(), "fnope".into()])
-            .await
-            .unwrap();
-        assert_eq!(
-            got.iter().map(|j| j.state).collect::<Vec<_>>(),
-            vec![JobState::Pause, JobState::Pause]
-        );
-        assert!(
-            s.claim("w", &["FileHashCode"], 1, 100)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        let q2 = s
-            .update_queue(&q.id, Some("renamed"), Some(QueueState::Active), None)
-            .await
-            .unwrap();
-        assert_eq!(
-            (q2.name.as_str(), q2.state),
-            ("renamed", QueueState::Active)
-        );
-        let claimed = s
-            .claim("w", &["FileHashCode"], 1, 100)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(claimed.id, first.id, "oldest first");
-        assert!(matches!(
-            s.update_queue("pnope", None, None, None).await,
-            Err(JobError::NoSuchQueue)
-        ));
+        conformance::pause_holds_jobs_and_resume_releases_them(&s).await;
     }
 
     #[tokio::test]
     async fn only_waiting_jobs_can_be_cancelled() {
         let (_d, s) = store().await;
-        let q = s.default_queue("b-1").await.unwrap();
-        let a = s.submit(new_job(&q, 0)).await.unwrap();
-        let b = s.submit(new_job(&q, 1)).await.unwrap();
-        s.claim("w", &["FileHashCode"], 1, 100).await.unwrap();
-        assert!(matches!(
-            s.cancel(&a.id, 5).await,
-            Err(JobError::NotCancellable(JobState::Running))
-        ));
-        assert_eq!(s.cancel(&b.id, 5).await.unwrap().state, JobState::Cancel);
-        assert!(matches!(
-            s.cancel("fnope", 5).await,
-            Err(JobError::NoSuchJob)
-        ));
-        assert!(matches!(
-            s.submit(NewJob {
-                queue_id: "pnope".into(),
-                ..new_job(&q, 2)
-            })
-            .await,
-            Err(JobError::NoSuchQueue)
-        ));
+        conformance::only_waiting_jobs_can_be_cancelled(&s).await;
     }
 
     #[tokio::test]
     async fn listing_pages_by_token_in_either_order_with_filters() {
         let (_d, s) = store().await;
-        let q = s.default_queue("b-1").await.unwrap();
-        let mut ids = Vec::new();
-        for n in 0..25 {
-            ids.push(s.submit(new_job(&q, n)).await.unwrap().id);
-        }
-        let other = s.default_queue("b-2").await.unwrap();
-        s.submit(new_job(&other, 99)).await.unwrap();
-        s.cancel(&ids[3], 1).await.unwrap();
-
-        let mut f = ListFilter {
-            bucket: "b-1".into(),
-            size: 10,
-            ascending: true,
-            ..ListFilter::default()
-        };
-        let mut seen = Vec::new();
-        loop {
-            let (page, next) = s.list(&f).await.unwrap();
-            seen.extend(page.into_iter().map(|j| j.id));
-            match next {
-                Some(t) => f.next_token = Some(t),
-                None => break,
-            }
-        }
-        assert_eq!(seen, ids, "every job of the bucket once, oldest first");
-
-        let newest = ListFilter {
-            bucket: "b-1".into(),
-            size: 3,
-            ..ListFilter::default()
-        };
-        let (page, next) = s.list(&newest).await.unwrap();
-        assert_eq!(
-            page.iter().map(|j| j.id.clone()).collect::<Vec<_>>(),
-            vec![ids[24].clone(), ids[23].clone(), ids[22].clone()]
-        );
-        assert!(next.is_some());
-
-        let cancelled = ListFilter {
-            bucket: "b-1".into(),
-            size: 100,
-            states: vec![JobState::Cancel],
-            ..ListFilter::default()
-        };
-        let (page, _) = s.list(&cancelled).await.unwrap();
-        assert_eq!(page.len(), 1);
-        assert_eq!(page[0].id, ids[3]);
-
-        let by_object = ListFilter {
-            bucket: "b-1".into(),
-            size: 100,
-            input_object: Some("k7".into()),
-            ..ListFilter::default()
-        };
-        let (page, _) = s.list(&by_object).await.unwrap();
-        assert_eq!(
-            page.iter().map(|j| j.id.clone()).collect::<Vec<_>>(),
-            [ids[7].clone()]
-        );
-        let none = ListFilter {
-            input_object: Some("k".into()),
-            ..by_object
-        };
-        assert!(
-            s.list(&none).await.unwrap().0.is_empty(),
-            "exact match only"
-        );
-
-        let bad = ListFilter {
-            next_token: Some("garbage".into()),
-            ..newest
-        };
-        assert!(matches!(s.list(&bad).await, Err(JobError::InvalidToken)));
-        assert!("Running".parse::<JobState>().is_ok());
-        assert!("Bogus".parse::<JobState>().is_err());
+        conformance::listing_pages_by_token_in_either_order_with_filters(&s).await;
     }
 
     #[tokio::test]
