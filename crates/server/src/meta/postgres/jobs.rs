@@ -713,8 +713,8 @@ mod tests {
     use super::super::testdb;
     use super::*;
     use crate::meta::conformance;
-    use crate::meta::jobs::JobState;
     use serde_json::json;
+    use std::sync::Arc;
 
     fn new_job(q: &Queue, n: u32) -> NewJob {
         NewJob {
@@ -732,6 +732,34 @@ mod tests {
             .fetch_one(pool)
             .await
             .unwrap()
+    }
+
+    /// The database's clock, for the shared tests: callers' `now` is ignored, and time
+    /// passes by moving leases and retry times into the past.
+    struct DbClock(PgPool);
+
+    impl conformance::Clock for DbClock {
+        fn now(&self) -> i64 {
+            0
+        }
+
+        fn store_now(&self) -> BoxFuture<'_, i64> {
+            Box::pin(db_now(&self.0))
+        }
+
+        fn pass(&self, ms: i64) -> BoxFuture<'_, ()> {
+            Box::pin(async move {
+                age_leases(&self.0, ms).await;
+                sqlx::query(
+                    "UPDATE deliveries SET next_at = next_at - $1,
+                            lease_expires = lease_expires - $1",
+                )
+                .bind(ms)
+                .execute(&self.0)
+                .await
+                .unwrap();
+            })
+        }
     }
 
     /// Moves every job lease `ms` into the past (time passing, on the database's clock).
@@ -758,79 +786,8 @@ mod tests {
             return;
         };
         let s = PgJobStore::new(pool.clone());
-        let q = s.default_queue("b-1").await.unwrap();
-        let j = s.submit(new_job(&q, 0)).await.unwrap();
-        let tags = ["FileHashCode"];
-        // The callers' `now` is not used for leases: the database's clock is.
-        let before = db_now(&pool).await;
-        let a = s
-            .claim("worker-a", &tags, 0, 60_000)
-            .await
-            .unwrap()
-            .unwrap();
-        let after = db_now(&pool).await;
-        assert_eq!(
-            (a.id.as_str(), a.state, a.attempts),
-            (j.id.as_str(), JobState::Running, 1)
-        );
-        let expires = a.lease_expires.unwrap();
-        assert!((before + 60_000..=after + 60_000).contains(&expires));
-        assert!((before..=after).contains(&a.started_at.unwrap()));
-        // Nothing else to claim while the lease holds, whatever the caller's clock says.
-        assert!(
-            s.claim("worker-b", &tags, i64::MAX / 2, 60_000)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        s.renew(&j.id, "worker-a", 0, 120_000, 40).await.unwrap();
-        // 90 s later the first lease would have run out, the renewed one holds.
-        age_leases(&pool, 90_000).await;
-        assert!(
-            s.claim("worker-b", &tags, 0, 60_000)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        // worker-a dies; after its lease worker-b takes over.
-        age_leases(&pool, 60_000).await;
-        let b = s
-            .claim("worker-b", &tags, 0, 60_000)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (b.id.as_str(), b.attempts, b.progress),
-            (j.id.as_str(), 2, 40)
-        );
-        assert_eq!(b.started_at, a.started_at, "started once");
-        assert!(matches!(
-            s.renew(&j.id, "worker-a", 0, 500, 50).await,
-            Err(JobError::LeaseLost)
-        ));
-        assert!(matches!(
-            s.finish(&j.id, "worker-a", 0, Outcome::Success(json!({})))
-                .await,
-            Err(JobError::LeaseLost)
-        ));
-        let done = s
-            .finish(&j.id, "worker-b", 0, Outcome::Success(json!({"MD5": "x"})))
-            .await
-            .unwrap();
-        assert_eq!(
-            (
-                done.state,
-                done.progress,
-                done.lease_owner,
-                done.lease_expires
-            ),
-            (JobState::Success, 100, None, None)
-        );
-        let ended = done.ended_at.unwrap();
-        assert!(ended >= after && ended <= db_now(&pool).await);
-        assert_eq!(done.result, Some(json!({"MD5": "x"})));
-        age_leases(&pool, 1_000_000_000).await;
-        assert!(s.claim("worker-c", &tags, 0, 500).await.unwrap().is_none());
+        conformance::leases_are_claimed_renewed_and_reclaimed_after_expiry(&s, &DbClock(pool))
+            .await;
     }
 
     #[tokio::test]
@@ -866,44 +823,15 @@ mod tests {
             return;
         };
         let s = PgJobStore::new(pool.clone());
-        let q = s.default_queue("b-1").await.unwrap();
-        for n in 0..60 {
-            s.submit(new_job(&q, n)).await.unwrap();
-        }
         // Two "nodes": separate pools on the same database.
         let other = PgJobStore::new(
             PgPool::connect_with((*pool.connect_options()).clone())
                 .await
                 .unwrap(),
         );
-        let run = |store: PgJobStore, name: &'static str| {
-            tokio::spawn(async move {
-                let mut mine = Vec::new();
-                while let Some(j) = store
-                    .claim(name, &["FileHashCode"], 10, 60_000)
-                    .await
-                    .unwrap()
-                {
-                    store
-                        .finish(&j.id, name, 11, Outcome::Success(json!({})))
-                        .await
-                        .unwrap();
-                    mine.push(j.id);
-                }
-                mine
-            })
-        };
-        let (a, b) = (run(s.clone(), "node-a"), run(other, "node-b"));
-        let (a, b) = (a.await.unwrap(), b.await.unwrap());
-        let mut all: Vec<String> = a.iter().chain(b.iter()).cloned().collect();
-        assert_eq!(all.len(), 60);
-        all.sort();
-        all.dedup();
-        assert_eq!(all.len(), 60, "a job was claimed twice");
+        conformance::concurrent_workers_claim_each_job_once(Arc::new(s), Arc::new(other)).await;
     }
 
-    /// PostgreSQL: several nodes (pools) with several workers each claim jobs (by `claim` and
-    /// by `finish_and_claim`) and then callback deliveries at once; each is taken once.
     #[tokio::test]
     async fn many_workers_on_several_nodes_claim_each_job_and_delivery_once() {
         let Some(pool) = testdb::pool().await else {
@@ -995,31 +923,11 @@ mod tests {
             return;
         };
         let s = PgJobStore::new(pool.clone());
-        let q = s.default_queue("b-1").await.unwrap();
-        let tagged = |n: u32, tag: &str| NewJob {
-            tag: tag.into(),
-            ..new_job(&q, n)
-        };
-        let a = s.submit(tagged(0, "A")).await.unwrap();
-        let b = s.submit(tagged(1, "B")).await.unwrap();
-        let c = s.submit(tagged(2, "C")).await.unwrap();
-        let a2 = s.submit(tagged(3, "A")).await.unwrap();
-        let claim = |tags: &'static [&'static str]| {
-            let s = s.clone();
-            async move { s.claim("w", tags, 0, 60_000).await.unwrap().map(|j| j.id) }
-        };
-        // Oldest over every tag asked for, two at a time or more.
-        assert_eq!(claim(&["C", "B", "A"]).await, Some(a.id.clone()));
-        assert_eq!(claim(&["C", "B"]).await, Some(b.id.clone()));
-        assert_eq!(claim(&["Z"]).await, None);
-        assert_eq!(claim(&[]).await, None);
-        // `a` and `b` hold leases. Before they expire the oldest queued job comes next; after,
-        // an expired lease comes before anything queued.
-        assert_eq!(claim(&["C"]).await, Some(c.id.clone()));
-        age_leases(&pool, 120_000).await;
-        assert_eq!(claim(&["A"]).await, Some(a.id.clone()));
-        assert_eq!(claim(&["A", "B"]).await, Some(b.id.clone()));
-        assert_eq!(claim(&["A"]).await, Some(a2.id.clone()));
+        conformance::a_claim_takes_an_expired_lease_first_then_the_oldest_job_of_any_of_its_tags(
+            &s,
+            &DbClock(pool),
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -1109,154 +1017,6 @@ mod tests {
             return;
         };
         let s = PgJobStore::new(pool.clone());
-        let q = s.default_queue("b-1").await.unwrap();
-        let plain = s.submit(new_job(&q, 0)).await.unwrap();
-        let mut with_cb = new_job(&q, 1);
-        with_cb.callback = JobCallback::To(CallbackTarget {
-            url: "http://example.com/cb".into(),
-            format: None,
-        });
-        let with_cb = s.submit(with_cb).await.unwrap();
-        let mut off = new_job(&q, 9);
-        off.callback = JobCallback::Off;
-        let off = s.submit(off).await.unwrap();
-        for _ in 0..2 {
-            let j = s
-                .claim("w", &["FileHashCode"], 10, 1000)
-                .await
-                .unwrap()
-                .unwrap();
-            s.finish(&j.id, "w", 20, Outcome::Success(json!({})))
-                .await
-                .unwrap();
-        }
-        assert!(
-            s.deliveries(&plain.id).await.unwrap().is_empty(),
-            "no target, no callback"
-        );
-        let d = s.claim_delivery("cb", 20, 1000).await.unwrap().unwrap();
-        assert_eq!(
-            (
-                d.job_id.as_str(),
-                d.url.as_str(),
-                d.format.as_str(),
-                d.attempts
-            ),
-            (with_cb.id.as_str(), "http://example.com/cb", "XML", 0)
-        );
-        // `d` and the job's hex: a second finish of the job delivers under the same id.
-        assert_eq!(d.id, format!("d{}", &with_cb.id[1..]));
-        assert!(
-            s.claim_delivery("cb2", 21, 1000).await.unwrap().is_none(),
-            "leased"
-        );
-        // A retry a minute after the caller's `now`, whatever its clock says: a minute after
-        // now on the database's clock.
-        let before = db_now(&pool).await;
-        s.delivery_attempted(
-            &d.id,
-            "cb",
-            30,
-            DeliveryOutcome::Retry {
-                error: "503".into(),
-                at: 60_030,
-            },
-        )
-        .await
-        .unwrap();
-        let next_at: i64 = sqlx::query_scalar("SELECT next_at FROM deliveries WHERE id = $1")
-            .bind(&d.id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert!((before + 60_000..=db_now(&pool).await + 60_000).contains(&next_at));
-        assert!(
-            s.claim_delivery("cb", 500, 1000).await.unwrap().is_none(),
-            "not due yet"
-        );
-        sqlx::query("UPDATE deliveries SET next_at = next_at - 60000 WHERE id = $1")
-            .bind(&d.id)
-            .execute(&pool)
-            .await
-            .unwrap();
-        let again = s.claim_delivery("cb", 500, 1000).await.unwrap().unwrap();
-        assert_eq!((again.id.as_str(), again.attempts), (d.id.as_str(), 1));
-        assert!(matches!(
-            s.delivery_attempted(&d.id, "cb2", 600, DeliveryOutcome::Delivered)
-                .await,
-            Err(JobError::LeaseLost)
-        ));
-        s.delivery_attempted(
-            &d.id,
-            "cb",
-            600,
-            DeliveryOutcome::GiveUp {
-                error: "gone".into(),
-            },
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            s.deliveries(&with_cb.id).await.unwrap(),
-            vec![(
-                d.id.clone(),
-                "GivenUp".to_string(),
-                2,
-                Some("gone".to_string())
-            )]
-        );
-
-        // The queue's NotifyConfig applies when the job names no target (and not to a job
-        // submitted with callbacks off).
-        s.update_queue(
-            &q.id,
-            None,
-            None,
-            Some(QueueNotify {
-                settings: json!({"state": "On", "url": "http://q/cb", "result_format": "JSON"}),
-                target: Some(CallbackTarget {
-                    url: "http://q/cb".into(),
-                    format: Some("JSON".into()),
-                }),
-            }),
-        )
-        .await
-        .unwrap();
-        let shown = s.queue(&q.id).await.unwrap().unwrap();
-        assert_eq!(shown.notify.settings["url"], json!("http://q/cb"));
-        let j3 = s.submit(new_job(&q, 2)).await.unwrap();
-        for _ in 0..2 {
-            let c = s
-                .claim("w", &["FileHashCode"], 700, 1000)
-                .await
-                .unwrap()
-                .unwrap();
-            s.finish(
-                &c.id,
-                "w",
-                710,
-                Outcome::Failed {
-                    code: "X".into(),
-                    message: "y".into(),
-                },
-            )
-            .await
-            .unwrap();
-        }
-        assert!(s.deliveries(&off.id).await.unwrap().is_empty(), "off");
-        let d3 = s.claim_delivery("cb", 710, 1000).await.unwrap().unwrap();
-        assert_eq!(
-            (d3.job_id.as_str(), d3.url.as_str(), d3.format.as_str()),
-            (j3.id.as_str(), "http://q/cb", "JSON")
-        );
-        let failed = s.get(std::slice::from_ref(&j3.id)).await.unwrap();
-        assert_eq!(
-            (
-                failed[0].state,
-                failed[0].error_code.as_deref(),
-                failed[0].error_message.as_deref()
-            ),
-            (JobState::Failed, Some("X"), Some("y"))
-        );
+        conformance::finishing_a_job_queues_its_callback_durably(&s, &DbClock(pool)).await;
     }
 }

@@ -723,9 +723,8 @@ impl JobStore for SqliteJobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::conformance;
-    use crate::meta::jobs::JobState;
-    use serde_json::json;
+    use crate::meta::conformance::{self, CallerClock};
+    use std::sync::Arc;
 
     async fn store() -> (tempfile::TempDir, SqliteJobStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -737,16 +736,6 @@ mod tests {
         (dir, SqliteJobStore::new(writer, readers))
     }
 
-    fn new_job(q: &Queue, n: u32) -> NewJob {
-        NewJob {
-            tag: "FileHashCode".into(),
-            queue_id: q.id.clone(),
-            bucket: q.bucket.clone(),
-            input: json!({ "object": format!("k{n}") }),
-            callback: JobCallback::Queue,
-        }
-    }
-
     #[tokio::test]
     async fn ids_have_the_cos_shape() {
         let (_d, s) = store().await;
@@ -756,71 +745,11 @@ mod tests {
     #[tokio::test]
     async fn leases_are_claimed_renewed_and_reclaimed_after_expiry() {
         let (_d, s) = store().await;
-        let q = s.default_queue("b-1").await.unwrap();
-        let j = s.submit(new_job(&q, 0)).await.unwrap();
-        let tags = ["FileHashCode"];
-        let a = s
-            .claim("worker-a", &tags, 1_000, 500)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (a.id.as_str(), a.state, a.attempts),
-            (j.id.as_str(), JobState::Running, 1)
-        );
-        // Nothing else to claim while the lease holds.
-        assert!(
-            s.claim("worker-b", &tags, 1_400, 500)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        s.renew(&j.id, "worker-a", 1_400, 500, 40).await.unwrap();
-        assert!(
-            s.claim("worker-b", &tags, 1_800, 500)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        // worker-a dies; after its lease (1_900) worker-b takes over.
-        let b = s
-            .claim("worker-b", &tags, 1_901, 500)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (b.id.as_str(), b.attempts, b.progress),
-            (j.id.as_str(), 2, 40)
-        );
-        assert!(matches!(
-            s.renew(&j.id, "worker-a", 1_950, 500, 50).await,
-            Err(JobError::LeaseLost)
-        ));
-        assert!(matches!(
-            s.finish(&j.id, "worker-a", 1_950, Outcome::Success(json!({})))
-                .await,
-            Err(JobError::LeaseLost)
-        ));
-        let done = s
-            .finish(
-                &j.id,
-                "worker-b",
-                2_000,
-                Outcome::Success(json!({"MD5": "x"})),
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            (done.state, done.progress, done.ended_at),
-            (JobState::Success, 100, Some(2_000))
-        );
-        assert_eq!(done.result, Some(json!({"MD5": "x"})));
-        assert!(
-            s.claim("worker-c", &tags, 9_999_999, 500)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        conformance::leases_are_claimed_renewed_and_reclaimed_after_expiry(
+            &s,
+            &CallerClock::default(),
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -844,10 +773,6 @@ mod tests {
     #[tokio::test]
     async fn concurrent_workers_claim_each_job_once() {
         let (dir, s) = store().await;
-        let q = s.default_queue("b-1").await.unwrap();
-        for n in 0..60 {
-            s.submit(new_job(&q, n)).await.unwrap();
-        }
         // Two "nodes": separate writers and readers on the same database file.
         crate::meta::sqlite::db::open(dir.path()).await.unwrap();
         let other = SqliteJobStore::new(
@@ -856,174 +781,22 @@ mod tests {
                 .unwrap(),
             ReadPool::new(dir.path()),
         );
-        let run = |store: SqliteJobStore, name: &'static str| {
-            tokio::spawn(async move {
-                let mut mine = Vec::new();
-                while let Some(j) = store
-                    .claim(name, &["FileHashCode"], 10, 60_000)
-                    .await
-                    .unwrap()
-                {
-                    store
-                        .finish(&j.id, name, 11, Outcome::Success(json!({})))
-                        .await
-                        .unwrap();
-                    mine.push(j.id);
-                }
-                mine
-            })
-        };
-        let (a, b) = (run(s.clone(), "node-a"), run(other, "node-b"));
-        let (a, b) = (a.await.unwrap(), b.await.unwrap());
-        let mut all: Vec<String> = a.iter().chain(b.iter()).cloned().collect();
-        assert_eq!(all.len(), 60);
-        all.sort();
-        all.dedup();
-        assert_eq!(all.len(), 60, "a job was claimed twice");
+        conformance::concurrent_workers_claim_each_job_once(Arc::new(s), Arc::new(other)).await;
     }
 
     #[tokio::test]
     async fn a_claim_takes_an_expired_lease_first_then_the_oldest_job_of_any_of_its_tags() {
         let (_d, s) = store().await;
-        let q = s.default_queue("b-1").await.unwrap();
-        let tagged = |n: u32, tag: &str| NewJob {
-            tag: tag.into(),
-            ..new_job(&q, n)
-        };
-        let a = s.submit(tagged(0, "A")).await.unwrap();
-        let b = s.submit(tagged(1, "B")).await.unwrap();
-        let c = s.submit(tagged(2, "C")).await.unwrap();
-        let a2 = s.submit(tagged(3, "A")).await.unwrap();
-        let claim = |now: i64, tags: &'static [&'static str]| {
-            let s = s.clone();
-            async move { s.claim("w", tags, now, 100).await.unwrap().map(|j| j.id) }
-        };
-        // Oldest over every tag asked for, two at a time or more.
-        assert_eq!(claim(10, &["C", "B", "A"]).await, Some(a.id.clone()));
-        assert_eq!(claim(10, &["C", "B"]).await, Some(b.id.clone()));
-        assert_eq!(claim(10, &["Z"]).await, None);
-        // `a` and `b` hold leases until 110. Before that the oldest queued job comes next;
-        // after it, an expired lease comes before anything queued.
-        assert_eq!(claim(50, &["C"]).await, Some(c.id.clone()));
-        assert_eq!(claim(200, &["A"]).await, Some(a.id.clone()));
-        assert_eq!(claim(200, &["A", "B"]).await, Some(b.id.clone()));
-        assert_eq!(claim(200, &["A"]).await, Some(a2.id.clone()));
+        conformance::a_claim_takes_an_expired_lease_first_then_the_oldest_job_of_any_of_its_tags(
+            &s,
+            &CallerClock::default(),
+        )
+        .await;
     }
 
     #[tokio::test]
     async fn finishing_a_job_queues_its_callback_durably() {
         let (_d, s) = store().await;
-        let q = s.default_queue("b-1").await.unwrap();
-        let plain = s.submit(new_job(&q, 0)).await.unwrap();
-        let mut with_cb = new_job(&q, 1);
-        with_cb.callback = JobCallback::To(CallbackTarget {
-            url: "http://example.com/cb".into(),
-            format: None,
-        });
-        let with_cb = s.submit(with_cb).await.unwrap();
-        for _ in 0..2 {
-            let j = s
-                .claim("w", &["FileHashCode"], 10, 1000)
-                .await
-                .unwrap()
-                .unwrap();
-            s.finish(&j.id, "w", 20, Outcome::Success(json!({})))
-                .await
-                .unwrap();
-        }
-        assert!(
-            s.deliveries(&plain.id).await.unwrap().is_empty(),
-            "no target, no callback"
-        );
-        let d = s.claim_delivery("cb", 20, 1000).await.unwrap().unwrap();
-        assert_eq!(
-            (
-                d.job_id.as_str(),
-                d.url.as_str(),
-                d.format.as_str(),
-                d.attempts
-            ),
-            (with_cb.id.as_str(), "http://example.com/cb", "XML", 0)
-        );
-        // `d` and the job's hex: a second finish of the job delivers under the same id.
-        assert_eq!(d.id, format!("d{}", &with_cb.id[1..]));
-        assert!(
-            s.claim_delivery("cb2", 21, 1000).await.unwrap().is_none(),
-            "leased"
-        );
-        s.delivery_attempted(
-            &d.id,
-            "cb",
-            30,
-            DeliveryOutcome::Retry {
-                error: "503".into(),
-                at: 500,
-            },
-        )
-        .await
-        .unwrap();
-        assert!(
-            s.claim_delivery("cb", 499, 1000).await.unwrap().is_none(),
-            "not due yet"
-        );
-        let again = s.claim_delivery("cb", 500, 1000).await.unwrap().unwrap();
-        assert_eq!((again.id.as_str(), again.attempts), (d.id.as_str(), 1));
-        s.delivery_attempted(
-            &d.id,
-            "cb",
-            600,
-            DeliveryOutcome::GiveUp {
-                error: "gone".into(),
-            },
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            s.deliveries(&with_cb.id).await.unwrap(),
-            vec![(
-                d.id.clone(),
-                "GivenUp".to_string(),
-                2,
-                Some("gone".to_string())
-            )]
-        );
-
-        // The queue's NotifyConfig applies when the job names no target.
-        s.update_queue(
-            &q.id,
-            None,
-            None,
-            Some(QueueNotify {
-                settings: json!({"state": "On", "url": "http://q/cb", "result_format": "JSON"}),
-                target: Some(CallbackTarget {
-                    url: "http://q/cb".into(),
-                    format: Some("JSON".into()),
-                }),
-            }),
-        )
-        .await
-        .unwrap();
-        let j3 = s.submit(new_job(&q, 2)).await.unwrap();
-        let c = s
-            .claim("w", &["FileHashCode"], 700, 1000)
-            .await
-            .unwrap()
-            .unwrap();
-        s.finish(
-            &c.id,
-            "w",
-            710,
-            Outcome::Failed {
-                code: "X".into(),
-                message: "y".into(),
-            },
-        )
-        .await
-        .unwrap();
-        let d3 = s.claim_delivery("cb", 710, 1000).await.unwrap().unwrap();
-        assert_eq!(
-            (d3.job_id.as_str(), d3.url.as_str(), d3.format.as_str()),
-            (j3.id.as_str(), "http://q/cb", "JSON")
-        );
+        conformance::finishing_a_job_queues_its_callback_durably(&s, &CallerClock::default()).await;
     }
 }
