@@ -19,6 +19,7 @@ pub mod detections;
 pub mod jobs;
 pub mod objects;
 pub mod postgres;
+pub(crate) mod rows;
 pub mod shared;
 pub mod sqlite;
 pub mod uploads;

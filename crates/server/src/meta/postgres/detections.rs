@@ -15,7 +15,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use hashscan_detect::Report;
 use serde_json::Value;
-use sqlx::postgres::{PgPool, PgRow};
+use sqlx::postgres::PgPool;
 use sqlx::{PgConnection, Row};
 
 use super::jobs::insert_job_in;
@@ -42,35 +42,7 @@ impl PgDetections {
     }
 }
 
-const COLUMNS: &str = "id, hash_key, md5, sha1, sha256, size, state, report, ruleset, \
-    error_code, error_message, source, options, created_at, finished_at, expires_at";
-
-fn from_row(r: &PgRow) -> Result<Detection, JobError> {
-    let report: Option<String> = r.try_get("report")?;
-    let source: String = r.try_get("source")?;
-    let options: String = r.try_get("options")?;
-    let state: String = r.try_get("state")?;
-    let size: Option<i64> = r.try_get("size")?;
-    Ok(Detection {
-        id: r.try_get("id")?,
-        hash_key: r.try_get("hash_key")?,
-        md5: r.try_get("md5")?,
-        sha1: r.try_get("sha1")?,
-        sha256: r.try_get("sha256")?,
-        size: size.map(|s| s.max(0) as u64),
-        state: State::parse(&state),
-        report: report.and_then(|r| serde_json::from_str(&r).ok()),
-        ruleset: r.try_get("ruleset")?,
-        error_code: r.try_get("error_code")?,
-        error_message: r.try_get("error_message")?,
-        source: serde_json::from_str(&source)
-            .unwrap_or(crate::meta::detections::Source::Url { url: String::new() }),
-        options: serde_json::from_str(&options).unwrap_or_default(),
-        created_at: r.try_get("created_at")?,
-        finished_at: r.try_get("finished_at")?,
-        expires_at: r.try_get("expires_at")?,
-    })
-}
+use crate::meta::rows::DETECTION_COLUMNS as COLUMNS;
 
 /// The statement of a probe for many keys at once: for each key of `$1`, one seek down the
 /// column's `(column, created_at)` index (or the id's primary key) for its newest row
@@ -203,7 +175,7 @@ async fn newest_in(
         .fetch_all(&mut *tx)
         .await?;
         for row in &rows {
-            let d = Arc::new(from_row(row)?);
+            let d = Arc::new(crate::meta::rows::detection(row)?);
             if d.state != State::Detecting {
                 finished.put(d.clone());
             }
@@ -324,7 +296,7 @@ impl DetectionIndex for PgDetections {
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?
-                .map(|r| from_row(&r))
+                .map(|r| crate::meta::rows::detection(&r))
                 .transpose()
         })
     }

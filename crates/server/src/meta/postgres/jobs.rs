@@ -18,15 +18,13 @@
 use std::collections::HashMap;
 
 use futures_util::future::BoxFuture;
-use serde_json::Value;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
 use super::{NOW_MS, relaxed};
 use crate::meta::jobs::{
-    CallbackTarget, Delivery, DeliveryOutcome, DeliveryRecord, Job, JobCallback, JobCount,
-    JobError, JobPage, JobStore, ListFilter, NewJob, Outcome, Queue, QueueNotify, QueueState,
-    delivery_id, new_id,
+    Delivery, DeliveryOutcome, DeliveryRecord, Job, JobCallback, JobCount, JobError, JobPage,
+    JobStore, ListFilter, NewJob, Outcome, Queue, QueueNotify, QueueState, delivery_id, new_id,
 };
 
 /// The jobs store on PostgreSQL.
@@ -42,61 +40,7 @@ impl PgJobStore {
     }
 }
 
-const JOB_COLUMNS: &str = "id, seq, tag, queue_id, bucket, state, input, result, error_code, \
-    error_message, progress, created_at, started_at, ended_at, attempts, lease_owner, \
-    lease_expires";
-const QUEUE_COLUMNS: &str = "id, bucket, name, state, is_default, notify, notify_url, \
-    notify_format, created_at, updated_at";
-
-fn job_from_row(r: &PgRow) -> Result<Job, JobError> {
-    let state: String = r.try_get("state")?;
-    let input: String = r.try_get("input")?;
-    let result: Option<String> = r.try_get("result")?;
-    let progress: i32 = r.try_get("progress")?;
-    let attempts: i32 = r.try_get("attempts")?;
-    Ok(Job {
-        id: r.try_get("id")?,
-        tag: r.try_get("tag")?,
-        queue_id: r.try_get("queue_id")?,
-        bucket: r.try_get("bucket")?,
-        state: state.parse()?,
-        input: serde_json::from_str(&input).unwrap_or(Value::Null),
-        result: result.and_then(|r| serde_json::from_str(&r).ok()),
-        error_code: r.try_get("error_code")?,
-        error_message: r.try_get("error_message")?,
-        progress: progress.clamp(0, 100) as u8,
-        created_at: r.try_get("created_at")?,
-        started_at: r.try_get("started_at")?,
-        ended_at: r.try_get("ended_at")?,
-        attempts: attempts.max(0) as u32,
-        lease_owner: r.try_get("lease_owner")?,
-        lease_expires: r.try_get("lease_expires")?,
-    })
-}
-
-fn queue_from_row(r: &PgRow) -> Result<Queue, JobError> {
-    let state: String = r.try_get("state")?;
-    let notify: String = r.try_get("notify")?;
-    let url: Option<String> = r.try_get("notify_url")?;
-    let format: Option<String> = r.try_get("notify_format")?;
-    Ok(Queue {
-        id: r.try_get("id")?,
-        bucket: r.try_get("bucket")?,
-        name: r.try_get("name")?,
-        state: if state == "Paused" {
-            QueueState::Paused
-        } else {
-            QueueState::Active
-        },
-        is_default: r.try_get("is_default")?,
-        notify: QueueNotify {
-            settings: serde_json::from_str(&notify).unwrap_or(Value::Null),
-            target: url.map(|url| CallbackTarget { url, format }),
-        },
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
+use crate::meta::rows::{self, JOB_COLUMNS, QUEUE_COLUMNS};
 
 /// The queue with this id, read on `conn`.
 async fn queue_in(conn: &mut PgConnection, id: &str) -> Result<Option<Queue>, JobError> {
@@ -104,7 +48,7 @@ async fn queue_in(conn: &mut PgConnection, id: &str) -> Result<Option<Queue>, Jo
         .bind(id)
         .fetch_optional(conn)
         .await?
-        .map(|r| queue_from_row(&r))
+        .map(|r| rows::queue(&r))
         .transpose()
 }
 
@@ -114,7 +58,7 @@ async fn job_in(conn: &mut PgConnection, id: &str) -> Result<Job, JobError> {
         .bind(id)
         .fetch_optional(conn)
         .await?
-        .map(|r| job_from_row(&r))
+        .map(|r| rows::job(&r))
         .transpose()?
         .ok_or(JobError::NoSuchJob)
 }
@@ -145,7 +89,7 @@ pub(crate) async fn insert_job_in(conn: &mut PgConnection, job: &NewJob) -> Resu
     .fetch_optional(conn)
     .await?;
     match row {
-        Some(row) => job_from_row(&row),
+        Some(row) => rows::job(&row),
         None => Err(JobError::NoSuchQueue),
     }
 }
@@ -181,7 +125,7 @@ async fn claim_in(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(row) = row {
-            return job_from_row(&row).map(Some);
+            return rows::job(&row).map(Some);
         }
     }
     Ok(None)
@@ -216,7 +160,7 @@ async fn finish_in(
     let Some(row) = row else {
         return Err(JobError::LeaseLost);
     };
-    let done = job_from_row(&row)?;
+    let done = rows::job(&row)?;
     // The callback is due in the same transaction: a crash cannot lose it.
     sqlx::query(&format!(
         "INSERT INTO deliveries (id, job_id, url, format, state, next_at, created_at)
@@ -260,7 +204,7 @@ impl JobStore for PgJobStore {
                 .fetch_optional(&self.pool)
                 .await?
             {
-                return queue_from_row(&row);
+                return rows::queue(&row);
             }
             // Nodes creating it at once: one insert wins (the unique index on default queues),
             // the others wait for it and do nothing.
@@ -279,7 +223,7 @@ impl JobStore for PgJobStore {
                 .bind(bucket)
                 .fetch_optional(&self.pool)
                 .await?
-                .map(|r| queue_from_row(&r))
+                .map(|r| rows::queue(&r))
                 .transpose()?
                 .ok_or(JobError::NoSuchQueue)
         })
@@ -301,7 +245,7 @@ impl JobStore for PgJobStore {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(queue_from_row)
+            .map(rows::queue)
             .collect()
         })
     }
@@ -382,7 +326,7 @@ impl JobStore for PgJobStore {
             .await?;
             let mut found = HashMap::with_capacity(rows.len());
             for row in &rows {
-                let job = job_from_row(row)?;
+                let job = rows::job(row)?;
                 found.insert(job.id.clone(), job);
             }
             Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
@@ -597,7 +541,7 @@ impl JobStore for PgJobStore {
             .fetch_optional(&mut *conn)
             .await?;
             if let Some(row) = row {
-                return job_from_row(&row);
+                return rows::job(&row);
             }
             // Not cancelled: it does not exist, or it is past waiting (a state it never
             // leaves for Submitted or Pause again).
@@ -659,7 +603,7 @@ impl JobStore for PgJobStore {
                     more = true;
                     break;
                 }
-                jobs.push(job_from_row(row)?);
+                jobs.push(rows::job(row)?);
                 last_seq = Some(row.try_get::<i64, _>("seq")?);
             }
             let next = more.then(|| last_seq.map(|s| s.to_string())).flatten();
@@ -713,6 +657,7 @@ mod tests {
     use super::super::testdb;
     use super::*;
     use crate::meta::conformance;
+    use crate::meta::jobs::CallbackTarget;
     use serde_json::json;
     use std::sync::Arc;
 

@@ -23,6 +23,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::Row as _;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -164,6 +165,34 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
                 || c == "40P01"
         }),
         _ => false,
+    }
+}
+
+/// The backend-neutral mappings (`meta::rows`) read PostgreSQL rows: INTEGER (32-bit)
+/// counters widen to the mappings' 64 bits.
+impl crate::meta::rows::Row for sqlx::postgres::PgRow {
+    fn text(&self, name: &str) -> Result<String, BackendError> {
+        Ok(self.try_get(name)?)
+    }
+    fn text_opt(&self, name: &str) -> Result<Option<String>, BackendError> {
+        Ok(self.try_get(name)?)
+    }
+    fn int(&self, name: &str) -> Result<i64, BackendError> {
+        self.int_opt(name)?.ok_or_else(|| {
+            BackendError::new(format!("column {name} is NULL where a number is due"))
+        })
+    }
+    fn int_opt(&self, name: &str) -> Result<Option<i64>, BackendError> {
+        use sqlx::{TypeInfo, ValueRef};
+        let raw = self.try_get_raw(name)?;
+        if raw.type_info().name() == "INT4" {
+            Ok(self.try_get::<Option<i32>, _>(name)?.map(i64::from))
+        } else {
+            Ok(self.try_get(name)?)
+        }
+    }
+    fn flag(&self, name: &str) -> Result<bool, BackendError> {
+        Ok(self.try_get(name)?)
     }
 }
 

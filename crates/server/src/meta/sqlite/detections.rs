@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::db::{ReadPool, Writer};
 use super::jobs::{insert_job_in, op};
-use super::rows::{self, Columns};
+use super::rows;
 use crate::meta::detections::{
     Detection, DetectionIndex, FinishedCache, KeptFile, KeyColumn, NewDetection, Probe, Reuse,
     State, StateFilter, Tiers, Upload,
@@ -38,35 +38,7 @@ impl SqliteDetections {
     }
 }
 
-const COLUMNS: &str = "id, hash_key, md5, sha1, sha256, size, state, report, ruleset, \
-    error_code, error_message, source, options, created_at, finished_at, expires_at";
-
-fn from_row(r: &impl Columns) -> Result<Detection, JobError> {
-    let report: Option<String> = r.col("report")?;
-    let source: String = r.col("source")?;
-    let options: String = r.col("options")?;
-    let state: String = r.col("state")?;
-    let size: Option<i64> = r.col("size")?;
-    Ok(Detection {
-        id: r.col("id")?,
-        hash_key: r.col("hash_key")?,
-        md5: r.col("md5")?,
-        sha1: r.col("sha1")?,
-        sha256: r.col("sha256")?,
-        size: size.map(|s| s.max(0) as u64),
-        state: State::parse(&state),
-        report: report.and_then(|r| serde_json::from_str(&r).ok()),
-        ruleset: r.col("ruleset")?,
-        error_code: r.col("error_code")?,
-        error_message: r.col("error_message")?,
-        source: serde_json::from_str(&source)
-            .unwrap_or(crate::meta::detections::Source::Url { url: String::new() }),
-        options: serde_json::from_str(&options).unwrap_or_default(),
-        created_at: r.col("created_at")?,
-        finished_at: r.col("finished_at")?,
-        expires_at: r.col("expires_at")?,
-    })
-}
+use crate::meta::rows::DETECTION_COLUMNS as COLUMNS;
 
 /// The statement of a probe: one seek down the column's `(column, created_at)` index (or
 /// the id's primary key), answering (created_at, id, state, finished_at).
@@ -153,7 +125,9 @@ fn newest_in(
                 let Some(row) = rows.next()? else {
                     continue;
                 };
-                let d = Arc::new(from_row(&rows::Indexed::new(row, &positions))?);
+                let d = Arc::new(crate::meta::rows::detection(&rows::Indexed::new(
+                    row, &positions,
+                ))?);
                 if d.state != State::Detecting {
                     finished.put(d.clone());
                 }
@@ -251,7 +225,7 @@ impl DetectionIndex for SqliteDetections {
             let mut stmt =
                 conn.prepare_cached(&format!("SELECT {COLUMNS} FROM detections WHERE id = ?"))?;
             let mut rows = stmt.query([&id])?;
-            rows.next()?.map(from_row).transpose()
+            rows.next()?.map(crate::meta::rows::detection).transpose()
         }))
     }
 

@@ -3,14 +3,11 @@
 
 use futures_util::future::BoxFuture;
 use rusqlite::{OptionalExtension, params};
-use serde_json::Value;
 
 use super::db::{ReadPool, WriteOp, Writer};
-use super::rows::Columns;
 use crate::meta::jobs::{
-    CallbackTarget, Delivery, DeliveryOutcome, DeliveryRecord, Job, JobCallback, JobCount,
-    JobError, JobPage, JobStore, ListFilter, NewJob, Outcome, Queue, QueueNotify, QueueState,
-    delivery_id, new_id,
+    Delivery, DeliveryOutcome, DeliveryRecord, Job, JobCallback, JobCount, JobError, JobPage,
+    JobStore, ListFilter, NewJob, Outcome, Queue, QueueNotify, QueueState, delivery_id, new_id,
 };
 
 /// A write of the job store, for the group-commit [`Writer`].
@@ -37,67 +34,7 @@ impl SqliteJobStore {
     }
 }
 
-/// The columns of a job row, as a literal so that statements on the workers' path can be
-/// built at compile time (`concat!`) rather than formatted per job.
-macro_rules! job_columns {
-    () => {
-        "id, seq, tag, queue_id, bucket, state, input, result, error_code, error_message, \
-         progress, created_at, started_at, ended_at, attempts, lease_owner, lease_expires"
-    };
-}
-const JOB_COLUMNS: &str = job_columns!();
-const QUEUE_COLUMNS: &str = "id, bucket, name, state, is_default, notify, notify_url, \
-    notify_format, created_at, updated_at";
-
-fn job_from_row(r: &impl Columns) -> Result<Job, JobError> {
-    let state: String = r.col("state")?;
-    let input: String = r.col("input")?;
-    let result: Option<String> = r.col("result")?;
-    let progress: i64 = r.col("progress")?;
-    let attempts: i64 = r.col("attempts")?;
-    Ok(Job {
-        id: r.col("id")?,
-        tag: r.col("tag")?,
-        queue_id: r.col("queue_id")?,
-        bucket: r.col("bucket")?,
-        state: state.parse()?,
-        input: serde_json::from_str(&input).unwrap_or(Value::Null),
-        result: result.and_then(|r| serde_json::from_str(&r).ok()),
-        error_code: r.col("error_code")?,
-        error_message: r.col("error_message")?,
-        progress: progress.clamp(0, 100) as u8,
-        created_at: r.col("created_at")?,
-        started_at: r.col("started_at")?,
-        ended_at: r.col("ended_at")?,
-        attempts: attempts.max(0) as u32,
-        lease_owner: r.col("lease_owner")?,
-        lease_expires: r.col("lease_expires")?,
-    })
-}
-
-fn queue_from_row(r: &impl Columns) -> Result<Queue, JobError> {
-    let state: String = r.col("state")?;
-    let notify: String = r.col("notify")?;
-    let url: Option<String> = r.col("notify_url")?;
-    let format: Option<String> = r.col("notify_format")?;
-    Ok(Queue {
-        id: r.col("id")?,
-        bucket: r.col("bucket")?,
-        name: r.col("name")?,
-        state: if state == "Paused" {
-            QueueState::Paused
-        } else {
-            QueueState::Active
-        },
-        is_default: r.col("is_default")?,
-        notify: QueueNotify {
-            settings: serde_json::from_str(&notify).unwrap_or(Value::Null),
-            target: url.map(|url| CallbackTarget { url, format }),
-        },
-        created_at: r.col("created_at")?,
-        updated_at: r.col("updated_at")?,
-    })
-}
+use crate::meta::rows::{self, JOB_COLUMNS, QUEUE_COLUMNS, job_columns};
 
 /// One row mapped by `map` (inside a write or a read); `None` when there is none.
 fn one_in<T>(
@@ -123,14 +60,14 @@ pub(crate) fn job_in(conn: &rusqlite::Connection, id: &str) -> Result<Job, JobEr
         conn,
         concat!("SELECT ", job_columns!(), " FROM jobs WHERE id = ?"),
         [id],
-        |r| job_from_row(r),
+        |r| rows::job(r),
     )?
     .ok_or(JobError::NoSuchJob)
 }
 
 /// A queue read inside a write.
 fn queue_in(conn: &rusqlite::Connection, sql: &str, key: &str) -> Result<Queue, JobError> {
-    one_in(conn, sql, [key], |r| queue_from_row(r))?.ok_or(JobError::NoSuchQueue)
+    one_in(conn, sql, [key], |r| rows::queue(r))?.ok_or(JobError::NoSuchQueue)
 }
 
 /// Every row of `sql` mapped by `map`.
@@ -243,7 +180,7 @@ fn job_returning(
 ) -> Result<Option<Job>, JobError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params)?;
-    let job = rows.next()?.map(job_from_row).transpose()?;
+    let job = rows.next()?.map(rows::job).transpose()?;
     // Run the statement to its end (an UPDATE's changes are all made by its first step,
     // but the statement stays active until then).
     while rows.next()?.is_some() {}
@@ -305,7 +242,7 @@ impl JobStore for SqliteJobStore {
             let (sql, key) = (select.clone(), bucket.to_string());
             let found = self
                 .readers
-                .read(move |conn| one_in(conn, &sql, [&key], |r| queue_from_row(r)))
+                .read(move |conn| one_in(conn, &sql, [&key], |r| rows::queue(r)))
                 .await?;
             if let Some(queue) = found {
                 return Ok(queue);
@@ -334,7 +271,7 @@ impl JobStore for SqliteJobStore {
                 conn,
                 &format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE id = ?"),
                 [&id],
-                |r| queue_from_row(r),
+                |r| rows::queue(r),
             )
         }))
     }
@@ -348,7 +285,7 @@ impl JobStore for SqliteJobStore {
                     "SELECT {QUEUE_COLUMNS} FROM queues WHERE bucket = ? ORDER BY created_at, id"
                 ),
                 [&bucket],
-                |r| queue_from_row(r),
+                |r| rows::queue(r),
             )
         }))
     }
@@ -709,7 +646,7 @@ impl JobStore for SqliteJobStore {
                             more = true;
                             break;
                         }
-                        jobs.push(job_from_row(row)?);
+                        jobs.push(rows::job(row)?);
                         last_seq = Some(row.get::<_, i64>("seq")?);
                     }
                     let next = more.then(|| last_seq.map(|s| s.to_string())).flatten();

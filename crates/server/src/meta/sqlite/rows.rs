@@ -3,9 +3,30 @@
 
 use rusqlite::types::FromSql;
 
+use crate::meta::BackendError;
+
 /// A row whose columns are read by name.
 pub(crate) trait Columns {
     fn col<T: FromSql>(&self, name: &str) -> Result<T, rusqlite::Error>;
+}
+
+/// The backend-neutral mappings (`meta::rows`) read SQLite rows through [`Columns`].
+impl<C: Columns> crate::meta::rows::Row for C {
+    fn text(&self, name: &str) -> Result<String, BackendError> {
+        Ok(self.col(name)?)
+    }
+    fn text_opt(&self, name: &str) -> Result<Option<String>, BackendError> {
+        Ok(self.col(name)?)
+    }
+    fn int(&self, name: &str) -> Result<i64, BackendError> {
+        Ok(self.col(name)?)
+    }
+    fn int_opt(&self, name: &str) -> Result<Option<i64>, BackendError> {
+        Ok(self.col(name)?)
+    }
+    fn flag(&self, name: &str) -> Result<bool, BackendError> {
+        Ok(self.col(name)?)
+    }
 }
 
 impl Columns for rusqlite::Row<'_> {
