@@ -10,6 +10,8 @@ use serde_json::Value;
 use crate::meta::BackendError;
 use crate::meta::detections::{Detection, Source, State};
 use crate::meta::jobs::{CallbackTarget, Job, JobError, Queue, QueueNotify, QueueState};
+use crate::meta::objects::{Bucket, IndexError, ObjectMeta};
+use crate::meta::uploads::{Part, Upload, UploadError};
 
 /// A row whose columns are read by name.
 pub(crate) trait Row {
@@ -18,6 +20,7 @@ pub(crate) trait Row {
     fn int(&self, name: &str) -> Result<i64, BackendError>;
     fn int_opt(&self, name: &str) -> Result<Option<i64>, BackendError>;
     fn flag(&self, name: &str) -> Result<bool, BackendError>;
+    fn bytes(&self, name: &str) -> Result<Vec<u8>, BackendError>;
 }
 
 /// The columns [`job`] reads, as a literal so that statements on the workers' path can be
@@ -108,5 +111,75 @@ pub(crate) fn detection(r: &impl Row) -> Result<Detection, JobError> {
         created_at: r.int("created_at")?,
         finished_at: r.int_opt("finished_at")?,
         expires_at: r.int("expires_at")?,
+    })
+}
+
+/// The columns [`bucket`] reads.
+pub(crate) const BUCKET_COLUMNS: &str = "name, region, created_at, public_read, file_processing";
+/// The columns [`object`] reads.
+pub(crate) const OBJECT_COLUMNS: &str = "bucket, key, blob, size, etag, crc64, content_type, \
+    headers, user_meta, tags, last_modified";
+/// The columns [`upload`] reads.
+pub(crate) const UPLOAD_COLUMNS: &str =
+    "upload_id, bucket, key, initiated, content_type, headers, user_meta, tags";
+
+pub(crate) fn bucket(r: &impl Row) -> Result<Bucket, IndexError> {
+    Ok(Bucket {
+        name: r.text("name")?,
+        region: r.text("region")?,
+        created_at: r.int("created_at")?,
+        public_read: r.flag("public_read")?,
+        file_processing: r.flag("file_processing")?,
+    })
+}
+
+/// An object key, stored as its bytes (so that listings order bytewise in either backend).
+fn key(r: &impl Row) -> Result<String, BackendError> {
+    String::from_utf8(r.bytes("key")?).map_err(|_| BackendError::new("a stored key is not UTF-8"))
+}
+
+pub(crate) fn object(r: &impl Row) -> Result<ObjectMeta, IndexError> {
+    let headers = r.text("headers")?;
+    let user_meta = r.text("user_meta")?;
+    let tags = r.text("tags")?;
+    Ok(ObjectMeta {
+        bucket: r.text("bucket")?,
+        key: key(r)?,
+        blob: r.text("blob")?,
+        size: r.int("size")?.max(0) as u64,
+        etag: r.text("etag")?,
+        crc64: r.text("crc64")?.parse().unwrap_or(0),
+        content_type: r.text("content_type")?,
+        headers: serde_json::from_str(&headers).unwrap_or_default(),
+        user_meta: serde_json::from_str(&user_meta).unwrap_or_default(),
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        last_modified: r.int("last_modified")?,
+    })
+}
+
+pub(crate) fn upload(r: &impl Row) -> Result<Upload, UploadError> {
+    let map = |name: &str| -> Result<_, UploadError> {
+        Ok(serde_json::from_str(&r.text(name)?).unwrap_or_default())
+    };
+    Ok(Upload {
+        upload_id: r.text("upload_id")?,
+        bucket: r.text("bucket")?,
+        key: key(r)?,
+        initiated: r.int("initiated")?,
+        content_type: r.text_opt("content_type")?,
+        headers: map("headers")?,
+        user_meta: map("user_meta")?,
+        tags: map("tags")?,
+    })
+}
+
+pub(crate) fn part(r: &impl Row) -> Result<Part, UploadError> {
+    Ok(Part {
+        number: u32::try_from(r.int("part_number")?).unwrap_or(0),
+        size: r.int("size")?.max(0) as u64,
+        etag: r.text("etag")?,
+        crc64: r.text("crc64")?.parse().unwrap_or(0),
+        last_modified: r.int("last_modified")?,
+        blob: r.text("blob")?,
     })
 }

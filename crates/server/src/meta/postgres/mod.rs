@@ -194,6 +194,9 @@ impl crate::meta::rows::Row for sqlx::postgres::PgRow {
     fn flag(&self, name: &str) -> Result<bool, BackendError> {
         Ok(self.try_get(name)?)
     }
+    fn bytes(&self, name: &str) -> Result<Vec<u8>, BackendError> {
+        Ok(self.try_get(name)?)
+    }
 }
 
 impl From<sqlx::Error> for BackendError {

@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 
 use crate::meta::BackendError;
 use crate::meta::objects::{
     Bucket, IndexError, KeyRange, ListPage, Lister, ObjectIndex, ObjectMeta,
 };
+use crate::meta::rows::{self, BUCKET_COLUMNS, OBJECT_COLUMNS};
 
 /// The object index in a PostgreSQL database.
 #[derive(Clone)]
@@ -36,43 +36,6 @@ pub(super) fn json(map: &BTreeMap<String, String>) -> String {
     serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string())
 }
 
-fn bucket_from_row(r: &PgRow) -> Result<Bucket, IndexError> {
-    Ok(Bucket {
-        name: r.try_get("name")?,
-        region: r.try_get("region")?,
-        created_at: r.try_get("created_at")?,
-        public_read: r.try_get("public_read")?,
-        file_processing: r.try_get("file_processing")?,
-    })
-}
-
-const BUCKET_COLUMNS: &str = "name, region, created_at, public_read, file_processing";
-
-const OBJECT_COLUMNS: &str = "bucket, key, blob, size, etag, crc64, content_type, headers, \
-    user_meta, tags, last_modified";
-
-fn object_from_row(r: &PgRow) -> Result<ObjectMeta, IndexError> {
-    let key: Vec<u8> = r.try_get("key")?;
-    let crc64: String = r.try_get("crc64")?;
-    let headers: String = r.try_get("headers")?;
-    let user_meta: String = r.try_get("user_meta")?;
-    let tags: String = r.try_get("tags")?;
-    let size: i64 = r.try_get("size")?;
-    Ok(ObjectMeta {
-        bucket: r.try_get("bucket")?,
-        key: String::from_utf8(key).map_err(|_| BackendError::new("a stored key is not UTF-8"))?,
-        blob: r.try_get("blob")?,
-        size: size.max(0) as u64,
-        etag: r.try_get("etag")?,
-        crc64: crc64.parse().unwrap_or(0),
-        content_type: r.try_get("content_type")?,
-        headers: serde_json::from_str(&headers).unwrap_or_default(),
-        user_meta: serde_json::from_str(&user_meta).unwrap_or_default(),
-        tags: serde_json::from_str(&tags).unwrap_or_default(),
-        last_modified: r.try_get("last_modified")?,
-    })
-}
-
 /// An object's row; `NoSuchKey`, or `NoSuchBucket` when the bucket is missing too.
 async fn head_in(pool: &PgPool, bucket: &str, key: &str) -> Result<ObjectMeta, IndexError> {
     let found = sqlx::query(&format!(
@@ -83,7 +46,7 @@ async fn head_in(pool: &PgPool, bucket: &str, key: &str) -> Result<ObjectMeta, I
     .fetch_optional(pool)
     .await?;
     match found {
-        Some(row) => object_from_row(&row),
+        Some(row) => rows::object(&row),
         None => {
             let bucket_exists = sqlx::query("SELECT 1 FROM buckets WHERE name = $1")
                 .bind(bucket)
@@ -116,7 +79,7 @@ async fn range_in(
     .bind(range.limit as i64)
     .fetch_all(conn)
     .await?;
-    rows.iter().map(object_from_row).collect()
+    rows.iter().map(rows::object).collect()
 }
 
 /// Makes `row` the row of its key if its bucket exists, answering the blob it replaced
@@ -224,7 +187,7 @@ impl ObjectIndex for PgObjectIndex {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-            row.as_ref().map(bucket_from_row).transpose()
+            row.as_ref().map(rows::bucket).transpose()
         })
     }
 
@@ -235,7 +198,7 @@ impl ObjectIndex for PgObjectIndex {
             ))
             .fetch_all(&self.pool)
             .await?;
-            rows.iter().map(bucket_from_row).collect()
+            rows.iter().map(rows::bucket).collect()
         })
     }
 

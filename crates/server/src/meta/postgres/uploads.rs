@@ -5,12 +5,12 @@
 //! in a row that no upload owns.
 
 use futures_util::future::BoxFuture;
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 
 use super::objects::{json, upsert_in};
 use crate::meta::BackendError;
 use crate::meta::objects::{IndexError, ObjectMeta};
+use crate::meta::rows::{self, UPLOAD_COLUMNS};
 use crate::meta::uploads::{Completed, Part, Upload, UploadError, UploadIndex, UploadRange};
 
 /// The upload index in a PostgreSQL database.
@@ -24,41 +24,6 @@ impl PgUploads {
     pub fn new(pool: PgPool) -> Self {
         PgUploads { pool }
     }
-}
-
-const UPLOAD_COLUMNS: &str =
-    "upload_id, bucket, key, initiated, content_type, headers, user_meta, tags";
-
-fn upload_from_row(r: &PgRow) -> Result<Upload, UploadError> {
-    let key: Vec<u8> = r.try_get("key")?;
-    let map = |name: &str| -> Result<_, UploadError> {
-        let text: String = r.try_get(name)?;
-        Ok(serde_json::from_str(&text).unwrap_or_default())
-    };
-    Ok(Upload {
-        upload_id: r.try_get("upload_id")?,
-        bucket: r.try_get("bucket")?,
-        key: String::from_utf8(key).map_err(|_| BackendError::new("a stored key is not UTF-8"))?,
-        initiated: r.try_get("initiated")?,
-        content_type: r.try_get("content_type")?,
-        headers: map("headers")?,
-        user_meta: map("user_meta")?,
-        tags: map("tags")?,
-    })
-}
-
-fn part_from_row(r: &PgRow) -> Result<Part, UploadError> {
-    let number: i32 = r.try_get("part_number")?;
-    let size: i64 = r.try_get("size")?;
-    let crc64: String = r.try_get("crc64")?;
-    Ok(Part {
-        number: u32::try_from(number).unwrap_or(0),
-        size: size.max(0) as u64,
-        etag: r.try_get("etag")?,
-        crc64: crc64.parse().unwrap_or(0),
-        last_modified: r.try_get("last_modified")?,
-        blob: r.try_get("blob")?,
-    })
 }
 
 /// Locks the upload's row (`FOR SHARE` or `FOR UPDATE`); false when there is none.
@@ -131,7 +96,7 @@ impl UploadIndex for PgUploads {
             .fetch_optional(&self.pool)
             .await?;
             match row {
-                Some(r) => upload_from_row(&r),
+                Some(r) => rows::upload(&r),
                 None => Err(UploadError::NoSuchUpload),
             }
         })
@@ -191,7 +156,7 @@ impl UploadIndex for PgUploads {
             .bind(limit as i64)
             .fetch_all(&self.pool)
             .await?;
-            rows.iter().map(part_from_row).collect()
+            rows.iter().map(rows::part).collect()
         })
     }
 
@@ -216,7 +181,7 @@ impl UploadIndex for PgUploads {
             .bind(range.limit as i64)
             .fetch_all(&self.pool)
             .await?;
-            rows.iter().map(upload_from_row).collect()
+            rows.iter().map(rows::upload).collect()
         })
     }
 
@@ -269,7 +234,7 @@ impl UploadIndex for PgUploads {
             .bind(limit as i64)
             .fetch_all(&self.pool)
             .await?;
-            rows.iter().map(upload_from_row).collect()
+            rows.iter().map(rows::upload).collect()
         })
     }
 }

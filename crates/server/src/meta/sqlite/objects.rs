@@ -7,11 +7,10 @@ use futures_util::future::BoxFuture;
 use rusqlite::{OptionalExtension, params};
 
 use super::db::{ReadPool, WriteOp, Writer};
-use super::rows::Columns;
-use crate::meta::BackendError;
 use crate::meta::objects::{
     Bucket, IndexError, KeyRange, ListPage, Lister, ObjectIndex, ObjectMeta,
 };
+use crate::meta::rows::{self, BUCKET_COLUMNS, OBJECT_COLUMNS};
 
 /// The object index in the embedded database.
 #[derive(Clone)]
@@ -40,49 +39,13 @@ pub(super) fn json(map: &BTreeMap<String, String>) -> String {
     serde_json::to_string(map).unwrap_or_else(|_| "{}".to_string())
 }
 
-fn bucket_from_row(r: &impl Columns) -> Result<Bucket, IndexError> {
-    Ok(Bucket {
-        name: r.col("name")?,
-        region: r.col("region")?,
-        created_at: r.col("created_at")?,
-        public_read: r.col("public_read")?,
-        file_processing: r.col("file_processing")?,
-    })
-}
-
-const OBJECT_COLUMNS: &str = "bucket, key, blob, size, etag, crc64, content_type, headers, \
-    user_meta, tags, last_modified";
-
-fn object_from_row(r: &impl Columns) -> Result<ObjectMeta, IndexError> {
-    let key: Vec<u8> = r.col("key")?;
-    let crc64: String = r.col("crc64")?;
-    let headers: String = r.col("headers")?;
-    let user_meta: String = r.col("user_meta")?;
-    let tags: String = r.col("tags")?;
-    let size: i64 = r.col("size")?;
-    Ok(ObjectMeta {
-        bucket: r.col("bucket")?,
-        key: String::from_utf8(key)
-            .map_err(|_| BackendError::new("a stored key is not UTF-8".to_string()))?,
-        blob: r.col("blob")?,
-        size: size.max(0) as u64,
-        etag: r.col("etag")?,
-        crc64: crc64.parse().unwrap_or(0),
-        content_type: r.col("content_type")?,
-        headers: serde_json::from_str(&headers).unwrap_or_default(),
-        user_meta: serde_json::from_str(&user_meta).unwrap_or_default(),
-        tags: serde_json::from_str(&tags).unwrap_or_default(),
-        last_modified: r.col("last_modified")?,
-    })
-}
-
 /// An object's row; `NoSuchKey`, or `NoSuchBucket` when the bucket is missing too.
 fn head_in(conn: &rusqlite::Connection, bucket: &str, key: &str) -> Result<ObjectMeta, IndexError> {
     let found = conn
         .prepare_cached(&format!(
             "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?"
         ))?
-        .query_row(params![bucket, key.as_bytes()], |r| Ok(object_from_row(r)))
+        .query_row(params![bucket, key.as_bytes()], |r| Ok(rows::object(r)))
         .optional()?;
     match found {
         Some(meta) => meta,
@@ -119,7 +82,7 @@ fn range_in(
     ])?;
     let mut out = Vec::with_capacity(range.limit.min(64));
     while let Some(row) = rows.next()? {
-        out.push(object_from_row(row)?);
+        out.push(rows::object(row)?);
     }
     Ok(out)
 }
@@ -231,12 +194,11 @@ impl ObjectIndex for SqliteObjectIndex {
         Box::pin(
             self.readers
                 .read(move |conn| -> Result<Option<Bucket>, IndexError> {
-                    let mut stmt = conn.prepare_cached(
-                        "SELECT name, region, created_at, public_read, file_processing
-                         FROM buckets WHERE name = ?",
-                    )?;
+                    let mut stmt = conn.prepare_cached(&format!(
+                        "SELECT {BUCKET_COLUMNS} FROM buckets WHERE name = ?"
+                    ))?;
                     let mut rows = stmt.query([&name])?;
-                    rows.next()?.map(bucket_from_row).transpose()
+                    rows.next()?.map(rows::bucket).transpose()
                 }),
         )
     }
@@ -245,14 +207,13 @@ impl ObjectIndex for SqliteObjectIndex {
         Box::pin(
             self.readers
                 .read(|conn| -> Result<Vec<Bucket>, IndexError> {
-                    let mut stmt = conn.prepare_cached(
-                        "SELECT name, region, created_at, public_read, file_processing FROM buckets
-                 ORDER BY name",
-                    )?;
+                    let mut stmt = conn.prepare_cached(&format!(
+                        "SELECT {BUCKET_COLUMNS} FROM buckets ORDER BY name"
+                    ))?;
                     let mut rows = stmt.query([])?;
                     let mut buckets = Vec::new();
                     while let Some(row) = rows.next()? {
-                        buckets.push(bucket_from_row(row)?);
+                        buckets.push(rows::bucket(row)?);
                     }
                     Ok(buckets)
                 }),

@@ -27,6 +27,9 @@ impl<C: Columns> crate::meta::rows::Row for C {
     fn flag(&self, name: &str) -> Result<bool, BackendError> {
         Ok(self.col(name)?)
     }
+    fn bytes(&self, name: &str) -> Result<Vec<u8>, BackendError> {
+        Ok(self.col(name)?)
+    }
 }
 
 impl Columns for rusqlite::Row<'_> {

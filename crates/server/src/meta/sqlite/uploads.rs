@@ -5,9 +5,9 @@ use rusqlite::{OptionalExtension, params};
 
 use super::db::{ReadPool, WriteError, WriteOp, Writer};
 use super::objects::{json, upsert_in};
-use super::rows::Columns;
 use crate::meta::BackendError;
 use crate::meta::objects::{IndexError, ObjectMeta};
+use crate::meta::rows::{self, UPLOAD_COLUMNS};
 use crate::meta::uploads::{Completed, Part, Upload, UploadError, UploadIndex, UploadRange};
 
 /// The upload index in the embedded database.
@@ -46,42 +46,6 @@ where
     F: FnOnce(&rusqlite::Connection) -> Result<T, UploadError> + Send + 'static,
 {
     Box::new(f)
-}
-
-const UPLOAD_COLUMNS: &str =
-    "upload_id, bucket, key, initiated, content_type, headers, user_meta, tags";
-
-fn upload_from_row(r: &impl Columns) -> Result<Upload, UploadError> {
-    let key: Vec<u8> = r.col("key")?;
-    let map = |name: &str| -> Result<_, UploadError> {
-        let text: String = r.col(name)?;
-        Ok(serde_json::from_str(&text).unwrap_or_default())
-    };
-    Ok(Upload {
-        upload_id: r.col("upload_id")?,
-        bucket: r.col("bucket")?,
-        key: String::from_utf8(key)
-            .map_err(|_| BackendError::new("a stored key is not UTF-8".to_string()))?,
-        initiated: r.col("initiated")?,
-        content_type: r.col("content_type")?,
-        headers: map("headers")?,
-        user_meta: map("user_meta")?,
-        tags: map("tags")?,
-    })
-}
-
-fn part_from_row(r: &impl Columns) -> Result<Part, UploadError> {
-    let number: i64 = r.col("part_number")?;
-    let size: i64 = r.col("size")?;
-    let crc64: String = r.col("crc64")?;
-    Ok(Part {
-        number: u32::try_from(number).unwrap_or(0),
-        size: size.max(0) as u64,
-        etag: r.col("etag")?,
-        crc64: crc64.parse().unwrap_or(0),
-        last_modified: r.col("last_modified")?,
-        blob: r.col("blob")?,
-    })
 }
 
 fn exists(conn: &rusqlite::Connection, upload_id: &str) -> Result<bool, UploadError> {
@@ -147,9 +111,7 @@ impl UploadIndex for SqliteUploads {
                 "SELECT {UPLOAD_COLUMNS} FROM uploads
                  WHERE upload_id = ? AND bucket = ? AND key = ?"
             ))?
-            .query_row(params![id, bucket, key.as_bytes()], |r| {
-                Ok(upload_from_row(r))
-            })
+            .query_row(params![id, bucket, key.as_bytes()], |r| Ok(rows::upload(r)))
             .optional()?
             .unwrap_or(Err(UploadError::NoSuchUpload))
         }))
@@ -207,7 +169,7 @@ impl UploadIndex for SqliteUploads {
             let mut rows = stmt.query(params![id, after, limit as i64])?;
             let mut parts = Vec::new();
             while let Some(r) = rows.next()? {
-                parts.push(part_from_row(r)?);
+                parts.push(rows::part(r)?);
             }
             Ok(parts)
         }))
@@ -235,7 +197,7 @@ impl UploadIndex for SqliteUploads {
             ])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                out.push(upload_from_row(r)?);
+                out.push(rows::upload(r)?);
             }
             Ok(out)
         }))
@@ -286,7 +248,7 @@ impl UploadIndex for SqliteUploads {
             let mut rows = stmt.query(params![before, limit as i64])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                out.push(upload_from_row(r)?);
+                out.push(rows::upload(r)?);
             }
             Ok(out)
         }))
