@@ -13,6 +13,7 @@
 use std::cell::RefCell;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use hashscan_digest::{Algorithm, AlgorithmSet, Digests as DigestSet, Hasher, Opt
 use hashscan_hashdb::{HashDb, ListKind};
 
 use crate::rules::{Problem, RuleConfig, Ruleset};
+use crate::seen::{Key, Seen};
 use crate::store::RuleStore;
 use crate::verdict::{ArchiveSummary, EngineKind, Hit, Member, Report, ThreatType, Verdict};
 
@@ -72,6 +74,10 @@ pub struct Config {
     /// Where compiled rules are kept between loads (see [`crate::cache`]); `None` compiles
     /// every time. Default `None`.
     pub rules_cache: Option<PathBuf>,
+    /// Contents whose YARA results are kept by SHA-256, so that the same file met again (in
+    /// a tree, in archives) is not searched again under the same rules; 0 keeps none.
+    /// Default 65,536.
+    pub seen_contents: usize,
 }
 
 impl Default for Config {
@@ -87,6 +93,7 @@ impl Default for Config {
             timeout: Duration::from_secs(60),
             memory: MemoryBudget::default(),
             rules_cache: None,
+            seen_contents: 1 << 16,
         }
     }
 }
@@ -172,6 +179,10 @@ pub struct Detector {
     timeout: Duration,
     memory: MemoryBudget,
     rules_cache: Option<PathBuf>,
+    /// YARA results by content (see [`crate::seen`]).
+    seen: Seen,
+    /// YARA scans actually run (contents found in `seen` are not scanned again).
+    yara_scans: AtomicU64,
 }
 
 impl Detector {
@@ -208,6 +219,8 @@ impl Detector {
             timeout: config.timeout,
             memory: config.memory,
             rules_cache: config.rules_cache,
+            seen: Seen::new(config.seen_contents),
+            yara_scans: AtomicU64::new(0),
         };
         detector.refresh_installed_clamav();
         Ok((detector, summary))
@@ -390,6 +403,12 @@ impl Detector {
         &self.memory
     }
 
+    /// How many YARA scans this detector has run: contents it had already scanned under the
+    /// same rules are not scanned again (for metrics and tests).
+    pub fn yara_scans(&self) -> u64 {
+        self.yara_scans.load(Ordering::Relaxed)
+    }
+
     /// Scans bytes already in memory (the caller's: only the archive walk's buffers are
     /// drawn from the memory budget).
     pub fn scan_bytes(&self, data: &[u8]) -> Report {
@@ -448,7 +467,7 @@ impl Detector {
                 .spawn_scoped(threads, || {
                     hashscan_digest::hash_slice(three(), data, lanes)
                 });
-            let findings = self.examine(&rules, &data[..keep], cut, options, &scan);
+            let findings = self.examine(&rules, &data[..keep], None, cut, options, &scan);
             match hashing.map(|h| h.join()) {
                 Ok(Ok(digests)) => (findings, digests),
                 Ok(Err(panic)) => std::panic::resume_unwind(panic),
@@ -520,7 +539,11 @@ impl Detector {
         scan: &ScanMemory,
     ) -> Report {
         let rules = self.ruleset();
-        let findings = self.examine(&rules, data, cut, options, scan);
+        // The hashes are of `data` only when nothing was cut.
+        let content = (cut.is_none() && data.len() as u64 == size)
+            .then(|| content_key(digests, size))
+            .flatten();
+        let findings = self.examine(&rules, data, content, cut, options, scan);
         self.conclude(findings, digests, size)
     }
 
@@ -530,6 +553,7 @@ impl Detector {
         &self,
         rules: &Arc<Ruleset>,
         data: &[u8],
+        content: Option<Key>,
         cut: Option<String>,
         options: &ScanOptions,
         scan: &ScanMemory,
@@ -538,7 +562,7 @@ impl Detector {
         let mut complete = cut.is_none();
         notes.extend(cut);
         let mut hits = Vec::new();
-        match self.yara_hits(rules, data) {
+        match self.yara_hits_of(rules, data, content) {
             Ok(mut h) => hits.append(&mut h),
             Err(note) => {
                 notes.push(note);
@@ -642,8 +666,29 @@ impl Detector {
         }]
     }
 
+    /// [`yara_hits`](Self::yara_hits) of `data`, whose SHA-256 and size are `content` when
+    /// known: content already scanned under these rules is not scanned again.
+    fn yara_hits_of(
+        &self,
+        rules: &Arc<Ruleset>,
+        data: &[u8],
+        content: Option<Key>,
+    ) -> Result<Vec<Hit>, String> {
+        if let Some(key) = &content
+            && let Some(hits) = self.seen.get(rules, key)
+        {
+            return Ok(hits);
+        }
+        let hits = self.yara_hits(rules, data)?;
+        if let Some(key) = content {
+            self.seen.put(rules, key, &hits);
+        }
+        Ok(hits)
+    }
+
     /// Hits of the YARA rules, or a note on why the scan did not finish.
     fn yara_hits(&self, rules: &Arc<Ruleset>, data: &[u8]) -> Result<Vec<Hit>, String> {
+        self.yara_scans.fetch_add(1, Ordering::Relaxed);
         with_scanners(rules, |scanners| {
             let mut hits = Vec::new();
             for scanner in scanners.iter_mut() {
@@ -696,11 +741,15 @@ impl Detector {
         let limits = options.archive.as_ref().unwrap_or(&self.archive);
         // A member is hashed first with what the hash lists need (often nothing); the three
         // digests a listed member shows are computed for the few members listed.
-        let for_lists = if options.all_members {
+        let mut for_lists = if options.all_members {
             three()
         } else {
             list_algorithms(&self.hashdb())
         };
+        if self.seen.enabled() {
+            // Members met before are known by their SHA-256.
+            for_lists.insert(Algorithm::Sha256);
+        }
         let walk = hashscan_archive::walk_named_in("", data, limits, scan, &mut |entry| {
             scanned += 1;
             let looked_up = (!for_lists.is_empty())
@@ -711,7 +760,11 @@ impl Detector {
                 _ => vec![],
             };
             let mut notes_incomplete = entry.truncated;
-            match self.yara_hits(rules, entry.data) {
+            let content = looked_up
+                .as_ref()
+                .filter(|_| !entry.truncated)
+                .map(|h| (h.raw.sha256, size));
+            match self.yara_hits_of(rules, entry.data, content) {
                 Ok(mut h) => member_hits.append(&mut h),
                 Err(_) => notes_incomplete = true,
             }
@@ -1016,6 +1069,12 @@ fn list_algorithms(hashdb: &HashDb) -> AlgorithmSet {
     .filter(|(listed, _)| hashdb.len_of(*listed) > 0)
     .map(|(_, algorithm)| algorithm)
     .collect()
+}
+
+/// The cache key of content with these digests and size, if its SHA-256 is among them.
+fn content_key(digests: &DigestSet, size: u64) -> Option<Key> {
+    let sha256: [u8; 32] = digests.get(Algorithm::Sha256)?.as_bytes().try_into().ok()?;
+    Some((sha256, size))
 }
 
 /// MD5, SHA-1 and SHA-256.

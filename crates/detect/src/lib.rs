@@ -11,6 +11,7 @@ pub mod cache;
 pub mod engine;
 mod mapped;
 pub mod rules;
+mod seen;
 pub mod store;
 pub mod verdict;
 

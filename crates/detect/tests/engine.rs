@@ -529,3 +529,66 @@ fn configured_hash_lists_reload_without_a_restart() {
     );
     assert_eq!(d.scan_bytes(&two).verdict, Verdict::Malicious);
 }
+
+/// The same content met twice (two members of one archive, then as a file of its own) is
+/// searched once under one ruleset, with the same hits each time; a reload searches again.
+#[test]
+fn the_same_content_is_searched_once_per_ruleset() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.yar");
+    std::fs::write(
+        &file,
+        r#"rule marked { meta: score = 90 strings: $a = "dup-marker" condition: $a }"#,
+    )
+    .unwrap();
+    let config = |seen_contents| Config {
+        rules: RuleConfig {
+            paths: vec![file.clone()],
+            default_pack: false,
+        },
+        seen_contents,
+        ..Config::default()
+    };
+    let shell = b"<?php // dup-marker\n".to_vec();
+    let zip = zip_of(&[
+        ("a/shell.php", &shell),
+        ("b/copy.php", &shell),
+        ("clean.txt", b"nothing"),
+    ]);
+
+    let d = detector(config(1024));
+    let r = d.scan_bytes(&zip);
+    assert_eq!(r.verdict, Verdict::Malicious, "{r:#?}");
+    let members = &r.archive.as_ref().unwrap().members;
+    assert_eq!(members.len(), 2, "{members:#?}");
+    for m in members {
+        assert_eq!(m.hits[0].name, "marked");
+        assert_eq!(m.hits[0].highlights, vec![[9, 19]]);
+    }
+    // The zip itself, its shell once and the clean file: the copy was not searched.
+    assert_eq!(d.yara_scans(), 3);
+    let alone = d.scan_bytes(&shell);
+    assert_eq!(alone.verdict, Verdict::Malicious);
+    assert_eq!(alone.hits[0].highlights, vec![[9, 19]]);
+    assert_eq!(d.yara_scans(), 3, "known content is not searched again");
+
+    // New rules: the old results do not apply.
+    std::fs::write(
+        &file,
+        r#"rule other { strings: $a = "other-marker" condition: $a }"#,
+    )
+    .unwrap();
+    d.reload();
+    assert_eq!(d.scan_bytes(&shell).verdict, Verdict::Clean);
+    assert_eq!(d.yara_scans(), 4);
+
+    // Without the cache every member is searched.
+    std::fs::write(
+        &file,
+        r#"rule marked { meta: score = 90 strings: $a = "dup-marker" condition: $a }"#,
+    )
+    .unwrap();
+    let d = detector(config(0));
+    assert_eq!(d.scan_bytes(&zip).verdict, Verdict::Malicious);
+    assert_eq!(d.yara_scans(), 4);
+}
