@@ -6,7 +6,8 @@
 //! its own scanners over the current shared rules and makes new ones only after a reload.
 //!
 //! Memory: every scan draws its buffers — the file's kept bytes and the archive walk's member
-//! buffers — from the detector's one [`MemoryBudget`], shared by all scanning threads. A scan
+//! buffers — from the detector's one [`MemoryBudget`], shared by all scanning threads (a file
+//! on disk of [`MAP_MIN`] bytes or more is mapped instead: page-cache pages, not buffers). A scan
 //! that cannot get memory in time scans what it holds and comes out `unknown` with a note,
 //! never `clean`.
 
@@ -548,7 +549,8 @@ impl Detector {
     }
 
     /// What the content says, hashes aside: YARA, clamd, the archive walk and the labels of
-    /// `data` (the scanned bytes of a file); `cut` says why bytes were left out, if any were.
+    /// `data` (the scanned bytes of a file); `content` is its SHA-256 and size when known (for
+    /// the content cache), `cut` says why bytes were left out, if any were.
     fn examine(
         &self,
         rules: &Arc<Ruleset>,
@@ -739,8 +741,8 @@ impl Detector {
         let mut members = Vec::new();
         let mut scanned = 0u32;
         let limits = options.archive.as_ref().unwrap_or(&self.archive);
-        // A member is hashed first with what the hash lists need (often nothing); the three
-        // digests a listed member shows are computed for the few members listed.
+        // A member is hashed first with what the hash lists and the content cache need; the
+        // three digests a listed member shows are computed for the few members listed.
         let mut for_lists = if options.all_members {
             three()
         } else {
@@ -762,7 +764,7 @@ impl Detector {
             let mut notes_incomplete = entry.truncated;
             let content = looked_up
                 .as_ref()
-                .filter(|_| !entry.truncated)
+                .filter(|_| !entry.truncated && for_lists.contains(Algorithm::Sha256))
                 .map(|h| (h.raw.sha256, size));
             match self.yara_hits_of(rules, entry.data, content) {
                 Ok(mut h) => member_hits.append(&mut h),
