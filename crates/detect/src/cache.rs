@@ -19,7 +19,10 @@ use sha2::{Digest, Sha256};
 
 use crate::rules::Problem;
 
-/// First bytes of an entry; the number is this format's version.
+/// First bytes of an entry; the number is this format's version. It is part of every key:
+/// raise it when what an entry holds changes (the `Outcome` fields, or how `rules.rs`
+/// decides which sources go in), so that entries of an older hashscan of the same version
+/// number miss.
 const MAGIC: &[u8] = b"hashscan-rules-cache 1\n";
 /// Entries kept; older ones are removed when a new one is stored.
 const KEEP: usize = 16;
