@@ -13,11 +13,9 @@ mod common;
 mod services;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hashscan_auth::Secret;
@@ -200,55 +198,6 @@ fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
 }
 
-/// A callback receiver recording (delivery id, body).
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<(String, String)>>>,
-    count: Arc<AtomicUsize>,
-}
-
-fn receiver() -> Receiver {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/cb", listener.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let count: Arc<AtomicUsize> = Arc::default();
-    let (g, c) = (got.clone(), count.clone());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let (g, c) = (g.clone(), c.clone());
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let (mut len, mut id) = (0usize, String::new());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    let lower = line.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                    if let Some(v) = lower.strip_prefix("x-hashscan-delivery-id:") {
-                        id = v.trim().to_string();
-                    }
-                }
-                let mut body = vec![0u8; len];
-                let _ = reader.read_exact(&mut body);
-                g.lock()
-                    .unwrap()
-                    .push((id, String::from_utf8_lossy(&body).into_owned()));
-                c.fetch_add(1, Ordering::SeqCst);
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                );
-            });
-        }
-    });
-    Receiver { url, got, count }
-}
-
 fn bucket_path(path: &str) -> String {
     format!("/{BUCKET}{path}")
 }
@@ -338,7 +287,7 @@ fn three_nodes_share_the_work_and_lose_nothing() {
 
     // 100 hash jobs with callbacks, submitted across the nodes; node 3 is killed while it
     // holds leases.
-    let rx = receiver();
+    let rx = common::receiver();
     let mut want = Vec::new();
     for i in 0..10u32 {
         let data: Vec<u8> = (0..6_000_000u32)
@@ -405,7 +354,7 @@ fn three_nodes_share_the_work_and_lose_nothing() {
         assert_eq!(ids.len(), 1, "job {job} delivered under {ids:?}");
         assert!(jobs.iter().any(|(j, _)| j == job));
     }
-    assert!(rx.count.load(Ordering::SeqCst) >= 100);
+    assert!(rx.got.lock().unwrap().len() >= 100);
 
     // A replacement node joins.
     nodes[2] = start_node(&pg, &s3);
@@ -482,7 +431,7 @@ fn three_nodes_share_the_work_and_lose_nothing() {
     assert!(accepted >= RATE / 2, "only {accepted} accepted");
 
     // PostgreSQL stopped mid-run: each API answers its ServiceUnavailable; work waits.
-    let rx2 = receiver();
+    let rx2 = common::receiver();
     let mut more = Vec::new();
     for n in 0..20usize {
         let id = submit_hash(&addrs[n % 3], &format!("obj{}", n % 10), &rx2.url);

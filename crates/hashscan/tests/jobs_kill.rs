@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -169,68 +169,11 @@ fn sha256_hex(data: &[u8]) -> String {
     d.get(Algorithm::Sha256).unwrap().to_hex()
 }
 
-/// A callback receiver: answers 503 while `down`, else records the delivery ids.
-struct Receiver {
-    url: String,
-    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    got: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
-}
-
-fn receiver() -> Receiver {
-    use std::sync::atomic::Ordering;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/cb", listener.local_addr().unwrap());
-    let r = Receiver {
-        url,
-        down: Default::default(),
-        refused: Default::default(),
-        got: Default::default(),
-    };
-    let (down, refused, got) = (r.down.clone(), r.refused.clone(), r.got.clone());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let (mut len, mut id) = (0usize, String::new());
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                let lower = line.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                if let Some(v) = lower.strip_prefix("x-hashscan-delivery-id:") {
-                    id = v.trim().to_string();
-                }
-            }
-            let mut body = vec![0u8; len];
-            let _ = reader.read_exact(&mut body);
-            let status = if down.load(Ordering::SeqCst) {
-                refused.fetch_add(1, Ordering::SeqCst);
-                "503 Service Unavailable"
-            } else {
-                got.lock()
-                    .unwrap()
-                    .push((id, String::from_utf8_lossy(&body).into_owned()));
-                "200 OK"
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-    });
-    r
-}
-
 #[test]
 fn a_pending_callback_survives_sigkill_and_arrives_once() {
     use std::sync::atomic::Ordering;
     let dir = tempfile::tempdir().unwrap();
-    let rx = receiver();
+    let rx = common::receiver();
     rx.down.store(true, Ordering::SeqCst);
     let (mut server, addr) = serve(dir.path());
     assert_eq!(request(&addr, "PUT", "/in", b"survive").0, 200);
