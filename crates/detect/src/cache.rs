@@ -17,30 +17,17 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::rules::Problem;
-
 /// First bytes of an entry; the number is this format's version. It is part of every key:
-/// raise it when what an entry holds changes (the `Outcome` fields, or how `rules.rs`
+/// raise it when what an entry holds changes (the fields of `rules::Outcome`, or how `rules.rs`
 /// decides which sources go in), so that entries of an older hashscan of the same version
 /// number miss.
 const MAGIC: &[u8] = b"hashscan-rules-cache 1\n";
 /// Entries kept; older ones are removed when a new one is stored.
-const KEEP: usize = 16;
+pub(crate) const KEEP: usize = 16;
 /// Largest entry read (the default pack compiles to ~2 MB).
 const MAX_ENTRY: u64 = 256 << 20;
 /// File name suffix of entries.
-const SUFFIX: &str = ".rules";
-
-/// What the sources compiled to, besides the rules themselves.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(crate) struct Outcome {
-    /// Names of the sources that went into the rules, in order.
-    pub(crate) good: Vec<String>,
-    /// Sources left out, with why.
-    pub(crate) problems: Vec<Problem>,
-    /// Compiler warnings of the sources that went in.
-    pub(crate) warnings: Vec<Problem>,
-}
+pub(crate) const SUFFIX: &str = ".rules";
 
 /// What the cache did for one load.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -108,7 +95,11 @@ impl RuleCache {
     }
 
     /// The entry `key`, if there is a sound one.
-    pub(crate) fn get(&self, key: &str) -> Option<(yara_x::Rules, Outcome)> {
+    /// The entry `key`: the rules and what was stored with them (`T`, as JSON).
+    pub(crate) fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Option<(yara_x::Rules, T)> {
         let path = self.path(key);
         let meta = std::fs::symlink_metadata(&path).ok()?;
         if !meta.is_file() || meta.len() > MAX_ENTRY || private(&meta).is_err() {
@@ -123,7 +114,7 @@ impl RuleCache {
         let (len, rest) = rest.split_at_checked(8)?;
         let len = usize::try_from(u64::from_le_bytes(len.try_into().ok()?)).ok()?;
         let (json, rules) = rest.split_at_checked(len)?;
-        let outcome: Outcome = serde_json::from_slice(json).ok()?;
+        let outcome: T = serde_json::from_slice(json).ok()?;
         let rules = yara_x::Rules::deserialize(rules).ok()?;
         Some((rules, outcome))
     }
@@ -134,7 +125,7 @@ impl RuleCache {
         &self,
         key: &str,
         rules: &yara_x::Rules,
-        outcome: &Outcome,
+        outcome: &impl serde::Serialize,
     ) -> Result<(), String> {
         let compiled = rules
             .serialize()
@@ -230,138 +221,4 @@ fn private(meta: &std::fs::Metadata) -> Result<(), &'static str> {
 #[cfg(not(unix))]
 fn private(_meta: &std::fs::Metadata) -> Result<(), &'static str> {
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use std::collections::BTreeMap;
-
-    use super::*;
-    use crate::rules::Ruleset;
-
-    fn src(name: &str, text: &str) -> (String, Vec<u8>) {
-        (name.to_string(), text.as_bytes().to_vec())
-    }
-
-    fn sources() -> Vec<(String, Vec<u8>)> {
-        vec![
-            src(
-                "a.yar",
-                "// hashscan: score_scale = thor\nrule a { meta: score = 75 strings: $s = \"marker-a\" condition: $s }",
-            ),
-            src("broken.yar", "rule broken { condition: nope }"),
-            // Warns: a loop over a pattern's matches that is slow, or anything yara-x
-            // warns about; here an invariant boolean expression.
-            src("warned.yar", "rule w { condition: true or false }"),
-        ]
-    }
-
-    fn load(sources: &[(String, Vec<u8>)], dir: &Path) -> Ruleset {
-        Ruleset::compile_cached(sources, &[], &BTreeMap::new(), Some(dir))
-    }
-
-    fn matches(set: &Ruleset, data: &[u8]) -> Vec<String> {
-        let mut scanner = yara_x::Scanner::new(&set.compiled()[0]);
-        let results = scanner.scan(data).unwrap();
-        results
-            .matching_rules()
-            .map(|r| r.identifier().to_string())
-            .collect()
-    }
-
-    #[test]
-    fn a_second_load_comes_from_the_cache_and_means_the_same() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = dir.path().join("rules");
-        let first = load(&sources(), &cache);
-        assert_eq!(first.cache_use(), &CacheUse::Stored);
-        let second = load(&sources(), &cache);
-        assert_eq!(second.cache_use(), &CacheUse::Loaded);
-        let plain = Ruleset::compile(&sources(), &[]);
-        assert_eq!(plain.cache_use(), &CacheUse::Off);
-        for set in [&first, &second] {
-            assert_eq!(set.version(), plain.version());
-            assert_eq!(set.rule_count(), plain.rule_count());
-            assert_eq!(set.files(), plain.files());
-            assert_eq!(set.problems, plain.problems);
-            assert_eq!(set.warnings, plain.warnings);
-            assert_eq!(set.declared_scale("a.yar"), plain.declared_scale("a.yar"));
-            assert_eq!(matches(set, b"x marker-a y"), vec!["a", "w"]);
-        }
-        assert_eq!(plain.problems.len(), 1, "{:?}", plain.problems);
-        assert_eq!(plain.problems[0].file, "broken.yar");
-        assert!(!plain.warnings.is_empty());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o700);
-        }
-    }
-
-    #[test]
-    fn a_changed_source_misses_and_a_damaged_entry_is_compiled_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = dir.path().join("rules");
-        let first = load(&sources(), &cache);
-        let mut changed = sources();
-        changed[0]
-            .1
-            .extend_from_slice(b"\nrule b { condition: false }");
-        let other = load(&changed, &cache);
-        assert_eq!(other.cache_use(), &CacheUse::Stored);
-        assert_ne!(other.version(), first.version());
-        assert_eq!(other.rule_count(), first.rule_count() + 1);
-
-        let entry = cache.join(format!("{}{SUFFIX}", RuleCache::key(&sources())));
-        let mut bytes = std::fs::read(&entry).unwrap();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 0xFF;
-        std::fs::write(&entry, &bytes).unwrap();
-        let again = load(&sources(), &cache);
-        assert_eq!(
-            again.cache_use(),
-            &CacheUse::Stored,
-            "damaged: compiled again"
-        );
-        assert_eq!(again.version(), first.version());
-        assert_eq!(load(&sources(), &cache).cache_use(), &CacheUse::Loaded);
-
-        std::fs::write(&entry, b"short").unwrap();
-        assert_eq!(load(&sources(), &cache).cache_use(), &CacheUse::Stored);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_directory_others_can_write_to_is_not_used() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let cache = dir.path().join("rules");
-        load(&sources(), &cache);
-        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let set = load(&sources(), &cache);
-        match set.cache_use() {
-            CacheUse::Unusable(why) => assert!(why.contains("writable by other users"), "{why}"),
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(set.rule_count(), 2);
-        // An entry others can write to is not read either.
-        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let entry = cache.join(format!("{}{SUFFIX}", RuleCache::key(&sources())));
-        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
-        assert_eq!(load(&sources(), &cache).cache_use(), &CacheUse::Stored);
-    }
-
-    #[test]
-    fn old_entries_are_removed_beyond_the_limit() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = dir.path().join("rules");
-        for i in 0..KEEP + 3 {
-            let one = vec![src("n.yar", &format!("rule r{i} {{ condition: false }}"))];
-            assert_eq!(load(&one, &cache).cache_use(), &CacheUse::Stored);
-        }
-        let entries = std::fs::read_dir(&cache).unwrap().count();
-        assert_eq!(entries, KEEP);
-    }
 }

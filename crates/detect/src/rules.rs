@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use crate::cache::{CacheUse, Outcome, RuleCache};
+use crate::cache::{CacheUse, RuleCache};
 use crate::verdict::{ScoreScale, ThreatType, Verdict};
 
 /// The rule pack written by this project and embedded in the binary.
@@ -578,6 +578,17 @@ impl Ruleset {
 }
 
 /// A compile error as file, line, column and message.
+/// What the sources compiled to, besides the rules themselves.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Outcome {
+    /// Names of the sources that went into the rules, in order.
+    pub(crate) good: Vec<String>,
+    /// Sources left out, with why.
+    pub(crate) problems: Vec<Problem>,
+    /// Compiler warnings of the sources that went in.
+    pub(crate) warnings: Vec<Problem>,
+}
+
 /// Compiles `sources` (name, text), each in its own namespace; a source that does not
 /// compile (or declares a bad score scale) is left out whole and reported.
 fn compile_sources(sources: &[(String, Vec<u8>)]) -> (yara_x::Rules, Outcome) {
@@ -860,5 +871,142 @@ mod tests {
         assert_eq!(line_col("é\nx".as_bytes(), 0), (1, 1));
         assert_eq!(line_col("éa".as_bytes(), 2), (1, 2));
         assert_eq!(line_col(b"abc", 99), (1, 4));
+    }
+}
+
+/// The compiled-rules cache as loads use it (`crate::cache`).
+#[cfg(test)]
+mod cache_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::collections::BTreeMap;
+
+    use std::path::Path;
+
+    use super::Ruleset;
+    use crate::cache::{CacheUse, KEEP, RuleCache, SUFFIX};
+
+    fn src(name: &str, text: &str) -> (String, Vec<u8>) {
+        (name.to_string(), text.as_bytes().to_vec())
+    }
+
+    fn sources() -> Vec<(String, Vec<u8>)> {
+        vec![
+            src(
+                "a.yar",
+                "// hashscan: score_scale = thor\nrule a { meta: score = 75 strings: $s = \"marker-a\" condition: $s }",
+            ),
+            src("broken.yar", "rule broken { condition: nope }"),
+            // Warns: a loop over a pattern's matches that is slow, or anything yara-x
+            // warns about; here an invariant boolean expression.
+            src("warned.yar", "rule w { condition: true or false }"),
+        ]
+    }
+
+    fn load(sources: &[(String, Vec<u8>)], dir: &Path) -> Ruleset {
+        Ruleset::compile_cached(sources, &[], &BTreeMap::new(), Some(dir))
+    }
+
+    fn matches(set: &Ruleset, data: &[u8]) -> Vec<String> {
+        let mut scanner = yara_x::Scanner::new(&set.compiled()[0]);
+        let results = scanner.scan(data).unwrap();
+        results
+            .matching_rules()
+            .map(|r| r.identifier().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_second_load_comes_from_the_cache_and_means_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("rules");
+        let first = load(&sources(), &cache);
+        assert_eq!(first.cache_use(), &CacheUse::Stored);
+        let second = load(&sources(), &cache);
+        assert_eq!(second.cache_use(), &CacheUse::Loaded);
+        let plain = Ruleset::compile(&sources(), &[]);
+        assert_eq!(plain.cache_use(), &CacheUse::Off);
+        for set in [&first, &second] {
+            assert_eq!(set.version(), plain.version());
+            assert_eq!(set.rule_count(), plain.rule_count());
+            assert_eq!(set.files(), plain.files());
+            assert_eq!(set.problems, plain.problems);
+            assert_eq!(set.warnings, plain.warnings);
+            assert_eq!(set.declared_scale("a.yar"), plain.declared_scale("a.yar"));
+            assert_eq!(matches(set, b"x marker-a y"), vec!["a", "w"]);
+        }
+        assert_eq!(plain.problems.len(), 1, "{:?}", plain.problems);
+        assert_eq!(plain.problems[0].file, "broken.yar");
+        assert!(!plain.warnings.is_empty());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+    }
+
+    #[test]
+    fn a_changed_source_misses_and_a_damaged_entry_is_compiled_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("rules");
+        let first = load(&sources(), &cache);
+        let mut changed = sources();
+        changed[0]
+            .1
+            .extend_from_slice(b"\nrule b { condition: false }");
+        let other = load(&changed, &cache);
+        assert_eq!(other.cache_use(), &CacheUse::Stored);
+        assert_ne!(other.version(), first.version());
+        assert_eq!(other.rule_count(), first.rule_count() + 1);
+
+        let entry = cache.join(format!("{}{SUFFIX}", RuleCache::key(&sources())));
+        let mut bytes = std::fs::read(&entry).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xFF;
+        std::fs::write(&entry, &bytes).unwrap();
+        let again = load(&sources(), &cache);
+        assert_eq!(
+            again.cache_use(),
+            &CacheUse::Stored,
+            "damaged: compiled again"
+        );
+        assert_eq!(again.version(), first.version());
+        assert_eq!(load(&sources(), &cache).cache_use(), &CacheUse::Loaded);
+
+        std::fs::write(&entry, b"short").unwrap();
+        assert_eq!(load(&sources(), &cache).cache_use(), &CacheUse::Stored);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_others_can_write_to_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("rules");
+        load(&sources(), &cache);
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let set = load(&sources(), &cache);
+        match set.cache_use() {
+            CacheUse::Unusable(why) => assert!(why.contains("writable by other users"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(set.rule_count(), 2);
+        // An entry others can write to is not read either.
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let entry = cache.join(format!("{}{SUFFIX}", RuleCache::key(&sources())));
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(load(&sources(), &cache).cache_use(), &CacheUse::Stored);
+    }
+
+    #[test]
+    fn old_entries_are_removed_beyond_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("rules");
+        for i in 0..KEEP + 3 {
+            let one = vec![src("n.yar", &format!("rule r{i} {{ condition: false }}"))];
+            assert_eq!(load(&one, &cache).cache_use(), &CacheUse::Stored);
+        }
+        let entries = std::fs::read_dir(&cache).unwrap().count();
+        assert_eq!(entries, KEEP);
     }
 }
