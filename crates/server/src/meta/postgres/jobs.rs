@@ -656,20 +656,10 @@ mod tests {
 
     use super::super::testdb;
     use super::*;
-    use crate::meta::conformance;
+    use crate::meta::conformance::{self, new_job};
     use crate::meta::jobs::CallbackTarget;
     use serde_json::json;
     use std::sync::Arc;
-
-    fn new_job(q: &Queue, n: u32) -> NewJob {
-        NewJob {
-            tag: "FileHashCode".into(),
-            queue_id: q.id.clone(),
-            bucket: q.bucket.clone(),
-            input: json!({ "object": format!("k{n}") }),
-            callback: JobCallback::Queue,
-        }
-    }
 
     /// The database's clock.
     async fn db_now(pool: &PgPool) -> i64 {
