@@ -110,6 +110,11 @@ pub struct ScanOptions {
     /// List every member scanned in the report, clean ones too (for per-member listings);
     /// by default only members with findings are listed.
     pub all_members: bool,
+    /// Report the file's MD5, SHA-1 and SHA-256. Default true. When false, only the digests
+    /// the hash lists and the content cache need are computed and the others are left empty
+    /// in the report (for callers that show verdicts only, as `hashscan scan` without
+    /// `--json`); archive members listed in the report still get all three.
+    pub report_hashes: bool,
 }
 
 impl Default for ScanOptions {
@@ -118,6 +123,7 @@ impl Default for ScanOptions {
             expand_archives: true,
             archive: None,
             all_members: false,
+            report_hashes: true,
         }
     }
 }
@@ -399,6 +405,19 @@ impl Detector {
         read_lock(&self.hashdb).clone()
     }
 
+    /// The digests of a whole file a scan computes: all three, or when the report need not
+    /// show them, those the hash lists and the content cache use.
+    fn file_algorithms(&self, options: &ScanOptions) -> AlgorithmSet {
+        if options.report_hashes {
+            return three();
+        }
+        let mut set = list_algorithms(&self.hashdb());
+        if self.seen.enabled() {
+            set.insert(Algorithm::Sha256);
+        }
+        set
+    }
+
     /// The memory budget the scans draw from (for metrics: `used`, `peak`, `total`).
     pub fn memory(&self) -> &MemoryBudget {
         &self.memory
@@ -461,19 +480,18 @@ impl Detector {
         });
         let rules = self.ruleset();
         let scan = self.memory.scan();
+        let set = self.file_algorithms(options);
         let lanes = std::thread::available_parallelism().map_or(1, usize::from);
         let (findings, digests) = std::thread::scope(|threads| {
             let hashing = std::thread::Builder::new()
                 .name("hashscan-hash".into())
-                .spawn_scoped(threads, || {
-                    hashscan_digest::hash_slice(three(), data, lanes)
-                });
+                .spawn_scoped(threads, || hashscan_digest::hash_slice(set, data, lanes));
             let findings = self.examine(&rules, &data[..keep], None, cut, options, &scan);
             match hashing.map(|h| h.join()) {
                 Ok(Ok(digests)) => (findings, digests),
                 Ok(Err(panic)) => std::panic::resume_unwind(panic),
                 // No thread to be had: hashed here, after the scan.
-                Err(_) => (findings, hashscan_digest::hash_slice(three(), data, 1)),
+                Err(_) => (findings, hashscan_digest::hash_slice(set, data, 1)),
             }
         });
         self.conclude(findings, &digests, data.len() as u64)
@@ -496,7 +514,10 @@ impl Detector {
     ) -> std::io::Result<Report> {
         let scan = self.memory.scan();
         let mut kept = Kept::new(&scan, self.max_scan_size, size_hint);
-        let mut hasher = Hasher::with_options(three(), &Options::new().size_hint(size_hint));
+        let mut hasher = Hasher::with_options(
+            self.file_algorithms(options),
+            &Options::new().size_hint(size_hint),
+        );
         let mut total = 0u64;
         // A small input is read in one piece no bigger than it (plus one byte to see its end):
         // zeroing and freeing a whole chunk per small file costs more than scanning it.
@@ -742,7 +763,8 @@ impl Detector {
         let mut scanned = 0u32;
         let limits = options.archive.as_ref().unwrap_or(&self.archive);
         // A member is hashed first with what the hash lists and the content cache need; the
-        // three digests a listed member shows are computed for the few members listed.
+        // three digests a listed member shows (when the report shows hashes) are computed for
+        // the few members listed.
         let mut for_lists = if options.all_members {
             three()
         } else {
@@ -752,6 +774,12 @@ impl Detector {
             // Members met before are known by their SHA-256.
             for_lists.insert(Algorithm::Sha256);
         }
+        // What a listed member shows.
+        let shown = if options.report_hashes {
+            three()
+        } else {
+            for_lists
+        };
         let walk = hashscan_archive::walk_named_in("", data, limits, scan, &mut |entry| {
             scanned += 1;
             let looked_up = (!for_lists.is_empty())
@@ -774,8 +802,8 @@ impl Detector {
                 crate::verdict::conclude(&member_hits, !notes_incomplete);
             if verdict != Verdict::Clean || options.all_members {
                 let hashes = match looked_up {
-                    Some(hashes) if for_lists == three() => hashes,
-                    _ => Hashes::of(&digest(entry.data)),
+                    Some(hashes) if for_lists == shown => hashes,
+                    _ => Hashes::of(&hashscan_digest::hash_bytes(shown, entry.data)),
                 };
                 members.push(Member {
                     path: hashscan_archive::join_path(entry.path),
@@ -1101,14 +1129,17 @@ struct Hashes {
 impl Hashes {
     fn of(d: &DigestSet) -> Hashes {
         let bytes = |a: Algorithm| d.get(a).map(|x| x.as_bytes().to_vec()).unwrap_or_default();
+        // A digest not computed is empty in the report, not a hex string of zeros.
+        let shown =
+            |a: Algorithm, raw: &[u8]| d.get(a).map_or_else(String::new, |_| hex::encode(raw));
         let mut raw = hashscan_hashdb::Digests::default();
         copy(&mut raw.md5, &bytes(Algorithm::Md5));
         copy(&mut raw.sha1, &bytes(Algorithm::Sha1));
         copy(&mut raw.sha256, &bytes(Algorithm::Sha256));
         Hashes {
-            md5_hex: hex::encode(raw.md5),
-            sha1_hex: hex::encode(raw.sha1),
-            sha256_hex: hex::encode(raw.sha256),
+            md5_hex: shown(Algorithm::Md5, &raw.md5),
+            sha1_hex: shown(Algorithm::Sha1, &raw.sha1),
+            sha256_hex: shown(Algorithm::Sha256, &raw.sha256),
             raw,
         }
     }

@@ -331,6 +331,8 @@ pub struct Report {
     pub labels: Vec<String>,
     pub archive: Option<ArchiveSummary>,
     pub size: u64,
+    /// Lower-case hex digests of the whole file; empty when not computed (a scan with
+    /// [`ScanOptions::report_hashes`](crate::ScanOptions::report_hashes) off).
     pub md5: String,
     pub sha1: String,
     pub sha256: String,

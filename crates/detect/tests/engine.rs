@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use hashscan_detect::verdict::EngineKind;
-use hashscan_detect::{Config, Detector, Report, RuleConfig, ThreatType, Verdict};
+use hashscan_detect::{Config, Detector, Report, RuleConfig, ScanOptions, ThreatType, Verdict};
 
 /// The EICAR test file, assembled at run time so that this source is not one.
 fn eicar() -> Vec<u8> {
@@ -148,6 +148,72 @@ fn an_archive_member_is_found_by_an_md5_list_and_shows_all_three_digests() {
         .unwrap()
         .to_hex();
     assert_eq!(m.sha1, sha1);
+}
+
+/// A scan whose report shows no hashes (`hashscan scan` without `--json`) computes only
+/// what the lists and the content cache use: a file and a member listed by MD5 are still
+/// found, the digests not computed are empty (never zeros), and a scan that shows hashes
+/// gets all three.
+#[test]
+fn a_scan_without_hashes_in_its_report_computes_only_what_the_lists_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let payload = b"a payload known by its MD5 alone\n".repeat(3);
+    let digests = hashscan_digest::hash_bytes("md5,sha1".parse().unwrap(), &payload);
+    let md5 = digests
+        .get(hashscan_digest::Algorithm::Md5)
+        .unwrap()
+        .to_hex();
+    let sha1 = digests
+        .get(hashscan_digest::Algorithm::Sha1)
+        .unwrap()
+        .to_hex();
+    let hdb = dir.path().join("bad.hdb");
+    std::fs::write(&hdb, format!("{md5}:{}:Known.Payload\n", payload.len())).unwrap();
+    let zip = zip_of(&[("clean.txt", b"nothing here"), ("payload.bin", &payload)]);
+    let (file, archive) = (dir.path().join("payload.bin"), dir.path().join("a.zip"));
+    std::fs::write(&file, &payload).unwrap();
+    std::fs::write(&archive, &zip).unwrap();
+    let verdicts_only = ScanOptions {
+        report_hashes: false,
+        ..ScanOptions::default()
+    };
+    let hashes_of = |r: &Report| [r.md5.clone(), r.sha1.clone(), r.sha256.clone()];
+
+    let d = detector(Config {
+        rules: RuleConfig::default(),
+        hash_lists: vec![hdb],
+        ..Config::default()
+    });
+    let r = d.scan_file_with(&file, &verdicts_only).unwrap();
+    assert_eq!(r.threat_name.as_deref(), Some("Known.Payload"), "{r:#?}");
+    // MD5 for the list, SHA-256 for the content cache; no SHA-1.
+    assert_eq!(
+        hashes_of(&r),
+        [md5.clone(), String::new(), sha256_hex(&payload)]
+    );
+    let r = d.scan_file_with(&archive, &verdicts_only).unwrap();
+    assert_eq!(r.threat_name.as_deref(), Some("Known.Payload"), "{r:#?}");
+    assert_eq!(r.sha1, "");
+    let m = &r.archive.as_ref().unwrap().members[0];
+    assert_eq!((m.md5.as_str(), m.sha1.as_str()), (md5.as_str(), ""));
+    let r = d.scan_file_with(&archive, &ScanOptions::default()).unwrap();
+    assert_eq!(r.sha256, sha256_hex(&zip));
+    assert_eq!(r.archive.as_ref().unwrap().members[0].sha1, sha1);
+
+    // Nothing uses a digest: none is computed, and none reads as a hash of zeros.
+    let d = detector(Config {
+        rules: RuleConfig::default(),
+        seen_contents: 0,
+        ..Config::default()
+    });
+    let other = dir.path().join("other.bin");
+    std::fs::write(&other, b"something else").unwrap();
+    let r = d.scan_file_with(&other, &verdicts_only).unwrap();
+    assert_eq!(r.verdict, Verdict::Clean);
+    assert_eq!(hashes_of(&r), [String::new(), String::new(), String::new()]);
+    // The same detector still reports all three when asked.
+    let r = d.scan_file_with(&file, &ScanOptions::default()).unwrap();
+    assert_eq!(hashes_of(&r), [md5, sha1, sha256_hex(&payload)]);
 }
 
 #[test]

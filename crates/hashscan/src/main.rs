@@ -1,6 +1,7 @@
 //! The `hashscan` command: wiring only. Each subcommand lives in its own module.
 
 mod hash;
+mod ordered;
 mod rules;
 mod scan;
 mod serve;

@@ -4,19 +4,17 @@
 //! suspicious, 2 when something could not be scanned (and nothing was found).
 
 use std::io::{self, Write};
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use hashscan_detect::{Config, Detector, MemoryBudget, Report, RuleConfig, Verdict};
-use rayon::prelude::*;
+use hashscan_detect::{Config, Detector, MemoryBudget, Report, RuleConfig, ScanOptions, Verdict};
 
 use crate::hash::inputs::{self, Input};
 use crate::hash::{PROG, describe, shown};
-
-/// Files scanned in parallel before their lines are printed, in order.
-const BATCH: usize = 256;
+use crate::ordered;
 
 #[derive(Args, Debug)]
 pub struct ScanArgs {
@@ -175,35 +173,48 @@ pub fn run(args: ScanArgs) -> ExitCode {
         return ExitCode::from(2);
     }
 
+    // The text lines show verdicts, not hashes: only the digests the hash lists and the
+    // content cache use are computed for them.
+    let options = ScanOptions {
+        report_hashes: args.json,
+        ..ScanOptions::default()
+    };
     let inputs = inputs::collect(&args.paths, args.recursive);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let (mut found, mut errors) = (false, false);
-    for batch in inputs.chunks(BATCH) {
-        let results: Vec<Option<io::Result<Report>>> = batch
-            .par_iter()
-            .map(|input| match input {
-                Input::Stdin => Some(detector.scan_reader(&mut io::stdin().lock(), 0)),
-                Input::File { path, .. } => Some(scan_path(&detector, path)),
-                Input::Error { .. } => None,
-            })
-            .collect();
-        for (input, result) in batch.iter().zip(results) {
+    let mut write_failed = false;
+    let mut handed = 0usize;
+    let scan_one = |input: &Input| match input {
+        Input::Stdin => Some(detector.scan_reader_with(&mut io::stdin().lock(), 0, &options)),
+        Input::File { path, .. } => Some(scan_path(&detector, path, &options)),
+        Input::Error { .. } => None,
+    };
+    ordered::for_each_ordered(
+        &inputs,
+        ordered::threads(),
+        ordered::WINDOW,
+        scan_one,
+        |input, result| {
+            handed += 1;
+            if handed.is_multiple_of(ordered::WINDOW) {
+                let _ = out.flush();
+            }
             let name = shown(input.name());
             let line = match (input, result) {
                 (Input::Error { message, .. }, _) => {
                     errors = true;
                     let _ = out.flush();
                     eprintln!("{PROG}: {name}: {message}");
-                    continue;
+                    return ControlFlow::Continue(());
                 }
                 (_, Some(Err(e))) => {
                     errors = true;
                     let _ = out.flush();
                     eprintln!("{PROG}: {name}: {}", describe(&e));
-                    continue;
+                    return ControlFlow::Continue(());
                 }
-                (_, None) => continue,
+                (_, None) => return ControlFlow::Continue(()),
                 (_, Some(Ok(report))) => {
                     match report.verdict {
                         Verdict::Malicious | Verdict::Suspicious => found = true,
@@ -211,7 +222,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
                         Verdict::Clean => {}
                     }
                     if args.infected && report.verdict == Verdict::Clean {
-                        continue;
+                        return ControlFlow::Continue(());
                     }
                     if args.json {
                         json_line(&name, &report)
@@ -224,10 +235,14 @@ pub fn run(args: ScanArgs) -> ExitCode {
                 if e.kind() != io::ErrorKind::BrokenPipe {
                     eprintln!("{PROG}: write error: {}", describe(&e));
                 }
-                return ExitCode::from(2);
+                write_failed = true;
+                return ControlFlow::Break(());
             }
-        }
-        let _ = out.flush();
+            ControlFlow::Continue(())
+        },
+    );
+    if write_failed || out.flush().is_err() {
+        return ExitCode::from(2);
     }
     if found {
         ExitCode::from(1)
@@ -238,11 +253,15 @@ pub fn run(args: ScanArgs) -> ExitCode {
     }
 }
 
-fn scan_path(detector: &Detector, path: &std::path::Path) -> io::Result<Report> {
+fn scan_path(
+    detector: &Detector,
+    path: &std::path::Path,
+    options: &ScanOptions,
+) -> io::Result<Report> {
     if std::fs::metadata(path)?.is_dir() {
         return Err(io::Error::from(io::ErrorKind::IsADirectory));
     }
-    detector.scan_file(path)
+    detector.scan_file_with(path, options)
 }
 
 /// `PATH: VERDICT SCORE [TYPE NAME]`, and the archive members that are not clean.

@@ -181,6 +181,26 @@ fn recursive_lists_files_in_name_order_like_sorted_find() {
     assert_eq!(text(&out.stdout), text(&theirs.stdout));
 }
 
+/// Files are hashed in parallel; the lines still follow the names' order across more files
+/// than are hashed ahead of the next line, with a big file first.
+#[test]
+fn many_files_are_printed_in_name_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("many")).unwrap();
+    std::fs::write(dir.path().join("many/f0000"), vec![7u8; 24 << 20]).unwrap();
+    let mut names = vec!["many/f0000".to_string()];
+    for i in 1..700 {
+        let name = format!("many/f{i:04}");
+        std::fs::write(dir.path().join(&name), format!("file {i}\n")).unwrap();
+        names.push(name);
+    }
+    let out = hashscan(dir.path(), &["-r", "-a", "sha256", "many"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let args: Vec<&str> = names.iter().map(String::as_str).collect();
+    let theirs = tool(dir.path(), "sha256sum", &args);
+    assert_eq!(text(&out.stdout), text(&theirs.stdout));
+}
+
 #[test]
 fn errors_name_the_path_and_the_rest_is_still_hashed() {
     let dir = fixture();

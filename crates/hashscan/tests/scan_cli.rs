@@ -62,6 +62,61 @@ fn a_tree_with_eicar_and_a_webshell_exits_1_with_one_line_per_file() {
     assert_eq!(text(&out.stdout).lines().count(), 2);
 }
 
+/// Files are scanned in parallel; their lines still come in path order, across more files
+/// than are ever scanned ahead of the next line, with a slow file (an archive) early on.
+#[test]
+fn many_files_are_printed_in_path_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let members: Vec<(String, Vec<u8>)> = (0..200)
+        .map(|i| {
+            (
+                format!("m{i}.txt"),
+                format!("member {i}\n").repeat(5_000).into_bytes(),
+            )
+        })
+        .collect();
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in &members {
+        zip.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, data).unwrap();
+    }
+    write(dir.path(), "f0000.zip", &zip.finish().unwrap().into_inner());
+    let shells = [3usize, 300, 599];
+    for i in 1..600 {
+        if shells.contains(&i) {
+            write(
+                dir.path(),
+                &format!("f{i:04}.php"),
+                b"<?php @eval($_POST['x']); ?>\n",
+            );
+        } else {
+            write(
+                dir.path(),
+                &format!("f{i:04}.txt"),
+                format!("plain {i}\n").as_bytes(),
+            );
+        }
+    }
+    let root = dir.path().display().to_string();
+    let out = hashscan(&["scan", "-r", &root]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 600, "{stdout}");
+    assert_eq!(lines[0], format!("{root}/f0000.zip: clean 0"));
+    for (i, line) in lines.iter().enumerate().skip(1) {
+        if shells.contains(&i) {
+            assert!(
+                line.starts_with(&format!("{root}/f{i:04}.php: ")) && line.contains(" WebShell "),
+                "{line}"
+            );
+        } else {
+            assert_eq!(*line, format!("{root}/f{i:04}.txt: clean 0"));
+        }
+    }
+}
+
 #[test]
 fn clean_files_exit_0_and_json_carries_the_whole_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -75,7 +130,10 @@ fn clean_files_exit_0_and_json_carries_the_whole_report() {
     assert_eq!(v["size"], 20);
     let sha256 = Command::new("sha256sum").arg(&file).output().unwrap();
     assert_eq!(v["sha256"], text(&sha256.stdout)[..64]);
-    assert_eq!(v["md5"].as_str().unwrap().len(), 32);
+    let md5 = Command::new("md5sum").arg(&file).output().unwrap();
+    assert_eq!(v["md5"], text(&md5.stdout)[..32]);
+    let sha1 = Command::new("sha1sum").arg(&file).output().unwrap();
+    assert_eq!(v["sha1"], text(&sha1.stdout)[..40]);
     assert!(v["labels"].as_array().unwrap().iter().any(|l| l == "PHP"));
     assert!(v["ruleset"].as_str().unwrap().len() >= 16);
 }

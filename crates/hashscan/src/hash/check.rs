@@ -13,9 +13,7 @@ use hashscan_digest::{Algorithm, AlgorithmSet, Digests};
 use rayon::prelude::*;
 
 use super::format::{NeedsEscape, escape_name, unescape_name};
-use super::{
-    BATCH, LANES_MIN_SIZE, PROG, algorithm_for_hex_len, describe, hash_path, report, shown,
-};
+use super::{LANES_MIN_SIZE, PROG, algorithm_for_hex_len, describe, hash_path, report, shown};
 
 /// How `--check` behaves.
 pub struct CheckOptions {
@@ -93,19 +91,15 @@ fn check_list(list: &Path, options: &CheckOptions) -> bool {
         .sum();
     let bar = super::progress_bar(options.progress, total);
     let single = order.len() == 1;
-    let mut results: Vec<io::Result<Digests>> = Vec::with_capacity(order.len());
-    for batch in order.chunks(BATCH) {
-        results.extend(
-            batch
-                .par_iter()
-                .map(|(name, set)| {
-                    let path = path_of(name);
-                    let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                    hash_path(&path, size, *set, single || size >= LANES_MIN_SIZE, &bar)
-                })
-                .collect::<Vec<_>>(),
-        );
-    }
+    // Every result is kept: the lines follow the list's order, not the hashing order.
+    let results: Vec<io::Result<Digests>> = order
+        .par_iter()
+        .map(|(name, set)| {
+            let path = path_of(name);
+            let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            hash_path(&path, size, *set, single || size >= LANES_MIN_SIZE, &bar)
+        })
+        .collect();
     bar.finish_and_clear();
 
     let stdout = io::stdout();

@@ -13,15 +13,16 @@ pub(crate) mod inputs;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use hashscan_digest::{Algorithm, AlgorithmSet, Digests, Hasher, Options};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 
 use self::inputs::Input;
+use crate::ordered;
 
 /// Arguments of `hashscan hash`.
 #[derive(Args, Debug)]
@@ -88,9 +89,6 @@ pub enum Format {
 /// The program's name in messages.
 pub(crate) const PROG: &str = "hashscan";
 
-/// Inputs are hashed in batches of this many files; the results of a batch are printed in
-/// order before the next batch starts, so output flows while memory stays small.
-const BATCH: usize = 256;
 /// Below this size a file among many is hashed on one thread: the other cores are busy
 /// with other files.
 const LANES_MIN_SIZE: u64 = 16 * 1024 * 1024;
@@ -148,19 +146,22 @@ fn hash_paths(
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut ok = true;
-    for batch in inputs.chunks(BATCH) {
-        let results: Vec<_> = batch
-            .par_iter()
-            .map(|input| match input {
-                Input::Stdin => Some(hash_stdin(algorithms, &bar)),
-                Input::File { path, size } => {
-                    let lanes = hashable == 1 || *size >= LANES_MIN_SIZE;
-                    Some(hash_path(path, *size, algorithms, lanes, &bar))
-                }
-                Input::Error { .. } => None,
-            })
-            .collect();
-        for (input, result) in batch.iter().zip(results) {
+    let mut failed = None;
+    let mut handed = 0usize;
+    let hash_one = |input: &Input| match input {
+        Input::Stdin => Some(hash_stdin(algorithms, &bar)),
+        Input::File { path, size } => {
+            let lanes = hashable == 1 || *size >= LANES_MIN_SIZE;
+            Some(hash_path(path, *size, algorithms, lanes, &bar))
+        }
+        Input::Error { .. } => None,
+    };
+    ordered::for_each_ordered(
+        &inputs,
+        ordered::threads(),
+        ordered::WINDOW,
+        hash_one,
+        |input, result| {
             let written = match (input, result) {
                 (Input::Error { name, message }, _) => {
                     report(&mut out, &bar, &format!("{}: {message}", shown(name)));
@@ -176,13 +177,25 @@ fn hash_paths(
                 }
                 (_, None) => Ok(()),
             };
-            if let Err(e) = written {
-                return output_failed(&e);
+            handed += 1;
+            let written = written.and_then(|()| {
+                if handed.is_multiple_of(ordered::WINDOW) {
+                    out.flush()
+                } else {
+                    Ok(())
+                }
+            });
+            match written {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    failed = Some(e);
+                    ControlFlow::Break(())
+                }
             }
-        }
-        if let Err(e) = out.flush() {
-            return output_failed(&e);
-        }
+        },
+    );
+    if let Some(e) = failed.or_else(|| out.flush().err()) {
+        return output_failed(&e);
     }
     bar.finish_and_clear();
     ok

@@ -59,6 +59,7 @@ fn scan_options(d: &Detection) -> ScanOptions {
             ..defaults
         }),
         all_members: d.options.decompress,
+        report_hashes: true,
     }
 }
 
