@@ -457,3 +457,55 @@ impl DetectionIndex for SqliteDetections {
         })))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use crate::meta::Meta;
+    use crate::meta::conformance::detections::{self as conformance, QUEUE_BUCKET};
+    use crate::meta::jobs::Queue;
+
+    async fn setup() -> (tempfile::TempDir, Meta, Queue) {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = crate::meta::sqlite::open(dir.path()).await.unwrap();
+        let queue = meta.jobs.default_queue(QUEUE_BUCKET).await.unwrap();
+        (dir, meta, queue)
+    }
+
+    #[tokio::test]
+    async fn a_detection_and_its_job_are_inserted_together() {
+        let (_dir, m, q) = setup().await;
+        conformance::a_detection_and_its_job_are_inserted_together(&*m.detections, &*m.jobs, &q)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_client_token_or_a_newer_rescan_is_reused() {
+        let (_dir, m, q) = setup().await;
+        conformance::a_client_token_or_a_newer_rescan_is_reused(&*m.detections, &q).await;
+    }
+
+    #[tokio::test]
+    async fn lookups_take_the_first_tier_with_a_row_and_its_newest_row() {
+        let (_dir, m, q) = setup().await;
+        conformance::lookups_take_the_first_tier_with_a_row_and_its_newest_row(&*m.detections, &q)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn upload_slots_and_kept_files() {
+        let (_dir, m, q) = setup().await;
+        conformance::upload_slots_and_kept_files(&*m.detections, &q).await;
+    }
+
+    #[tokio::test]
+    async fn sweeping_deletes_expired_rows_and_answers_files_no_row_names() {
+        let (_dir, m, q) = setup().await;
+        conformance::sweeping_deletes_expired_rows_and_answers_files_no_row_names(
+            &*m.detections,
+            &q,
+        )
+        .await;
+    }
+}

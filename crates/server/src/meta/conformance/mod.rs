@@ -4,6 +4,8 @@
 //! PostgreSQL its own).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub(crate) mod detections;
+
 use serde_json::json;
 
 use std::sync::Arc;
