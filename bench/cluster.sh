@@ -76,52 +76,14 @@ for i in $(seq "$NODES"); do CLUSTER+=("$(start_node "$i" "${SHARED[@]}" ${SERVE
 
 python3 - "$AK" "$SK" "$BIG" "$SMALL" "$JOBS" "$HS" "$BENCH_DIR/cluster-node-embedded/data" \
   "$HASHSCAN_PG_BIN/psql" "$META_URL" "$EMBEDDED" "${CLUSTER[@]}" >"$BENCH_DIR/cluster-results.txt" <<'PY'
-import hashlib, hmac, http.client, os, re, subprocess, sys, threading, time, urllib.parse
+import os, re, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
+sys.path.insert(0, "bench")
+from cos import Cos, authorization
 ak, sk, big, small, jobs, hs, data, psql, meta_url, embedded, *cluster = sys.argv[1:]
 jobs = int(jobs)
-B = "default-1250000000"
-
-def auth(method, path):
-    now = int(time.time()); kt = f"{now - 60};{now + 3600}"
-    key = hmac.new(sk.encode(), kt.encode(), hashlib.sha1).hexdigest()
-    hs_ = method.lower() + "\n" + path + "\n\n\n"
-    sts = "sha1\n" + kt + "\n" + hashlib.sha1(hs_.encode()).hexdigest() + "\n"
-    sig = hmac.new(key.encode(), sts.encode(), hashlib.sha1).hexdigest()
-    return (f"q-sign-algorithm=sha1&q-ak={ak}&q-sign-time={kt}&q-key-time={kt}"
-            f"&q-header-list=&q-url-param-list=&q-signature={sig}")
-
-local = threading.local()
-def call(base, method, path, body=b""):
-    conns = getattr(local, "conns", None)
-    if conns is None:
-        conns = local.conns = {}
-    if base not in conns:
-        u = urllib.parse.urlparse(base)
-        conns[base] = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
-    conn = conns[base]
-    p = f"/{B}{path}"
-    conn.request(method, p, body=body, headers={"Authorization": auth(method, p.split("?")[0])})
-    r = conn.getresponse(); out = r.read()
-    assert r.status == 200, (r.status, out[:300])
-    return out.decode()
-
-def submit(base, key):
-    body = ("<Request><Tag>FileHashCode</Tag><Input><Object>%s</Object></Input><Operation>"
-            "<FileHashCodeConfig><Type>SHA256</Type></FileHashCodeConfig></Operation></Request>" % key)
-    return re.search(r"<JobId>(\w+)</JobId>", call(base, "POST", "/file_jobs", body.encode())).group(1)
-
-def wait(base, ids):
-    pending = list(ids)
-    while pending:
-        chunk = pending[:10]
-        text = call(base, "GET", "/file_jobs/" + ",".join(chunk))
-        states = re.findall(r"<State>(\w+)</State>", text)
-        assert "Failed" not in states, text[:500]
-        done = [i for i, s in zip(chunk, states) if s == "Success"]
-        pending = [i for i in pending if i not in done]
-        if len(done) < len(chunk):
-            time.sleep(0.05)
+cos = Cos(ak, sk)
+call, submit, wait = cos.call, cos.submit_hash_job, cos.wait_success
 
 def last_end_sqlite(ids):
     import sqlite3
@@ -194,8 +156,8 @@ runs = []
 for _ in range(3):
     t = time.perf_counter(); wait(cluster[0], [submit(cluster[0], "big.bin")]); runs.append(time.perf_counter() - t)
 print(f"big_hash_s {ref:.3f}\nbig_job_s {sorted(runs)[1]:.3f}")
-p = f"/{B}/file_jobs/{ids[0]}"
-print(f"get_path {p}\nget_auth {auth('GET', p)}")
+p = f"/{cos.bucket}/file_jobs/{ids[0]}"
+print(f"get_path {p}\nget_auth {authorization(ak, sk, 'GET', p)}")
 PY
 grep -v "^get_" "$BENCH_DIR/cluster-results.txt" >&2
 GET_PATH=$(sed -n 's/^get_path //p' "$BENCH_DIR/cluster-results.txt")

@@ -57,53 +57,25 @@ trap 'kill $SERVER 2>/dev/null || true' EXIT
 start_server
 
 python3 - "$BASE" "$AK" "$SK" "$BIG" "$SMALL" "$JOBS" "$HS" "$DATA" "${ONLY_DRAIN:-}" >"$BENCH_DIR/jobs-results.txt" <<'PY'
-import hashlib, hmac, http.client, os, re, subprocess, sys, time, urllib.parse
+import os, re, subprocess, sys, time
+sys.path.insert(0, "bench")
+from cos import Cos, authorization
 base, ak, sk, big, small, jobs, hs, data, only_drain = sys.argv[1:]
 jobs = int(jobs)
-host, port = urllib.parse.urlparse(base).hostname, urllib.parse.urlparse(base).port
-B = "default-1250000000"
+cos = Cos(ak, sk)
 
-def auth(method, path):
-    now = int(time.time()); kt = f"{now - 60};{now + 3600}"
-    key = hmac.new(sk.encode(), kt.encode(), hashlib.sha1).hexdigest()
-    hs_ = method.lower() + "\n" + path + "\n\n\n"
-    sts = "sha1\n" + kt + "\n" + hashlib.sha1(hs_.encode()).hexdigest() + "\n"
-    sig = hmac.new(key.encode(), sts.encode(), hashlib.sha1).hexdigest()
-    return (f"q-sign-algorithm=sha1&q-ak={ak}&q-sign-time={kt}&q-key-time={kt}"
-            f"&q-header-list=&q-url-param-list=&q-signature={sig}")
-
-import threading
-local = threading.local()
 def call(method, path, body=b""):
-    conn = getattr(local, "conn", None)
-    if conn is None:
-        conn = local.conn = http.client.HTTPConnection(host, port)
-    p = f"/{B}{path}"
-    conn.request(method, p, body=body, headers={"Authorization": auth(method, p.split("?")[0])})
-    r = conn.getresponse(); data = r.read()
-    assert r.status == 200, (r.status, data[:300])
-    return data.decode()
+    return cos.call(base, method, path, body)
 
 def put_file(key, path):
     with open(path, "rb") as f:
         call("PUT", "/" + key, f.read())
 
 def submit(key):
-    body = ("<Request><Tag>FileHashCode</Tag><Input><Object>%s</Object></Input><Operation>"
-            "<FileHashCodeConfig><Type>SHA256</Type></FileHashCodeConfig></Operation></Request>" % key)
-    return re.search(r"<JobId>(\w+)</JobId>", call("POST", "/file_jobs", body.encode())).group(1)
+    return cos.submit_hash_job(base, key)
 
 def wait(ids):
-    pending = list(ids)
-    while pending:
-        chunk = pending[:10]
-        text = call("GET", "/file_jobs/" + ",".join(chunk))
-        states = re.findall(r"<State>(\w+)</State>", text)
-        assert "Failed" not in states, text[:500]
-        done = [i for i, s in zip(chunk, states) if s == "Success"]
-        pending = [i for i in pending if i not in done]
-        if len(done) < len(chunk):
-            time.sleep(0.01)
+    cos.wait_success(base, ids, poll=0.01)
 
 def timed(argv):
     t = time.perf_counter(); subprocess.run(argv, check=True, stdout=subprocess.DEVNULL); return time.perf_counter() - t
@@ -165,8 +137,8 @@ for _ in range(3):
     wait(ids)
     e2e.append(last_end(ids) - t)
 print(f"small_hash_s {ref_small:.3f}\nsmall_jobs_s {sorted(drains)[1]:.3f}\nsmall_e2e_s {sorted(e2e)[1]:.3f}")
-p = f"/{B}/file_jobs/{ids[0]}"
-print(f"get_path {p}\nget_auth {auth('GET', p)}")
+p = f"/{cos.bucket}/file_jobs/{ids[0]}"
+print(f"get_path {p}\nget_auth {authorization(ak, sk, 'GET', p)}")
 PY
 cat "$BENCH_DIR/jobs-results.txt" | grep -v "^get_" >&2
 if [ -n "${ONLY_DRAIN:-}" ]; then
@@ -197,16 +169,7 @@ c.commit()
 PY
 start_server
 LIST_PATH="/default-1250000000/jobs"
-LIST_AUTH=$(python3 - "$AK" "$SK" "$LIST_PATH" <<'PY'
-import hashlib, hmac, sys, time
-ak, sk, path = sys.argv[1:]
-now = int(time.time()); kt = f"{now - 60};{now + 3600}"
-key = hmac.new(sk.encode(), kt.encode(), hashlib.sha1).hexdigest()
-sts = "sha1\n" + kt + "\n" + hashlib.sha1(("get\n" + path + "\n\n\n").encode()).hexdigest() + "\n"
-print(f"q-sign-algorithm=sha1&q-ak={ak}&q-sign-time={kt}&q-key-time={kt}&q-header-list=&q-url-param-list="
-      f"&q-signature={hmac.new(key.encode(), sts.encode(), hashlib.sha1).hexdigest()}")
-PY
-)
+LIST_AUTH=$(python3 bench/cos.py sign "$AK" "$SK" GET "$LIST_PATH")
 wrk -t2 -c16 -d10s --latency -H "Authorization: $LIST_AUTH" \
   "$BASE$LIST_PATH?tag=FileHashCode&states=Success&size=100&queueType=FileProcess" >"$BENCH_DIR/wrk-list.txt"
 
