@@ -51,6 +51,32 @@ fn report(ruleset: &str) -> Report {
     .unwrap()
 }
 
+/// An upload slot for a file of at most `max_size` bytes named by [`MD5`], expiring at 10,000,
+/// its file not arrived.
+fn slot(oss_key: &str, max_size: u64) -> Upload {
+    Upload {
+        oss_key: oss_key.into(),
+        hash_key: MD5.into(),
+        access_key: "AK".into(),
+        max_size,
+        expires_at: 10_000,
+        sha256: None,
+        md5: None,
+        sha1: None,
+        size: None,
+    }
+}
+
+/// The 68-byte file every detection of these tests is of.
+fn kept_file() -> KeptFile {
+    KeptFile {
+        size: 68,
+        md5: MD5.into(),
+        sha1: SHA1.into(),
+        sha256: SHA256.into(),
+    }
+}
+
 async fn insert(
     d: &dyn DetectionIndex,
     q: &Queue,
@@ -265,17 +291,7 @@ pub(crate) async fn lookups_take_the_first_tier_with_a_row_and_its_newest_row(
 }
 
 pub(crate) async fn upload_slots_and_kept_files(d: &dyn DetectionIndex, q: &Queue) {
-    let slot = Upload {
-        oss_key: "upload/abc".into(),
-        hash_key: MD5.into(),
-        access_key: "AK".into(),
-        max_size: 1 << 20,
-        expires_at: 10_000,
-        sha256: None,
-        md5: None,
-        sha1: None,
-        size: None,
-    };
+    let slot = slot("upload/abc", 1 << 20);
     d.create_upload(&slot, 1_000).await.unwrap();
     assert_eq!(
         d.upload("upload/abc", 2_000).await.unwrap(),
@@ -293,12 +309,7 @@ pub(crate) async fn upload_slots_and_kept_files(d: &dyn DetectionIndex, q: &Queu
     );
     assert_eq!(d.kept_file(MD5, 2_000).await.unwrap(), None, "not arrived");
 
-    let file = KeptFile {
-        size: 68,
-        md5: MD5.into(),
-        sha1: SHA1.into(),
-        sha256: SHA256.into(),
-    };
+    let file = kept_file();
     d.upload_received("upload/abc", &file, 3_000, 20_000)
         .await
         .unwrap();
@@ -332,24 +343,9 @@ pub(crate) async fn sweeping_deletes_expired_rows_and_answers_files_no_row_names
     let other = "a".repeat(64);
     // SHA256: a detection expiring at 1_000 + DAY, an upload slot at 50_000.
     let id = insert(d, q, &new_detection(Some(SHA256)), &Reuse::Never, 1_000).await;
-    let slot = Upload {
-        oss_key: "upload/1".into(),
-        hash_key: MD5.into(),
-        access_key: "AK".into(),
-        max_size: 100,
-        expires_at: 10_000,
-        sha256: None,
-        md5: None,
-        sha1: None,
-        size: None,
-    };
+    let slot = slot("upload/1", 100);
     d.create_upload(&slot, 1_000).await.unwrap();
-    let file = KeptFile {
-        size: 68,
-        md5: MD5.into(),
-        sha1: SHA1.into(),
-        sha256: SHA256.into(),
-    };
+    let file = kept_file();
     d.upload_received("upload/1", &file, 2_000, 50_000)
         .await
         .unwrap();
