@@ -12,7 +12,7 @@
 //!   a delivery's retry time ([`DeliveryOutcome::Retry`]'s `at`, from the caller's clock)
 //!   is taken as a delay after the caller's `now` and added to the database's clock: only
 //!   durations cross nodes. Job and queue creation times are the database's too.
-//! - Claims, renewals and finishes commit with `synchronous_commit = off` ([`relaxed`]),
+//! - Claims, renewals and finishes commit with `synchronous_commit = off` ([`begin_relaxed`]),
 //!   as the embedded store's relaxed writes.
 
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ use futures_util::future::BoxFuture;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 
-use super::{NOW_MS, relaxed};
+use super::{NOW_MS, begin_relaxed};
 use crate::meta::jobs::{
     Delivery, DeliveryOutcome, DeliveryRecord, Job, JobCallback, JobCount, JobError, JobPage,
     JobStore, ListFilter, NewJob, Outcome, Queue, QueueNotify, QueueState, delivery_id, new_id,
@@ -142,12 +142,28 @@ async fn finish_in(
         Outcome::Success(r) => ("Success", Some(r.to_string()), None, None),
         Outcome::Failed { code, message } => ("Failed", None, Some(code), Some(message)),
     };
+    // One statement: the job's end and its callback, due in the same transaction (a crash
+    // cannot lose it), read from what the update returned.
     let row = sqlx::query(&format!(
-        "UPDATE jobs SET state = $1::text, result = $2, error_code = $3, error_message = $4,
-                progress = CASE WHEN $1::text = 'Success' THEN 100 ELSE progress END,
-                ended_at = {NOW_MS}, lease_owner = NULL, lease_expires = NULL
-         WHERE id = $5 AND state = 'Running' AND lease_owner = $6
-         RETURNING {JOB_COLUMNS}"
+        "WITH done AS (
+             UPDATE jobs SET state = $1::text, result = $2, error_code = $3, error_message = $4,
+                    progress = CASE WHEN $1::text = 'Success' THEN 100 ELSE progress END,
+                    ended_at = {NOW_MS}, lease_owner = NULL, lease_expires = NULL
+             WHERE id = $5 AND state = 'Running' AND lease_owner = $6
+             RETURNING {JOB_COLUMNS}, callback_url, callback_format, queue_notify
+         ), queued AS (
+             INSERT INTO deliveries (id, job_id, url, format, state, next_at, created_at)
+             SELECT $7, j.id,
+                    COALESCE(j.callback_url, q.notify_url),
+                    UPPER(CASE WHEN j.callback_url IS NOT NULL
+                               THEN COALESCE(j.callback_format, 'XML')
+                               ELSE COALESCE(q.notify_format, 'XML') END),
+                    'Pending', n.ms, n.ms
+             FROM done j JOIN queues q ON q.id = j.queue_id
+                  CROSS JOIN (SELECT {NOW_MS} AS ms) n
+             WHERE j.callback_url IS NOT NULL OR (j.queue_notify AND q.notify_url IS NOT NULL)
+         )
+         SELECT {JOB_COLUMNS} FROM done"
     ))
     .bind(state)
     .bind(result)
@@ -155,31 +171,13 @@ async fn finish_in(
     .bind(message)
     .bind(id)
     .bind(owner)
+    .bind(delivery_id(id))
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {
         return Err(JobError::LeaseLost);
     };
-    let done = rows::job(&row)?;
-    // The callback is due in the same transaction: a crash cannot lose it.
-    sqlx::query(&format!(
-        "INSERT INTO deliveries (id, job_id, url, format, state, next_at, created_at)
-         SELECT $1, j.id,
-                COALESCE(j.callback_url, q.notify_url),
-                UPPER(CASE WHEN j.callback_url IS NOT NULL
-                           THEN COALESCE(j.callback_format, 'XML')
-                           ELSE COALESCE(q.notify_format, 'XML') END),
-                'Pending', n.ms, n.ms
-         FROM jobs j JOIN queues q ON q.id = j.queue_id CROSS JOIN (SELECT {NOW_MS} AS ms) n
-         WHERE j.id = $2
-           AND (j.callback_url IS NOT NULL
-                OR (j.queue_notify AND q.notify_url IS NOT NULL))"
-    ))
-    .bind(delivery_id(id))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done)
+    rows::job(&row)
 }
 
 fn delivery_from_row(row: &PgRow) -> Result<Delivery, JobError> {
@@ -342,8 +340,7 @@ impl JobStore for PgJobStore {
     ) -> BoxFuture<'a, Result<Option<Job>, JobError>> {
         Box::pin(async move {
             let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
-            let mut tx = self.pool.begin().await?;
-            relaxed(&mut tx).await?;
+            let mut tx = begin_relaxed(&self.pool).await?;
             let job = claim_in(&mut tx, owner, &tags, ttl_ms).await?;
             tx.commit().await?;
             Ok(job)
@@ -359,8 +356,7 @@ impl JobStore for PgJobStore {
         progress: u8,
     ) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
-            relaxed(&mut tx).await?;
+            let mut tx = begin_relaxed(&self.pool).await?;
             let done = sqlx::query(&format!(
                 "UPDATE jobs SET lease_expires = {NOW_MS} + $1, progress = $2
                  WHERE id = $3 AND state = 'Running' AND lease_owner = $4"
@@ -388,8 +384,7 @@ impl JobStore for PgJobStore {
         outcome: Outcome,
     ) -> BoxFuture<'a, Result<Job, JobError>> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
-            relaxed(&mut tx).await?;
+            let mut tx = begin_relaxed(&self.pool).await?;
             let done = finish_in(&mut tx, id, owner, outcome).await?;
             tx.commit().await?;
             Ok(done)
@@ -407,8 +402,7 @@ impl JobStore for PgJobStore {
     ) -> BoxFuture<'a, Result<(Job, Option<Job>), JobError>> {
         Box::pin(async move {
             let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
-            let mut tx = self.pool.begin().await?;
-            relaxed(&mut tx).await?;
+            let mut tx = begin_relaxed(&self.pool).await?;
             let done = finish_in(&mut tx, id, owner, outcome).await?;
             let next = claim_in(&mut tx, owner, &tags, ttl_ms).await?;
             tx.commit().await?;
@@ -704,6 +698,34 @@ mod tests {
             .execute(pool)
             .await
             .unwrap();
+    }
+
+    /// Claims, renewals and finishes commit relaxed; a connection back in the pool is not.
+    #[tokio::test]
+    async fn relaxed_transactions_do_not_wait_for_the_disk_and_others_do() {
+        let Some(pool) = testdb::pool().await else {
+            return;
+        };
+        // One connection: the second transaction runs on the one the first used.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with((*pool.connect_options()).clone())
+            .await
+            .unwrap();
+        let setting = "SHOW synchronous_commit";
+        let mut tx = begin_relaxed(&pool).await.unwrap();
+        let relaxed: String = sqlx::query_scalar(setting)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        let plain: String = sqlx::query_scalar(setting)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!((relaxed.as_str(), plain.as_str()), ("off", "on"));
     }
 
     #[tokio::test]

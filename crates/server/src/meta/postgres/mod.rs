@@ -7,7 +7,7 @@
 //! (lease expiries, claims, nonce windows, heartbeats) come from the database's clock
 //! ([`NOW_MS`]), never a node's; claims use `FOR UPDATE SKIP LOCKED`; the writes the
 //! embedded store commits relaxed (claims, renewals, finishes) run with
-//! `synchronous_commit = off` ([`relaxed`]); and every sqlx error is turned into a
+//! `synchronous_commit = off` ([`begin_relaxed`]); and every sqlx error is turned into a
 //! [`BackendError`] here, at the edge, telling a lost or refused connection
 //! ([`BackendError::is_unavailable`]) from a failure.
 
@@ -134,14 +134,15 @@ pub async fn migrate(pool: &PgPool) -> Result<(), OpenError> {
         .map_err(|e| OpenError::Migrate(e.to_string()))
 }
 
-/// Makes the current transaction's commit relaxed (`synchronous_commit = off`): answered
+/// Begins a transaction whose commit is relaxed (`synchronous_commit = off`): answered
 /// before its WAL reaches the disk, as the embedded store's relaxed writes. A crash of the
 /// database may undo the last such commits, which only returns a job to an earlier state.
-pub async fn relaxed(tx: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(tx)
+/// `BEGIN` and `SET LOCAL` go as one simple query: one round trip, as a plain `begin`.
+pub async fn begin_relaxed(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off")
         .await
-        .map(|_| ())
 }
 
 /// Whether an error means PostgreSQL cannot be reached just now (the request may be tried
