@@ -197,8 +197,12 @@ async fn scan(
             }
             let done = Arc::new(AtomicU64::new(0));
             let (store2, meta2) = (store.clone(), meta.clone());
+            let read = done.clone();
             let task = tokio::task::spawn_blocking(move || {
-                let mut file = store2.open_content_blocking(&meta2)?;
+                let mut file = Counting {
+                    inner: store2.open_content_blocking(&meta2)?,
+                    done: read,
+                };
                 detector.scan_reader_with(&mut file, meta2.size, &options)
             });
             let size = meta.size;
@@ -270,5 +274,42 @@ async fn scan(
                 )
             })
         }
+    }
+}
+
+/// A reader that adds the bytes read to `done`: a detection's progress (its bytes are read
+/// once, scanned after).
+struct Counting<R> {
+    inner: R,
+    done: Arc<AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn the_bytes_read_are_the_progress() {
+        let done = Arc::new(AtomicU64::new(0));
+        let mut reader = Counting {
+            inner: std::io::Cursor::new(vec![1u8; 10_000]),
+            done: done.clone(),
+        };
+        let mut buf = [0u8; 4096];
+        assert_eq!(reader.read(&mut buf).unwrap(), 4096);
+        assert_eq!(done.load(Ordering::Relaxed), 4096);
+        std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
+        assert_eq!(done.load(Ordering::Relaxed), 10_000);
     }
 }
