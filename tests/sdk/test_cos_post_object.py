@@ -158,6 +158,11 @@ def test_forged_expired_or_out_of_policy_forms_store_nothing(server, proxy_clien
     acl["acl"] = "public-read"
     assert refused(server, proxy_client, acl, key) == (501, "NotImplemented")
 
+    # Encryption hashscan does not do: refused, never stored in the clear.
+    sse = signed_fields(key, [])
+    sse["x-cos-server-side-encryption"] = "AES256"
+    assert refused(server, proxy_client, sse, key) == (501, "NotImplemented")
+
 
 def test_malformed_forms(server, proxy_client, prefix):
     key = prefix + "malformed"

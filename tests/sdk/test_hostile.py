@@ -90,6 +90,37 @@ def test_sdk_tagging_keeps_the_object_and_acl_calls_change_nothing(proxy_client,
         assert snapshot(proxy_client, bucket, key) == before
 
 
+def test_writes_asking_for_encryption_are_refused_and_store_nothing(proxy_client, bucket, prefix):
+    """hashscan does not encrypt objects itself: a PUT, a copy or a multipart upload that asks
+    for it (SSE-COS, SSE-KMS, SSE-C) answers 501 and stores nothing, rather than keeping in the
+    clear what the client believes encrypted."""
+    key = prefix + "sse.txt"
+    before = put_fixture(proxy_client, bucket, key)
+    fresh = prefix + "sse-new.txt"
+    sse_c = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "MDEyMzQ1Njc4OUFCQ0RFRjAxMjM0NTY3ODlBQkNERUY=",
+             "SSECustomerKeyMD5": "U5L61r7jcwdNvT7frmUG8g=="}
+    calls = [
+        lambda: proxy_client.put_object(Bucket=bucket, Key=key, Body=b"overwritten",
+                                        ServerSideEncryption="AES256"),
+        lambda: proxy_client.put_object(Bucket=bucket, Key=fresh, Body=b"new",
+                                        ServerSideEncryption="cos/kms"),
+        lambda: proxy_client.put_object(Bucket=bucket, Key=key, Body=b"overwritten", **sse_c),
+        lambda: proxy_client.copy_object(
+            Bucket=bucket, Key=fresh, CopySource={"Bucket": bucket, "Key": key, "Region": "ap-guangzhou"},
+            ServerSideEncryption="AES256"),
+        lambda: proxy_client.create_multipart_upload(Bucket=bucket, Key=fresh,
+                                                     ServerSideEncryption="AES256"),
+    ]
+    for call in calls:
+        e = refused(call)
+        assert (e.get_status_code(), e.get_error_code()) == (501, "NotImplemented"), e
+        assert "encrypt" in e.get_error_msg(), e
+        assert snapshot(proxy_client, bucket, key) == before
+        assert not proxy_client.object_exists(Bucket=bucket, Key=fresh)
+    uploads = proxy_client.list_multipart_uploads(Bucket=bucket, Prefix=fresh)
+    assert not uploads.get("Upload"), uploads
+
+
 def test_sdk_bucket_configuration_deletes_do_not_delete_the_bucket(make_client):
     name = f"hostile{uuid.uuid4().hex[:8]}-1250000000"
     c = make_client("proxy", "ap-chongqing")

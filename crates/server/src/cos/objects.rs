@@ -59,6 +59,7 @@ pub async fn object(
         };
     }
     if ctx.method == Method::PUT || ctx.method == Method::POST {
+        subresource::no_encryption(ctx.headers.keys().map(|n| n.as_str()))?;
         // Objects have no ACL of their own: they follow their bucket.
         match subresource::canned_acl(&ctx.headers)? {
             None | Some(subresource::CannedAcl::Private) => {}

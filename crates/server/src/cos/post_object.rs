@@ -162,6 +162,7 @@ async fn accept(
         .unwrap_or("");
     let key = required(form, "key")?.replace("${filename}", file_name);
     ctx.state.store.validate_key(&key)?;
+    super::subresource::no_encryption(form.fields.iter().map(|(name, _)| name.as_str()))?;
     match form
         .field("acl")
         .map(|a| a.trim().to_ascii_lowercase())

@@ -245,6 +245,24 @@ pub fn canned_acl(headers: &axum::http::HeaderMap) -> Result<Option<CannedAcl>, 
     }
 }
 
+/// Refuses a write that asks for server-side encryption (`x-cos-server-side-encryption` and
+/// its `-customer-*` and `-cos-kms-*` kin, also for a copy's source) with 501
+/// `NotImplemented`: hashscan does not encrypt objects itself, and an object the client
+/// believes encrypted must not be stored in the clear. `names` are the request's header
+/// names (or a form upload's field names), lower-case.
+pub fn no_encryption<'a>(mut names: impl Iterator<Item = &'a str>) -> Result<(), CosError> {
+    match names.find(|n| {
+        n.starts_with("x-cos-server-side-encryption")
+            || n.starts_with("x-cos-copy-source-server-side-encryption")
+    }) {
+        Some(name) => Err(not_implemented(format!(
+            "hashscan does not encrypt objects itself ({}): encrypt the disk or the S3 service beneath it, or send the object without it. Nothing was stored.",
+            shown(name)
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn not_implemented(message: String) -> CosError {
     CosError::new(StatusCode::NOT_IMPLEMENTED, "NotImplemented", message)
 }
@@ -258,6 +276,25 @@ fn shown(name: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encryption_is_refused_by_any_of_its_headers() {
+        for name in [
+            "x-cos-server-side-encryption",
+            "x-cos-server-side-encryption-customer-algorithm",
+            "x-cos-server-side-encryption-cos-kms-key-id",
+            "x-cos-copy-source-server-side-encryption-customer-key",
+        ] {
+            let e = no_encryption(["content-type", name].into_iter()).unwrap_err();
+            assert_eq!(
+                (e.status, e.code),
+                (StatusCode::NOT_IMPLEMENTED, "NotImplemented"),
+                "{name}"
+            );
+            assert!(e.message.contains(name), "{}", e.message);
+        }
+        assert!(no_encryption(["content-type", "x-cos-meta-encryption"].into_iter()).is_ok());
+    }
 
     fn q(pairs: &[&str]) -> Vec<(String, String)> {
         pairs
