@@ -585,6 +585,24 @@ rule PHP_Obfuscated_Strings_Eval
         filesize < 1MB and ($run or $varcall) and (#chr > 10 or #hexrun > 3 or #fchr > 5)
 }
 
+// Every string spelled through a variable that holds chr: `$f = chr(99).chr(104).chr(114)`
+// (or `'chr'`), then `$f(101).$f(120).$f(101).$f(99)` for "exec". Code meant to be read never
+// spells its strings one character code at a time through a variable; loaders and the probes
+// that list which command functions a host allows do, to pass string scanners.
+rule PHP_Aliased_Chr_Strings
+{
+    meta:
+        description = "PHP that spells its strings one character code at a time through a variable holding chr"
+        threat_type = "WebShell"
+        score = 75
+    strings:
+        $alias_name = /\$[a-zA-Z_]\w{0,20}\s*=\s*["']chr["']/ nocase
+        $alias_spelled = /\$[a-zA-Z_]\w{0,20}\s*=\s*chr\s*\(\s*99\s*\)\s*\.\s*chr\s*\(\s*104\s*\)\s*\.\s*chr\s*\(\s*114\s*\)/ nocase
+        $fchr = /\$[a-zA-Z_]\w{0,10}\s*\(\s*\d{2,3}\s*\)\s*\.\s*\$[a-zA-Z_]\w{0,10}\s*\(\s*\d{2,3}\s*\)/
+    condition:
+        filesize < 1MB and (#fchr > 30 or (any of ($alias_*) and #fchr > 5))
+}
+
 // Safe-mode and open_basedir bypasses: reading any file through curl's file://, restoring
 // ini settings, LD_PRELOAD through mail(), symlinks to the server root.
 rule PHP_Restriction_Bypass

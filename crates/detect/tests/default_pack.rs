@@ -135,6 +135,7 @@ const EXPECTED: &[(&str, &str, &str, &str)] = &[
     ("php/o0_loader.php", "PHP_Obfuscated_Loader", "eval($OO0O00O00(", "WebShell"),
     ("php/escaped_loader.php", "PHP_Obfuscated_Loader", "eval($k91a(", "WebShell"),
     ("php/chr_eval.php", "PHP_Obfuscated_Strings_Eval", "chr(101).chr(99)", "WebShell"),
+    ("php/chr_alias_probe.php", "PHP_Aliased_Chr_Strings", "$c(115)", "WebShell"),
     ("php/junk_stripped.php", "PHP_Junk_Stripped_Function_Name", "str_replace('u'", "WebShell"),
     ("php/restriction_bypass.php", "PHP_Restriction_Bypass", "CURLOPT_URL, \"file:", "WebShell"),
     ("php/upload_page.php", "PHP_Small_Uploader_Page", "move_uploaded_file(", "WebShell"),
