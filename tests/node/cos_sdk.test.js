@@ -58,6 +58,15 @@ test('put, head, get with a range, delete', async () => {
   await assert.rejects(call('headObject', { Key: key }), (e) => e.statusCode === 404);
 });
 
+test('getBucketLocation answers the region the bucket was created in', async () => {
+  const got = await call('getBucketLocation', {});
+  assert.equal(got.LocationConstraint, REGION);
+  await assert.rejects(
+    call('getBucketLocation', { Bucket: 'nosuchbucket-1250000000' }),
+    (e) => e.statusCode === 404 && e.code === 'NoSuchBucket',
+  );
+});
+
 test('conditional reads answer 304 and 412', async () => {
   const key = `objects/${crypto.randomUUID()}.txt`;
   const body = Buffer.from('conditional\n');

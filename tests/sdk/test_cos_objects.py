@@ -30,6 +30,7 @@ from qcloud_cos.cos_exception import CosServiceError
 from cosutil import (
     APPID,
     DEFAULT_BUCKET,
+    DEFAULT_REGION,
     SDK_REGION,
     crc64_xz,
     etag_of,
@@ -121,6 +122,20 @@ def test_default_bucket_exists_and_works(default_client, prefix):
 def test_created_bucket_head(client, bucket):
     resp = client.head_bucket(Bucket=bucket)
     assert hdr(resp, "x-cos-request-id")
+
+
+def test_bucket_location_is_the_region_it_was_created_in(make_client, mode):
+    name = f"sdkloc-{mode}-{APPID}"
+    client = make_client(mode, "ap-beijing")
+    client.create_bucket(Bucket=name)
+    try:
+        assert client.get_bucket_location(Bucket=name)["LocationConstraint"] == "ap-beijing"
+        default = make_client(mode, DEFAULT_REGION)
+        assert default.get_bucket_location(Bucket=DEFAULT_BUCKET)["LocationConstraint"] == DEFAULT_REGION
+        missing = f"nosuchbucket-{APPID}"
+        assert_error(service_error(client.get_bucket_location, Bucket=missing), 404, "NoSuchBucket")
+    finally:
+        client.delete_bucket(Bucket=name)
 
 
 def test_missing_bucket(client, mode):

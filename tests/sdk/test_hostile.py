@@ -34,7 +34,7 @@ SUB_RESOURCES = [
     "versions", "vod", "website",
 ]
 METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
-IMPLEMENTED = {("bucket", "POST", "delete"), ("object", "GET", "tagging"),
+IMPLEMENTED = {("bucket", "POST", "delete"), ("bucket", "GET", "location"), ("object", "GET", "tagging"),
                ("object", "PUT", "tagging"), ("object", "DELETE", "tagging"),
                # multipart upload
                ("object", "POST", "uploads"), ("bucket", "GET", "uploads"),

@@ -1,5 +1,5 @@
 //! COS bucket and service operations: PUT/HEAD/DELETE Bucket, GET Bucket (list objects),
-//! GET Service (list buckets).
+//! GET Bucket location, GET Service (list buckets).
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode};
@@ -65,6 +65,12 @@ pub async fn bucket(
             ctx.bucket(name, region, false).await?;
             store.delete_bucket(name).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        Method::GET if ctx.has_param("location") => {
+            let found = ctx.bucket(name, region, false).await?;
+            let mut w = XmlWriter::new();
+            w.leaf("LocationConstraint", &found.region);
+            Ok(super::xml_ok(w.finish()))
         }
         Method::GET if ctx.has_param("uploads") => {
             ctx.bucket(name, region, false).await?;

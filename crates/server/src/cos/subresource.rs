@@ -27,7 +27,7 @@ pub enum Level {
 
 /// Sub-resources the COS SDKs (Python, Node.js, Go, Java) and tools send on bucket and object
 /// paths, lower-case. Each is refused before anything is touched, except on the level and
-/// method that implement it ([`implemented`]: `POST /?delete`, `GET|PUT|DELETE
+/// method that implement it ([`implemented`]: `POST /?delete`, `GET /?location`, `GET|PUT|DELETE
 /// /<key>?tagging`, the multipart operations' `uploads`, `uploadId` and `partNumber`).
 pub const UNSUPPORTED: &[&str] = &[
     "accelerate",
@@ -133,6 +133,8 @@ fn implemented(level: Level, method: &Method, name: &str) -> bool {
                     | "marker"
                     | "max-keys"
                     | "encoding-type"
+                    // GET Bucket location
+                    | "location"
                     // List Multipart Uploads
                     | "uploads"
                     | "key-marker"
