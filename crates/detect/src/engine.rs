@@ -110,10 +110,10 @@ pub struct ScanOptions {
     /// List every member scanned in the report, clean ones too (for per-member listings);
     /// by default only members with findings are listed.
     pub all_members: bool,
-    /// Report the file's MD5, SHA-1 and SHA-256. Default true. When false, only the digests
-    /// the hash lists and the content cache need are computed and the others are left empty
-    /// in the report (for callers that show verdicts only, as `hashscan scan` without
-    /// `--json`); archive members listed in the report still get all three.
+    /// Report the MD5, SHA-1 and SHA-256 of the file and of the archive members listed.
+    /// Default true. When false, only the digests the hash lists and the content cache need
+    /// are computed, and the others are left empty in the report (for callers that show
+    /// verdicts only, as `hashscan scan` without `--json`).
     pub report_hashes: bool,
 }
 
