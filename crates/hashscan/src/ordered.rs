@@ -1,6 +1,7 @@
 //! Work on many files in parallel with the results handed over in input order, as soon as
 //! each is next: no batch waits for its slowest file while cores idle, and at most a window
-//! of finished results waits for one still running (memory stays bounded).
+//! of finished results waits for one still running (memory stays bounded). The caller learns
+//! when no result is ready, to flush its output then.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -11,15 +12,16 @@ use std::sync::{Condvar, Mutex, PoisonError, mpsc};
 pub const WINDOW: usize = 256;
 
 /// Runs `work` on every item on `threads` threads (at least one) and gives each result to
-/// `sink` on the calling thread in the items' order. An item is started only when fewer
-/// than `window` items before it are still waiting to be handed over. `sink` returning
-/// `Break` stops the work: items not started are left alone.
+/// `sink` on the calling thread in the items' order, with whether the next result is
+/// already there (when it is not, the caller may flush what it wrote). An item is started
+/// only when fewer than `window` items before it are still waiting to be handed over.
+/// `sink` returning `Break` stops the work: items not started are left alone.
 pub fn for_each_ordered<T, R>(
     items: &[T],
     threads: usize,
     window: usize,
     work: impl Fn(&T) -> R + Sync,
-    mut sink: impl FnMut(&T, R) -> ControlFlow<()>,
+    mut sink: impl FnMut(&T, R, bool) -> ControlFlow<()>,
 ) where
     T: Sync,
     R: Send,
@@ -60,10 +62,15 @@ pub fn for_each_ordered<T, R>(
         drop(tx);
         let mut waiting = BTreeMap::new();
         let mut want = 0usize;
-        'receive: for (i, result) in rx {
+        'receive: while let Ok((i, result)) = rx.recv() {
             waiting.insert(i, result);
+            // Everything already sent, so that `sink` learns whether the next is there.
+            while let Ok((i, result)) = rx.try_recv() {
+                waiting.insert(i, result);
+            }
             while let Some(result) = waiting.remove(&want) {
-                let flow = sink(&items[want], result);
+                let more = waiting.contains_key(&(want + 1));
+                let flow = sink(&items[want], result, more);
                 want += 1;
                 *handed.lock().unwrap_or_else(PoisonError::into_inner) = want;
                 if flow.is_break() {
@@ -114,7 +121,7 @@ mod tests {
                 std::thread::sleep(Duration::from_micros((10 - i % 10) * 50));
                 i * 2
             },
-            |&i, r| {
+            |&i, r, _| {
                 assert_eq!(r, i * 2);
                 seen.push(i);
                 ControlFlow::Continue(())
@@ -139,7 +146,7 @@ mod tests {
                     std::thread::sleep(Duration::from_millis(30));
                 }
             },
-            |&i, ()| {
+            |&i, (), _| {
                 handed.store(i + 1, Ordering::SeqCst);
                 ControlFlow::Continue(())
             },
@@ -147,6 +154,41 @@ mod tests {
         // Item i starts once fewer than 5 before it wait: handed > i - 5.
         let max = ahead.load(Ordering::SeqCst);
         assert!((1..5).contains(&max), "started {max} ahead");
+    }
+
+    /// The caller flushes when the next result is not there yet: after the last one, and
+    /// while a slow item is still running; not while finished results queue up.
+    #[test]
+    fn the_sink_knows_whether_the_next_result_is_there() {
+        let items: Vec<u64> = (0..6).collect();
+        let mut seen = Vec::new();
+        for_each_ordered(
+            &items,
+            3,
+            8,
+            |&i| match i {
+                0 => std::thread::sleep(Duration::from_millis(200)),
+                3 => std::thread::sleep(Duration::from_millis(400)),
+                _ => {}
+            },
+            |&i, (), more| {
+                seen.push((i, more));
+                ControlFlow::Continue(())
+            },
+        );
+        // 1 and 2 finish while 0 sleeps; 3 is still asleep when 2 is handed over; 4 and 5
+        // finished while it slept.
+        assert_eq!(
+            seen,
+            [
+                (0, true),
+                (1, true),
+                (2, false),
+                (3, true),
+                (4, true),
+                (5, false)
+            ]
+        );
     }
 
     #[test]
@@ -161,7 +203,7 @@ mod tests {
             |_| {
                 started.fetch_add(1, Ordering::SeqCst);
             },
-            |&i, ()| {
+            |&i, (), _| {
                 got += 1;
                 if i == 9 {
                     ControlFlow::Break(())
@@ -183,7 +225,7 @@ mod tests {
                 2,
                 4,
                 |&i| assert_ne!(i, 3, "item 3 fails"),
-                |_, ()| ControlFlow::Continue(()),
+                |_, (), _| ControlFlow::Continue(()),
             );
         });
         assert!(outcome.is_err());
@@ -197,7 +239,7 @@ mod tests {
             4,
             4,
             |_| (),
-            |_, ()| {
+            |_, (), _| {
                 calls += 1;
                 ControlFlow::Continue(())
             },

@@ -184,7 +184,6 @@ pub fn run(args: ScanArgs) -> ExitCode {
     let mut out = io::BufWriter::new(stdout.lock());
     let (mut found, mut errors) = (false, false);
     let mut write_failed = false;
-    let mut handed = 0usize;
     let scan_one = |input: &Input| match input {
         Input::Stdin => Some(detector.scan_reader_with(&mut io::stdin().lock(), 0, &options)),
         Input::File { path, .. } => Some(scan_path(&detector, path, &options)),
@@ -195,11 +194,7 @@ pub fn run(args: ScanArgs) -> ExitCode {
         ordered::threads(),
         ordered::WINDOW,
         scan_one,
-        |input, result| {
-            handed += 1;
-            if handed.is_multiple_of(ordered::WINDOW) {
-                let _ = out.flush();
-            }
+        |input, result, more| {
             let name = shown(input.name());
             let line = match (input, result) {
                 (Input::Error { message, .. }, _) => {
@@ -231,7 +226,12 @@ pub fn run(args: ScanArgs) -> ExitCode {
                     }
                 }
             };
-            if let Err(e) = writeln!(out, "{line}") {
+            // Written out when nothing else is ready: lines appear as files finish.
+            let written = writeln!(out, "{line}").and_then(|()| match more {
+                true => Ok(()),
+                false => out.flush(),
+            });
+            if let Err(e) = written {
                 if e.kind() != io::ErrorKind::BrokenPipe {
                     eprintln!("{PROG}: write error: {}", describe(&e));
                 }

@@ -117,6 +117,48 @@ fn many_files_are_printed_in_path_order() {
     }
 }
 
+/// A file's line is written out as soon as it is next and nothing else is ready, not when
+/// the run (or a batch) ends: here the second input is a FIFO nobody writes to until the
+/// first line has been read.
+#[test]
+fn a_line_appears_while_the_next_file_is_still_being_read() {
+    use std::io::{BufRead, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let first = write(dir.path(), "first.txt", b"nothing to see here\n");
+    let fifo = dir.path().join("second.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hashscan"))
+        .env("HASHSCAN_CACHE_DIR", env!("CARGO_TARGET_TMPDIR"))
+        .args(["scan", &first, &fifo.display().to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            tx.send(line.unwrap()).unwrap();
+        }
+    });
+    let timeout = std::time::Duration::from_secs(60);
+    let line = rx.recv_timeout(timeout);
+    // Unblock the scan whatever happened, on a thread of its own: opening a FIFO waits for
+    // its reader, and a failure must not hang the test.
+    let writer = fifo.clone();
+    std::thread::spawn(move || {
+        if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(writer) {
+            let _ = f.write_all(b"written late\n");
+        }
+    });
+    assert_eq!(line.unwrap(), format!("{first}: clean 0"));
+    assert_eq!(
+        rx.recv_timeout(timeout).unwrap(),
+        format!("{}: clean 0", fifo.display())
+    );
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn clean_files_exit_0_and_json_carries_the_whole_report() {
     let dir = tempfile::tempdir().unwrap();

@@ -147,7 +147,6 @@ fn hash_paths(
     let mut out = io::BufWriter::new(stdout.lock());
     let mut ok = true;
     let mut failed = None;
-    let mut handed = 0usize;
     let hash_one = |input: &Input| match input {
         Input::Stdin => Some(hash_stdin(algorithms, &bar)),
         Input::File { path, size } => {
@@ -161,7 +160,7 @@ fn hash_paths(
         ordered::threads(),
         ordered::WINDOW,
         hash_one,
-        |input, result| {
+        |input, result, more| {
             let written = match (input, result) {
                 (Input::Error { name, message }, _) => {
                     report(&mut out, &bar, &format!("{}: {message}", shown(name)));
@@ -177,13 +176,10 @@ fn hash_paths(
                 }
                 (_, None) => Ok(()),
             };
-            handed += 1;
-            let written = written.and_then(|()| {
-                if handed.is_multiple_of(ordered::WINDOW) {
-                    out.flush()
-                } else {
-                    Ok(())
-                }
+            // Written out when nothing else is ready: lines appear as files finish.
+            let written = written.and_then(|()| match more {
+                true => Ok(()),
+                false => out.flush(),
             });
             match written {
                 Ok(()) => ControlFlow::Continue(()),
