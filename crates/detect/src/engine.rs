@@ -406,13 +406,14 @@ impl Detector {
     }
 
     /// The digests of a whole file a scan computes: all three, or when the report need not
-    /// show them, those the hash lists and the content cache use.
-    fn file_algorithms(&self, options: &ScanOptions) -> AlgorithmSet {
+    /// show them, those the hash lists use and, when the scan looks its content up in the
+    /// content cache (`cached`: not a mapped file, hashed while it is scanned), SHA-256.
+    fn file_algorithms(&self, options: &ScanOptions, cached: bool) -> AlgorithmSet {
         if options.report_hashes {
             return three();
         }
         let mut set = list_algorithms(&self.hashdb());
-        if self.seen.enabled() {
+        if cached && self.seen.enabled() {
             set.insert(Algorithm::Sha256);
         }
         set
@@ -480,7 +481,7 @@ impl Detector {
         });
         let rules = self.ruleset();
         let scan = self.memory.scan();
-        let set = self.file_algorithms(options);
+        let set = self.file_algorithms(options, false);
         let lanes = std::thread::available_parallelism().map_or(1, usize::from);
         let (findings, digests) = std::thread::scope(|threads| {
             let hashing = std::thread::Builder::new()
@@ -515,7 +516,7 @@ impl Detector {
         let scan = self.memory.scan();
         let mut kept = Kept::new(&scan, self.max_scan_size, size_hint);
         let mut hasher = Hasher::with_options(
-            self.file_algorithms(options),
+            self.file_algorithms(options, true),
             &Options::new().size_hint(size_hint),
         );
         let mut total = 0u64;

@@ -15,6 +15,15 @@ fn eicar() -> Vec<u8> {
     format!("{first}{second}").into_bytes()
 }
 
+/// Lower-case hex of one digest (`"md5"`, `"sha1"` …) of `data`, by the project's engine.
+fn digest_hex(algorithm: &str, data: &[u8]) -> String {
+    let algorithm: hashscan_digest::Algorithm = algorithm.parse().unwrap();
+    hashscan_digest::hash_bytes([algorithm].into_iter().collect(), data)
+        .get(algorithm)
+        .unwrap()
+        .to_hex()
+}
+
 fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
@@ -117,10 +126,7 @@ fn eicar_is_found_by_a_clamav_hash_list_and_an_allow_list_clears_it() {
 fn an_archive_member_is_found_by_an_md5_list_and_shows_all_three_digests() {
     let dir = tempfile::tempdir().unwrap();
     let payload = b"a payload known by its MD5 alone\n".repeat(3);
-    let md5 = hashscan_digest::hash_bytes("md5".parse().unwrap(), &payload)
-        .get(hashscan_digest::Algorithm::Md5)
-        .unwrap()
-        .to_hex();
+    let md5 = digest_hex("md5", &payload);
     let hdb = dir.path().join("bad.hdb");
     std::fs::write(&hdb, format!("{md5}:{}:Known.Payload\n", payload.len())).unwrap();
     let d = detector(Config {
@@ -143,10 +149,7 @@ fn an_archive_member_is_found_by_an_md5_list_and_shows_all_three_digests() {
     assert_eq!(m.hits[0].engine, EngineKind::Hashlist);
     assert_eq!(m.md5, md5);
     assert_eq!(m.sha256, sha256_hex(&payload));
-    let sha1 = hashscan_digest::hash_bytes("sha1".parse().unwrap(), &payload)
-        .get(hashscan_digest::Algorithm::Sha1)
-        .unwrap()
-        .to_hex();
+    let sha1 = digest_hex("sha1", &payload);
     assert_eq!(m.sha1, sha1);
 }
 
@@ -158,15 +161,7 @@ fn an_archive_member_is_found_by_an_md5_list_and_shows_all_three_digests() {
 fn a_scan_without_hashes_in_its_report_computes_only_what_the_lists_use() {
     let dir = tempfile::tempdir().unwrap();
     let payload = b"a payload known by its MD5 alone\n".repeat(3);
-    let digests = hashscan_digest::hash_bytes("md5,sha1".parse().unwrap(), &payload);
-    let md5 = digests
-        .get(hashscan_digest::Algorithm::Md5)
-        .unwrap()
-        .to_hex();
-    let sha1 = digests
-        .get(hashscan_digest::Algorithm::Sha1)
-        .unwrap()
-        .to_hex();
+    let (md5, sha1) = (digest_hex("md5", &payload), digest_hex("sha1", &payload));
     let hdb = dir.path().join("bad.hdb");
     std::fs::write(&hdb, format!("{md5}:{}:Known.Payload\n", payload.len())).unwrap();
     let zip = zip_of(&[("clean.txt", b"nothing here"), ("payload.bin", &payload)]);
@@ -199,6 +194,16 @@ fn a_scan_without_hashes_in_its_report_computes_only_what_the_lists_use() {
     let r = d.scan_file_with(&archive, &ScanOptions::default()).unwrap();
     assert_eq!(r.sha256, sha256_hex(&zip));
     assert_eq!(r.archive.as_ref().unwrap().members[0].sha1, sha1);
+    // A mapped file (1 MiB or more, `engine::MAP_MIN`) is not looked up in the content cache: only the MD5 the
+    // list uses is computed for it.
+    let big_data = vec![b'x'; 1 << 20];
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, &big_data).unwrap();
+    let r = d.scan_file_with(&big, &verdicts_only).unwrap();
+    assert_eq!(
+        hashes_of(&r),
+        [digest_hex("md5", &big_data), String::new(), String::new()]
+    );
 
     // Nothing uses a digest: none is computed, and none reads as a hash of zeros.
     let d = detector(Config {
