@@ -7,7 +7,6 @@
 //! detection engine, and records the report or the failure.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hashscan_detect::{ArchiveLimits, Report, ScanOptions};
 use serde_json::{Value, json};
@@ -15,7 +14,7 @@ use serde_json::{Value, json};
 use crate::core::detections::{DetectCtx, Detection, Source};
 use crate::core::failure::{Failure, FailureKind};
 use crate::core::objects::{ObjectStore, StoreError};
-use crate::core::workers::{JobFailure, JobHandler, JobRun};
+use crate::core::workers::{JobFailure, JobHandler, JobRun, ReadProgress};
 use crate::meta::jobs::DETECT_TAG;
 
 /// Largest file a detection takes by default (Alibaba: 100 MB per file).
@@ -195,25 +194,21 @@ async fn scan(
             if meta.size > ctx.max_file {
                 return Err(too_large(meta.size));
             }
-            let done = Arc::new(AtomicU64::new(0));
-            let (store2, meta2) = (store.clone(), meta.clone());
-            let read = done.clone();
+            // Progress: the object's bytes are read once, scanned after.
+            let progress = ReadProgress::new(meta.size);
+            let (store2, meta2, counter) = (store.clone(), meta.clone(), progress.clone());
             let task = tokio::task::spawn_blocking(move || {
-                let mut file = Counting {
-                    inner: store2.open_content_blocking(&meta2)?,
-                    done: read,
-                };
+                let mut file = counter.reader(store2.open_content_blocking(&meta2)?);
                 detector.scan_reader_with(&mut file, meta2.size, &options)
             });
-            let size = meta.size;
-            let progress =
-                || (done.load(Ordering::Relaxed).saturating_mul(100) / size.max(1)) as u8;
-            run.renewing(progress, task).await?.map_err(|e| {
-                failed(
-                    FailureKind::Unreadable,
-                    format!("cannot read the object: {e}"),
-                )
-            })
+            run.renewing(|| progress.percent(), task)
+                .await?
+                .map_err(|e| {
+                    failed(
+                        FailureKind::Unreadable,
+                        format!("cannot read the object: {e}"),
+                    )
+                })
         }
         Source::Url { url } => {
             let temp = ctx.detections.files.temp_path();
@@ -274,42 +269,5 @@ async fn scan(
                 )
             })
         }
-    }
-}
-
-/// A reader that adds the bytes read to `done`: a detection's progress (its bytes are read
-/// once, scanned after).
-struct Counting<R> {
-    inner: R,
-    done: Arc<AtomicU64>,
-}
-
-impl<R: std::io::Read> std::io::Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.done.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-    use std::io::Read;
-
-    #[test]
-    fn the_bytes_read_are_the_progress() {
-        let done = Arc::new(AtomicU64::new(0));
-        let mut reader = Counting {
-            inner: std::io::Cursor::new(vec![1u8; 10_000]),
-            done: done.clone(),
-        };
-        let mut buf = [0u8; 4096];
-        assert_eq!(reader.read(&mut buf).unwrap(), 4096);
-        assert_eq!(done.load(Ordering::Relaxed), 4096);
-        std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
-        assert_eq!(done.load(Ordering::Relaxed), 10_000);
     }
 }

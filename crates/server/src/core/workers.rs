@@ -162,6 +162,52 @@ impl JobRun<'_> {
     }
 }
 
+/// How much of a job's input has been read: the `progress` of [`JobRun::renewing`] for work
+/// that reads its input on a blocking thread. Clones share the count.
+#[derive(Clone)]
+pub struct ReadProgress {
+    done: Arc<std::sync::atomic::AtomicU64>,
+    size: u64,
+}
+
+impl ReadProgress {
+    /// Nothing read yet of an input of `size` bytes.
+    pub fn new(size: u64) -> Self {
+        ReadProgress {
+            done: Arc::default(),
+            size,
+        }
+    }
+
+    /// `inner`, counting what is read through it.
+    pub fn reader<R: std::io::Read>(&self, inner: R) -> impl std::io::Read + use<R> {
+        Counting {
+            inner,
+            done: self.done.clone(),
+        }
+    }
+
+    /// The share read, 0–100.
+    pub fn percent(&self) -> u8 {
+        let done = self.done.load(std::sync::atomic::Ordering::Relaxed);
+        (done.saturating_mul(100) / self.size.max(1)).min(100) as u8
+    }
+}
+
+struct Counting<R> {
+    inner: R,
+    done: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// Runs `task` now and then every `every` until `stop` changes: the housekeeping loops
 /// (expired detections, abandoned multipart uploads). `what` names the work in the log; the
 /// task answers how many things it did.
@@ -393,6 +439,21 @@ mod tests {
     use super::*;
     use crate::core::failure::FailureKind;
     use crate::meta::jobs::{JobCallback, JobState, NewJob};
+
+    #[test]
+    fn the_bytes_read_are_the_progress() {
+        use std::io::Read;
+        let progress = ReadProgress::new(10_000);
+        let mut reader = progress
+            .clone()
+            .reader(std::io::Cursor::new(vec![1u8; 10_000]));
+        let mut buf = [0u8; 4096];
+        assert_eq!(reader.read(&mut buf).unwrap(), 4096);
+        assert_eq!(progress.percent(), 40);
+        std::io::copy(&mut reader, &mut std::io::sink()).unwrap();
+        assert_eq!(progress.percent(), 100);
+        assert_eq!(ReadProgress::new(0).percent(), 0, "an empty input");
+    }
 
     /// A handler that is ready only when told, and fails as "unavailable" while told to.
     struct Gated {
